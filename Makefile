@@ -1,0 +1,36 @@
+# The two commands the README opens with: `make demo` and `make test`. Each installs any missing
+# Debian packages first (apt-get, through sudo when not root).
+SWIFT ?= swift
+BIN := .build/debug/loyali-hooks
+RELEASE_BIN := .build/release/loyali-hooks
+
+# Demo-only secrets so the dry-run can sign without setup. Real deployments set these in the
+# environment; pipeline files only ever reference them.
+DEMO_ENV := NOTIFY_SECRET=whsec_demo_notifications_not_for_production \
+            FULFILLMENT_SECRET=whsec_demo_fulfillment_not_for_production \
+            SYNC_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+
+.PHONY: deps build release demo test bench clean
+
+deps:
+	@bash .ci/install-deps
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Dry-run every pipeline in pipelines/ on the bundled sample events: prints the signed payloads.
+demo: build
+	$(DEMO_ENV) $(BIN) validate pipelines/
+	$(DEMO_ENV) $(BIN) run pipelines/ --dry-run
+
+test: deps
+	$(SWIFT) test
+
+bench: release
+	bash bench/dry-run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,20 @@
+/// A YAML mapping read by ``ConfigReader``: its entries in order, duplicates and unknown keys
+/// already reported and removed.
+public struct ConfigMapping {
+    /// One `key: value` entry.
+    public struct Entry {
+        public var key: String
+        public var keyNode: YAMLNode
+        public var value: YAMLNode
+    }
+
+    /// The mapping node itself (for "missing key" errors).
+    public var node: YAMLNode
+    /// Entries in file order.
+    public var entries: [Entry]
+
+    /// The value node for `key`.
+    public subscript(key: String) -> YAMLNode? {
+        entries.first { $0.key == key }?.value
+    }
+}

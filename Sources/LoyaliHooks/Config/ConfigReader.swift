@@ -1,0 +1,190 @@
+/// Reads typed values out of the YAML nodes of one pipeline file and collects every problem it
+/// finds, so that `validate` reports all of them at once, each as `path:line:col: error: …`.
+///
+/// Stage factories (sinks, sources, transform steps) receive a reader and use it for their own
+/// options, which keeps the error style identical across the whole file.
+public final class ConfigReader {
+    /// The pipeline file's path as the user gave it.
+    public let path: String
+    /// Expands `${VAR}` references in values.
+    public let interpolator: VariableInterpolator
+    /// The stages that sinks, sources and steps are looked up in.
+    public let registry: StageRegistry
+    /// Every problem found so far, in the order found.
+    public private(set) var diagnostics: [Diagnostic] = []
+    private let source: SourceText
+
+    /// Creates a reader for the file at `path` whose text is `text`.
+    public init(path: String, text: String, interpolator: VariableInterpolator, registry: StageRegistry) {
+        self.path = path
+        self.source = SourceText(text)
+        self.interpolator = interpolator
+        self.registry = registry
+    }
+
+    // MARK: Reporting
+
+    /// Records an error at `location`, with the source line for the caret.
+    public func error(_ message: String, at location: SourceLocation) {
+        diagnostics.append(Diagnostic(.error, at: location, message, sourceLine: source.line(location.line)))
+    }
+
+    /// Records an error at `node`.
+    public func error(_ message: String, at node: YAMLNode) {
+        error(message, at: node.location)
+    }
+
+    /// Records a warning at `node`.
+    public func warning(_ message: String, at node: YAMLNode) {
+        diagnostics.append(Diagnostic(.warning, at: node.location, message, sourceLine: source.line(node.location.line)))
+    }
+
+    /// Whether any error (not warning) has been recorded.
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    // MARK: Mappings
+
+    /// Reads `node` as a mapping whose keys must come from `allowedKeys`. Unknown keys (with a
+    /// "did you mean") and duplicate keys are reported; the first occurrence of a key is kept.
+    /// Returns `nil`, after reporting, when `node` is not a mapping.
+    public func mapping(_ node: YAMLNode, allowedKeys: [String]?, in context: String) -> ConfigMapping? {
+        guard case .mapping(let pairs) = node.content else {
+            error("\(context) must be a mapping, not \(node.kindName)", at: node)
+            return nil
+        }
+        var entries: [ConfigMapping.Entry] = []
+        var firstSeen: [String: SourceLocation] = [:]
+        for pair in pairs {
+            guard case .scalar(let key, _) = pair.key.content else {
+                error("keys in \(context) must be plain strings, not \(pair.key.kindName)", at: pair.key)
+                continue
+            }
+            if let previous = firstSeen[key] {
+                error("duplicate key '\(key)' in \(context); first defined at line \(previous.line), column \(previous.column)", at: pair.key)
+                continue
+            }
+            firstSeen[key] = pair.key.location
+            if let allowedKeys, !allowedKeys.contains(key) {
+                let hint = Suggestion.didYouMean(key, in: allowedKeys)
+                let known = hint.isEmpty ? "; expected one of: \(allowedKeys.joined(separator: ", "))" : hint
+                error("unknown key '\(key)' in \(context)\(known)", at: pair.key)
+                continue
+            }
+            entries.append(ConfigMapping.Entry(key: key, keyNode: pair.key, value: pair.value))
+        }
+        return ConfigMapping(node: node, entries: entries)
+    }
+
+    /// Reports each of `keys` that `mapping` lacks.
+    @discardableResult
+    public func require(_ keys: [String], in mapping: ConfigMapping, context: String) -> Bool {
+        var ok = true
+        for key in keys where mapping[key] == nil {
+            error("\(context) is missing required key '\(key)'", at: mapping.node)
+            ok = false
+        }
+        return ok
+    }
+
+    // MARK: Scalars
+
+    /// The scalar text of `node` without interpolation (for names, types and keys).
+    public func literal(_ node: YAMLNode, what: String) -> String? {
+        guard case .scalar(let text, _) = node.content else {
+            error("\(what) must be a string, not \(node.kindName)", at: node)
+            return nil
+        }
+        return text
+    }
+
+    /// The scalar text of `node` with `${VAR}` references expanded.
+    public func string(_ node: YAMLNode, what: String) -> String? {
+        expansion(node, what: what)?.value
+    }
+
+    /// Expands `node` and also says whether it referenced variables or held literal text.
+    public func expansion(_ node: YAMLNode, what: String) -> VariableInterpolator.Expansion? {
+        guard case .scalar(let text, let style) = node.content else {
+            error("\(what) must be a string, not \(node.kindName)", at: node)
+            return nil
+        }
+        switch interpolator.expand(text) {
+        case .success(let expansion):
+            return expansion
+        case .failure(let failure):
+            var location = node.location
+            // Point at the `${` itself when the scalar sits on one line as written.
+            if !text.contains("\n") {
+                location.column += failure.offset + (style == .plain ? 0 : 1)
+            }
+            error(failure.message, at: location)
+            return nil
+        }
+    }
+
+    /// A boolean: `true` or `false`.
+    public func bool(_ node: YAMLNode, what: String) -> Bool? {
+        guard let text = string(node, what: what) else { return nil }
+        switch text {
+        case "true", "True", "TRUE": return true
+        case "false", "False", "FALSE": return false
+        default:
+            error("\(what) must be true or false, not '\(text)'", at: node)
+            return nil
+        }
+    }
+
+    /// An integer within `range`.
+    public func integer(_ node: YAMLNode, what: String, in range: ClosedRange<Int>) -> Int? {
+        guard let text = string(node, what: what) else { return nil }
+        guard let value = Int(text) else {
+            error("\(what) must be an integer, not '\(text)'", at: node)
+            return nil
+        }
+        guard range.contains(value) else {
+            error("\(what) must be between \(range.lowerBound) and \(range.upperBound), not \(value)", at: node)
+            return nil
+        }
+        return value
+    }
+
+    /// A duration such as `500ms`, `10s`, `5m`, `2h`, `1d`.
+    public func duration(_ node: YAMLNode, what: String) -> Duration? {
+        guard let text = string(node, what: what) else { return nil }
+        guard let duration = Duration.parse(config: text) else {
+            error("\(what) must be a duration such as 500ms, 10s, 5m, 2h or 1d, not '\(text)'", at: node)
+            return nil
+        }
+        return duration
+    }
+
+    /// A list of strings; a single scalar counts as a one-item list. Each item keeps its node so
+    /// later checks can point at it.
+    public func stringList(_ node: YAMLNode, what: String, interpolate: Bool = true) -> [(String, YAMLNode)]? {
+        let items: [YAMLNode]
+        switch node.content {
+        case .scalar: items = [node]
+        case .sequence(let nodes): items = nodes
+        case .mapping:
+            error("\(what) must be a list of strings, not a mapping", at: node)
+            return nil
+        }
+        var result: [(String, YAMLNode)] = []
+        for item in items {
+            let text = interpolate ? string(item, what: "each item of \(what)") : literal(item, what: "each item of \(what)")
+            if let text { result.append((text, item)) }
+        }
+        return result
+    }
+
+    /// Reads `node` as a mapping with exactly one key (a transform step such as `- redact: [...]`).
+    public func singleKey(_ node: YAMLNode, what: String) -> (key: String, keyNode: YAMLNode, value: YAMLNode)? {
+        guard case .mapping(let pairs) = node.content, pairs.count == 1,
+            case .scalar(let key, _) = pairs[0].key.content
+        else {
+            error("\(what) must be a mapping with one key naming the step, e.g. '- redact: [data.customer_email]'", at: node)
+            return nil
+        }
+        return (key, pairs[0].key, pairs[0].value)
+    }
+}

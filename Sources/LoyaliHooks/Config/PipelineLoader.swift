@@ -1,0 +1,257 @@
+import Foundation
+
+/// Loads pipeline files (or folders of them) into ``PipelineDefinition``s, reporting every
+/// problem in every file rather than stopping at the first.
+public struct PipelineLoader: Sendable {
+    /// Variables visible to `${VAR}`.
+    public var environment: [String: String]
+    /// Stages that `type:` and step names resolve to.
+    public var registry: StageRegistry
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, registry: StageRegistry = .builtIn) {
+        self.environment = environment
+        self.registry = registry
+    }
+
+    /// The result of loading: what loaded, and every problem found.
+    public struct Result: Sendable {
+        /// Pipelines in file order; empty when any error was found.
+        public var pipelines: [PipelineDefinition]
+        /// Errors and warnings, in file order.
+        public var diagnostics: [Diagnostic]
+        /// The files read.
+        public var files: [String]
+        /// Whether any diagnostic is an error.
+        public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    }
+
+    static let topLevelKeys = ["pipeline", "description", "source", "filter", "transform", "sign", "sinks"]
+
+    /// Loads every `*.yaml`/`*.yml` file in `paths` (files, or folders searched recursively).
+    public func load(paths: [String]) -> Result {
+        var diagnostics: [Diagnostic] = []
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                diagnostics.append(Diagnostic(.error, at: nil, "\(path): no such file or directory"))
+                continue
+            }
+            if isDirectory.boolValue {
+                let found = Self.pipelineFiles(in: path)
+                if found.isEmpty {
+                    diagnostics.append(Diagnostic(.error, at: nil, "\(path): no pipeline files (*.yaml, *.yml) found"))
+                }
+                files += found
+            } else {
+                files.append(path)
+            }
+        }
+        var pipelines: [PipelineDefinition] = []
+        var firstDefinition: [String: SourceLocation] = [:]
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                diagnostics.append(Diagnostic(.error, at: nil, "\(file): cannot be read"))
+                continue
+            }
+            guard let text = String(validating: Array(data), as: UTF8.self) else {
+                diagnostics.append(Diagnostic(.error, at: nil, "\(file): is not valid UTF-8"))
+                continue
+            }
+            let (pipeline, fileDiagnostics) = load(file: file, text: text)
+            diagnostics += fileDiagnostics
+            guard let (definition, nameLocation) = pipeline else { continue }
+            if let first = firstDefinition[definition.name] {
+                diagnostics.append(Diagnostic(
+                    .error, at: nameLocation,
+                    "duplicate pipeline name '\(definition.name)'; already defined in \(first.path):\(first.line)",
+                    sourceLine: SourceText(text).line(nameLocation.line)))
+                continue
+            }
+            firstDefinition[definition.name] = nameLocation
+            pipelines.append(definition)
+        }
+        let hasErrors = diagnostics.contains { $0.severity == .error }
+        return Result(pipelines: hasErrors ? [] : pipelines, diagnostics: diagnostics, files: files)
+    }
+
+    /// Pipeline files under `directory`, sorted so runs are reproducible.
+    static func pipelineFiles(in directory: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var files: [String] = []
+        while let relative = enumerator.nextObject() as? String {
+            guard relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
+            let separator = directory.hasSuffix("/") ? "" : "/"
+            files.append(directory + separator + relative)
+        }
+        return files.sorted()
+    }
+
+    /// Loads one file's text. Returns the pipeline and where its name was given (for duplicate
+    /// reports), plus the file's diagnostics.
+    public func load(file: String, text: String) -> ((PipelineDefinition, SourceLocation)?, [Diagnostic]) {
+        let documents: [YAMLNode]
+        do {
+            documents = try YAMLDocument.parse(text, path: file)
+        } catch {
+            return (nil, [error])
+        }
+        let reader = ConfigReader(
+            path: file, text: text, interpolator: VariableInterpolator(environment: environment), registry: registry)
+        guard let root = documents.first else {
+            return (nil, [Diagnostic(.error, at: SourceLocation(path: file, line: 1, column: 1), "the file is empty; expected a pipeline mapping")])
+        }
+        if documents.count > 1 {
+            reader.error("a pipeline file holds one pipeline; found \(documents.count) YAML documents", at: documents[1])
+        }
+        let definition = pipeline(root, file: file, reader: reader)
+        return (reader.hasErrors ? nil : definition, reader.diagnostics)
+    }
+
+    private func pipeline(_ root: YAMLNode, file: String, reader: ConfigReader) -> (PipelineDefinition, SourceLocation)? {
+        guard let top = reader.mapping(root, allowedKeys: Self.topLevelKeys, in: "a pipeline file") else { return nil }
+        reader.require(["source", "sinks"], in: top, context: "the pipeline")
+
+        var name = Self.defaultName(for: file)
+        var nameLocation = root.location
+        if let node = top["pipeline"], let text = reader.literal(node, what: "pipeline") {
+            name = text
+            nameLocation = node.location
+            Self.checkName(text, what: "pipeline name", at: node, reader: reader)
+        }
+        let description = top["description"].flatMap { reader.string($0, what: "description") }
+        let source = top["source"].flatMap { self.source($0, reader: reader) }
+        let filter = reader.eventFilter(top["filter"])
+        let steps = transformSteps(top["transform"], reader: reader)
+        let sinks = top["sinks"].flatMap { self.sinks($0, reader: reader) }
+        let signing = top["sign"].flatMap { self.signing($0, reader: reader) }
+        if signing == nil, top["sign"] == nil, let sinks {
+            for sink in sinks where sink.sink.requiresSignature {
+                reader.error(
+                    "sink '\(sink.name)' sends webhooks, which must be signed; add sign: { secrets: [\"${YOUR_SECRET}\"] }",
+                    at: top["sinks"]!)
+            }
+        }
+        guard let source, let filter, let steps, let sinks, !reader.hasErrors else { return nil }
+        let definition = PipelineDefinition(
+            name: name, description: description, file: file, source: source, filter: filter, steps: steps,
+            signing: signing, sinks: sinks)
+        return (definition, nameLocation)
+    }
+
+    /// `pipelines/fulfillment.yaml` is named `fulfillment`.
+    static func defaultName(for file: String) -> String {
+        let base = (file as NSString).lastPathComponent
+        return (base as NSString).deletingPathExtension
+    }
+
+    /// Names show up in delivery ids, metrics labels and URLs, so they stay simple.
+    static func checkName(_ name: String, what: String, at node: YAMLNode, reader: ConfigReader) {
+        let allowed = name.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == ".")
+        }
+        if name.isEmpty || !allowed || name.count > 64 {
+            reader.error("\(what) '\(name)' must be 1–64 characters of letters, digits, '-', '_' or '.'", at: node)
+        }
+    }
+
+    private func source(_ node: YAMLNode, reader: ConfigReader) -> (any EventSource)? {
+        guard let mapping = reader.mapping(node, allowedKeys: nil, in: "source"),
+            reader.require(["type"], in: mapping, context: "source"),
+            let kind = reader.literal(mapping["type"]!, what: "source.type")
+        else { return nil }
+        guard let factory = registry.sources[kind] else {
+            reader.error("unknown source type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sources.keys.sorted()))", at: mapping["type"]!)
+            return nil
+        }
+        guard let checked = reader.mapping(node, allowedKeys: ["type"] + factory.keys, in: "a \(kind) source") else { return nil }
+        return factory.make(checked, reader)
+    }
+
+    private func transformSteps(_ node: YAMLNode?, reader: ConfigReader) -> [any TransformStep]? {
+        guard let node else { return [] }
+        guard case .sequence(let items) = node.content else {
+            reader.error("transform must be a list of steps, e.g. '- redact: [data.customer_email]'", at: node)
+            return nil
+        }
+        var steps: [any TransformStep] = []
+        for item in items {
+            guard let (name, keyNode, value) = reader.singleKey(item, what: "a transform step") else { continue }
+            guard let factory = registry.transforms[name] else {
+                reader.error("unknown transform step '\(name)'\(Suggestion.didYouMean(name, in: registry.transforms.keys.sorted()))", at: keyNode)
+                continue
+            }
+            if let step = factory.make(value, reader) { steps.append(step) }
+        }
+        return steps.count == items.count ? steps : nil
+    }
+
+    private func sinks(_ node: YAMLNode, reader: ConfigReader) -> [SinkDefinition]? {
+        guard let mapping = reader.mapping(node, allowedKeys: nil, in: "sinks") else { return nil }
+        if mapping.entries.isEmpty { reader.error("sinks is empty; a pipeline needs at least one sink", at: node) }
+        var sinks: [SinkDefinition] = []
+        for entry in mapping.entries {
+            Self.checkName(entry.key, what: "sink name", at: entry.keyNode, reader: reader)
+            guard let options = reader.mapping(entry.value, allowedKeys: nil, in: "sink '\(entry.key)'"),
+                reader.require(["type"], in: options, context: "sink '\(entry.key)'"),
+                let kind = reader.literal(options["type"]!, what: "sink type")
+            else { continue }
+            guard let factory = registry.sinks[kind] else {
+                reader.error("unknown sink type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sinks.keys.sorted()))", at: options["type"]!)
+                continue
+            }
+            guard let checked = reader.mapping(entry.value, allowedKeys: ["type", "retry"] + factory.keys, in: "\(kind) sink '\(entry.key)'"),
+                let retry = reader.retryPolicy(checked["retry"]),
+                let sink = factory.make(entry.key, checked, reader)
+            else { continue }
+            sinks.append(SinkDefinition(name: entry.key, sink: sink, retry: retry))
+        }
+        return sinks.count == mapping.entries.count ? sinks : nil
+    }
+
+    private func signing(_ node: YAMLNode, reader: ConfigReader) -> PipelineSigning? {
+        guard let mapping = reader.mapping(node, allowedKeys: ["scheme", "secrets", "secret_file"], in: "sign") else { return nil }
+        let schemeName = mapping["scheme"].flatMap { reader.literal($0, what: "sign.scheme") } ?? "loyali"
+        if let schemeNode = mapping["scheme"], !SignatureSchemes.names.contains(schemeName) {
+            reader.error("unknown signature scheme '\(schemeName)'\(Suggestion.didYouMean(schemeName, in: SignatureSchemes.names)); expected one of: \(SignatureSchemes.names.joined(separator: ", "))", at: schemeNode)
+            return nil
+        }
+        var secrets: [WebhookSecret] = []
+        if let secretsNode = mapping["secrets"] {
+            let items: [YAMLNode]
+            if case .sequence(let nodes) = secretsNode.content { items = nodes } else { items = [secretsNode] }
+            for item in items {
+                guard let expansion = reader.expansion(item, what: "each secret") else { continue }
+                if expansion.hasLiteralText {
+                    reader.error(
+                        "literal secret in a pipeline file; version-controlled config must not hold secrets: reference it as \"${VAR}\" or use sign.secret_file",
+                        at: item)
+                    continue
+                }
+                if !expansion.value.isEmpty { secrets.append(WebhookSecret(expansion.value)) }
+            }
+        }
+        if let fileNode = mapping["secret_file"], let path = reader.string(fileNode, what: "sign.secret_file") {
+            if let contents = FileManager.default.contents(atPath: path) {
+                let lines = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline)
+                let fileSecrets = lines.map { $0.trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                if fileSecrets.isEmpty { reader.error("sign.secret_file '\(path)' holds no secret", at: fileNode) }
+                secrets += fileSecrets.map(WebhookSecret.init)
+            } else {
+                reader.error("sign.secret_file '\(path)' cannot be read", at: fileNode)
+            }
+        }
+        guard !reader.hasErrors else { return nil }
+        if secrets.isEmpty {
+            reader.error("sign has no active secret: every referenced variable is empty or unset", at: node)
+            return nil
+        }
+        do {
+            let scheme = try SignatureSchemes.make(name: schemeName, secrets: secrets)
+            return PipelineSigning(schemeName: schemeName, scheme: scheme, secretCount: secrets.count)
+        } catch {
+            reader.error("sign: \(error)", at: node)
+            return nil
+        }
+    }
+}

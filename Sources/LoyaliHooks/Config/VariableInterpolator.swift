@@ -1,0 +1,90 @@
+/// Expands `${VAR}` and `${VAR:-default}` in config values; `$$` writes a literal `$`.
+///
+/// The expansion remembers whether a value came from the environment, which is how the loader
+/// tells a secret that is properly referenced apart from one pasted into a version-controlled file.
+public struct VariableInterpolator: Sendable {
+    /// The variables visible to the config, usually the process environment.
+    public var environment: [String: String]
+
+    public init(environment: [String: String]) { self.environment = environment }
+
+    /// The result of expanding one value.
+    public struct Expansion: Sendable, Equatable {
+        /// The expanded text.
+        public var value: String
+        /// True when the text had at least one `${…}` reference.
+        public var hasReferences: Bool
+        /// True when some characters of the result were written literally in the file (outside
+        /// references, or in a non-empty `:-default`).
+        public var hasLiteralText: Bool
+    }
+
+    /// Why an expansion failed, and at which character offset of the value.
+    public struct Failure: Error, Sendable, Equatable {
+        public var offset: Int
+        public var message: String
+    }
+
+    /// Expands `text`, failing on an undefined variable without default or a malformed reference.
+    public func expand(_ text: String) -> Result<Expansion, Failure> {
+        guard text.contains("$") else {
+            return .success(Expansion(value: text, hasReferences: false, hasLiteralText: !text.isEmpty))
+        }
+        let chars = Array(text)
+        var out = ""
+        var hasReferences = false
+        var hasLiteral = false
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == "$", i + 1 < chars.count, chars[i + 1] == "$" {
+                out.append("$")
+                hasLiteral = true
+                i += 2
+                continue
+            }
+            guard c == "$", i + 1 < chars.count, chars[i + 1] == "{" else {
+                out.append(c)
+                hasLiteral = true
+                i += 1
+                continue
+            }
+            guard let close = chars[(i + 2)...].firstIndex(of: "}") else {
+                return .failure(Failure(offset: i, message: "unterminated variable reference; expected '}'"))
+            }
+            let body = String(chars[(i + 2)..<close])
+            let name: String
+            let fallback: String?
+            if let range = body.range(of: ":-") {
+                name = String(body[..<range.lowerBound])
+                fallback = String(body[range.upperBound...])
+            } else {
+                name = body
+                fallback = nil
+            }
+            guard Self.isValidName(name) else {
+                return .failure(Failure(offset: i, message: "invalid variable name '\(name)' in '${\(body)}'"))
+            }
+            hasReferences = true
+            if let value = environment[name], !(value.isEmpty && fallback != nil) {
+                out += value
+            } else if let fallback {
+                out += fallback
+                if !fallback.isEmpty { hasLiteral = true }
+            } else {
+                return .failure(Failure(
+                    offset: i,
+                    message: "undefined variable '\(name)'; set it in the environment or write ${\(name):-default}"))
+            }
+            i = close + 1
+        }
+        return .success(Expansion(value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral))
+    }
+
+    /// Variable names follow the shell: a letter or underscore, then letters, digits, underscores.
+    static func isValidName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+}

@@ -1,0 +1,66 @@
+/// Turns one event into the signed ``DeliveryRequest``s of one pipeline: filter, transform steps,
+/// envelope, delivery ids, headers and signatures.
+///
+/// Signing happens here, at send time, so each attempt carries a fresh timestamp.
+public struct DeliveryPlanner: Sendable {
+    /// The pipeline planned for.
+    public let pipeline: PipelineDefinition
+
+    public init(pipeline: PipelineDefinition) { self.pipeline = pipeline }
+
+    /// The outcome of planning one event.
+    public enum Plan: Sendable {
+        /// The filter does not subscribe to this event type.
+        case notSubscribed
+        /// A transform step dropped the event.
+        case dropped(step: String)
+        /// A transform step failed; no delivery is made for this pipeline.
+        case failed(TransformFailure)
+        /// The event after transforms, ready to be signed per sink.
+        case deliver(EventEnvelope, EnvelopeEncoder)
+    }
+
+    /// Runs filter and transform steps over `envelope`.
+    public func plan(_ envelope: EventEnvelope) -> Plan {
+        guard pipeline.filter.accepts(envelope.eventType) else { return .notSubscribed }
+        var envelope = envelope
+        for step in pipeline.steps {
+            do {
+                if try step.apply(to: &envelope) == .drop { return .dropped(step: step.name) }
+            } catch {
+                return .failed(error)
+            }
+        }
+        return .deliver(envelope, EnvelopeEncoder(envelope))
+    }
+
+    /// The signed request for `sink`, for attempt number `attempt` sent at `timestamp`.
+    ///
+    /// With `forDisplay`, configured headers carry their values as written (`${TOKEN}`) instead of
+    /// the expanded secret, for dry-run output and logs.
+    public func request(
+        for sink: SinkDefinition, envelope: EventEnvelope, encoder: EnvelopeEncoder, attempt: Int, timestamp: Int64,
+        forDisplay: Bool = false
+    ) -> DeliveryRequest {
+        let deliveryID = DeliveryID.make(eventID: envelope.eventID, pipeline: pipeline.name, sink: sink.name)
+        let body = encoder.body(deliveryID: deliveryID)
+        var headers: [HTTPHeader] = [
+            HTTPHeader(name: "Content-Type", value: "application/json"),
+            HTTPHeader(name: "User-Agent", value: LoyaliHooksVersion.userAgent),
+            HTTPHeader(name: "X-Loyali-Event", value: envelope.eventType),
+            HTTPHeader(name: "X-Loyali-Delivery", value: deliveryID),
+            HTTPHeader(name: "X-Loyali-Attempt", value: String(attempt)),
+        ]
+        if let signing = pipeline.signing {
+            headers += body.withUnsafeBytes {
+                signing.scheme.signatureHeaders(body: $0, deliveryID: deliveryID, timestamp: timestamp)
+            }
+        }
+        for header in sink.sink.configuredHeaders {
+            headers.append(HTTPHeader(name: header.name, value: forDisplay ? header.displayValue : header.value))
+        }
+        return DeliveryRequest(
+            pipeline: pipeline.name, sink: sink.name, deliveryID: deliveryID, eventID: envelope.eventID,
+            eventType: envelope.eventType, attempt: attempt, headers: headers, body: body)
+    }
+}

@@ -1,0 +1,66 @@
+/// Prints what each delivery would send, instead of sending it.
+///
+/// The human form shows the request as it would go on the wire with a pretty body; `--json` gives
+/// one object per delivery with `body` holding the exact signed bytes.
+public struct DryRunPrinter {
+    /// Output format.
+    public enum Format: Sendable { case human, json }
+
+    public let format: Format
+
+    public init(format: Format) { self.format = format }
+
+    /// Appends one delivery to `out`.
+    public func print(_ request: DeliveryRequest, sink: SinkDefinition, to out: OutputBuffer) {
+        switch format {
+        case .json: printJSON(request, sink: sink, to: &out.bytes)
+        case .human: printHuman(request, sink: sink, to: out)
+        }
+        out.flushIfFull()
+    }
+
+    private func printJSON(_ request: DeliveryRequest, sink: SinkDefinition, to out: inout [UInt8]) {
+        out += #"{"pipeline":"#.utf8
+        JSONValue.appendJSONString(request.pipeline, to: &out)
+        out += #","sink":"#.utf8
+        JSONValue.appendJSONString(request.sink, to: &out)
+        out += #","sink_type":"#.utf8
+        JSONValue.appendJSONString(sink.sink.kind, to: &out)
+        out += #","target":"#.utf8
+        JSONValue.appendJSONString(sink.sink.target, to: &out)
+        out += #","delivery_id":""#.utf8
+        out += request.deliveryID.utf8
+        out += #"","event_id":"#.utf8
+        JSONValue.appendJSONString(request.eventID, to: &out)
+        out += #","event_type":"#.utf8
+        JSONValue.appendJSONString(request.eventType, to: &out)
+        out += #","attempt":"#.utf8
+        out += String(request.attempt).utf8
+        out += #","headers":{"#.utf8
+        for (i, header) in request.headers.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.appendJSONString(header.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONValue.appendJSONString(header.value, to: &out)
+        }
+        out += #"},"body":"#.utf8
+        request.body.withUnsafeBufferPointer { body in
+            JSONValue.appendJSONString(String(decoding: body, as: UTF8.self), to: &out)
+        }
+        out += "}\n".utf8
+    }
+
+    private func printHuman(_ request: DeliveryRequest, sink: SinkDefinition, to out: OutputBuffer) {
+        var text = "── \(request.pipeline) → \(request.sink) (\(sink.sink.kind)) · \(request.eventType) · \(request.deliveryID)\n"
+        switch sink.sink.kind {
+        case "http": text += "POST \(sink.sink.target)\n"
+        case "file": text += "APPEND \(sink.sink.target)\n"
+        default: text += "WRITE \(sink.sink.target)\n"
+        }
+        for header in request.headers { text += "\(header.name): \(header.value)\n" }
+        text += "\n"
+        let pretty = (try? JSONParser.parse(request.body))?.prettyPrinted() ?? String(decoding: request.body, as: UTF8.self)
+        text += pretty + "\n\n"
+        out.write(text)
+    }
+}

@@ -1,0 +1,94 @@
+/// Why an input line was refused. The run goes on; the line is counted and can be kept with
+/// `--rejects`.
+public struct InputRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based line number in its source.
+    public var line: Int
+    /// 1-based column when the problem is a JSON syntax error, else `nil`.
+    public var column: Int?
+    /// What is wrong.
+    public var reason: String
+
+    public init(line: Int, column: Int? = nil, reason: String) {
+        self.line = line
+        self.column = column
+        self.reason = reason
+    }
+
+    public var description: String {
+        column.map { "\(line):\($0): \(reason)" } ?? "\(line): \(reason)"
+    }
+}
+
+/// Turns one input line into an ``EventEnvelope`` following the input contract:
+/// a JSON object with `event_type` (a catalogued type) and `data` (an object), and optionally `id`
+/// and `created_at` (RFC 3339).
+public struct InputEventDecoder: Sendable {
+    /// The RFC 3339 text used when a line has no `created_at`.
+    public var ingestTime: String
+
+    public init(ingestTime: String) { self.ingestTime = ingestTime }
+
+    /// Decodes `line` (without its newline). `number` is its 1-based line number.
+    public func decode(_ line: UnsafeBufferPointer<UInt8>, number: Int) throws(InputRejection) -> EventEnvelope {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(line)
+        } catch {
+            throw InputRejection(line: number, column: error.column, reason: "invalid JSON: \(error.reason)")
+        }
+        guard case .object(let object) = value else {
+            throw InputRejection(line: number, reason: "an event must be a JSON object, not \(value.kindName)")
+        }
+        var eventType: String?
+        var data: JSONValue?
+        var id: String?
+        var createdAt: String?
+        for member in object.members {
+            switch member.key {
+            case "event_type":
+                guard case .string(let s) = member.value else {
+                    throw InputRejection(line: number, reason: "'event_type' must be a string, not \(member.value.kindName)")
+                }
+                eventType = s
+            case "data":
+                guard case .object = member.value else {
+                    throw InputRejection(line: number, reason: "'data' must be an object, not \(member.value.kindName)")
+                }
+                data = member.value
+            case "id":
+                guard case .string(let s) = member.value, !s.isEmpty else {
+                    throw InputRejection(line: number, reason: "'id' must be a non-empty string, not \(member.value.kindName)")
+                }
+                id = s
+            case "created_at":
+                guard case .string(let s) = member.value else {
+                    throw InputRejection(line: number, reason: "'created_at' must be an RFC 3339 string, not \(member.value.kindName)")
+                }
+                guard RFC3339.isValid(s) else {
+                    throw InputRejection(line: number, reason: "'created_at' is not an RFC 3339 timestamp: '\(s)'")
+                }
+                createdAt = s
+            default:
+                continue
+            }
+        }
+        guard let eventType else { throw InputRejection(line: number, reason: "missing required field 'event_type'") }
+        guard let data else { throw InputRejection(line: number, reason: "missing required field 'data'") }
+        guard EventCatalogue.type(named: eventType) != nil else {
+            throw InputRejection(
+                line: number,
+                reason: "unknown event type '\(eventType)'\(Suggestion.didYouMean(eventType, in: EventCatalogue.names))")
+        }
+        return EventEnvelope(
+            eventID: id ?? Self.derivedEventID(line),
+            eventType: eventType,
+            createdAt: createdAt ?? ingestTime,
+            data: data)
+    }
+
+    /// `evt_` plus a hash of the exact line, so replaying the same line yields the same id and the
+    /// store dedupes it.
+    public static func derivedEventID(_ line: UnsafeBufferPointer<UInt8>) -> String {
+        "evt_" + Hex.encode(SHA256Digest.hash(UnsafeRawBufferPointer(line)).prefix(16))
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// `type: http`: POSTs each delivery to a webhook endpoint.
+///
+/// ```yaml
+/// warehouse:
+///   type: http
+///   url: https://warehouse.example.com/hooks/loyali
+///   timeout: 10s
+///   headers: { Authorization: "Bearer ${WAREHOUSE_TOKEN}" }
+///   retry: { schedule: [0s, 1m, 5m, 30m, 2h] }
+/// ```
+///
+/// In this version the network transport is not built yet: `--dry-run` prints the exact request,
+/// and a real run reports the delivery as failed with class `unsupported` rather than pretend.
+public struct HTTPSink: Sink {
+    public let kind = "http"
+    /// The endpoint.
+    public let url: WebhookURL
+    /// Overall deadline for one request.
+    public let timeout: Duration
+    /// Deadline for the TCP/TLS connect.
+    public let connectTimeout: Duration
+    /// Requests in flight at once for this sink.
+    public let maxInFlight: Int
+    /// Response bytes read at most.
+    public let maxResponseBytes: Int
+    /// Extra CA bundle for TLS verification.
+    public let caFile: String?
+    public let configuredHeaders: [ConfiguredHeader]
+
+    public var target: String { url.description }
+    public var requiresSignature: Bool { true }
+
+    public func deliver(_ request: DeliveryRequest) throws(DeliveryFailure) {
+        throw DeliveryFailure(
+            errorClass: "unsupported",
+            message: "HTTP delivery is not available in this build yet; use `run --dry-run` to see the signed request",
+            retryable: false)
+    }
+
+    /// Header names whose values are credentials: a literal value for one is a config error.
+    static let credentialHeaderWords = ["authorization", "token", "secret", "api-key", "apikey", "password", "cookie"]
+
+    /// Headers the runner sets itself; configuring them would break signing or dedupe.
+    static let reservedHeaders = [
+        "content-type", "content-length", "user-agent", "host", "x-loyali-signature", "x-loyali-event",
+        "x-loyali-delivery", "x-loyali-attempt", "webhook-id", "webhook-timestamp", "webhook-signature",
+        "transfer-encoding", "connection",
+    ]
+
+    /// Registry entry.
+    public static let factory = SinkFactory(
+        kind: "http", summary: "POST each delivery to a webhook URL",
+        keys: ["url", "timeout", "connect_timeout", "headers", "max_in_flight", "max_response_bytes", "ca_file", "allow_insecure_http"]
+    ) { name, mapping, reader in
+        guard reader.require(["url"], in: mapping, context: "http sink '\(name)'") else { return nil }
+        let allowInsecure = mapping["allow_insecure_http"].flatMap { reader.bool($0, what: "allow_insecure_http") } ?? false
+        let urlNode = mapping["url"]!
+        guard let urlText = reader.string(urlNode, what: "url") else { return nil }
+        let url: WebhookURL
+        switch WebhookURL.parse(urlText, allowInsecureHTTP: allowInsecure) {
+        case .success(let parsed): url = parsed
+        case .failure(let problem):
+            reader.error(problem.description, at: urlNode)
+            return nil
+        }
+        let timeout = mapping["timeout"].map { reader.duration($0, what: "timeout") } ?? .seconds(10)
+        let connectTimeout = mapping["connect_timeout"].map { reader.duration($0, what: "connect_timeout") } ?? .seconds(5)
+        let maxInFlight = mapping["max_in_flight"].map { reader.integer($0, what: "max_in_flight", in: 1...1024) } ?? 32
+        let maxResponse = mapping["max_response_bytes"].map { reader.integer($0, what: "max_response_bytes", in: 0...(64 << 20)) } ?? 65_536
+        var caFile: String?
+        if let caNode = mapping["ca_file"], let path = reader.string(caNode, what: "ca_file") {
+            if FileManager.default.isReadableFile(atPath: path) {
+                caFile = path
+            } else {
+                reader.error("ca_file '\(path)' cannot be read", at: caNode)
+            }
+        }
+        var headers: [ConfiguredHeader] = []
+        if let headersNode = mapping["headers"], let headerMap = reader.mapping(headersNode, allowedKeys: nil, in: "headers") {
+            for entry in headerMap.entries {
+                let lower = entry.key.lowercased()
+                guard !reservedHeaders.contains(lower) else {
+                    reader.error("header '\(entry.key)' is set by loyali-hooks itself and cannot be configured", at: entry.keyNode)
+                    continue
+                }
+                guard let expansion = reader.expansion(entry.value, what: "header '\(entry.key)'"),
+                    case .scalar(let template, _) = entry.value.content
+                else { continue }
+                if credentialHeaderWords.contains(where: lower.contains), !expansion.hasReferences {
+                    reader.error("header '\(entry.key)' holds a literal credential; version-controlled config must not hold secrets, use \"${VAR}\"", at: entry.value)
+                    continue
+                }
+                headers.append(ConfiguredHeader(
+                    name: entry.key, value: expansion.value, displayValue: expansion.hasReferences ? template : expansion.value))
+            }
+        }
+        guard let timeout, let connectTimeout, let maxInFlight, let maxResponse else { return nil }
+        return HTTPSink(
+            url: url, timeout: timeout, connectTimeout: connectTimeout, maxInFlight: maxInFlight,
+            maxResponseBytes: maxResponse, caFile: caFile, configuredHeaders: headers)
+    }
+}

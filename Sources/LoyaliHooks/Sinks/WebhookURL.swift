@@ -1,0 +1,81 @@
+/// A parsed `http(s)://host[:port]/path` endpoint, with the checks a webhook sender needs:
+/// HTTPS unless the host is loopback (or plain HTTP is explicitly allowed), and no credentials
+/// embedded in the URL where they would leak into logs.
+public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
+    /// `http` or `https`.
+    public let scheme: String
+    /// Host name or IP literal, without brackets.
+    public let host: String
+    /// Explicit port, if any.
+    public let port: Int?
+    /// Path and query, at least `/`.
+    public let pathAndQuery: String
+
+    /// Why a URL was refused.
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses and checks `text`.
+    public static func parse(_ text: String, allowInsecureHTTP: Bool) -> Result<WebhookURL, Problem> {
+        guard let schemeEnd = text.range(of: "://") else {
+            return .failure(Problem(description: "'\(text)' is not an absolute URL; expected https://host/path"))
+        }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "https" || scheme == "http" else {
+            return .failure(Problem(description: "unsupported URL scheme '\(scheme)'; use https"))
+        }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...])
+        if let hash = path.firstIndex(of: "#") { path = String(path[..<hash]) }
+        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        guard !authority.contains("@") else {
+            return .failure(Problem(description: "credentials in the URL would be logged; send them with headers: and ${VAR} instead"))
+        }
+        var host: Substring
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                return .failure(Problem(description: "unterminated IPv6 address in '\(text)'"))
+            }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+                return .failure(Problem(description: "unexpected '\(after)' after the IPv6 address"))
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            portText = authority[authority.index(after: colon)...]
+        } else {
+            host = authority
+        }
+        guard !host.isEmpty else { return .failure(Problem(description: "URL '\(text)' has no host")) }
+        var port: Int?
+        if let portText {
+            guard let value = Int(portText), (1...65_535).contains(value) else {
+                return .failure(Problem(description: "invalid port '\(portText)'"))
+            }
+            port = value
+        }
+        let url = WebhookURL(scheme: scheme, host: host.lowercased(), port: port, pathAndQuery: path)
+        if scheme == "http", !url.isLoopback, !allowInsecureHTTP {
+            return .failure(Problem(description:
+                "plain http:// to non-loopback host '\(url.host)' would expose payloads and signatures; use https, or set allow_insecure_http: true"))
+        }
+        return .success(url)
+    }
+
+    /// `localhost`, `127.0.0.0/8` or `::1`.
+    public var isLoopback: Bool {
+        if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
+        let octets = host.split(separator: ".")
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    public var description: String {
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme)://\(shownHost)\(port.map { ":\($0)" } ?? "")\(pathAndQuery)"
+    }
+}

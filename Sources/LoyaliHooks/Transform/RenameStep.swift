@@ -1,0 +1,35 @@
+/// `rename`: moves a field to a new path; a missing source field is left alone.
+///
+/// ```yaml
+/// - rename: { data.customer_id: data.user_id }
+/// ```
+public struct RenameStep: TransformStep {
+    public let name = "rename"
+    /// Moves, in file order.
+    public let moves: [(from: FieldPath, to: FieldPath)]
+
+    public func apply(to envelope: inout EventEnvelope) throws(TransformFailure) -> TransformOutcome {
+        for (from, to) in moves {
+            guard let value = envelope.data.removeValue(at: from.segments[...]) else { continue }
+            guard envelope.data.setValue(value, at: to.segments[...]) else {
+                throw TransformFailure(step: name, reason: "cannot move \(from) to \(to): a non-object value is in the way")
+            }
+        }
+        return .keep
+    }
+
+    /// Registry entry.
+    public static let factory = TransformStepFactory(
+        name: "rename", summary: "move fields: { data.customer_id: data.user_id }"
+    ) { value, reader in
+        guard let mapping = reader.mapping(value, allowedKeys: nil, in: "rename") else { return nil }
+        var moves: [(FieldPath, FieldPath)] = []
+        for entry in mapping.entries {
+            guard let from = reader.fieldPath(entry.keyNode, what: "rename"),
+                let to = reader.fieldPath(entry.value, what: "rename target")
+            else { continue }
+            moves.append((from, to))
+        }
+        return moves.count == mapping.entries.count ? RenameStep(moves: moves) : nil
+    }
+}

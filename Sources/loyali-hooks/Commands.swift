@@ -1,0 +1,76 @@
+import LoyaliHooks
+
+/// The command table: each command has a usage text and a function over its arguments.
+enum Commands {
+    struct Command: Sendable {
+        let name: String
+        let summary: String
+        let usage: String
+        let run: @Sendable ([String]) throws(CLIError) -> Void
+    }
+
+    static let all: [Command] = [
+        Command(name: "validate", summary: "check pipeline files and show their routes", usage: ValidateCommand.usage, run: ValidateCommand.run),
+        Command(name: "run", summary: "read sources and deliver (or --dry-run: print) signed payloads", usage: RunCommand.usage, run: RunCommand.run),
+        Command(name: "events", summary: "list the event catalogue, or print a sample event", usage: EventsCommand.usage, run: EventsCommand.run),
+        Command(name: "sign", summary: "print the signature header for a body", usage: SignCommand.usage, run: SignCommand.run),
+        Command(name: "verify", summary: "check a signature header against a body", usage: VerifyCommand.usage, run: VerifyCommand.run),
+    ]
+
+    static var overview: String {
+        var text = """
+            loyali-hooks \(LoyaliHooksVersion.current): config-as-code webhook delivery for Loyali loyalty events
+
+            USAGE: loyali-hooks <command> [options]
+
+            COMMANDS:
+
+            """
+        for command in all {
+            text += "  " + command.name.padding(10) + command.summary + "\n"
+        }
+        text += """
+
+            Run 'loyali-hooks <command> --help' for a command's options.
+            Exit codes: 0 success, 1 the work had failures, 2 usage or config error.
+            """
+        return text
+    }
+
+    static func dispatch(_ arguments: [String]) throws(CLIError) {
+        guard let first = arguments.first else {
+            Terminal.out(overview)
+            return
+        }
+        switch first {
+        case "--help", "-h", "help":
+            if arguments.count > 1, let command = all.first(where: { $0.name == arguments[1] }) {
+                Terminal.out(command.usage)
+            } else {
+                Terminal.out(overview)
+            }
+            return
+        case "--version", "version":
+            Terminal.out(LoyaliHooksVersion.userAgent)
+            return
+        default:
+            break
+        }
+        guard let command = all.first(where: { $0.name == first }) else {
+            throw .usage("unknown command '\(first)'\(Suggestion.didYouMean(first, in: all.map(\.name)))")
+        }
+        let rest = Array(arguments.dropFirst())
+        if rest.contains("--help") || rest.contains("-h") {
+            Terminal.out(command.usage)
+            return
+        }
+        try command.run(rest)
+    }
+}
+
+extension String {
+    /// Pads with spaces to `width` characters.
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
+}

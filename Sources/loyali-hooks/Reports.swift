@@ -1,0 +1,54 @@
+import LoyaliHooks
+
+/// Shared renderings of diagnostics and pipelines for the commands.
+enum Reports {
+    /// Prints diagnostics: compiler-style on stderr, or JSON lines on stdout.
+    static func diagnostics(_ diagnostics: [Diagnostic], json: Bool) {
+        for diagnostic in diagnostics {
+            if json {
+                var object = JSONObject()
+                object["severity"] = .string(diagnostic.severity.rawValue)
+                if let location = diagnostic.location {
+                    object["file"] = .string(location.path)
+                    object["line"] = .number(JSONNumber(Int64(location.line)))
+                    object["column"] = .number(JSONNumber(Int64(location.column)))
+                }
+                object["message"] = .string(diagnostic.message)
+                Terminal.out(JSONValue.object(object).serializedString)
+            } else {
+                Terminal.err(diagnostic.description)
+            }
+        }
+    }
+
+    /// `✓ fulfillment (pipelines/fulfillment.yaml): file:… → 3 types → warehouse (http), audit (file)`
+    static func pipelineSummary(_ pipeline: PipelineDefinition) -> String {
+        let types = pipeline.filter.acceptedTypes
+        let sinks = pipeline.sinks.map { "\($0.name) (\($0.sink.kind) \($0.sink.target))" }.joined(separator: ", ")
+        let signing = pipeline.signing.map { "\($0.schemeName), \($0.secretCount) secret(s)" } ?? "unsigned"
+        return """
+            ✓ \(pipeline.name)  \(pipeline.file)
+                source: \(pipeline.source.identity)
+                events: \(types.count == EventCatalogue.names.count ? "all \(types.count) types" : types.joined(separator: ", "))
+                steps:  \(pipeline.steps.isEmpty ? "none" : pipeline.steps.map(\.name).joined(separator: " → "))
+                signed: \(signing)
+                sinks:  \(sinks)
+            """
+    }
+
+    /// One JSON object describing a pipeline's routes.
+    static func pipelineJSON(_ pipeline: PipelineDefinition) -> String {
+        var object = JSONObject()
+        object["pipeline"] = .string(pipeline.name)
+        object["file"] = .string(pipeline.file)
+        object["ok"] = .bool(true)
+        object["source"] = .string(pipeline.source.identity)
+        object["event_types"] = .array(pipeline.filter.acceptedTypes.map(JSONValue.string))
+        object["steps"] = .array(pipeline.steps.map { .string($0.name) })
+        object["signing"] = pipeline.signing.map { .string($0.schemeName) } ?? .null
+        object["sinks"] = .array(pipeline.sinks.map { sink in
+            .object(JSONObject(["name": .string(sink.name), "type": .string(sink.sink.kind), "target": .string(sink.sink.target)]))
+        })
+        return JSONValue.object(object).serializedString
+    }
+}
