@@ -34,6 +34,16 @@ public final class ConfigReader {
         error(message, at: node.location)
     }
 
+    /// Records an error about a secret written into the file. The quoted source line is shown with
+    /// the secret masked: an error message must not spread the secret any further.
+    public func secretError(_ message: String, at node: YAMLNode, secret: String) {
+        var line = source.line(node.location.line)
+        if !secret.isEmpty, let text = line {
+            line = text.replacing(secret, with: String(repeating: "*", count: min(secret.count, 8)))
+        }
+        diagnostics.append(Diagnostic(.error, at: node.location, message, sourceLine: line))
+    }
+
     /// Records a warning at `node`.
     public func warning(_ message: String, at node: YAMLNode) {
         diagnostics.append(Diagnostic(.warning, at: node.location, message, sourceLine: source.line(node.location.line)))

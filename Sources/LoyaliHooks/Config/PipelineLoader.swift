@@ -105,7 +105,11 @@ public struct PipelineLoader: Sendable {
             reader.error("a pipeline file holds one pipeline; found \(documents.count) YAML documents", at: documents[1])
         }
         let definition = pipeline(root, file: file, reader: reader)
-        return (reader.hasErrors ? nil : definition, reader.diagnostics)
+        // Checks run stage by stage; report in file order, as a compiler would.
+        let ordered = reader.diagnostics.enumerated().sorted {
+            ($0.element.location ?? root.location, $0.offset) < ($1.element.location ?? root.location, $1.offset)
+        }.map(\.element)
+        return (reader.hasErrors ? nil : definition, ordered)
     }
 
     private func pipeline(_ root: YAMLNode, file: String, reader: ConfigReader) -> (PipelineDefinition, SourceLocation)? {
@@ -223,9 +227,9 @@ public struct PipelineLoader: Sendable {
             for item in items {
                 guard let expansion = reader.expansion(item, what: "each secret") else { continue }
                 if expansion.hasLiteralText {
-                    reader.error(
+                    reader.secretError(
                         "literal secret in a pipeline file; version-controlled config must not hold secrets: reference it as \"${VAR}\" or use sign.secret_file",
-                        at: item)
+                        at: item, secret: item.scalar ?? "")
                     continue
                 }
                 if !expansion.value.isEmpty { secrets.append(WebhookSecret(expansion.value)) }

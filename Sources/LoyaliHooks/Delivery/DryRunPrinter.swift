@@ -2,7 +2,7 @@
 ///
 /// The human form shows the request as it would go on the wire with a pretty body; `--json` gives
 /// one object per delivery with `body` holding the exact signed bytes.
-public struct DryRunPrinter {
+public struct DryRunPrinter: Sendable {
     /// Output format.
     public enum Format: Sendable { case human, json }
 
@@ -11,12 +11,11 @@ public struct DryRunPrinter {
     public init(format: Format) { self.format = format }
 
     /// Appends one delivery to `out`.
-    public func print(_ request: DeliveryRequest, sink: SinkDefinition, to out: OutputBuffer) {
+    public func print(_ request: DeliveryRequest, sink: SinkDefinition, to out: inout [UInt8]) {
         switch format {
-        case .json: printJSON(request, sink: sink, to: &out.bytes)
-        case .human: printHuman(request, sink: sink, to: out)
+        case .json: printJSON(request, sink: sink, to: &out)
+        case .human: printHuman(request, sink: sink, to: &out)
         }
-        out.flushIfFull()
     }
 
     private func printJSON(_ request: DeliveryRequest, sink: SinkDefinition, to out: inout [UInt8]) {
@@ -50,7 +49,7 @@ public struct DryRunPrinter {
         out += "}\n".utf8
     }
 
-    private func printHuman(_ request: DeliveryRequest, sink: SinkDefinition, to out: OutputBuffer) {
+    private func printHuman(_ request: DeliveryRequest, sink: SinkDefinition, to out: inout [UInt8]) {
         var text = "── \(request.pipeline) → \(request.sink) (\(sink.sink.kind)) · \(request.eventType) · \(request.deliveryID)\n"
         switch sink.sink.kind {
         case "http": text += "POST \(sink.sink.target)\n"
@@ -61,6 +60,6 @@ public struct DryRunPrinter {
         text += "\n"
         let pretty = (try? JSONParser.parse(request.body))?.prettyPrinted() ?? String(decoding: request.body, as: UTF8.self)
         text += pretty + "\n\n"
-        out.write(text)
+        out += text.utf8
     }
 }

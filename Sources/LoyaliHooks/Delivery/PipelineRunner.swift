@@ -3,8 +3,11 @@ import Foundation
 /// Reads each distinct source once, fans every event out to the pipelines that subscribe to it,
 /// and delivers (or, in a dry run, prints) each pipeline's sinks.
 ///
-/// Blocking file reads and writes happen on the caller's thread; the CLI calls this from the main
-/// thread, never from Swift's cooperative pool.
+/// Lines are cut into batches; in a dry run the batches of one window are planned, signed and
+/// rendered on all cores at once, and their output is written in input order, so the result is
+/// byte-for-byte what a single thread would print. Real deliveries use one worker so file and
+/// stdout sinks keep input order. Everything runs on the caller's thread and on Dispatch's
+/// worker threads, never on Swift's cooperative pool, because it blocks on file I/O.
 public final class PipelineRunner {
     /// How a run behaves.
     public struct Options: Sendable {
@@ -18,6 +21,10 @@ public final class PipelineRunner {
         public var timestamp: Int64?
         /// Where to keep rejected lines, as JSON lines.
         public var rejectsPath: String?
+        /// Worker threads for dry runs; defaults to the number of active cores.
+        public var workers = ProcessInfo.processInfo.activeProcessorCount
+        /// Lines per batch.
+        public var batchSize = 2_048
 
         public init() {}
     }
@@ -26,7 +33,7 @@ public final class PipelineRunner {
     private let options: Options
     private let output: OutputBuffer
     private let log: (String) -> Void
-    private var rejects: FileAppender?
+    private let rejects: FileAppender?
 
     /// Creates a runner that prints to `output` and reports problems through `log` (stderr).
     public init(pipelines: [PipelineDefinition], options: Options, output: OutputBuffer, log: @escaping (String) -> Void) {
@@ -37,60 +44,63 @@ public final class PipelineRunner {
         self.rejects = options.rejectsPath.map(FileAppender.init(path:))
     }
 
+    /// One stream and the pipelines that read it.
+    public struct SourceGroup: Sendable {
+        /// The source identity (or the `--input` name).
+        public var identity: String
+        /// The source to open; `nil` when `--input` replaces every source.
+        public var source: (any EventSource)?
+        /// Subscribers, in load order.
+        public var pipelines: [PipelineDefinition]
+    }
+
     /// The pipelines grouped by the stream they read, each stream once, in first-use order.
-    public func sourceGroups() -> [(source: String, input: () throws(SourceError) -> InputStream, pipelines: [PipelineDefinition])] {
+    public func sourceGroups() -> [SourceGroup] {
         if let input = options.input {
-            return [(input.name, { input }, pipelines)]
+            return [SourceGroup(identity: input.name, source: nil, pipelines: pipelines)]
         }
-        var order: [String] = []
-        var groups: [String: [PipelineDefinition]] = [:]
+        var groups: [SourceGroup] = []
         for pipeline in pipelines {
-            let identity = pipeline.source.identity
-            if groups[identity] == nil { order.append(identity) }
-            groups[identity, default: []].append(pipeline)
+            if let i = groups.firstIndex(where: { $0.identity == pipeline.source.identity }) {
+                groups[i].pipelines.append(pipeline)
+            } else {
+                groups.append(SourceGroup(identity: pipeline.source.identity, source: pipeline.source, pipelines: [pipeline]))
+            }
         }
-        return order.map { identity in
-            let members = groups[identity]!
-            let source = members[0].source
-            return (identity, { () throws(SourceError) -> InputStream in try source.open() }, members)
-        }
+        return groups
     }
 
     /// Runs every source to its end.
     public func run() -> RunSummary {
         var summary = RunSummary()
         let now = options.timestamp ?? Int64(Date().timeIntervalSince1970)
-        let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: now))
-        let printer = DryRunPrinter(format: options.format)
         for group in sourceGroups() {
             let stream: InputStream
             do {
-                stream = try group.input()
+                stream = try group.source?.open() ?? options.input!
             } catch {
                 log("error: \(error)")
                 summary.failed += group.pipelines.reduce(0) { $0 + $1.sinks.count }
                 continue
             }
-            let planners = group.pipelines.map(DeliveryPlanner.init(pipeline:))
-            let sourceName = stream.name
+            let worker = BatchWorker(
+                planners: group.pipelines.map(DeliveryPlanner.init(pipeline:)),
+                decoder: InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: now)),
+                printer: options.dryRun ? DryRunPrinter(format: options.format) : nil,
+                timestamp: now, sourceName: stream.name, showSource: options.input == nil)
+            let width = options.dryRun ? max(1, options.workers) : 1
+            var window: [LineBatch] = []
+            var batch = LineBatch(capacity: options.batchSize)
             do {
                 try LineReader(stream).forEachLine { line in
-                    if line.isTooLong {
-                        reject(InputRejection(line: line.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"),
-                               raw: line.bytes, source: sourceName, summary: &summary)
-                        return true
-                    }
-                    if Self.isBlank(line.bytes) { return true }
-                    summary.eventsRead += 1
-                    let envelope: EventEnvelope
-                    do throws(InputRejection) {
-                        envelope = try decoder.decode(line.bytes, number: line.number)
-                    } catch {
-                        reject(error, raw: line.bytes, source: sourceName, summary: &summary)
-                        return true
-                    }
-                    for planner in planners {
-                        deliver(envelope, planner: planner, now: now, printer: printer, summary: &summary)
+                    batch.append(line)
+                    if batch.count == options.batchSize {
+                        window.append(batch)
+                        batch = LineBatch(capacity: options.batchSize)
+                        if window.count == width {
+                            finish(Self.process(window, with: worker), summary: &summary)
+                            window.removeAll(keepingCapacity: true)
+                        }
                     }
                     return true
                 }
@@ -98,66 +108,38 @@ public final class PipelineRunner {
                 log("error: \(error)")
                 summary.failed += 1
             }
+            window.append(batch)
+            finish(Self.process(window, with: worker), summary: &summary)
         }
         output.flush()
         if let problem = output.writeError { log("error: writing output: \(problem)") }
         return summary
     }
 
-    private func deliver(
-        _ envelope: EventEnvelope, planner: DeliveryPlanner, now: Int64, printer: DryRunPrinter, summary: inout RunSummary
-    ) {
-        switch planner.plan(envelope) {
-        case .notSubscribed:
-            return
-        case .dropped:
-            summary.dropped += 1
-        case .failed(let failure):
-            summary.failed += planner.pipeline.sinks.count
-            log("error: pipeline '\(planner.pipeline.name)': event \(envelope.eventID): \(failure)")
-        case .deliver(let transformed, let encoder):
-            for sink in planner.pipeline.sinks {
-                let request = planner.request(
-                    for: sink, envelope: transformed, encoder: encoder, attempt: 1, timestamp: now, forDisplay: options.dryRun)
-                if options.dryRun {
-                    printer.print(request, sink: sink, to: output)
-                    summary.delivered += 1
-                    continue
-                }
+    /// Processes the batches of one window concurrently; results come back in input order.
+    private static func process(_ window: [LineBatch], with worker: BatchWorker) -> [BatchWorker.Result] {
+        if window.count == 1 { return [worker.process(window[0])] }
+        let results = ResultSlots<BatchWorker.Result>(count: window.count)
+        DispatchQueue.concurrentPerform(iterations: window.count) { i in
+            results.store(worker.process(window[i]), at: i)
+        }
+        return results.values
+    }
+
+    /// Writes a window's output, logs and rejects in input order.
+    private func finish(_ results: [BatchWorker.Result], summary: inout RunSummary) {
+        for result in results {
+            output.bytes += result.output
+            output.flushIfFull()
+            for line in result.logs { log(line) }
+            for reject in result.rejects {
                 do {
-                    try sink.sink.deliver(request)
-                    summary.delivered += 1
+                    try rejects?.append(line: reject)
                 } catch {
-                    summary.failed += 1
-                    log("error: \(request.pipeline)/\(request.sink) \(request.deliveryID): \(error)")
+                    log("error: --rejects: \(error)")
                 }
             }
+            summary.add(result.summary)
         }
-    }
-
-    private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, source: String, summary: inout RunSummary) {
-        summary.rejected += 1
-        let origin = options.input == nil || source != "input" ? " (\(source))" : ""
-        let column = rejection.column.map { " at column \($0)" } ?? ""
-        log("input:\(rejection.line): \(rejection.reason)\(column)\(origin)")
-        guard let rejects else { return }
-        var line: [UInt8] = Array(#"{"source":"#.utf8)
-        JSONValue.appendJSONString(source, to: &line)
-        line += #","line":"#.utf8
-        line += String(rejection.line).utf8
-        line += #","reason":"#.utf8
-        JSONValue.appendJSONString(rejection.reason + column, to: &line)
-        line += #","raw":"#.utf8
-        JSONValue.appendJSONString(String(decoding: raw, as: UTF8.self), to: &line)
-        line.append(UInt8(ascii: "}"))
-        do {
-            try rejects.append(line: line)
-        } catch {
-            log("error: --rejects: \(error)")
-        }
-    }
-
-    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }
 }

@@ -16,3 +16,14 @@ public struct RunSummary: Sendable, Equatable {
     /// Whether anything went wrong: the CLI exits 1 then.
     public var hasFailures: Bool { rejected > 0 || failed > 0 }
 }
+
+extension RunSummary {
+    /// Adds another summary's counts to this one.
+    public mutating func add(_ other: RunSummary) {
+        eventsRead += other.eventsRead
+        rejected += other.rejected
+        delivered += other.delivered
+        failed += other.failed
+        dropped += other.dropped
+    }
+}

@@ -89,7 +89,9 @@ public struct HTTPSink: Sink {
                     case .scalar(let template, _) = entry.value.content
                 else { continue }
                 if credentialHeaderWords.contains(where: lower.contains), !expansion.hasReferences {
-                    reader.error("header '\(entry.key)' holds a literal credential; version-controlled config must not hold secrets, use \"${VAR}\"", at: entry.value)
+                    reader.secretError(
+                        "header '\(entry.key)' holds a literal credential; version-controlled config must not hold secrets, use \"${VAR}\"",
+                        at: entry.value, secret: expansion.value)
                     continue
                 }
                 headers.append(ConfiguredHeader(

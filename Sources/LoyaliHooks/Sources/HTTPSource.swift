@@ -29,7 +29,9 @@ public struct HTTPSource: EventSource {
         var requiresToken = false
         if let node = mapping["token"], let token = reader.expansion(node, what: "source.token") {
             if token.hasLiteralText {
-                reader.error("source.token is a literal secret; version-controlled config must not hold secrets, use \"${INGEST_TOKEN}\"", at: node)
+                reader.secretError(
+                    "source.token is a literal secret; version-controlled config must not hold secrets, use \"${INGEST_TOKEN}\"",
+                    at: node, secret: token.value)
             }
             requiresToken = !token.value.isEmpty
         }

@@ -10,6 +10,24 @@ public struct RenameStep: TransformStep {
 
     public func apply(to envelope: inout EventEnvelope) throws(TransformFailure) -> TransformOutcome {
         for (from, to) in moves {
+            if from.segments.dropLast() == to.segments.dropLast() {
+                // A sibling rename keeps the field where it was, as receivers reading the JSON expect.
+                envelope.data.updateValue(at: from.segments.dropLast()) { parent in
+                    guard case .object(let object) = parent, let i = object.index(of: from.segments.last!) else { return parent }
+                    let newKey = to.segments.last!
+                    var members: [JSONObject.Member] = []
+                    members.reserveCapacity(object.count)
+                    for (j, member) in object.members.enumerated() {
+                        if j == i {
+                            members.append(JSONObject.Member(key: newKey, value: member.value))
+                        } else if member.key != newKey {
+                            members.append(member)
+                        }
+                    }
+                    return .object(JSONObject(members))
+                }
+                continue
+            }
             guard let value = envelope.data.removeValue(at: from.segments[...]) else { continue }
             guard envelope.data.setValue(value, at: to.segments[...]) else {
                 throw TransformFailure(step: name, reason: "cannot move \(from) to \(to): a non-object value is in the way")

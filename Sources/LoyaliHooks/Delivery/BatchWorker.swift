@@ -1,0 +1,97 @@
+/// Plans, signs and renders (or delivers) one ``LineBatch``. Holds only immutable state, so one
+/// worker serves every thread of a window.
+struct BatchWorker: Sendable {
+    let planners: [DeliveryPlanner]
+    let decoder: InputEventDecoder
+    /// Set in a dry run: deliveries are rendered instead of sent.
+    let printer: DryRunPrinter?
+    let timestamp: Int64
+    let sourceName: String
+    /// Whether messages name the source (not needed when everything came from `--input`).
+    let showSource: Bool
+
+    /// What one batch produced.
+    struct Result: Sendable {
+        var output: [UInt8] = []
+        var logs: [String] = []
+        /// Rejected lines as JSON objects for `--rejects`.
+        var rejects: [[UInt8]] = []
+        var summary = RunSummary()
+    }
+
+    func process(_ batch: LineBatch) -> Result {
+        var result = Result()
+        result.output.reserveCapacity(batch.storage.count * 3)
+        batch.forEach { bytes, entry in
+            if entry.isTooLong {
+                reject(InputRejection(line: entry.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"),
+                       raw: bytes, into: &result)
+                return
+            }
+            if Self.isBlank(bytes) { return }
+            result.summary.eventsRead += 1
+            let envelope: EventEnvelope
+            do throws(InputRejection) {
+                envelope = try decoder.decode(bytes, number: entry.number)
+            } catch {
+                reject(error, raw: bytes, into: &result)
+                return
+            }
+            for planner in planners {
+                deliver(envelope, planner: planner, into: &result)
+            }
+        }
+        return result
+    }
+
+    private func deliver(_ envelope: EventEnvelope, planner: DeliveryPlanner, into result: inout Result) {
+        switch planner.plan(envelope) {
+        case .notSubscribed:
+            return
+        case .dropped:
+            result.summary.dropped += 1
+        case .failed(let failure):
+            result.summary.failed += planner.pipeline.sinks.count
+            result.logs.append("error: pipeline '\(planner.pipeline.name)': event \(envelope.eventID): \(failure)")
+        case .deliver(let transformed, let encoder):
+            for sink in planner.pipeline.sinks {
+                let request = planner.request(
+                    for: sink, envelope: transformed, encoder: encoder, attempt: 1, timestamp: timestamp,
+                    forDisplay: printer != nil)
+                if let printer {
+                    printer.print(request, sink: sink, to: &result.output)
+                    result.summary.delivered += 1
+                    continue
+                }
+                do {
+                    try sink.sink.deliver(request)
+                    result.summary.delivered += 1
+                } catch {
+                    result.summary.failed += 1
+                    result.logs.append("error: \(request.pipeline)/\(request.sink) \(request.deliveryID): \(error)")
+                }
+            }
+        }
+    }
+
+    private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, into result: inout Result) {
+        result.summary.rejected += 1
+        let column = rejection.column.map { " at column \($0)" } ?? ""
+        let origin = showSource ? " (\(sourceName))" : ""
+        result.logs.append("input:\(rejection.line): \(rejection.reason)\(column)\(origin)")
+        var line: [UInt8] = Array(#"{"source":"#.utf8)
+        JSONValue.appendJSONString(sourceName, to: &line)
+        line += #","line":"#.utf8
+        line += String(rejection.line).utf8
+        line += #","reason":"#.utf8
+        JSONValue.appendJSONString(rejection.reason + column, to: &line)
+        line += #","raw":"#.utf8
+        JSONValue.appendJSONString(String(decoding: raw, as: UTF8.self), to: &line)
+        line.append(UInt8(ascii: "}"))
+        result.rejects.append(line)
+    }
+
+    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+    }
+}
