@@ -11,7 +11,17 @@ public final class ConfigReader {
     /// The stages that sinks, sources and steps are looked up in.
     public let registry: StageRegistry
     /// Every problem found so far, in the order found.
-    public private(set) var diagnostics: [Diagnostic] = []
+    public var diagnostics: [Diagnostic] {
+        // Mask every literal secret found anywhere, including in other errors quoting its line.
+        guard !literalSecrets.isEmpty else { return recorded }
+        return recorded.map { diagnostic in
+            var masked = diagnostic
+            masked.sourceLine = diagnostic.sourceLine.map(maskingSecrets)
+            return masked
+        }
+    }
+    private var recorded: [Diagnostic] = []
+    private var literalSecrets: [String] = []
     private let source: SourceText
 
     /// Creates a reader for the file at `path` whose text is `text`.
@@ -26,7 +36,7 @@ public final class ConfigReader {
 
     /// Records an error at `location`, with the source line for the caret.
     public func error(_ message: String, at location: SourceLocation) {
-        diagnostics.append(Diagnostic(.error, at: location, message, sourceLine: source.line(location.line)))
+        recorded.append(Diagnostic(.error, at: location, message, sourceLine: source.line(location.line)))
     }
 
     /// Records an error at `node`.
@@ -37,20 +47,25 @@ public final class ConfigReader {
     /// Records an error about a secret written into the file. The quoted source line is shown with
     /// the secret masked: an error message must not spread the secret any further.
     public func secretError(_ message: String, at node: YAMLNode, secret: String) {
-        var line = source.line(node.location.line)
-        if !secret.isEmpty, let text = line {
-            line = text.replacing(secret, with: String(repeating: "*", count: min(secret.count, 8)))
-        }
-        diagnostics.append(Diagnostic(.error, at: node.location, message, sourceLine: line))
+        if !secret.isEmpty { literalSecrets.append(secret) }
+        error(message, at: node)
     }
+
+    private func maskingSecrets(_ line: String) -> String {
+        literalSecrets.reduce(line) { $0.replacing($1, with: String(repeating: "*", count: min($1.count, 8))) }
+    }
+
+    /// The number of problems recorded so far; a stage compares it before and after reading its
+    /// own options to know whether they were sound, without being blocked by unrelated errors.
+    public var problemCount: Int { recorded.count }
 
     /// Records a warning at `node`.
     public func warning(_ message: String, at node: YAMLNode) {
-        diagnostics.append(Diagnostic(.warning, at: node.location, message, sourceLine: source.line(node.location.line)))
+        recorded.append(Diagnostic(.warning, at: node.location, message, sourceLine: source.line(node.location.line)))
     }
 
     /// Whether any error (not warning) has been recorded.
-    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+    public var hasErrors: Bool { recorded.contains { $0.severity == .error } }
 
     // MARK: Mappings
 
@@ -122,14 +137,38 @@ public final class ConfigReader {
         case .success(let expansion):
             return expansion
         case .failure(let failure):
-            var location = node.location
-            // Point at the `${` itself when the scalar sits on one line as written.
-            if !text.contains("\n") {
-                location.column += failure.offset + (style == .plain ? 0 : 1)
-            }
-            error(failure.message, at: location)
+            error(failure.message, at: referenceLocation(in: node, text: text, style: style, offset: failure.offset))
             return nil
         }
+    }
+
+    /// Where the `${` at character `offset` of a scalar's value sits in the file. Escapes in quoted
+    /// scalars make value offsets differ from file columns, so the reference is looked up in the
+    /// source line as written; the node's own location is the fallback.
+    private func referenceLocation(in node: YAMLNode, text: String, style: YAMLNode.ScalarStyle, offset: Int) -> SourceLocation {
+        var location = node.location
+        let characters = Array(text)
+        guard !text.contains("\n"), let line = source.line(location.line).map(Array.init) else { return location }
+        if style == .plain {
+            location.column += offset
+            return location
+        }
+        // The same reference text, counted from the node's start on the written line.
+        let reference = Array(characters[offset...].prefix { $0 != "}" }) + ["}"]
+        let occurrence = characters[..<offset].indices.filter { Array(characters[$0...].prefix(reference.count)) == reference }.count
+        var seen = 0
+        var column = max(0, location.column - 1)
+        while column + reference.count <= line.count {
+            if Array(line[column..<(column + reference.count)]) == reference {
+                if seen == occurrence {
+                    location.column = column + 1
+                    return location
+                }
+                seen += 1
+            }
+            column += 1
+        }
+        return location
     }
 
     /// A boolean: `true` or `false`.

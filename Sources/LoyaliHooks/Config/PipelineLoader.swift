@@ -204,10 +204,12 @@ public struct PipelineLoader: Sendable {
                 reader.error("unknown sink type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sinks.keys.sorted()))", at: options["type"]!)
                 continue
             }
-            guard let checked = reader.mapping(entry.value, allowedKeys: ["type", "retry"] + factory.keys, in: "\(kind) sink '\(entry.key)'"),
-                let retry = reader.retryPolicy(checked["retry"]),
-                let sink = factory.make(entry.key, checked, reader)
+            guard let checked = reader.mapping(entry.value, allowedKeys: ["type", "retry"] + factory.keys, in: "\(kind) sink '\(entry.key)'")
             else { continue }
+            // Both are read even when one fails, so every mistake in the sink is reported.
+            let retry = reader.retryPolicy(checked["retry"])
+            let sink = factory.make(entry.key, checked, reader)
+            guard let retry, let sink else { continue }
             sinks.append(SinkDefinition(name: entry.key, sink: sink, retry: retry))
         }
         return sinks.count == mapping.entries.count ? sinks : nil
@@ -220,6 +222,7 @@ public struct PipelineLoader: Sendable {
             reader.error("unknown signature scheme '\(schemeName)'\(Suggestion.didYouMean(schemeName, in: SignatureSchemes.names)); expected one of: \(SignatureSchemes.names.joined(separator: ", "))", at: schemeNode)
             return nil
         }
+        let problemsBefore = reader.problemCount
         var secrets: [WebhookSecret] = []
         if let secretsNode = mapping["secrets"] {
             let items: [YAMLNode]
@@ -245,7 +248,7 @@ public struct PipelineLoader: Sendable {
                 reader.error("sign.secret_file '\(path)' cannot be read", at: fileNode)
             }
         }
-        guard !reader.hasErrors else { return nil }
+        guard reader.problemCount == problemsBefore else { return nil }
         if secrets.isEmpty {
             reader.error("sign has no active secret: every referenced variable is empty or unset", at: node)
             return nil

@@ -43,11 +43,21 @@ public struct DeliveryPlanner: Sendable {
         forDisplay: Bool = false
     ) -> DeliveryRequest {
         let deliveryID = DeliveryID.make(eventID: envelope.eventID, pipeline: pipeline.name, sink: sink.name)
-        let body = encoder.body(deliveryID: deliveryID)
+        return signedRequest(
+            for: sink, deliveryID: deliveryID, eventID: envelope.eventID, eventType: envelope.eventType,
+            body: encoder.body(deliveryID: deliveryID), attempt: attempt, timestamp: timestamp, forDisplay: forDisplay)
+    }
+
+    /// Signs an already-built body; the durable runner calls this for each attempt of a stored
+    /// delivery, so every retry carries a fresh timestamp.
+    public func signedRequest(
+        for sink: SinkDefinition, deliveryID: String, eventID: String, eventType: String, body: [UInt8], attempt: Int,
+        timestamp: Int64, forDisplay: Bool = false
+    ) -> DeliveryRequest {
         var headers: [HTTPHeader] = [
             HTTPHeader(name: "Content-Type", value: "application/json"),
             HTTPHeader(name: "User-Agent", value: LoyaliHooksVersion.userAgent),
-            HTTPHeader(name: "X-Loyali-Event", value: envelope.eventType),
+            HTTPHeader(name: "X-Loyali-Event", value: eventType),
             HTTPHeader(name: "X-Loyali-Delivery", value: deliveryID),
             HTTPHeader(name: "X-Loyali-Attempt", value: String(attempt)),
         ]
@@ -60,7 +70,7 @@ public struct DeliveryPlanner: Sendable {
             headers.append(HTTPHeader(name: header.name, value: forDisplay ? header.displayValue : header.value))
         }
         return DeliveryRequest(
-            pipeline: pipeline.name, sink: sink.name, deliveryID: deliveryID, eventID: envelope.eventID,
-            eventType: envelope.eventType, attempt: attempt, headers: headers, body: body)
+            pipeline: pipeline.name, sink: sink.name, deliveryID: deliveryID, eventID: eventID,
+            eventType: eventType, attempt: attempt, headers: headers, body: body)
     }
 }

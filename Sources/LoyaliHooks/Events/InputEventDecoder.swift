@@ -56,9 +56,10 @@ public struct InputEventDecoder: Sendable {
                 }
                 data = member.value
             case "id":
-                guard case .string(let s) = member.value, !s.isEmpty else {
-                    throw InputRejection(line: number, reason: "'id' must be a non-empty string, not \(member.value.kindName)")
+                guard case .string(let s) = member.value else {
+                    throw InputRejection(line: number, reason: "'id' must be a string, not \(member.value.kindName)")
                 }
+                guard !s.isEmpty else { throw InputRejection(line: number, reason: "'id' is empty; omit it to derive one from the line") }
                 id = s
             case "created_at":
                 guard case .string(let s) = member.value else {

@@ -57,13 +57,12 @@ public struct HTTPSink: Sink {
         guard reader.require(["url"], in: mapping, context: "http sink '\(name)'") else { return nil }
         let allowInsecure = mapping["allow_insecure_http"].flatMap { reader.bool($0, what: "allow_insecure_http") } ?? false
         let urlNode = mapping["url"]!
-        guard let urlText = reader.string(urlNode, what: "url") else { return nil }
-        let url: WebhookURL
-        switch WebhookURL.parse(urlText, allowInsecureHTTP: allowInsecure) {
-        case .success(let parsed): url = parsed
-        case .failure(let problem):
-            reader.error(problem.description, at: urlNode)
-            return nil
+        var url: WebhookURL?
+        if let urlText = reader.string(urlNode, what: "url") {
+            switch WebhookURL.parse(urlText, allowInsecureHTTP: allowInsecure) {
+            case .success(let parsed): url = parsed
+            case .failure(let problem): reader.error(problem.description, at: urlNode)
+            }
         }
         let timeout = mapping["timeout"].map { reader.duration($0, what: "timeout") } ?? .seconds(10)
         let connectTimeout = mapping["connect_timeout"].map { reader.duration($0, what: "connect_timeout") } ?? .seconds(5)
@@ -98,7 +97,7 @@ public struct HTTPSink: Sink {
                     name: entry.key, value: expansion.value, displayValue: expansion.hasReferences ? template : expansion.value))
             }
         }
-        guard let timeout, let connectTimeout, let maxInFlight, let maxResponse else { return nil }
+        guard let url, let timeout, let connectTimeout, let maxInFlight, let maxResponse else { return nil }
         return HTTPSink(
             url: url, timeout: timeout, connectTimeout: connectTimeout, maxInFlight: maxInFlight,
             maxResponseBytes: maxResponse, caFile: caFile, configuredHeaders: headers)

@@ -13,6 +13,8 @@ public struct LineBatch: Sendable {
     public private(set) var storage: [UInt8] = []
     /// The lines, in input order.
     public private(set) var entries: [Entry] = []
+    /// Byte offset just past the last line: the source position this batch completes.
+    public private(set) var endOffset: Int64 = 0
 
     public init(capacity: Int) {
         storage.reserveCapacity(capacity * 384)
@@ -23,6 +25,7 @@ public struct LineBatch: Sendable {
     public mutating func append(_ line: LineReader.Line) {
         entries.append(Entry(start: storage.count, count: line.bytes.count, number: line.number, isTooLong: line.isTooLong))
         storage.append(contentsOf: line.bytes)
+        endOffset = line.endOffset
     }
 
     /// Number of lines.

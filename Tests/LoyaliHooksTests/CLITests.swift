@@ -1,0 +1,573 @@
+import Foundation
+import Testing
+
+@testable import LoyaliHooks
+
+// End-to-end tests of the `loyali-hooks` executable, run as a subprocess with a controlled
+// environment and the package root as working directory.
+//
+// Golden files live in Tests/Fixtures/golden/. After an intended output change, regenerate them:
+//
+//     LOYALI_UPDATE_GOLDEN=1 swift test --filter CLIGoldenTests
+//
+// The binary is `$LOYALI_HOOKS_BIN` when set, else the one built next to this test bundle, else
+// `.build-tests/debug/loyali-hooks`, else `.build/debug/loyali-hooks`.
+
+// MARK: - Running the CLI
+
+/// What one invocation produced.
+private struct CLIResult {
+    var status: Int32
+    var stdoutData: Data
+    var stderrData: Data
+    var stdout: String { String(decoding: stdoutData, as: UTF8.self) }
+    var stderr: String { String(decoding: stderrData, as: UTF8.self) }
+    /// Non-empty stdout lines.
+    var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
+    /// Non-empty stderr lines.
+    var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
+}
+
+private struct CLITestError: Error, CustomStringConvertible {
+    var description: String
+}
+
+private enum CLI {
+    /// The package root: three levels above this file (Tests/LoyaliHooksTests/CLITests.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures")
+    static let golden = fixtures.appendingPathComponent("golden")
+
+    static let notifySecret = "whsec_bm90aWZ5LXRlc3Qtc2VjcmV0LTAwMDE="
+    static let fulfillmentSecret = "whsec_ZnVsZmlsbG1lbnQtdGVzdC1zZWNyZXQtMDE="
+    static let syncSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    static let allSecrets = [notifySecret, fulfillmentSecret, syncSecret].map(WebhookSecret.init)
+
+    /// Only these variables reach the binary, so the host's environment cannot change the output.
+    static let environment: [String: String] = [
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "NOTIFY_SECRET": notifySecret,
+        "FULFILLMENT_SECRET": fulfillmentSecret,
+        "SYNC_SECRET": syncSecret,
+    ]
+
+    /// The executable under test.
+    static let binary: URL? = {
+        let manager = FileManager.default
+        if let given = ProcessInfo.processInfo.environment["LOYALI_HOOKS_BIN"], !given.isEmpty {
+            return URL(fileURLWithPath: given)
+        }
+        var candidates: [URL] = []
+        // The test bundle sits in the build directory that also holds the freshly built binary.
+        if let bundleDirectory = Bundle.main.executableURL?.deletingLastPathComponent() {
+            candidates.append(bundleDirectory.appendingPathComponent("loyali-hooks"))
+        }
+        candidates.append(packageRoot.appendingPathComponent(".build-tests/debug/loyali-hooks"))
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/loyali-hooks"))
+        return candidates.first { manager.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// Runs the CLI with `arguments`; stdin is `stdin` (or empty), output goes through temp files
+    /// so large outputs cannot fill a pipe and deadlock.
+    static func run(
+        _ arguments: [String], stdin: Data? = nil, in directory: URL = packageRoot,
+        environment extra: [String: String] = [:], unsetting unset: [String] = []
+    ) throws -> CLIResult {
+        guard let binary else {
+            throw CLITestError(description: "loyali-hooks binary not found; run `swift build --scratch-path .build-tests` or set LOYALI_HOOKS_BIN")
+        }
+        let scratch = try TemporaryDirectory()
+        let outURL = scratch.url.appendingPathComponent("stdout")
+        let errURL = scratch.url.appendingPathComponent("stderr")
+        let inURL = scratch.url.appendingPathComponent("stdin")
+        try (stdin ?? Data()).write(to: inURL)
+        try Data().write(to: outURL)
+        try Data().write(to: errURL)
+        let outHandle = try FileHandle(forWritingTo: outURL)
+        let errHandle = try FileHandle(forWritingTo: errURL)
+        let inHandle = try FileHandle(forReadingFrom: inURL)
+        defer {
+            try? outHandle.close()
+            try? errHandle.close()
+            try? inHandle.close()
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var variables = environment.merging(extra) { $1 }
+        for name in unset { variables[name] = nil }
+        process.environment = variables
+        process.standardInput = inHandle
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        try process.run()
+        process.waitUntilExit()
+        return CLIResult(
+            status: process.terminationStatus,
+            stdoutData: try Data(contentsOf: outURL),
+            stderrData: try Data(contentsOf: errURL))
+    }
+
+    /// Compares `actual` with the golden file `name`, or rewrites it when LOYALI_UPDATE_GOLDEN=1.
+    static func expectGolden(
+        _ actual: Data, _ name: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
+        let url = golden.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["LOYALI_UPDATE_GOLDEN"] == "1" {
+            try FileManager.default.createDirectory(at: golden, withIntermediateDirectories: true)
+            try actual.write(to: url)
+            return
+        }
+        guard let expected = try? Data(contentsOf: url) else {
+            Issue.record("missing golden file \(name); run with LOYALI_UPDATE_GOLDEN=1 to create it", sourceLocation: sourceLocation)
+            return
+        }
+        guard expected != actual else { return }
+        let want = String(decoding: expected, as: UTF8.self).components(separatedBy: "\n")
+        let got = String(decoding: actual, as: UTF8.self).components(separatedBy: "\n")
+        let index = zip(want, got).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(want.count, got.count)
+        let wantLine = index < want.count ? want[index] : "<end of file>"
+        let gotLine = index < got.count ? got[index] : "<end of file>"
+        Issue.record(
+            """
+            output differs from golden file \(name) at line \(index + 1) (\(expected.count) vs \(actual.count) bytes)
+              golden: \(wantLine)
+              actual: \(gotLine)
+            run with LOYALI_UPDATE_GOLDEN=1 to accept the new output
+            """, sourceLocation: sourceLocation)
+    }
+}
+
+/// A temporary directory removed when the value is released.
+private final class TemporaryDirectory {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("loyali-cli-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+}
+
+private func fixture(_ name: String) -> String { CLI.fixtures.appendingPathComponent(name).path }
+
+/// Parses one `--json` output line into an object.
+private func object(_ line: String) throws -> JSONObject {
+    try #require(try JSONParser.parse(line).objectValue)
+}
+
+// MARK: - Golden files
+
+@Suite struct CLIGoldenTests {
+    static let dryRunArguments = ["run", "pipelines/", "--dry-run", "--json", "--timestamp", "1700000000"]
+
+    @Test func bundledPipelinesDryRunJSON() throws {
+        let result = try CLI.run(Self.dryRunArguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        try CLI.expectGolden(result.stdoutData, "run-dry-run.jsonl")
+        #expect(result.stderr.hasPrefix("dry-run: "))
+        #expect(result.stderr.contains(" 0 rejected, "))
+        #expect(result.stderr.hasSuffix(", 0 failed across 4 pipeline(s)\n"))
+        // Deterministic: a second run prints the same bytes.
+        #expect(try CLI.run(Self.dryRunArguments).stdoutData == result.stdoutData)
+    }
+
+    @Test func dryRunJSONLinesAreCompleteAndVerify() throws {
+        let result = try CLI.run(Self.dryRunArguments)
+        #expect(result.status == 0)
+        let lines = result.stdoutLines
+        #expect(!lines.isEmpty)
+        let loyali = LoyaliSignatureVerifier(secrets: CLI.allSecrets, tolerance: 300)
+        let standard = try StandardWebhooksVerifier(secrets: CLI.allSecrets, tolerance: 300)
+        var stamped = 0
+        var signed = 0
+        for line in lines {
+            let record = try object(line)
+            let pipeline = try #require(record["pipeline"]?.stringValue)
+            #expect(record["sink"]?.stringValue != nil)
+            let headerObject = try #require(record["headers"]?.objectValue, "\(line)")
+            let headers = Dictionary(uniqueKeysWithValues: headerObject.members.map { ($0.key, $0.value.stringValue ?? "") })
+            let bodyText = try #require(record["body"]?.stringValue)
+            let body = Array(bodyText.utf8)
+            let envelope = try #require(try JSONParser.parse(body).objectValue)
+            #expect(envelope.keys == ["id", "event_type", "created_at", "data"])
+            let deliveryID = try #require(envelope["id"]?.stringValue)
+            #expect(record["delivery_id"]?.stringValue == deliveryID)
+            #expect(headers["X-Loyali-Delivery"] == deliveryID)
+            #expect(headers["X-Loyali-Event"] == envelope["event_type"]?.stringValue)
+            #expect(headers["Content-Type"] == "application/json")
+            #expect(headers["User-Agent"] == "loyali-hooks/\(LoyaliHooksVersion.current)")
+            #expect(headers["X-Loyali-Attempt"] == "1")
+            if envelope["created_at"]?.stringValue == "2023-11-14T22:13:20Z" { stamped += 1 }
+            if let signature = headers["X-Loyali-Signature"] {
+                signed += 1
+                #expect(signature.hasPrefix("t=1700000000,v1="))
+                #expect(throws: Never.self, "\(pipeline) \(deliveryID)") {
+                    try loyali.verify(header: signature, body: body, now: 1_700_000_000)
+                }
+            }
+            if let signature = headers["webhook-signature"] {
+                signed += 1
+                #expect(headers["webhook-id"] == deliveryID)
+                #expect(headers["webhook-timestamp"] == "1700000000")
+                #expect(throws: Never.self, "\(pipeline) \(deliveryID)") {
+                    try standard.verify(
+                        id: deliveryID, timestamp: "1700000000", signatureHeader: signature, body: body, now: 1_700_000_000)
+                }
+            }
+            if record["sink_type"]?.stringValue == "http" {
+                #expect(headers["X-Loyali-Signature"] != nil || headers["webhook-signature"] != nil, "unsigned http delivery")
+            }
+        }
+        // Sample events without created_at are stamped with --timestamp.
+        #expect(stamped > 0)
+        #expect(signed > 0)
+    }
+
+    @Test func humanDryRunOfOnePipeline() throws {
+        let result = try CLI.run(["run", "pipelines/notifications.yaml", "--dry-run", "--timestamp", "1700000000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        try CLI.expectGolden(result.stdoutData, "run-dry-run-notifications.txt")
+        #expect(result.stdout.hasPrefix("── notifications → push (http) · "))
+        #expect(result.stdout.contains("POST https://push.example.com/hooks/loyali\n"))
+        #expect(result.stdout.contains("X-Loyali-Signature: t=1700000000,v1="))
+        #expect(result.stderr.hasSuffix("across 1 pipeline(s)\n"))
+    }
+
+    @Test func validateReportsEveryErrorOfABadPipeline() throws {
+        let result = try CLI.run(["validate", "Tests/Fixtures/cli/broken.yaml"])
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        try CLI.expectGolden(result.stderrData, "validate-broken.stderr")
+        #expect(result.stderr.hasSuffix("8 errors in 1 file(s)\n"))
+        #expect(result.stderrLines.filter { $0.hasPrefix("Tests/Fixtures/cli/broken.yaml:") }.count == 8)
+        #expect(!result.stderr.contains("whsec_do_not_commit_me"))
+    }
+
+    @Test func eventsListing() throws {
+        let result = try CLI.run(["events"])
+        #expect(result.status == 0)
+        try CLI.expectGolden(result.stdoutData, "events.txt")
+        #expect(result.stdoutLines.count == 15)
+        #expect(result.stdoutLines.map { String($0.prefix { $0 != " " }) } == EventCatalogue.names)
+    }
+}
+
+// MARK: - Commands and exit codes
+
+@Suite struct CLICommandTests {
+    @Test(arguments: ["validate", "run", "events", "sign", "verify"])
+    func helpOnEveryCommand(command: String) throws {
+        for arguments in [[command, "--help"], [command, "-h"], ["help", command], [command, "--json", "--help"]] {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 0, "\(arguments)")
+            #expect(result.stdout.hasPrefix("USAGE: loyali-hooks \(command)"), "\(arguments): \(result.stdout)")
+            #expect(result.stderr.isEmpty)
+        }
+    }
+
+    @Test func overviewListsEveryCommand() throws {
+        for arguments in [[], ["--help"], ["-h"], ["help"]] {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 0)
+            for command in ["validate", "run", "events", "sign", "verify"] {
+                #expect(result.stdout.contains("\n  \(command) "), "\(arguments) lacks \(command)")
+            }
+            #expect(result.stdout.contains("Exit codes: 0 success, 1 the work had failures, 2 usage or config error."))
+        }
+    }
+
+    @Test func exitCodes() throws {
+        #expect(try CLI.run(["events"]).status == 0)
+        #expect(try CLI.run(["validate", "pipelines/"]).status == 0)
+        #expect(try CLI.run(["--version"]).stdout == "loyali-hooks/\(LoyaliHooksVersion.current)\n")
+        // 1: the work ran and had failures.
+        #expect(try CLI.run(["run", fixture("cli/file-sink.yaml"), "--input", fixture("events-malformed.jsonl"), "--dry-run"]).status == 1)
+        #expect(try CLI.run(["verify", "--secret", "whsec_x", "--header", "t=1,v1=00", "--now", "1"], stdin: Data("{}".utf8)).status == 1)
+        // 2: usage or config errors.
+        #expect(try CLI.run(["frobnicate"]).status == 2)
+        #expect(try CLI.run(["validate", "Tests/Fixtures/cli/broken.yaml"]).status == 2)
+        #expect(try CLI.run(["run", "Tests/Fixtures/cli/broken.yaml", "--dry-run"]).status == 2)
+        #expect(try CLI.run(["validate", "no/such/dir"]).status == 2)
+        #expect(try CLI.run(["sign"], stdin: Data("{}".utf8)).status == 2)
+        #expect(try CLI.run(["run", "pipelines/", "--dry-run", "--timestamp", "soon"]).status == 2)
+        // http sinks only deliver under --dry-run in this version.
+        let real = try CLI.run(["run", "pipelines/notifications.yaml"])
+        #expect(real.status == 2)
+        #expect(real.stderr.contains("deliver only under --dry-run"))
+    }
+
+    @Test func unsetOrEmptySecretVariableIsAConfigError() throws {
+        let unset = try CLI.run(["validate", "pipelines/notifications.yaml"], unsetting: ["NOTIFY_SECRET"])
+        #expect(unset.status == 2)
+        #expect(unset.stderr.contains("error: undefined variable 'NOTIFY_SECRET'"))
+        #expect(unset.stderr.hasPrefix("pipelines/notifications.yaml:"))
+        // An empty variable counts as set; the pipeline then has no active secret.
+        let empty = try CLI.run(["validate", "pipelines/notifications.yaml"], environment: ["NOTIFY_SECRET": ""])
+        #expect(empty.status == 2)
+        #expect(empty.stderr.contains("no active secret"))
+    }
+
+    @Test func unknownCommandAndOptionSuggest() throws {
+        let command = try CLI.run(["valdate"])
+        #expect(command.status == 2)
+        #expect(command.stderr == "error: unknown command 'valdate'; did you mean 'validate'?\nrun 'loyali-hooks --help' for usage\n")
+        #expect(command.stdout.isEmpty)
+
+        let option = try CLI.run(["run", "--dryrun"])
+        #expect(option.status == 2)
+        #expect(option.stderr.hasPrefix("error: unknown option '--dryrun'; did you mean '--dry-run'?\n"))
+
+        let verify = try CLI.run(["verify", "--secrets", "x"])
+        #expect(verify.status == 2)
+        #expect(verify.stderr.hasPrefix("error: unknown option '--secrets'; did you mean '--secret'?\n"))
+
+        let far = try CLI.run(["zzzzzz"])
+        #expect(far.stderr.hasPrefix("error: unknown command 'zzzzzz'\n"))
+    }
+
+    @Test func eventsSample() throws {
+        let result = try CLI.run(["events", "sample", "tier.upgraded", "--json"])
+        #expect(result.status == 0)
+        let line = try #require(result.stdoutLines.first)
+        #expect(result.stdoutLines.count == 1)
+        let event = try Array(line.utf8).withUnsafeBufferPointer { buffer in
+            try InputEventDecoder(ingestTime: "2024-01-01T00:00:00Z").decode(buffer, number: 1)
+        }
+        #expect(event.eventType == "tier.upgraded")
+        let pretty = try CLI.run(["events", "sample", "tier.upgraded"])
+        #expect(pretty.stdout.hasPrefix("{\n  \"id\": "))
+        let typo = try CLI.run(["events", "sample", "tier.upgrade"])
+        #expect(typo.status == 2)
+        #expect(typo.stderr.hasPrefix("error: unknown event type 'tier.upgrade'; did you mean 'tier.upgraded'?"))
+    }
+}
+
+// MARK: - run: bad input, rejects, dry-run side effects, fan-out
+
+@Suite struct CLIRunTests {
+    @Test func malformedInputIsReportedAndGoodLinesStillDeliver() throws {
+        let result = try CLI.run([
+            "run", fixture("cli/file-sink.yaml"), "--input", fixture("events-malformed.jsonl"), "--dry-run", "--json",
+            "--timestamp", "1700000000",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderrLines == [
+            "input:2: invalid JSON: expected a string key after ',' at column 85",
+            "input:4: invalid JSON: unterminated string at column 104",
+            "input:5: missing required field 'event_type'",
+            "input:7: 'event_type' must be a string, not number",
+            "input:9: 'data' must be an object, not array",
+            "input:10: missing required field 'data'",
+            "input:11: an event must be a JSON object, not array",
+            "input:12: unknown event type 'point.earned'; did you mean 'points.earned'?",
+            "input:13: 'created_at' is not an RFC 3339 timestamp: '20/01/2024 14:30'",
+            "input:14: 'created_at' is not an RFC 3339 timestamp: '2024-01-20T14:30:00'",
+            "dry-run: 14 event(s) read, 10 rejected, 4 deliveries printed, 0 failed across 1 pipeline(s)",
+        ])
+        let records = try result.stdoutLines.map(object)
+        #expect(records.count == 4)
+        #expect(records.map { $0["event_type"]?.stringValue ?? "" }
+            == ["points.earned", "customer.created", "redemption.created", "achievement.earned"])
+        #expect(records.first?["event_id"] == .string("evt_fx0001"))
+        #expect(records.last?["event_id"] == .string("evt_fx0015"))
+        // Lines 3 and 8 have no created_at: they get the --timestamp time.
+        #expect(records[1]["body"]?.stringValue?.contains(#""created_at":"2023-11-14T22:13:20Z""#) == true)
+        #expect(records[2]["body"]?.stringValue?.contains(#""created_at":"2023-11-14T22:13:20Z""#) == true)
+    }
+
+    @Test func rejectsFileKeepsRawLinesWithReasons() throws {
+        let scratch = try TemporaryDirectory()
+        let rejects = scratch.path("rejects.jsonl")
+        let result = try CLI.run([
+            "run", fixture("cli/file-sink.yaml"), "--input", fixture("events-malformed.jsonl"), "--dry-run", "--json",
+            "--rejects", rejects,
+        ])
+        #expect(result.status == 1)
+        let lines = try String(contentsOfFile: rejects, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 10)
+        let raw = try Data(contentsOf: CLI.fixtures.appendingPathComponent("events-malformed.jsonl"))
+            .split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        var numbers: [Int] = []
+        for line in lines {
+            let record = try object(line)
+            let n = try #require(record["line"].flatMap { value -> Int? in
+                if case .number(let number) = value { return Int(number.literal) }
+                return nil
+            })
+            numbers.append(n)
+            #expect(record["raw"]?.stringValue == raw[n - 1], "line \(n)")
+            #expect(record["reason"]?.stringValue?.isEmpty == false)
+        }
+        #expect(numbers == [2, 4, 5, 7, 9, 10, 11, 12, 13, 14])
+        #expect(try object(lines[7])["reason"] == .string("unknown event type 'point.earned'; did you mean 'points.earned'?"))
+    }
+
+    @Test func dryRunWritesNoSinkFileButARealRunDoes() throws {
+        let cwd = try TemporaryDirectory()
+        let arguments = ["run", fixture("cli/file-sink.yaml"), "--input", fixture("cli/fanout-events.jsonl"), "--timestamp", "1700000000"]
+        let dry = try CLI.run(arguments + ["--dry-run"], in: cwd.url)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("APPEND logs/archive.jsonl\n"))
+        #expect(!FileManager.default.fileExists(atPath: cwd.path("logs")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cwd.url.path).isEmpty)
+
+        let dryJSON = try CLI.run(arguments + ["--dry-run", "--json"], in: cwd.url)
+        #expect(dryJSON.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: cwd.path("logs")))
+
+        // Without --dry-run the file sink appends exactly the bodies the dry run showed.
+        let real = try CLI.run(arguments, in: cwd.url)
+        #expect(real.status == 0, "\(real.stderr)")
+        #expect(real.stdout.isEmpty)
+        let written = try String(contentsOfFile: cwd.path("logs/archive.jsonl"), encoding: .utf8)
+        let shown = try dryJSON.stdoutLines.map { try #require(try object($0)["body"]?.stringValue) }
+        #expect(written == shown.map { $0 + "\n" }.joined())
+        #expect(shown.count == 3)
+    }
+
+    @Test func eachSourceIsReadOnceAndFannedOut() throws {
+        let result = try CLI.run(["run", "Tests/Fixtures/cli/fanout", "--dry-run", "--json", "--timestamp", "1700000000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try result.stdoutLines.map(object)
+        let pairs = records.map { "\($0["event_id"]?.stringValue ?? "?")→\($0["pipeline"]?.stringValue ?? "?")" }
+        // One pass over the shared file: every event goes to both pipelines before the next is read.
+        #expect(pairs == [
+            "evt_fan_1→audit", "evt_fan_1→push", "evt_fan_2→audit", "evt_fan_2→push", "evt_fan_3→audit", "evt_fan_3→push",
+        ])
+        #expect(result.stderr == "dry-run: 3 event(s) read, 0 rejected, 6 deliveries printed, 0 failed across 2 pipeline(s)\n")
+        // Each pipeline applies only its own steps.
+        #expect(records[0]["body"]?.stringValue?.contains("channel") == false)
+        #expect(records[1]["body"]?.stringValue?.contains(#""channel":"push""#) == true)
+    }
+
+    @Test func stdinInputFeedsEveryPipeline() throws {
+        let sample = try CLI.run(["events", "sample", "points.earned", "--json"])
+        let result = try CLI.run(
+            ["run", "Tests/Fixtures/cli/fanout", "--input", "-", "--dry-run", "--json", "--timestamp", "1700000000"],
+            stdin: sample.stdoutData)
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try result.stdoutLines.map(object)
+        #expect(records.map { $0["pipeline"]?.stringValue ?? "" } == ["audit", "push"])
+        #expect(records.allSatisfy { $0["event_id"] == .string("evt_sample_points_earned") })
+    }
+
+    @Test func sharedSourceFormsOneGroup() throws {
+        let result = PipelineLoader(environment: CLI.environment, registry: .builtIn)
+            .load(paths: [CLI.fixtures.appendingPathComponent("cli/fanout").path])
+        #expect(!result.hasErrors, "\(result.diagnostics.map(\.description))")
+        let runner = PipelineRunner(
+            pipelines: result.pipelines, options: PipelineRunner.Options(), output: OutputBuffer(descriptor: -1)) { _ in }
+        let groups = runner.sourceGroups()
+        #expect(groups.count == 1)
+        #expect(groups.first?.identity == "file:Tests/Fixtures/cli/fanout-events.jsonl")
+        #expect(groups.first?.pipelines.map(\.name) == ["audit", "push"])
+    }
+}
+
+// MARK: - sign and verify
+
+@Suite struct CLISignVerifyTests {
+    static let body = Data(#"{"id":"evt_1","type":"points.earned"}"#.utf8)
+    static let header = "t=1700000000,v1=ded43d6c602be5365860cda1f1a18bffa27e33951b32b3741d803ce6b6091d8b"
+
+    @Test func signStripeVector() throws {
+        let fromStdin = try CLI.run(["sign", "--timestamp", "1700000000", "--secret", "whsec_test_secret"], stdin: Self.body)
+        #expect(fromStdin.status == 0)
+        #expect(fromStdin.stdout == "X-Loyali-Signature: \(Self.header)\n")
+
+        let scratch = try TemporaryDirectory()
+        try Self.body.write(to: scratch.url.appendingPathComponent("body.json"))
+        let fromFile = try CLI.run(["sign", "--secret", "whsec_test_secret", "--timestamp", "1700000000", scratch.path("body.json")])
+        #expect(fromFile.stdout == fromStdin.stdout)
+
+        let fromEnv = try CLI.run(
+            ["sign", "--secret-env", "MY_SECRET", "--timestamp", "1700000000", "-"], stdin: Self.body,
+            environment: ["MY_SECRET": "whsec_test_secret"])
+        #expect(fromEnv.stdout == fromStdin.stdout)
+    }
+
+    @Test func signWithTwoSecretsGivesTwoV1() throws {
+        let result = try CLI.run(
+            ["sign", "--secret", "whsec_new", "--secret", "whsec_test_secret", "--timestamp", "1700000000"], stdin: Self.body)
+        let value = try #require(result.stdout.split(separator: " ").last).trimmingCharacters(in: .newlines)
+        #expect(value.hasPrefix("t=1700000000,v1="))
+        #expect(value.hasSuffix(",v1=ded43d6c602be5365860cda1f1a18bffa27e33951b32b3741d803ce6b6091d8b"))
+        #expect(value.components(separatedBy: ",v1=").count == 3)
+    }
+
+    @Test func signStandardWebhooksVector() throws {
+        let result = try CLI.run(
+            [
+                "sign", "--scheme", "standard-webhooks", "--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "--timestamp", "1614265330", "--id", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            ], stdin: Data(#"{"test": 2432232314}"#.utf8))
+        #expect(result.status == 0)
+        #expect(result.stdoutLines.contains("webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="))
+        #expect(result.stdoutLines.contains("webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek"))
+        #expect(result.stdoutLines.contains("webhook-timestamp: 1614265330"))
+    }
+
+    @Test func verifySucceeds() throws {
+        let result = try CLI.run(
+            ["verify", "--secret", "whsec_test_secret", "--header", Self.header, "--now", "1700000100"], stdin: Self.body)
+        #expect(result.status == 0)
+        #expect(result.stdout == "valid: signature matches\n")
+        // Rotation: any secret may match.
+        let rotated = try CLI.run(
+            ["verify", "--secret", "whsec_other", "--secret", "whsec_test_secret", "--header", Self.header, "--now", "1700000000"],
+            stdin: Self.body)
+        #expect(rotated.status == 0)
+        // Any v1 may match.
+        let extra = try CLI.run(
+            ["verify", "--secret", "whsec_test_secret", "--header", "t=1700000000,v1=\(String(repeating: "0", count: 64)),"
+                + Self.header.dropFirst("t=1700000000,".count), "--now", "1700000000"], stdin: Self.body)
+        #expect(extra.status == 0, "\(extra.stderr)")
+        // Tolerance 0 disables the age check.
+        let old = try CLI.run(
+            ["verify", "--secret", "whsec_test_secret", "--header", Self.header, "--tolerance", "0", "--now", "1800000000"],
+            stdin: Self.body)
+        #expect(old.status == 0)
+    }
+
+    @Test(arguments: [
+        ("garbage", "1700000000", "invalid: malformed signature header: element 'garbage' is not key=value"),
+        ("", "1700000000", "invalid: malformed signature header: header is empty"),
+        ("t=abc,v1=00", "1700000000", "invalid: malformed signature header: timestamp 'abc' is not an integer"),
+        ("t=1700000000", "1700000000", "invalid: header has no v1 signature"),
+        ("t=1700000000,v0=abc", "1700000000", "invalid: header has no v1 signature"),
+        ("v1=ded43d6c602be5365860cda1f1a18bffa27e33951b32b3741d803ce6b6091d8b", "1700000000", "invalid: header has no timestamp"),
+        ("t=1700000001,v1=ded43d6c602be5365860cda1f1a18bffa27e33951b32b3741d803ce6b6091d8b", "1700000000",
+         "invalid: no v1 signature matches the expected signature for the given secret(s)"),
+        ("t=1700000000,v1=ded43d6c602be5365860cda1f1a18bffa27e33951b32b3741d803ce6b6091d8b", "1700000301",
+         "invalid: timestamp is 301 s old, outside the 300 s tolerance"),
+        ("t=1700000000,v1=ded43d6c602be5365860cda1f1a18bffa27e33951b32b3741d803ce6b6091d8b", "1699999000",
+         "invalid: timestamp is 1000 s in the future, outside the 300 s tolerance"),
+    ])
+    func verifyFailures(header: String, now: String, message: String) throws {
+        let result = try CLI.run(["verify", "--secret", "whsec_test_secret", "--header", header, "--now", now], stdin: Self.body)
+        #expect(result.status == 1)
+        #expect(result.stderr == message + "\n")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func verifyRejectsAChangedBody() throws {
+        let result = try CLI.run(
+            ["verify", "--secret", "whsec_test_secret", "--header", Self.header, "--now", "1700000000"],
+            stdin: Data(#"{"id":"evt_1","type":"points.earned"} "#.utf8))
+        #expect(result.status == 1)
+        #expect(result.stderr == "invalid: no v1 signature matches the expected signature for the given secret(s)\n")
+    }
+
+    @Test func verifyUsageErrors() throws {
+        #expect(try CLI.run(["verify", "--secret", "s"], stdin: Self.body).status == 2)
+        #expect(try CLI.run(["verify", "--header", Self.header], stdin: Self.body).status == 2)
+        #expect(try CLI.run(["verify", "--secret", "s", "--header", "h", "--tolerance", "-5"], stdin: Self.body).status == 2)
+    }
+}
