@@ -17,9 +17,15 @@ let package = Package(
         .systemLibrary(
             name: "CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
         .target(
             name: "LoyaliHooks",
-            dependencies: ["CYaml", "CCrypto"]),
+            dependencies: ["CYaml", "CCrypto", "CSQLite", "CCurl"]),
         .executableTarget(
             name: "loyali-hooks",
             dependencies: ["LoyaliHooks"]),

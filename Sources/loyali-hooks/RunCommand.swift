@@ -3,25 +3,38 @@ import LoyaliHooks
 /// `loyali-hooks run [PATH…] [--input FILE|-] --dry-run [--json]`
 enum RunCommand {
     static let usage = """
-        USAGE: loyali-hooks run [PATH…] [--input FILE|-] [--dry-run] [--json] [--rejects FILE] [--timestamp T]
+        USAGE: loyali-hooks run [PATH…] [--input FILE|-] [--dry-run [--json] [--timestamp T]]
+                                [--once | --drain] [--state DIR] [--grace 10s] [--log-format logfmt|json]
+                                [--rejects FILE]
 
         Reads each pipeline's source once, fans every event out to the pipelines that subscribe to it,
-        applies their transform steps, signs each delivery and sends it to the sinks.
+        applies their transform steps and stores one durable delivery per sink; then delivers each,
+        signing every attempt at send time and retrying on the sink's schedule until it succeeds or
+        is marked failed (see 'deliveries' and 'resend'). File sources resume from their checkpoint.
         PATH is pipeline files or folders (default: pipelines/).
 
+        MODES:
+          (default)          keep running after the sources end, delivering retries as they fall due
+          --drain            exit once the sources are exhausted and every delivery succeeded or failed
+          --once             deliver what is due now and exit (for cron); later retries wait for the next run
+          --dry-run          no store, no network, no sink file: print each delivery's headers and body
         OPTIONS:
           --input FILE|-     read events from FILE (or stdin) for every pipeline instead of their sources
-          --dry-run          send nothing and write no sink file: print each delivery's headers and body
           --json             with --dry-run: one JSON object per delivery (pipeline, sink, headers, body)
+          --timestamp T      with --dry-run: sign with unix time T (and stamp events lacking created_at)
           --rejects FILE     also append each rejected input line, with its reason, to FILE (JSON lines)
-          --timestamp T      sign with unix time T (and stamp events lacking created_at) instead of now
+        \(StateOptions.help)
+          --grace D          on SIGINT/SIGTERM, let in-flight attempts finish for up to D (default 10s)
+          --log-format F     logfmt (default) or json, on stderr
         EXAMPLES:
           loyali-hooks run pipelines/ --input pipelines/events/sample.jsonl --dry-run
           loyali-hooks events sample points.earned --json | loyali-hooks run --input - --dry-run --json
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
-        let args = try Arguments(raw, options: ["--input", "--rejects", "--timestamp"], flags: ["--dry-run", "--json"])
+        let args = try Arguments(
+            raw, options: ["--input", "--rejects", "--timestamp", "--state", "--grace", "--log-format"],
+            flags: ["--dry-run", "--json", "--once", "--drain"])
         let result = PipelineLoader().load(paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals)
         Reports.diagnostics(result.diagnostics, json: false)
         guard !result.hasErrors else { throw .config }
@@ -38,10 +51,8 @@ enum RunCommand {
             }
         }
         if !options.dryRun {
-            let http = result.pipelines.flatMap { p in p.sinks.filter { $0.sink.kind == "http" }.map { "\(p.name)/\($0.name)" } }
-            guard http.isEmpty else {
-                throw .usage("HTTP sinks (\(http.joined(separator: ", "))) deliver only under --dry-run in this version")
-            }
+            try DurableRun.run(args, pipelines: result.pipelines, input: options.input, rejects: options.rejectsPath)
+            return
         }
         let output = OutputBuffer(descriptor: 1)
         let runner = PipelineRunner(pipelines: result.pipelines, options: options, output: output) { Terminal.err($0) }

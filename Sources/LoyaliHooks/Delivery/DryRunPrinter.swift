@@ -43,9 +43,8 @@ public struct DryRunPrinter: Sendable {
             JSONValue.appendJSONString(header.value, to: &out)
         }
         out += #"},"body":"#.utf8
-        request.body.withUnsafeBufferPointer { body in
-            JSONValue.appendJSONString(String(decoding: body, as: UTF8.self), to: &out)
-        }
+        // The body is our own serializer's output, so it is valid UTF-8 already.
+        request.body.withUnsafeBufferPointer { JSONValue.appendJSONString(utf8: $0, to: &out) }
         out += "}\n".utf8
     }
 

@@ -59,59 +59,56 @@ struct JSONByteWriter: ~Copyable {
     /// Appends the raw UTF-8 of `text`.
     @inline(__always)
     mutating func appendRaw(_ text: String) {
-        var text = text
-        text.withUTF8 { append($0) }
+        // Native and small strings are contiguous; only a bridged string takes the copying path.
+        if text.utf8.withContiguousStorageIfAvailable({ append($0) }) == nil {
+            var text = text
+            text.withUTF8 { append($0) }
+        }
     }
 
     /// Appends `text` as a quoted, escaped JSON string (the escaping rules are documented on
     /// ``JSONValue/appendJSONString(_:to:)``).
     mutating func appendQuoted(_ text: String) {
-        var text = text
-        text.withUTF8 { appendQuoted(utf8: $0) }
+        if text.utf8.withContiguousStorageIfAvailable({ appendQuoted(utf8: $0) }) == nil {
+            var text = text
+            text.withUTF8 { appendQuoted(utf8: $0) }
+        }
     }
 
     mutating func appendQuoted(utf8 source: UnsafeBufferPointer<UInt8>) {
-        let length = source.count
-        // Room for the worst case (every byte a six-byte \u00XX escape) up front, so the loop
-        // below writes without further checks. It also covers the eight-byte stores: they only
-        // happen while at least eight input bytes remain, each of which reserved six.
-        reserve(length &* 6 &+ 2)
-        var out = base + count
-        out.pointee = 0x22
-        out += 1
-        guard let input = source.baseAddress else {
-            out.pointee = 0x22
-            count = out + 1 - base
-            return
-        }
-        var i = 0
-        while i < length {
-            if i &+ 8 <= length {
-                // Copy eight bytes blindly, then keep only those before the first one that needs
-                // escaping; the rest are rewritten on the next turn.
-                let word = JSONWord.load(input + i)
-                UnsafeMutableRawPointer(out).storeBytes(of: word.littleEndian, as: UInt64.self)
-                let special = JSONWord.needsEscape(word)
-                if special == 0 {
-                    i &+= 8
-                    out += 8
-                    continue
+        append(0x22)
+        if let input = source.baseAddress {
+            let length = source.count
+            var i = 0
+            while i < length {
+                // Chunks let the worst case (every byte a six-byte \u00XX escape, plus slack for
+                // the eight-byte stores) be reserved up front without reserving six times the
+                // size of a long string; inside a chunk the loop writes without further checks.
+                let chunkEnd = min(length, i &+ 4096)
+                reserve((chunkEnd &- i) &* 6 &+ 8)
+                var out = base + count
+                while i < chunkEnd {
+                    // Eight bytes at a time, stored blindly; only those before the first byte
+                    // that needs escaping are kept, the rest are rewritten on the next turn. A
+                    // short tail is zero-padded, and a zero byte counts as needing escape, so
+                    // the padding always stops the run at the true end.
+                    let remaining = chunkEnd &- i
+                    let word =
+                        remaining >= 8
+                        ? JSONWord.load(input + i) : JSONWord.load(input + i, count: remaining)
+                    UnsafeMutableRawPointer(out).storeBytes(of: word.littleEndian, as: UInt64.self)
+                    let clean = JSONWord.needsEscape(word).trailingZeroBitCount &>> 3
+                    i &+= clean
+                    out += clean
+                    if clean < 8 && i < chunkEnd {
+                        out += Self.writeEscape(for: input[i], at: out)
+                        i &+= 1
+                    }
                 }
-                let clean = special.trailingZeroBitCount &>> 3
-                i &+= clean
-                out += clean
+                count = out - base
             }
-            let byte = input[i]
-            if byte >= 0x20 && byte != 0x22 && byte != 0x5C {
-                out.pointee = byte
-                out += 1
-            } else {
-                out += writeEscape(for: byte, at: out)
-            }
-            i &+= 1
         }
-        out.pointee = 0x22
-        count = out + 1 - base
+        append(0x22)
     }
 
     /// Writes the compact form of `value`.
@@ -127,22 +124,22 @@ struct JSONByteWriter: ~Copyable {
             appendQuoted(string)
         case .array(let elements):
             append(0x5B)
-            var first = true
-            for element in elements {
-                if !first { append(0x2C) }
-                first = false
-                write(element)
+            elements.withUnsafeBufferPointer { elements in
+                for i in elements.indices {
+                    if i > 0 { append(0x2C) }
+                    write(elements[i])
+                }
             }
             append(0x5D)
         case .object(let object):
             append(0x7B)
-            var first = true
-            for member in object.members {
-                if !first { append(0x2C) }
-                first = false
-                appendQuoted(member.key)
-                append(0x3A)
-                write(member.value)
+            object.members.withUnsafeBufferPointer { members in
+                for i in members.indices {
+                    if i > 0 { append(0x2C) }
+                    appendQuoted(members[i].key)
+                    append(0x3A)
+                    write(members[i].value)
+                }
             }
             append(0x7D)
         }
@@ -183,35 +180,35 @@ struct JSONByteWriter: ~Copyable {
         (base + count + 1).initialize(repeating: 0x20, count: spaces)
         count += spaces + 1
     }
-}
 
-/// Writes the escape for `byte` (`"`, `\` or a control character) at `out` and returns its
-/// length: the short forms Python uses, otherwise `\u00xx` in lowercase hex.
-@inline(__always)
-func writeEscape(for byte: UInt8, at out: UnsafeMutablePointer<UInt8>) -> Int {
-    out[0] = 0x5C
-    let short: UInt8
-    switch byte {
-    case 0x22: short = 0x22  // \"
-    case 0x5C: short = 0x5C  // \\
-    case 0x08: short = 0x62  // \b
-    case 0x0C: short = 0x66  // \f
-    case 0x0A: short = 0x6E  // \n
-    case 0x0D: short = 0x72  // \r
-    case 0x09: short = 0x74  // \t
-    default:
-        out[1] = 0x75  // u
-        out[2] = 0x30
-        out[3] = 0x30
-        out[4] = hexDigit(byte >> 4)
-        out[5] = hexDigit(byte & 0x0F)
-        return 6
+    /// Writes the escape for `byte` (`"`, `\` or a control character) at `out` and returns its
+    /// length: the short forms Python uses, otherwise `\u00xx` in lowercase hex.
+    @inline(__always)
+    static func writeEscape(for byte: UInt8, at out: UnsafeMutablePointer<UInt8>) -> Int {
+        out[0] = 0x5C
+        let short: UInt8
+        switch byte {
+        case 0x22: short = 0x22  // \"
+        case 0x5C: short = 0x5C  // \\
+        case 0x08: short = 0x62  // \b
+        case 0x0C: short = 0x66  // \f
+        case 0x0A: short = 0x6E  // \n
+        case 0x0D: short = 0x72  // \r
+        case 0x09: short = 0x74  // \t
+        default:
+            out[1] = 0x75  // u
+            out[2] = 0x30
+            out[3] = 0x30
+            out[4] = hexDigit(byte >> 4)
+            out[5] = hexDigit(byte & 0x0F)
+            return 6
+        }
+        out[1] = short
+        return 2
     }
-    out[1] = short
-    return 2
-}
 
-@inline(__always)
-private func hexDigit(_ nibble: UInt8) -> UInt8 {
-    nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10
+    }
 }

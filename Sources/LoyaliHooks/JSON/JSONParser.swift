@@ -73,7 +73,6 @@ private let dot: UInt8 = 0x2E  // .
 private let zero: UInt8 = 0x30  // 0
 private let nine: UInt8 = 0x39  // 9
 private let lowerE: UInt8 = 0x65  // e
-private let upperE: UInt8 = 0x45  // E
 
 /// The parsing state for one document.
 ///
@@ -186,7 +185,8 @@ private struct JSONReader: ~Copyable {
             pushValue(element)
             skipWhitespace()
             guard pos < end else {
-                throw error(at: pos, "unexpected end of input; expected ',' or ']' after array element")
+                throw error(
+                    at: pos, "unexpected end of input; expected ',' or ']' after array element")
             }
             let byte = base[pos]
             if byte == comma {
@@ -237,7 +237,8 @@ private struct JSONReader: ~Copyable {
             pushMember(JSONObject.Member(key: key, value: value))
             skipWhitespace()
             guard pos < end else {
-                throw error(at: pos, "unexpected end of input; expected ',' or '}' after object member")
+                throw error(
+                    at: pos, "unexpected end of input; expected ',' or '}' after object member")
             }
             let byte = base[pos]
             if byte == comma {
@@ -416,16 +417,17 @@ private struct JSONReader: ~Copyable {
             return first
         }
         if first >= 0xDC00 {
-            throw error(at: pos, "lone surrogate \(escapeText(first)) (low surrogate without a high one)")
+            throw error(
+                at: pos, "lone surrogate \(escapeText(first)) (low surrogate without a high one)")
         }
         // A high surrogate must be followed immediately by an escaped low surrogate.
         let next = pos + 6
         guard next + 1 < end, base[next] == backslash, base[next + 1] == 0x75 else {
-            throw error(at: pos, "lone surrogate \(escapeText(first)) (not followed by a low surrogate)")
+            throw loneHighSurrogate(first)
         }
         let second = try hexQuad(at: next + 2)
         guard second >= 0xDC00 && second <= 0xDFFF else {
-            throw error(at: pos, "lone surrogate \(escapeText(first)) (not followed by a low surrogate)")
+            throw loneHighSurrogate(first)
         }
         pos += 12
         return 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
@@ -567,7 +569,8 @@ private struct JSONReader: ~Copyable {
     /// The input bytes `from..<to` as a string. The caller has already validated them as UTF-8.
     @inline(__always)
     func text(_ from: Int, _ to: Int) -> String {
-        makeString(base + from, count: to - from)
+        let count = to &- from
+        return makeString(base + from, count: count)
     }
 
     @inline(__always)
@@ -582,12 +585,19 @@ private struct JSONReader: ~Copyable {
 
     @inline(never)
     func error(at offset: Int, _ reason: String) -> JSONParseError {
-        JSONParseError(offset: offset, in: UnsafeBufferPointer(start: base, count: end), reason: reason)
+        JSONParseError(
+            offset: offset, in: UnsafeBufferPointer(start: base, count: end), reason: reason)
     }
 
     @inline(never)
     func controlCharacter(_ byte: UInt8) -> JSONParseError {
-        error(at: pos, "control character \(scalarName(UInt32(byte))) in string; it must be escaped")
+        error(
+            at: pos, "control character \(scalarName(UInt32(byte))) in string; it must be escaped")
+    }
+
+    @inline(never)
+    func loneHighSurrogate(_ value: UInt32) -> JSONParseError {
+        error(at: pos, "lone surrogate \(escapeText(value)) (not followed by a low surrogate)")
     }
 
     @inline(never)
@@ -662,7 +672,8 @@ private struct JSONReader: ~Copyable {
             return error(at: pos, "object keys must use double quotes, not single quotes")
         }
         return error(
-            at: pos, afterComma ? "expected a string key after ','" : "expected a string key or '}'")
+            at: pos,
+            afterComma ? "expected a string key after ','" : "expected a string key or '}'")
     }
 
     /// The scalar encoded at `index` when it is well-formed UTF-8.
@@ -719,13 +730,15 @@ private func encodeUTF8(_ scalar: UInt32, into out: UnsafeMutablePointer<UInt8>)
 
 /// A string from `count` bytes of well-formed UTF-8.
 ///
-/// `String(unsafeUninitializedCapacity:)` copies straight into the new string's storage, and for
-/// ASCII strings of up to 15 bytes (most keys and numbers) it builds the inline small-string
-/// form without running the validator at all. `String(decoding:as:)` goes through a more general
-/// path that measured about twice as slow for the short strings events are made of.
+/// Two standard-library paths, chosen by measurement on short event strings. Up to 15 bytes
+/// (inline small strings: most keys and numbers) `String(decoding:as:)` is faster, because the
+/// alternative copies with `memcpy` and then reads the bytes back as words, which stalls on store
+/// forwarding. Longer strings are copied straight into their new heap storage.
 @inline(__always)
 private func makeString(_ source: UnsafePointer<UInt8>, count: Int) -> String {
-    guard count > 0 else { return "" }
+    guard count > 15 else {
+        return String(decoding: UnsafeBufferPointer(start: source, count: count), as: UTF8.self)
+    }
     return String(unsafeUninitializedCapacity: count) { buffer in
         buffer.baseAddress!.update(from: source, count: count)
         return count

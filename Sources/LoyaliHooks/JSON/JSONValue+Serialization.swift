@@ -40,46 +40,55 @@ extension JSONValue {
     /// Appends `s` to `out` as a quoted JSON string, escaped exactly like the compact serializer
     /// does (see the type's documentation). Other code writing JSON by hand should use this.
     public static func appendJSONString(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        // `withUTF8` gives contiguous bytes for native and small strings without copying; only a
-        // bridged string is made native first.
-        s.withUTF8 { source in
-            let length = source.count
-            out.append(0x22)
-            // Append runs that need no escaping in one go, found eight bytes at a time.
-            var runStart = 0
-            var i = 0
-            while i < length {
-                if i &+ 8 <= length {
-                    let special = JSONWord.needsEscape(JSONWord.load(source.baseAddress! + i))
-                    if special == 0 {
-                        i &+= 8
-                        continue
-                    }
-                    i &+= special.trailingZeroBitCount &>> 3
-                }
-                let byte = source[i]
-                if byte >= 0x20 && byte != 0x22 && byte != 0x5C {
-                    i &+= 1
+        // Native and small strings are contiguous; only a bridged string is copied first.
+        if s.utf8.withContiguousStorageIfAvailable({ appendQuoted(utf8: $0, to: &out) }) == nil {
+            var s = s
+            s.withUTF8 { appendQuoted(utf8: $0, to: &out) }
+        }
+    }
+
+    /// Appends already-valid UTF-8 bytes as a quoted JSON string, escaped like
+    /// ``appendJSONString(_:to:)``, without making a `String` first (dry-run output embeds every
+    /// signed body this way).
+    public static func appendJSONString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        appendQuoted(utf8: bytes, to: &out)
+    }
+
+    private static func appendQuoted(
+        utf8 source: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]
+    ) {
+        out.append(0x22)
+        // Runs that need no escaping, found eight bytes at a time, are appended in one go.
+        let length = source.count
+        var runStart = 0
+        var i = 0
+        while i < length {
+            if i &+ 8 <= length {
+                let special = JSONWord.needsEscape(JSONWord.load(source.baseAddress! + i))
+                if special == 0 {
+                    i &+= 8
                     continue
                 }
-                if runStart < i {
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<i]))
-                }
-                var escape: (UInt64, UInt64) = (0, 0)
-                let escapeLength = withUnsafeMutableBytes(of: &escape) { raw in
-                    writeEscape(for: byte, at: raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                }
-                withUnsafeBytes(of: escape) { raw in
-                    out.append(contentsOf: raw.prefix(escapeLength))
-                }
+                i &+= special.trailingZeroBitCount &>> 3
+            }
+            let byte = source[i]
+            if byte >= 0x20 && byte != 0x22 && byte != 0x5C {
                 i &+= 1
-                runStart = i
+                continue
             }
-            if runStart < length {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<length]))
+            if runStart < i {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<i]))
             }
-            out.append(0x22)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { escape in
+                let escapeLength = JSONByteWriter.writeEscape(for: byte, at: escape.baseAddress!)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: escape[..<escapeLength]))
+            }
+            i &+= 1
+            runStart = i
         }
+        if runStart < length {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<length]))
+        }
+        out.append(0x22)
     }
 }

@@ -15,6 +15,26 @@ enum JSONWord {
         UInt64(littleEndian: UnsafeRawPointer(pointer).loadUnaligned(as: UInt64.self))
     }
 
+    /// The `count` (< 8) bytes at `pointer` in the lowest lanes, zero-padded, without reading
+    /// past them. Two overlapping loads instead of a byte loop: short keys are the common case.
+    @inline(__always)
+    static func load(_ pointer: UnsafePointer<UInt8>, count: Int) -> UInt64 {
+        let raw = UnsafeRawPointer(pointer)
+        if count >= 4 {
+            let low = UInt64(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)))
+            let tail = (raw + (count &- 4)).loadUnaligned(as: UInt32.self)
+            let high = UInt64(UInt32(littleEndian: tail))
+            return low | high &<< UInt64((count &- 4) &* 8)
+        }
+        if count >= 2 {
+            let low = UInt64(UInt16(littleEndian: raw.loadUnaligned(as: UInt16.self)))
+            let tail = (raw + (count &- 2)).loadUnaligned(as: UInt16.self)
+            let high = UInt64(UInt16(littleEndian: tail))
+            return low | high &<< UInt64((count &- 2) &* 8)
+        }
+        return count == 1 ? UInt64(pointer.pointee) : 0
+    }
+
     /// Lanes that equal `byte`.
     @inline(__always)
     static func equal(_ word: UInt64, _ byte: UInt8) -> UInt64 {

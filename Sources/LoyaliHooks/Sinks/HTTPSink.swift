@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `type: http`: POSTs each delivery to a webhook endpoint.
 ///
@@ -11,9 +12,10 @@ import Foundation
 ///   retry: { schedule: [0s, 1m, 5m, 30m, 2h] }
 /// ```
 ///
-/// In this version the network transport is not built yet: `--dry-run` prints the exact request,
-/// and a real run reports the delivery as failed with class `unsupported` rather than pretend.
-public struct HTTPSink: Sink {
+/// Requests go through libcurl on the client's own thread, with keep-alive, at most
+/// `max_in_flight` at once, an overall deadline, a capped response read, verified TLS and no
+/// redirects (a 3xx is a failed attempt).
+public struct HTTPSink: ConcurrentSink {
     public let kind = "http"
     /// The endpoint.
     public let url: WebhookURL
@@ -29,14 +31,61 @@ public struct HTTPSink: Sink {
     public let caFile: String?
     public let configuredHeaders: [ConfiguredHeader]
 
+    /// Started on first use, so `validate` and dry runs never spin up a transfer thread.
+    let client: LazyHTTPClient
+
     public var target: String { url.description }
     public var requiresSignature: Bool { true }
 
+    public func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
+        let client: CurlHTTPClient
+        do {
+            client = try self.client.get(maxInFlight: maxInFlight)
+        } catch {
+            completion(.failure(DeliveryFailure(errorClass: error.errorClass.rawValue, message: error.message, retryable: true)))
+            return
+        }
+        let httpRequest = HTTPRequest(
+            url: url.description, headers: request.headers, body: request.body, timeout: timeout,
+            connectTimeout: connectTimeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
+        client.send(httpRequest) { response in completion(Self.result(of: response)) }
+    }
+
+    /// A blocking attempt, for the `test` command; never call it from the cooperative pool.
     public func deliver(_ request: DeliveryRequest) throws(DeliveryFailure) {
-        throw DeliveryFailure(
-            errorClass: "unsupported",
-            message: "HTTP delivery is not available in this build yet; use `run --dry-run` to see the signed request",
-            retryable: false)
+        let result = Self.wait { done in send(request, completion: done) }
+        switch result {
+        case .failure(let failure): throw failure
+        case .httpStatus(let status, _, let snippet) where !(200...299).contains(status):
+            throw DeliveryFailure(errorClass: "http_\(status / 100)xx", message: "HTTP \(status): \(snippet.prefix(200))", retryable: true)
+        default: return
+        }
+    }
+
+    /// Runs `start` and blocks until its completion fires.
+    public static func wait(_ start: (@escaping @Sendable (AttemptResult) -> Void) -> Void) -> AttemptResult {
+        let box = Mutex<AttemptResult?>(nil)
+        let done = Wakeup()
+        start { result in
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        while true {
+            if let result = box.withLock({ $0 }) { return result }
+            done.wait(until: nil)
+        }
+    }
+
+    /// Maps a transport response to an attempt result; only the status decides success.
+    static func result(of response: HTTPResponse) -> AttemptResult {
+        switch response.outcome {
+        case .response(let status, let retryAfter, let snippet, _):
+            return .httpStatus(status, retryAfter: retryAfter, snippet: String(decoding: snippet, as: UTF8.self))
+        case .failure(let error):
+            return .failure(DeliveryFailure(
+                errorClass: error.errorClass.rawValue, message: error.message,
+                retryable: error.errorClass != .invalidRequest))
+        }
     }
 
     /// Header names whose values are credentials: a literal value for one is a config error.
@@ -100,6 +149,6 @@ public struct HTTPSink: Sink {
         guard let url, let timeout, let connectTimeout, let maxInFlight, let maxResponse else { return nil }
         return HTTPSink(
             url: url, timeout: timeout, connectTimeout: connectTimeout, maxInFlight: maxInFlight,
-            maxResponseBytes: maxResponse, caFile: caFile, configuredHeaders: headers)
+            maxResponseBytes: maxResponse, caFile: caFile, configuredHeaders: headers, client: LazyHTTPClient())
     }
 }

@@ -25,10 +25,19 @@ public final class LineReader {
 
     private let stream: InputStream
     private let maxLineBytes: Int
+    private let firstLineNumber: Int
+    private let startOffset: Int64
 
-    public init(_ stream: InputStream, maxLineBytes: Int = LineReader.defaultMaxLineBytes) {
+    /// Reads `stream`. When resuming mid-file, `startOffset` is where the descriptor already
+    /// points and `firstLineNumber` the number of the line starting there.
+    public init(
+        _ stream: InputStream, maxLineBytes: Int = LineReader.defaultMaxLineBytes, firstLineNumber: Int = 1,
+        startOffset: Int64 = 0
+    ) {
         self.stream = stream
         self.maxLineBytes = maxLineBytes
+        self.firstLineNumber = firstLineNumber
+        self.startOffset = startOffset
     }
 
     /// Calls `body` for each line until the end of input or until `body` returns `false`.
@@ -36,7 +45,7 @@ public final class LineReader {
         switch stream {
         case .bytes(let bytes, _):
             try bytes.withUnsafeBufferPointer { buffer in
-                var state = SplitState()
+                var state = SplitState(lineNumber: firstLineNumber - 1, consumedOffset: startOffset)
                 _ = try split(buffer, state: &state, final: true, body)
             }
         case .descriptor(let fd, let name, let closeWhenDone):
@@ -55,7 +64,7 @@ public final class LineReader {
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
         var used = 0
-        var state = SplitState()
+        var state = SplitState(lineNumber: firstLineNumber - 1, consumedOffset: startOffset)
         while true {
             if buffer.count - used < chunk / 2 {
                 // A line longer than the buffer: grow up to the cap, then start skipping it.

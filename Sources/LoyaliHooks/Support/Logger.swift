@@ -26,6 +26,11 @@ public struct Logger: Sendable {
 
     /// Writes one line with `fields` in order.
     public func log(_ level: Level, _ message: String, _ fields: KeyValuePairs<String, String> = [:]) {
+        log(level, message, fields: fields.map { ($0.key, $0.value) })
+    }
+
+    /// Writes one line with `fields` in order.
+    public func log(_ level: Level, _ message: String, fields: [(String, String)]) {
         switch format {
         case .logfmt:
             var line = "level=\(level.rawValue) msg=\(Self.logfmtValue(message))"

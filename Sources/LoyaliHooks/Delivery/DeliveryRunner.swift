@@ -1,0 +1,443 @@
+import Foundation
+import Synchronization
+
+/// The durable runner: reads sources into the store's outbox, then delivers every due delivery to
+/// its sink, signing each attempt at send time, recording every attempt, and retrying on each
+/// sink's schedule until success or `failed`.
+///
+/// Two threads do the work, both dedicated (blocking SQLite and file I/O never touch Swift's
+/// cooperative pool): the caller's thread ingests, and a dispatch thread claims, sends and records.
+/// Sources are acknowledged only with the deliveries they produced: a file checkpoint moves in the
+/// same transaction as its batch's outbox rows.
+public final class DeliveryRunner: @unchecked Sendable {
+    // Shared state is either immutable, in `Mutex`es, or touched only on the dispatch thread
+    // (`lanes`, `pendingRecords`); `Wakeup` is thread-safe. That is why `@unchecked` is sound.
+
+    /// When the runner stops.
+    public enum Mode: Sendable {
+        /// Keep running after the sources end, until stopped by a signal.
+        case follow
+        /// Exit once the sources are exhausted and every delivery succeeded or failed.
+        case drain
+        /// Deliver what is due now, then exit; retries wait for the next run (cron).
+        case once
+    }
+
+    /// Settings of one run.
+    public struct Options: Sendable {
+        public var mode = Mode.drain
+        /// Replaces every pipeline's source.
+        public var input: InputStream?
+        /// How long in-flight attempts may finish after a stop is requested.
+        public var grace = Duration.seconds(10)
+        /// Rejected lines go here too, as JSON lines.
+        public var rejectsPath: String?
+        /// Lines per ingest transaction.
+        public var batchSize = 1_024
+        /// Deliveries claimed from the store per lane at a time.
+        public var claimSize = 512
+        public init() {}
+    }
+
+    /// Live counters for the progress line and the final summary.
+    public struct Counters: Sendable, Equatable {
+        public var eventsRead = 0
+        public var rejected = 0
+        public var enqueued = 0
+        public var delivered = 0
+        public var retriesScheduled = 0
+        public var failed = 0
+        public var transformFailures = 0
+    }
+
+    private let pipelines: [PipelineDefinition]
+    private let store: DeliveryStore
+    private let clock: any DeliveryClock
+    private let options: Options
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    private let stopRequested = Atomic<Bool>(false)
+    private let ingestFinished = Atomic<Bool>(false)
+    /// Set by ingest so the dispatcher forgets its cached due times and asks the store again.
+    private let newWork = Atomic<Bool>(false)
+    private let completions = Mutex<[Completion]>([])
+    private let counters = Mutex(Counters())
+    private let rejects: FileAppender?
+
+    private struct Completion: Sendable {
+        let lane: Int
+        let delivery: ClaimedDelivery
+        let startedAtMs: Int64
+        /// Taken when the attempt finished, not when it is recorded, so latency excludes queueing.
+        let finishedAtMs: Int64
+        let result: AttemptResult
+    }
+
+    public init(
+        pipelines: [PipelineDefinition], store: DeliveryStore, clock: any DeliveryClock = SystemClock(),
+        options: Options, logger: Logger
+    ) {
+        self.pipelines = pipelines
+        self.store = store
+        self.clock = clock
+        self.options = options
+        self.logger = logger
+        self.rejects = options.rejectsPath.map(FileAppender.init(path:))
+    }
+
+    /// A snapshot of the counters.
+    public var snapshot: Counters { counters.withLock { $0 } }
+
+    /// Asks the runner to stop: no more reading or claiming; in-flight attempts get the grace
+    /// period. Safe from any thread (signal handlers call it).
+    public func requestStop() {
+        stopRequested.store(true, ordering: .relaxed)
+        wakeup.signal()
+    }
+
+    /// Runs to completion according to the mode. Blocks the calling thread.
+    public func run() throws -> Counters {
+        try store.recoverInFlight()
+        let dispatcherDone = Wakeup()
+        let finished = Thread { [self] in
+            dispatchLoop()
+            dispatcherDone.signal()
+        }
+        finished.name = "loyali-hooks.dispatch"
+        finished.start()
+        ingestAll()
+        ingestFinished.store(true, ordering: .releasing)
+        wakeup.signal()
+        dispatcherDone.wait(until: nil)
+        return snapshot
+    }
+
+    // MARK: Ingest
+
+    private func ingestAll() {
+        let ingestTime = RFC3339.format(unixSeconds: clock.nowMs() / 1000)
+        let decoder = InputEventDecoder(ingestTime: ingestTime)
+        for group in sourceGroups() {
+            guard !stopRequested.load(ordering: .relaxed) else { return }
+            do {
+                try ingest(group, decoder: decoder)
+            } catch {
+                logger.log(.error, "source failed", ["source": group.identity, "error": "\(error)"])
+            }
+        }
+    }
+
+    private struct SourceGroup {
+        var identity: String
+        var stream: () throws(SourceError) -> InputStream
+        var checkpointed: Bool
+        var pipelines: [PipelineDefinition]
+    }
+
+    private func sourceGroups() -> [SourceGroup] {
+        if let input = options.input {
+            let seekable = if case .descriptor(let fd, _, _) = input { lseek(fd, 0, SEEK_CUR) >= 0 } else { false }
+            return [SourceGroup(identity: "input:\(input.name)", stream: { input }, checkpointed: seekable, pipelines: pipelines)]
+        }
+        var groups: [SourceGroup] = []
+        for pipeline in pipelines {
+            if let i = groups.firstIndex(where: { $0.identity == pipeline.source.identity }) {
+                groups[i].pipelines.append(pipeline)
+            } else {
+                let source = pipeline.source
+                groups.append(SourceGroup(
+                    identity: source.identity, stream: { () throws(SourceError) in try source.open() },
+                    checkpointed: source is FileSource, pipelines: [pipeline]))
+            }
+        }
+        return groups
+    }
+
+    private func ingest(_ group: SourceGroup, decoder: InputEventDecoder) throws {
+        let stream = try group.stream()
+        var startOffset: Int64 = 0
+        var firstLine = 1
+        if group.checkpointed, case .descriptor(let fd, _, _) = stream, let offset = try store.checkpoint(source: group.identity) {
+            firstLine = Self.lineNumber(atOffset: offset, fd: fd)
+            lseek(fd, off_t(offset), SEEK_SET)
+            startOffset = offset
+            logger.log(.info, "resuming source from checkpoint", ["source": group.identity, "offset": String(offset), "line": String(firstLine)])
+        }
+        let planners = group.pipelines.map(DeliveryPlanner.init(pipeline:))
+        var batch = LineBatch(capacity: options.batchSize)
+        try LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset).forEachLine { line in
+            batch.append(line)
+            if batch.count == options.batchSize {
+                try commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name)
+                batch = LineBatch(capacity: options.batchSize)
+            }
+            return !stopRequested.load(ordering: .relaxed)
+        }
+        if batch.count > 0 { try commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name) }
+    }
+
+    /// Turns a batch into outbox rows and stores them with the source position in one transaction.
+    private func commit(
+        _ batch: LineBatch, planners: [DeliveryPlanner], group: SourceGroup, decoder: InputEventDecoder, source: String
+    ) throws {
+        var rows: [NewDelivery] = []
+        var delta = Counters()
+        var logs: [(Logger.Level, String, [(String, String)])] = []
+        let nowMs = clock.nowMs()
+        batch.forEach { bytes, entry in
+            if entry.isTooLong || bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+                if entry.isTooLong { reject(InputRejection(line: entry.number, reason: "line too long"), raw: bytes, source: source, delta: &delta) }
+                return
+            }
+            delta.eventsRead += 1
+            let envelope: EventEnvelope
+            do throws(InputRejection) {
+                envelope = try decoder.decode(bytes, number: entry.number)
+            } catch {
+                reject(error, raw: bytes, source: source, delta: &delta)
+                return
+            }
+            for planner in planners {
+                switch planner.plan(envelope) {
+                case .notSubscribed, .dropped:
+                    continue
+                case .failed(let failure):
+                    delta.transformFailures += 1
+                    logs.append((.error, "transform failed", [
+                        ("pipeline", planner.pipeline.name), ("event", envelope.eventID), ("error", failure.description),
+                    ]))
+                case .deliver(let transformed, let encoder):
+                    for sink in planner.pipeline.sinks {
+                        let id = DeliveryID.make(eventID: transformed.eventID, pipeline: planner.pipeline.name, sink: sink.name)
+                        rows.append(NewDelivery(
+                            id: id, pipeline: planner.pipeline.name, sink: sink.name, eventID: transformed.eventID,
+                            eventType: transformed.eventType, body: encoder.body(deliveryID: id),
+                            schedule: sink.retry.schedule.map(\.totalMilliseconds), createdAtMs: nowMs))
+                    }
+                }
+            }
+        }
+        for (level, message, fields) in logs { logger.log(level, message, fields: fields) }
+        let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
+        delta.enqueued = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs)
+        counters.withLock { $0.add(delta) }
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, source: String, delta: inout Counters) {
+        delta.rejected += 1
+        let column = rejection.column.map { " at column \($0)" } ?? ""
+        logger.log(.warn, "input:\(rejection.line): \(rejection.reason)\(column)", ["source": source])
+        guard let rejects else { return }
+        var line: [UInt8] = Array(#"{"source":"#.utf8)
+        JSONValue.appendJSONString(source, to: &line)
+        line += #","line":"#.utf8
+        line += String(rejection.line).utf8
+        line += #","reason":"#.utf8
+        JSONValue.appendJSONString(rejection.reason + column, to: &line)
+        line += #","raw":"#.utf8
+        JSONValue.appendJSONString(String(decoding: raw, as: UTF8.self), to: &line)
+        line.append(UInt8(ascii: "}"))
+        try? rejects.append(line: line)
+    }
+
+    /// Counts the newlines before `offset`, so line numbers stay true after a resume.
+    static func lineNumber(atOffset offset: Int64, fd: Int32) -> Int {
+        var count = 1
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var remaining = offset
+        var position: Int64 = 0
+        while remaining > 0 {
+            let want = Int(min(Int64(buffer.count), remaining))
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(position)) }
+            guard n > 0 else { break }
+            count += buffer[0..<n].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            remaining -= Int64(n)
+            position += Int64(n)
+        }
+        return count
+    }
+
+    // MARK: Dispatch
+
+    /// How often an idle runner re-reads due times, to notice deliveries queued by another
+    /// process (a `resend` while `run` is up). A timed wait, not a busy loop.
+    static let refreshIntervalMs: Int64 = 1_000
+
+    private func dispatchLoop() {
+        var lanes: [SinkLane] = []
+        for pipeline in pipelines {
+            for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
+        }
+        var stopDeadline: Int64?
+        var onceCutoff: Int64?
+        var lastRefresh = clock.nowMs()
+        while true {
+            recordCompletions(lanes: lanes)
+            let now = clock.nowMs()
+            if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
+                for lane in lanes where !lane.hasClaimed { lane.nextDueMs = nil }
+                lastRefresh = now
+            }
+            if stopRequested.load(ordering: .relaxed) {
+                if stopDeadline == nil { stopDeadline = now + options.grace.totalMilliseconds }
+                if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! { break }
+            } else {
+                let ingestDone = ingestFinished.load(ordering: .acquiring)
+                if options.mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
+                // Work that falls due after the cutoff waits for the next `--once` run.
+                let horizon = min(now, onceCutoff ?? now)
+                for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon) }
+                if ingestDone, lanes.allSatisfy(\.isIdle) {
+                    switch options.mode {
+                    case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
+                        return
+                    case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue }):
+                        return
+                    default:
+                        break
+                    }
+                }
+            }
+            let nextDue = lanes.filter { $0.inFlight < $0.maxInFlight }.compactMap(\.nextDueMs).min() ?? SinkLane.nothingDue
+            let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs)
+            if completions.withLock({ $0.isEmpty }) && !newWork.load(ordering: .relaxed) {
+                clock.sleep(untilMs: max(deadline, now), wakeup: wakeup)
+            }
+        }
+    }
+
+    /// Starts as many attempts on `lane` as it has free slots, claiming from the store as needed.
+    private func fill(_ lane: SinkLane, index: Int, nowMs: Int64) {
+        while lane.inFlight < lane.maxInFlight {
+            if !lane.hasClaimed {
+                if let due = lane.nextDueMs, due > nowMs { return }
+                do {
+                    lane.claimed = try store.claimDue(sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize)
+                    lane.claimedHead = 0
+                    if lane.claimed.isEmpty {
+                        lane.nextDueMs = try store.nextDueMs(sinkKey: lane.key) ?? SinkLane.nothingDue
+                        return
+                    }
+                    lane.nextDueMs = nowMs
+                } catch {
+                    logger.log(.error, "claiming deliveries failed", ["sink": "\(lane.pipeline.name)/\(lane.sink.name)", "error": "\(error)"])
+                    lane.nextDueMs = nowMs + 1_000
+                    return
+                }
+            }
+            guard let delivery = lane.nextClaimed() else { return }
+            start(delivery, on: lane, index: index, nowMs: nowMs)
+        }
+    }
+
+    private func start(_ delivery: ClaimedDelivery, on lane: SinkLane, index: Int, nowMs: Int64) {
+        lane.inFlight += 1
+        let request = lane.planner.signedRequest(
+            for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
+            body: delivery.body, attempt: delivery.attempt, timestamp: nowMs / 1000)
+        let startedAt = nowMs
+        let finish: @Sendable (AttemptResult) -> Void = { [self] result in
+            let finishedAt = clock.nowMs()
+            completions.withLock {
+                $0.append(Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: finishedAt, result: result))
+            }
+            wakeup.signal()
+        }
+        if let concurrent = lane.sink.sink as? any ConcurrentSink {
+            concurrent.send(request, completion: finish)
+        } else {
+            let sink = lane.sink.sink
+            lane.queue!.async {
+                do throws(DeliveryFailure) {
+                    try sink.deliver(request)
+                    finish(.accepted)
+                } catch {
+                    finish(.failure(error))
+                }
+            }
+        }
+    }
+
+    /// Judges finished attempts and records them in one store transaction.
+    private func recordCompletions(lanes: [SinkLane]) {
+        let finished = completions.withLock { pending -> [Completion] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        guard !finished.isEmpty else { return }
+        let now = clock.nowMs()
+        var records: [AttemptRecord] = []
+        records.reserveCapacity(finished.count)
+        var delta = Counters()
+        for completion in finished {
+            let lane = lanes[completion.lane]
+            lane.inFlight -= 1
+            let delivery = completion.delivery
+            let attemptInRound = delivery.attempt - delivery.scheduleOffset
+            let outcome = lane.decision(for: delivery).outcome(for: completion.result, attemptInRound: attemptInRound, nowMs: now)
+            var record = AttemptRecord(
+                deliveryID: delivery.id, attempt: delivery.attempt, startedAtMs: completion.startedAtMs,
+                durationMs: max(0, completion.finishedAtMs - completion.startedAtMs), httpStatus: nil, errorClass: nil, errorMessage: nil,
+                responseSnippet: nil, outcome: .succeeded)
+            switch completion.result {
+            case .httpStatus(let status, _, let snippet):
+                record.httpStatus = status
+                record.responseSnippet = snippet
+                if !(200...299).contains(status) { record.errorClass = "http_\(status / 100)xx" }
+            case .accepted:
+                break
+            case .failure(let failure):
+                record.errorClass = failure.errorClass
+                record.errorMessage = failure.message
+            }
+            switch outcome {
+            case .succeeded:
+                record.outcome = .succeeded
+                delta.delivered += 1
+            case .retry(let at):
+                record.outcome = .retry(atMs: at)
+                delta.retriesScheduled += 1
+                lane.nextDueMs = min(lane.nextDueMs ?? at, at)
+                logAttempt(record, delivery: delivery, lane: lane, level: .warn, message: "attempt failed, retry scheduled", next: at)
+            case .failed(let reason):
+                record.outcome = .failed
+                if record.errorMessage == nil { record.errorMessage = reason }
+                delta.failed += 1
+                logAttempt(record, delivery: delivery, lane: lane, level: .error, message: "delivery failed: \(reason)", next: nil)
+            }
+            records.append(record)
+        }
+        do {
+            try store.record(records)
+        } catch {
+            logger.log(.error, "recording attempts failed", ["error": "\(error)"])
+        }
+        counters.withLock { $0.add(delta) }
+    }
+
+    private func logAttempt(
+        _ record: AttemptRecord, delivery: ClaimedDelivery, lane: SinkLane, level: Logger.Level, message: String, next: Int64?
+    ) {
+        logger.log(level, message, [
+            "pipeline": lane.pipeline.name, "sink": lane.sink.name, "delivery": delivery.id,
+            "attempt": String(delivery.attempt),
+            "status": record.httpStatus.map(String.init) ?? "-",
+            "error": record.errorClass ?? "-",
+            "next_attempt": next.map { RFC3339.format(unixSeconds: $0 / 1000) } ?? "-",
+        ])
+    }
+}
+
+extension DeliveryRunner.Counters {
+    mutating func add(_ other: Self) {
+        eventsRead += other.eventsRead
+        rejected += other.rejected
+        enqueued += other.enqueued
+        delivered += other.delivered
+        retriesScheduled += other.retriesScheduled
+        failed += other.failed
+        transformFailures += other.transformFailures
+    }
+}

@@ -1,0 +1,69 @@
+import Dispatch
+
+/// One pipeline's sink as the runner drives it: its own queue of claimed deliveries and its own
+/// in-flight limit, so a dead or slow endpoint only ever holds up itself.
+///
+/// Mutated only on the runner's dispatch thread.
+final class SinkLane {
+    let pipeline: PipelineDefinition
+    let sink: SinkDefinition
+    let planner: DeliveryPlanner
+    /// Requests allowed in flight at once.
+    let maxInFlight: Int
+    /// Deliveries claimed from the store, waiting for a free slot.
+    var claimed: [ClaimedDelivery] = []
+    var claimedHead = 0
+    var inFlight = 0
+    /// When the store next has due work for this lane; `nil` = ask the store now;
+    /// ``nothingDue`` = the store holds nothing unsettled for it.
+    var nextDueMs: Int64?
+    static let nothingDue = Int64.max
+    /// Blocking sinks (file, stdout) run here, one attempt at a time, off every other thread.
+    let queue: DispatchQueue?
+
+    init(pipeline: PipelineDefinition, sink: SinkDefinition) {
+        self.pipeline = pipeline
+        self.sink = sink
+        self.planner = DeliveryPlanner(pipeline: pipeline)
+        if let concurrent = sink.sink as? any ConcurrentSink {
+            maxInFlight = concurrent.maxInFlight
+            queue = nil
+        } else {
+            maxInFlight = 1
+            queue = DispatchQueue(label: "loyali-hooks.sink.\(pipeline.name).\(sink.name)")
+        }
+    }
+
+    var key: (pipeline: String, sink: String) { (pipeline.name, sink.name) }
+    var hasClaimed: Bool { claimedHead < claimed.count }
+    var isIdle: Bool { inFlight == 0 && !hasClaimed }
+
+    /// Takes the next claimed delivery.
+    func nextClaimed() -> ClaimedDelivery? {
+        guard hasClaimed else { return nil }
+        defer {
+            claimedHead += 1
+            if claimedHead == claimed.count {
+                claimed.removeAll(keepingCapacity: true)
+                claimedHead = 0
+            }
+        }
+        return claimed[claimedHead]
+    }
+
+    /// The retry policy for a stored delivery: its own schedule (fixed when it was created, so a
+    /// reload never changes queued work) with the sink's jitter and Retry-After cap.
+    func decision(for delivery: ClaimedDelivery) -> RetryDecision {
+        var policy = sink.retry
+        policy.schedule = delivery.schedule.map { .milliseconds($0) }
+        return RetryDecision(policy: policy)
+    }
+}
+
+/// A sink that reports results asynchronously and can have several attempts in flight.
+public protocol ConcurrentSink: Sink {
+    /// Attempts allowed in flight at once.
+    var maxInFlight: Int { get }
+    /// Starts one attempt; `completion` may run on any thread.
+    func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void)
+}

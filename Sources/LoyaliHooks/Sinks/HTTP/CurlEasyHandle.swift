@@ -1,0 +1,130 @@
+import CCurl
+
+/// Owns one libcurl easy handle, reused transfer after transfer so that its settings are applied
+/// once and its connection stays warm in the multi handle's cache.
+///
+/// Used only on the loop thread of one ``CurlHTTPClient``.
+final class CurlEasyHandle {
+    /// The `CURL *`.
+    let raw: UnsafeMutableRawPointer
+    /// Where libcurl writes a specific message ("Failed to connect to host port 80: …") when a
+    /// transfer fails.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The transfer running on this handle. Holding it here keeps the pointers libcurl was given
+    /// (callback context, body, header list) alive exactly as long as the transfer runs.
+    private(set) var transfer: CurlTransfer?
+    /// The CA bundle set with `CURLOPT_CAINFO`; `nil` while the system default applies.
+    private var caFile: String?
+
+    /// A handle with the fixed settings, or `nil` when libcurl is out of memory.
+    init?() {
+        guard let raw = curl_easy_init() else { return nil }
+        self.raw = raw
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(to: 0)
+        applyFixedOptions()
+    }
+
+    deinit {
+        curl_easy_cleanup(raw)
+        errorBuffer.deallocate()
+    }
+
+    /// The settings every transfer shares; `curl_easy_reset` clears them, so this is re-applied
+    /// after one.
+    private func applyFixedOptions() {
+        // Multithreaded: timeouts must not use SIGALRM.
+        _ = loyali_easy_setopt_long(raw, CURLOPT_NOSIGNAL, 1)
+        // Redirects are failures for webhooks and are never followed; a 3xx is returned as is.
+        _ = loyali_easy_setopt_long(raw, CURLOPT_FOLLOWLOCATION, 0)
+        _ = loyali_easy_setopt_long(raw, CURLOPT_MAXREDIRS, 0)
+        // A configured URL must never reach file://, gopher:// and the like.
+        _ = loyali_easy_setopt_str(raw, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = loyali_easy_setopt_str(raw, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        _ = loyali_easy_setopt_long(raw, CURLOPT_SSL_VERIFYPEER, 1)
+        _ = loyali_easy_setopt_long(raw, CURLOPT_SSL_VERIFYHOST, 2)
+        _ = loyali_easy_setopt_long(raw, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        // An empty proxy disables the `http_proxy` family of variables: where deliveries go is
+        // decided by the pipeline file alone.
+        _ = loyali_easy_setopt_str(raw, CURLOPT_PROXY, "")
+        _ = loyali_easy_setopt_long(raw, CURLOPT_TCP_NODELAY, 1)
+        _ = loyali_easy_setopt_long(raw, CURLOPT_POST, 1)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
+        _ = loyali_easy_setopt_write_callback(raw, CURLOPT_WRITEFUNCTION) { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            return Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                .receiveBody(UnsafeRawBufferPointer(start: buffer, count: size * count))
+        }
+        _ = loyali_easy_setopt_write_callback(raw, CURLOPT_HEADERFUNCTION) { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            return Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                .receiveHeader(UnsafeRawBufferPointer(start: buffer, count: size * count))
+        }
+        // Lets the loop find this object from the `CURL *` in a completion message.
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Points the handle at `transfer`'s request; the handle holds the transfer until ``finish()``.
+    func begin(_ transfer: CurlTransfer) {
+        let request = transfer.request
+        if request.caFile != caFile {
+            if let path = request.caFile {
+                _ = loyali_easy_setopt_str(raw, CURLOPT_CAINFO, path)
+            } else {
+                // Only a reset restores libcurl's built-in default CA bundle.
+                curl_easy_reset(raw)
+                applyFixedOptions()
+            }
+            caFile = request.caFile
+        }
+        self.transfer = transfer
+        errorBuffer[0] = 0
+        _ = loyali_easy_setopt_str(raw, CURLOPT_URL, request.url)
+        _ = loyali_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, transfer.headerList)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_POSTFIELDS, transfer.body.baseAddress)
+        _ = loyali_easy_setopt_off_t(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+        _ = loyali_easy_setopt_long(raw, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
+        _ = loyali_easy_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_WRITEDATA, context)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_HEADERDATA, context)
+    }
+
+    /// Ends the current transfer and returns it. Clears every pointer into it first, so the
+    /// handle, idle in the pool, refers to no freed memory.
+    func finish() -> CurlTransfer? {
+        _ = loyali_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, nil)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_POSTFIELDS, nil)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_WRITEDATA, nil)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_HEADERDATA, nil)
+        defer { transfer = nil }
+        return transfer
+    }
+
+    /// The HTTP status of the last response received, or 0.
+    var responseCode: Int {
+        var code = 0
+        _ = loyali_easy_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code)
+        return code
+    }
+
+    /// libcurl's specific message for the last failure, or "".
+    var errorDetail: String { String(cString: errorBuffer) }
+
+    /// The handle whose `CURLOPT_PRIVATE` points at it.
+    static func owning(_ raw: UnsafeMutableRawPointer) -> CurlEasyHandle? {
+        var pointer: UnsafeMutableRawPointer?
+        guard loyali_easy_getinfo_ptr(raw, CURLINFO_PRIVATE, &pointer) == CURLE_OK, let pointer else { return nil }
+        return Unmanaged<CurlEasyHandle>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// A deadline in whole milliseconds for libcurl, at least 1: libcurl reads 0 as "no limit",
+    /// and every request must have one.
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 1 }
+        let (millis, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return Int(Int32.max) }
+        return max(1, min(Int(Int32.max), Int(millis + attoseconds / 1_000_000_000_000_000)))
+    }
+}

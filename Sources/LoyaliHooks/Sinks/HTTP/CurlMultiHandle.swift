@@ -1,0 +1,57 @@
+import CCurl
+
+/// Owns one libcurl multi handle: the connection cache and the driver of every transfer of one
+/// ``CurlHTTPClient``.
+///
+/// `@unchecked Sendable` because the handle is shared between the client and its loop thread, and
+/// that is safe: the only call made from other threads is `curl_multi_wakeup`, which libcurl
+/// documents as callable from any thread; every other call happens on the loop thread.
+final class CurlMultiHandle: @unchecked Sendable {
+    /// The `CURLM *`.
+    let raw: UnsafeMutableRawPointer
+
+    /// A multi handle that keeps up to `maxConnections` connections open for reuse and opens at
+    /// most `maxConnections` to any one host.
+    init(maxConnections: Int) throws(HTTPTransportError) {
+        try CurlGlobal.ensureInitialized()
+        guard let raw = curl_multi_init() else {
+            throw HTTPTransportError(.other, "libcurl could not create a multi handle")
+        }
+        self.raw = raw
+        // The connection cache must hold every connection the in-flight requests use, or
+        // keep-alive connections are closed and reopened under load.
+        _ = loyali_multi_setopt_long(raw, CURLMOPT_MAXCONNECTS, maxConnections)
+        // One request per connection at a time: never more connections to a host than requests
+        // can be in flight, so a burst cannot open an unbounded number of sockets to a receiver.
+        _ = loyali_multi_setopt_long(raw, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnections)
+        _ = loyali_multi_setopt_long(raw, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
+        // HTTP/1.1 only: no multiplexing, so each transfer waits on its own connection and never
+        // behind another receiver's slow response.
+        _ = loyali_multi_setopt_long(raw, CURLMOPT_PIPELINING, CURLPIPE_NOTHING)
+    }
+
+    /// Interrupts a `curl_multi_poll` in progress on the loop thread, or makes the next one
+    /// return at once. Safe from any thread.
+    func wakeup() {
+        _ = curl_multi_wakeup(raw)
+    }
+
+    deinit {
+        curl_multi_cleanup(raw)
+    }
+}
+
+/// `curl_global_init`, done once per process before the first handle is created.
+enum CurlGlobal {
+    /// The result of the one-time initialisation; a `static let` is initialised exactly once,
+    /// thread-safely, on first use.
+    private static let initResult: CURLcode = loyali_curl_global_init()
+
+    /// Initialises libcurl if no earlier call has, and reports a failure of that one call.
+    static func ensureInitialized() throws(HTTPTransportError) {
+        let code = initResult
+        guard code == CURLE_OK else {
+            throw HTTPTransportError(.other, "libcurl failed to initialise: \(String(cString: curl_easy_strerror(code)))")
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import CCurl
+
+/// One request while libcurl works on it: the C-side copies of its body and headers, and what the
+/// write and header callbacks have collected so far.
+///
+/// Owns the `curl_slist` and body buffer handed to libcurl and frees them in `deinit`, after the
+/// transfer has left its easy handle.
+///
+/// `@unchecked Sendable` because it is built on the sender's thread and then handed to the loop
+/// thread through the client's locked queue, which orders the two; from then on only the loop
+/// thread touches it, and the `completion` it calls is itself `@Sendable`.
+final class CurlTransfer: @unchecked Sendable {
+    /// The most response-header bytes read before the response is refused as too large. Honest
+    /// receivers send well under 8 KiB; this bounds a hostile one.
+    static let maxHeaderBytes = 64 * 1024
+
+    /// The request being sent.
+    let request: HTTPRequest
+    /// Called once with the result.
+    let completion: @Sendable (HTTPResponse) -> Void
+    /// The header lines as libcurl reads them.
+    let headerList: UnsafeMutablePointer<curl_slist>?
+    /// A stable copy of the body for `CURLOPT_POSTFIELDS`; never empty, so the pointer is never
+    /// null even for an empty body.
+    let body: UnsafeMutableRawBufferPointer
+    /// When the transfer was handed to libcurl.
+    private(set) var startedAt: ContinuousClock.Instant = .now
+
+    /// The first bytes of the response body, at most `request.maxResponseBytes`.
+    private(set) var snippet: [UInt8] = []
+    /// The body went past the cap and the transfer was stopped.
+    private(set) var truncated = false
+    /// The raw `Retry-After` value of the final response.
+    private(set) var retryAfter: String?
+    /// Header bytes read so far, across interim (1xx) and final responses.
+    private var headerBytes = 0
+    /// The headers went past ``maxHeaderBytes`` and the transfer was stopped.
+    private(set) var headersTooLarge = false
+
+    /// Prepares `request` for libcurl, or throws `invalid_request` for a header that would corrupt
+    /// the request (a line break, a bad name).
+    init(request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) throws(HTTPTransportError) {
+        self.request = request
+        self.completion = completion
+        headerList = try Self.headerList(for: request.headers)
+        body = .allocate(byteCount: max(1, request.body.count), alignment: 1)
+        request.body.withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress {
+                body.baseAddress!.copyMemory(from: base, byteCount: bytes.count)
+            }
+        }
+    }
+
+    deinit {
+        curl_slist_free_all(headerList)
+        body.deallocate()
+    }
+
+    /// Marks the moment libcurl takes the transfer over.
+    func markStarted() {
+        startedAt = .now
+    }
+
+    /// Milliseconds since ``markStarted()``.
+    func elapsedMilliseconds() -> Int64 {
+        let (seconds, attoseconds) = startedAt.duration(to: .now).components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// `CURLOPT_WRITEFUNCTION`: keeps body bytes up to the cap, then stops the transfer by
+    /// returning less than it was given, so a huge response is never read.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let room = request.maxResponseBytes - snippet.count
+        if bytes.count <= room {
+            snippet.append(contentsOf: bytes)
+            return bytes.count
+        }
+        if room > 0 {
+            snippet.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<room]))
+        }
+        truncated = true
+        return 0
+    }
+
+    /// `CURLOPT_HEADERFUNCTION`: called once per header line. Captures `Retry-After` and stops a
+    /// response whose headers exceed ``maxHeaderBytes``.
+    func receiveHeader(_ line: UnsafeRawBufferPointer) -> Int {
+        headerBytes += line.count
+        if headerBytes > Self.maxHeaderBytes {
+            headersTooLarge = true
+            return 0
+        }
+        if Self.hasPrefix(line, Self.statusLinePrefix, caseInsensitive: false) {
+            // A new response begins (after a 1xx): only the final one's headers count.
+            retryAfter = nil
+        } else if Self.hasPrefix(line, Self.retryAfterPrefix, caseInsensitive: true) {
+            retryAfter = Self.trimmedValue(line, from: Self.retryAfterPrefix.count)
+        }
+        return line.count
+    }
+
+    /// The response to report for this transfer, given libcurl's result `code` and `handle`.
+    func response(code: CURLcode, handle: CurlEasyHandle) -> HTTPResponse {
+        let outcome: HTTPResponse.Outcome
+        if headersTooLarge {
+            outcome = .failure(HTTPTransportError(
+                .tooLarge, "response headers exceed \(Self.maxHeaderBytes) bytes; the response was not read"))
+        } else if code == CURLE_OK || (code == CURLE_WRITE_ERROR && truncated) {
+            outcome = .response(
+                status: handle.responseCode, retryAfter: retryAfter, bodySnippet: snippet, truncated: truncated)
+        } else {
+            outcome = .failure(HTTPTransportError(curlCode: code, detail: handle.errorDetail))
+        }
+        return HTTPResponse(outcome: outcome, durationMs: elapsedMilliseconds())
+    }
+
+    private static let statusLinePrefix = Array("HTTP/".utf8)
+    private static let retryAfterPrefix = Array("retry-after:".utf8)
+
+    private static func hasPrefix(_ line: UnsafeRawBufferPointer, _ prefix: [UInt8], caseInsensitive: Bool) -> Bool {
+        guard line.count >= prefix.count else { return false }
+        for index in prefix.indices {
+            var byte = line[index]
+            // ASCII letters only; ORing 0x20 would also map ':' onto itself, which is harmless.
+            if caseInsensitive, byte >= 0x41, byte <= 0x5A { byte |= 0x20 }
+            if byte != prefix[index] { return false }
+        }
+        return true
+    }
+
+    /// The header value after `offset`, without surrounding spaces, tabs or the CRLF.
+    private static func trimmedValue(_ line: UnsafeRawBufferPointer, from offset: Int) -> String {
+        var start = offset
+        var end = line.count
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, [0x20, 0x09, 0x0D, 0x0A].contains(line[end - 1]) { end -= 1 }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+    }
+
+    /// The `curl_slist` for `headers`, plus the lines that stop libcurl adding headers of its own.
+    private static func headerList(for headers: [HTTPHeader]) throws(HTTPTransportError) -> UnsafeMutablePointer<curl_slist>? {
+        var lines: [String] = []
+        lines.reserveCapacity(headers.count + 3)
+        var given: Set<String> = []
+        for header in headers {
+            try validate(header)
+            given.insert(header.name.lowercased())
+            // "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
+            lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
+        }
+        // Without these libcurl would add `Expect: 100-continue` (a round trip on larger bodies),
+        // `Accept: */*` and a form `Content-Type`: the receiver must see only what was given.
+        for name in ["Expect", "Accept", "Content-Type"] where !given.contains(name.lowercased()) {
+            lines.append("\(name):")
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for line in lines {
+            guard let appended = curl_slist_append(list, line) else {
+                curl_slist_free_all(list)
+                throw HTTPTransportError(.other, "out of memory building the request headers")
+            }
+            list = appended
+        }
+        return list
+    }
+
+    /// Rejects a header that would split into several lines or not parse as one field.
+    private static func validate(_ header: HTTPHeader) throws(HTTPTransportError) {
+        let name = header.name.utf8
+        // RFC 9110 token characters.
+        let nameIsToken = !name.isEmpty && name.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+        guard nameIsToken else {
+            throw HTTPTransportError(.invalidRequest, "header name '\(header.name)' is not a valid HTTP field name")
+        }
+        guard !header.value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) else {
+            // The value is not echoed: it may be a credential.
+            throw HTTPTransportError(.invalidRequest, "header '\(header.name)' has a line break or NUL in its value")
+        }
+    }
+}

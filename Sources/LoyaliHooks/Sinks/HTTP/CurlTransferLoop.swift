@@ -1,0 +1,184 @@
+import CCurl
+import Synchronization
+
+/// The body of a ``CurlHTTPClient``'s thread: starts queued requests on pooled easy handles,
+/// drives them with `curl_multi_poll`, and completes them.
+///
+/// `@unchecked Sendable` only so that it can be handed to its `Thread`: from then on it is used on
+/// that thread alone, and it shares nothing but ``CurlClientCore``, which is itself thread-safe.
+final class CurlTransferLoop: @unchecked Sendable {
+    private let core: CurlClientCore
+    private var multi: UnsafeMutableRawPointer { core.multi.raw }
+    /// Every easy handle created, busy or idle; at most `maxInFlight`.
+    private var handles: [CurlEasyHandle] = []
+    /// Handles with no transfer, ready for the next request.
+    private var idle: [CurlEasyHandle] = []
+    /// Transfers currently added to the multi handle.
+    private var active = 0
+    /// Transfers taken from the shared queue but not started yet (all slots busy), from `waitingHead` on.
+    private var waiting: [CurlTransfer] = []
+    private var waitingHead = 0
+    /// The buffer swapped with the shared queue, so taking work allocates nothing.
+    private var incoming: [CurlTransfer] = []
+
+    /// The longest single wait in `curl_multi_poll`. libcurl returns earlier for its own timers
+    /// and senders wake it for new work, so this only bounds an idle wait.
+    private static let idlePollMilliseconds: Int32 = 10_000
+
+    init(core: CurlClientCore) {
+        self.core = core
+    }
+
+    /// Runs until the client stops and everything it accepted has been completed.
+    func run() {
+        while true {
+            let stopDeadline = takeIncoming()
+            startWaiting()
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            completeFinished()
+
+            if let stopDeadline {
+                if active == 0 && waitingCount == 0 && !sharedQueueHasWork() { break }
+                if ContinuousClock.now >= stopDeadline { break }
+            }
+            // Slots freed and work waiting: start it before sleeping.
+            if waitingCount > 0 && active < core.maxInFlight { continue }
+            guard prepareToSleep() else { continue }
+            var timeout = Self.idlePollMilliseconds
+            if let stopDeadline {
+                let remaining = CurlEasyHandle.milliseconds(ContinuousClock.now.duration(to: stopDeadline))
+                timeout = Int32(clamping: min(Int(timeout), remaining))
+            }
+            _ = curl_multi_poll(multi, nil, 0, timeout, nil)
+        }
+        cancelEverything()
+        handles.removeAll()
+        idle.removeAll()
+        let waiters = core.state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.finished = true
+            defer { state.finishWaiters.removeAll() }
+            return state.finishWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private var waitingCount: Int { waiting.count - waitingHead }
+
+    /// Moves the shared queue into `waiting`; returns the stop deadline, if stopping.
+    private func takeIncoming() -> ContinuousClock.Instant? {
+        var taken = incoming
+        incoming = []
+        let deadline = core.state.withLock { state -> ContinuousClock.Instant? in
+            swap(&state.queue, &taken)
+            state.loopSleeping = false
+            return state.stopDeadline
+        }
+        if !taken.isEmpty {
+            if waitingHead == waiting.count {
+                waiting.removeAll(keepingCapacity: true)
+                waitingHead = 0
+            }
+            waiting.append(contentsOf: taken)
+            taken.removeAll(keepingCapacity: true)
+        }
+        incoming = taken
+        return deadline
+    }
+
+    private func sharedQueueHasWork() -> Bool {
+        core.state.withLock { !$0.queue.isEmpty }
+    }
+
+    /// Declares the loop asleep unless work arrived meanwhile; `false` means go round again.
+    private func prepareToSleep() -> Bool {
+        core.state.withLock { state -> Bool in
+            guard state.queue.isEmpty else { return false }
+            state.loopSleeping = true
+            return true
+        }
+    }
+
+    /// Starts waiting transfers while slots are free.
+    private func startWaiting() {
+        while active < core.maxInFlight && waitingHead < waiting.count {
+            let transfer = waiting[waitingHead]
+            waitingHead += 1
+            start(transfer)
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        } else if waitingHead >= 1024 {
+            waiting.removeFirst(waitingHead)
+            waitingHead = 0
+        }
+    }
+
+    private func start(_ transfer: CurlTransfer) {
+        guard let handle = idle.popLast() ?? makeHandle() else {
+            transfer.completion(HTTPResponse(
+                outcome: .failure(HTTPTransportError(.other, "libcurl could not create an easy handle")), durationMs: 0))
+            return
+        }
+        handle.begin(transfer)
+        transfer.markStarted()
+        let code = curl_multi_add_handle(multi, handle.raw)
+        guard code == CURLM_OK else {
+            _ = handle.finish()
+            idle.append(handle)
+            let message = String(cString: curl_multi_strerror(code))
+            transfer.completion(HTTPResponse(outcome: .failure(HTTPTransportError(.other, message)), durationMs: 0))
+            return
+        }
+        active += 1
+    }
+
+    private func makeHandle() -> CurlEasyHandle? {
+        guard let handle = CurlEasyHandle() else { return nil }
+        handles.append(handle)
+        return handle
+    }
+
+    /// Completes every transfer libcurl reports done and returns its handle to the pool.
+    private func completeFinished() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let raw = message.pointee.easy_handle else { continue }
+            let code = message.pointee.data.result
+            guard let handle = CurlEasyHandle.owning(raw) else { continue }
+            // Read the results before removing the handle from the multi.
+            let response = handle.transfer?.response(code: code, handle: handle)
+            _ = curl_multi_remove_handle(multi, raw)
+            active -= 1
+            let transfer = handle.finish()
+            idle.append(handle)
+            if let transfer, let response { transfer.completion(response) }
+        }
+    }
+
+    /// At the stop deadline: aborts what is running and completes it, and everything still
+    /// queued, as `cancelled`.
+    private func cancelEverything() {
+        let cancelled = HTTPResponse(
+            outcome: .failure(HTTPTransportError(.cancelled, "the HTTP client shut down before the request finished")),
+            durationMs: 0)
+        for handle in handles where handle.transfer != nil {
+            _ = curl_multi_remove_handle(multi, handle.raw)
+            active -= 1
+            if let transfer = handle.finish() {
+                var response = cancelled
+                response.durationMs = transfer.elapsedMilliseconds()
+                transfer.completion(response)
+            }
+        }
+        var queued = waiting[waitingHead...].map(\.completion)
+        waiting.removeAll()
+        waitingHead = 0
+        queued += core.state.withLock { state -> [@Sendable (HTTPResponse) -> Void] in
+            defer { state.queue.removeAll() }
+            return state.queue.map(\.completion)
+        }
+        for completion in queued { completion(cancelled) }
+    }
+}

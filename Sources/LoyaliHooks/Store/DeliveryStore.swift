@@ -1,0 +1,352 @@
+import Foundation
+import Synchronization
+
+/// The durable state of loyali-hooks: the outbox of deliveries, the attempt log and the source
+/// checkpoints, in one SQLite file (`loyali-hooks.db`) in the state directory.
+///
+/// Durability: WAL journal with `synchronous = FULL`, so when a write method returns its
+/// transaction is on disk and a source position may be acknowledged. Each batch method is one
+/// transaction: it happens entirely or not at all.
+///
+/// Threading: one connection, serialized by an internal `Mutex`, so a store is `Sendable` and
+/// may be shared. Several processes (a runner and a `resend` from the CLI) may open the same
+/// directory; SQLite's locks and a 5 s busy timeout arbitrate between them. **Every method blocks
+/// on disk I/O and may wait for the lock: call it off Swift's cooperative thread pool** (from a
+/// dedicated thread, as the runner does).
+///
+/// Memory stays flat however large the outbox grows: queries walk indexes with `LIMIT`, and the
+/// page cache is capped at 16 MB.
+public final class DeliveryStore: Sendable {
+    /// The database file's name inside the state directory.
+    public static let fileName = "loyali-hooks.db"
+    /// The state directory used when neither `--state` nor `LOYALI_HOOKS_STATE` is given.
+    public static let defaultDirectory = ".loyali-hooks"
+    /// The schema version this build reads and writes.
+    public static var schemaVersion: Int { StoreSchema.currentVersion }
+
+    /// The database file.
+    public let path: String
+    let connection: Mutex<SQLiteDatabase>
+
+    /// Opens the store in `directory` (created if missing), creating or migrating its database.
+    ///
+    /// Throws `DeliveryStoreError` with kind `.schemaTooNew` when a newer loyali-hooks wrote the
+    /// database, `.cannotCreateDirectory` when the directory cannot be made, or `SQLiteError`.
+    public convenience init(directory: String) throws {
+        try self.init(directory: directory, migrations: StoreSchema.migrations)
+    }
+
+    /// Opens the store with a given migration list; tests use an older list to build an old file.
+    init(directory: String, migrations: [StoreMigration]) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw DeliveryStoreError(
+                .cannotCreateDirectory, path: directory,
+                message: "cannot create the state directory: \(error.localizedDescription)")
+        }
+        let path = (directory.hasSuffix("/") ? directory : directory + "/") + Self.fileName
+        let database = try SQLiteDatabase(path: path)
+        database.setBusyTimeout(milliseconds: 5_000)
+        // Refuse a newer database before changing anything in it (journal mode included).
+        let known = migrations.last?.version ?? 0
+        let found = try StoreSchema.version(of: database)
+        guard found <= known else {
+            throw DeliveryStoreError.schemaTooNew(found: found, known: known, path: path)
+        }
+        // WAL: readers (the CLI's `deliveries`) never block the runner's writes. FULL: a commit
+        // is fsynced before it returns, because a source is acknowledged right after.
+        _ = try database.scalarString("PRAGMA journal_mode = WAL")
+        try database.execute(
+            """
+            PRAGMA synchronous = FULL;
+            PRAGMA foreign_keys = ON;
+            PRAGMA cache_size = -16000;
+            PRAGMA journal_size_limit = 67108864;
+            """)
+        try StoreSchema.migrate(database, migrations: migrations)
+        self.path = path
+        self.connection = Mutex(database)
+    }
+
+    /// The state directory from `--state`, else `LOYALI_HOOKS_STATE`, else `.loyali-hooks`.
+    public static func stateDirectory(option: String?, environment: [String: String]) -> String {
+        if let option, !option.isEmpty { return option }
+        if let fromEnvironment = environment["LOYALI_HOOKS_STATE"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        return defaultDirectory
+    }
+
+    /// Runs `body` with the connection, holding the lock.
+    func withDatabase<T: Sendable>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
+        try connection.withLock { database in try body(database) }
+    }
+
+    // MARK: Outbox
+
+    /// Puts `deliveries` in the outbox and moves `checkpoint` forward, in ONE transaction, so a
+    /// source position is never durable without the deliveries read before it. Returns how many
+    /// rows were inserted.
+    ///
+    /// A delivery whose id is already stored is skipped: a replay never makes a second row and
+    /// never resets one that succeeded. The first attempt is due at `nowMs + schedule[0]`.
+    /// Blocking; call off the cooperative pool.
+    @discardableResult
+    public func enqueue(
+        _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64
+    ) throws -> Int {
+        let checkpointValue = checkpoint.map { ($0.source, $0.offset) }
+        return try withDatabase { database in
+            try database.transaction {
+                var inserted = 0
+                let insert = try database.cachedStatement(Self.insertDeliverySQL)
+                defer {
+                    insert.reset()
+                    insert.clearBindings()
+                }
+                // Deliveries of one batch usually share a schedule: encode it once.
+                var lastSchedule: [Int64] = []
+                var lastEncoded = ""
+                for delivery in deliveries {
+                    guard let firstDelay = delivery.schedule.first else {
+                        throw DeliveryStoreError(
+                            .invalidDelivery(id: delivery.id), path: database.path,
+                            message: "delivery \(delivery.id) has an empty retry schedule")
+                    }
+                    if delivery.schedule != lastSchedule {
+                        lastSchedule = delivery.schedule
+                        lastEncoded = Self.encode(schedule: delivery.schedule)
+                    }
+                    insert.reset()
+                    try insert.bind(delivery.id, at: 1)
+                    try insert.bind(delivery.pipeline, at: 2)
+                    try insert.bind(delivery.sink, at: 3)
+                    try insert.bind(delivery.eventID, at: 4)
+                    try insert.bind(delivery.eventType, at: 5)
+                    try insert.bind(bytes: delivery.body, at: 6)
+                    try insert.bind(lastEncoded, at: 7)
+                    try insert.bind(nowMs + firstDelay, at: 8)
+                    try insert.bind(delivery.createdAtMs, at: 9)
+                    try insert.bind(nowMs, at: 10)
+                    try insert.run()
+                    inserted += database.changes
+                }
+                if let (source, offset) = checkpointValue {
+                    try database.withStatement(Self.upsertCheckpointSQL) { upsert in
+                        try upsert.bind(source, at: 1)
+                        try upsert.bind(offset, at: 2)
+                        try upsert.bind(nowMs, at: 3)
+                        try upsert.run()
+                    }
+                }
+                return inserted
+            }
+        }
+    }
+
+    /// The committed position of `source`, or `nil` if it has none yet. Blocking.
+    public func checkpoint(source: String) throws -> Int64? {
+        try withDatabase { database in
+            try database.withStatement("SELECT byte_offset FROM checkpoints WHERE source = ?1") {
+                try $0.bind(source, at: 1)
+                return try $0.step() ? $0.int64(at: 0) : nil
+            }
+        }
+    }
+
+    /// At startup: deliveries left `in_flight` by a crash go back to `retrying` (or `pending` if
+    /// they had no attempt since the last resend), due at once, to be sent again with the same
+    /// id. Returns how many were recovered. Call before any runner claims. Blocking.
+    @discardableResult
+    public func recoverInFlight() throws -> Int {
+        try withDatabase { database in
+            try database.withStatement(
+                """
+                UPDATE deliveries
+                SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END
+                WHERE status = 'in_flight'
+                """
+            ) { statement in
+                try statement.run()
+                return database.changes
+            }
+        }
+    }
+
+    /// Claims up to `limit` deliveries of one sink that are due at `nowMs` (pending or retrying,
+    /// `next_attempt_at <= nowMs`), oldest due first, and marks them `in_flight` in the same
+    /// transaction, so no two claimers (threads or processes) ever get the same row. Blocking.
+    public func claimDue(sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int) throws -> [ClaimedDelivery] {
+        guard limit > 0 else { return [] }
+        let pipeline = sinkKey.pipeline
+        let sink = sinkKey.sink
+        return try withDatabase { database in
+            try database.transaction {
+                var rowIDs: [Int64] = []
+                var claimed: [ClaimedDelivery] = []
+                try database.withStatement(Self.selectDueSQL) { select in
+                    try select.bind(pipeline, at: 1)
+                    try select.bind(sink, at: 2)
+                    try select.bind(nowMs, at: 3)
+                    try select.bind(limit, at: 4)
+                    while try select.step() {
+                        rowIDs.append(select.int64(at: 0))
+                        claimed.append(
+                            ClaimedDelivery(
+                                id: select.string(at: 1), pipeline: pipeline, sink: sink,
+                                eventID: select.string(at: 2), eventType: select.string(at: 3),
+                                body: select.bytes(at: 4), attempt: select.int(at: 5) + 1,
+                                schedule: Self.decode(schedule: select.string(at: 6)),
+                                scheduleOffset: select.int(at: 7)))
+                    }
+                }
+                try database.withStatement(
+                    "UPDATE deliveries SET status = 'in_flight', updated_at = ?2 WHERE rowid = ?1"
+                ) { update in
+                    try update.bind(nowMs, at: 2)
+                    for rowID in rowIDs {
+                        update.reset()
+                        try update.bind(rowID, at: 1)
+                        try update.run()
+                    }
+                }
+                return claimed
+            }
+        }
+    }
+
+    /// When the next delivery of one sink is due (ms since the Unix epoch), or `nil` if none is
+    /// waiting. O(log n). Blocking.
+    public func nextDueMs(sinkKey: (pipeline: String, sink: String)) throws -> Int64? {
+        try withDatabase { database in
+            try database.withStatement(
+                """
+                SELECT next_attempt_at FROM deliveries
+                WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying')
+                ORDER BY next_attempt_at LIMIT 1
+                """
+            ) {
+                try $0.bind(sinkKey.pipeline, at: 1)
+                try $0.bind(sinkKey.sink, at: 2)
+                return try $0.step() ? $0.optionalInt64(at: 0) : nil
+            }
+        }
+    }
+
+    /// When the next delivery of any sink is due, or `nil` if none is waiting: what a runner
+    /// sleeps until. O(log n). Blocking.
+    public func nextDueMs() throws -> Int64? {
+        try withDatabase { database in
+            try database.scalarInt64(
+                """
+                SELECT next_attempt_at FROM deliveries
+                WHERE status IN ('pending', 'retrying')
+                ORDER BY next_attempt_at LIMIT 1
+                """)
+        }
+    }
+
+    /// Logs a batch of finished attempts and applies each outcome to its delivery (status,
+    /// attempt count, next attempt, last error, updated time), in ONE transaction. The runner
+    /// decides outcomes; the store does not second-guess them. Throws `DeliveryStoreError` with
+    /// kind `.unknownDelivery` (and records nothing) if an id is not stored. Blocking.
+    public func record(_ attempts: [AttemptRecord]) throws {
+        guard !attempts.isEmpty else { return }
+        try withDatabase { database in
+            try database.transaction {
+                let insert = try database.cachedStatement(Self.insertAttemptSQL)
+                let update = try database.cachedStatement(Self.updateAfterAttemptSQL)
+                defer {
+                    for statement in [insert, update] {
+                        statement.reset()
+                        statement.clearBindings()
+                    }
+                }
+                for record in attempts {
+                    let finishedAt = record.startedAtMs + record.durationMs
+                    insert.reset()
+                    try insert.bind(record.deliveryID, at: 1)
+                    try insert.bind(record.attempt, at: 2)
+                    try insert.bind(record.startedAtMs, at: 3)
+                    try insert.bind(record.durationMs, at: 4)
+                    try insert.bind(record.httpStatus, at: 5)
+                    try insert.bind(record.errorClass, at: 6)
+                    try insert.bind(record.errorMessage, at: 7)
+                    try insert.bind(record.responseSnippet, at: 8)
+                    try insert.bind(record.outcome.storedName, at: 9)
+                    try insert.bind(record.outcome.nextAttemptMs, at: 10)
+                    try insert.run()
+                    guard database.changes == 1 else {
+                        throw DeliveryStoreError(
+                            .unknownDelivery(id: record.deliveryID), path: database.path,
+                            message: "cannot record attempt \(record.attempt) of unknown delivery \(record.deliveryID)")
+                    }
+                    update.reset()
+                    try update.bind(record.deliveryID, at: 1)
+                    try update.bind(record.outcome.resultingStatus.rawValue, at: 2)
+                    try update.bind(record.attempt, at: 3)
+                    try update.bind(record.outcome.nextAttemptMs, at: 4)
+                    try update.bind(record.summarizedError, at: 5)
+                    try update.bind(record.httpStatus, at: 6)
+                    try update.bind(finishedAt, at: 7)
+                    try update.run()
+                }
+            }
+        }
+    }
+
+    // MARK: SQL
+
+    private static let insertDeliverySQL = """
+        INSERT INTO deliveries (
+            id, pipeline, sink, event_id, event_type, body, schedule,
+            status, attempts, schedule_offset, next_attempt_at, created_at, updated_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', 0, 0, ?8, ?9, ?10)
+        ON CONFLICT (id) DO NOTHING
+        """
+
+    private static let upsertCheckpointSQL = """
+        INSERT INTO checkpoints (source, byte_offset, updated_at) VALUES (?1, ?2, ?3)
+        ON CONFLICT (source) DO UPDATE SET byte_offset = excluded.byte_offset, updated_at = excluded.updated_at
+        """
+
+    // The WHERE repeats the partial index's `status IN (…)` word for word: SQLite only uses a
+    // partial index when the query visibly implies its condition.
+    private static let selectDueSQL = """
+        SELECT rowid, id, event_id, event_type, body, attempts, schedule, schedule_offset
+        FROM deliveries
+        WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?3
+        ORDER BY next_attempt_at, rowid
+        LIMIT ?4
+        """
+
+    // Pipeline and sink are copied into the attempt so latency percentiles need no join. OR
+    // REPLACE: re-recording the same attempt number (a runner retrying its own write) overwrites.
+    private static let insertAttemptSQL = """
+        INSERT OR REPLACE INTO attempts (
+            delivery_id, attempt, pipeline, sink, started_at, duration_ms, http_status,
+            error_class, error_message, response_snippet, outcome, next_attempt_at)
+        SELECT id, ?2, pipeline, sink, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+        FROM deliveries WHERE id = ?1
+        """
+
+    private static let updateAfterAttemptSQL = """
+        UPDATE deliveries
+        SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
+            last_error = ?5, last_http_status = ?6, updated_at = ?7
+        WHERE id = ?1
+        """
+
+    // MARK: Schedule column
+
+    /// `[0, 60000]` → `"0,60000"`: readable in the sqlite3 shell, and small.
+    static func encode(schedule: [Int64]) -> String {
+        schedule.map(String.init).joined(separator: ",")
+    }
+
+    /// The inverse of `encode(schedule:)`.
+    static func decode(schedule: String) -> [Int64] {
+        schedule.split(separator: ",").compactMap { Int64($0) }
+    }
+}

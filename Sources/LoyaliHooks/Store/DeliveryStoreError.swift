@@ -1,0 +1,42 @@
+/// A state-store failure that is not a plain SQLite error: a database from a newer build, a state
+/// directory that cannot be created, a delivery that cannot be stored.
+///
+/// Prints like a compiler: `.loyali-hooks/loyali-hooks.db: error: state database was written by a
+/// newer loyali-hooks (schema 3, this build knows 2)`.
+public struct DeliveryStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, for callers that branch on it.
+    public enum Kind: Sendable, Hashable {
+        /// The database's `user_version` is newer than any migration this build knows.
+        case schemaTooNew(found: Int, known: Int)
+        /// The state directory is missing and could not be created.
+        case cannotCreateDirectory
+        /// A `NewDelivery` breaks a rule the store relies on (e.g. an empty retry schedule).
+        case invalidDelivery(id: String)
+        /// An attempt was recorded for a delivery id the store does not hold.
+        case unknownDelivery(id: String)
+    }
+
+    /// The kind of failure.
+    public var kind: Kind
+    /// The database file or state directory concerned.
+    public var path: String
+    /// One sentence saying what is wrong.
+    public var message: String
+
+    /// Makes an error from its parts.
+    public init(_ kind: Kind, path: String, message: String) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+    }
+
+    /// `path: error: message`.
+    public var description: String { "\(path): error: \(message)" }
+
+    /// The database was written by a newer build.
+    static func schemaTooNew(found: Int, known: Int, path: String) -> DeliveryStoreError {
+        DeliveryStoreError(
+            .schemaTooNew(found: found, known: known), path: path,
+            message: "state database was written by a newer loyali-hooks (schema \(found), this build knows \(known))")
+    }
+}

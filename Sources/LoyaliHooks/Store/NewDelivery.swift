@@ -1,0 +1,35 @@
+/// A delivery to put in the outbox: one (event, pipeline, sink), before any attempt.
+public struct NewDelivery: Sendable, Hashable {
+    /// The deterministic `whd_` id (see `DeliveryID`); the store keeps at most one row per id.
+    public var id: String
+    /// The pipeline's name.
+    public var pipeline: String
+    /// The sink's name within the pipeline.
+    public var sink: String
+    /// The source event's id.
+    public var eventID: String
+    /// The event type, e.g. `tier.upgraded`.
+    public var eventType: String
+    /// The unsigned envelope bytes; each attempt signs them afresh at send time.
+    public var body: [UInt8]
+    /// The sink's retry delays in ms, one per attempt, e.g. `[0, 60000, 300000, 1800000, 7200000]`.
+    /// Must not be empty: the first delay sets when the first attempt is due.
+    public var schedule: [Int64]
+    /// When the delivery was made, ms since the Unix epoch.
+    public var createdAtMs: Int64
+
+    /// Makes a delivery from its parts.
+    public init(
+        id: String, pipeline: String, sink: String, eventID: String, eventType: String,
+        body: [UInt8], schedule: [Int64], createdAtMs: Int64
+    ) {
+        self.id = id
+        self.pipeline = pipeline
+        self.sink = sink
+        self.eventID = eventID
+        self.eventType = eventType
+        self.body = body
+        self.schedule = schedule
+        self.createdAtMs = createdAtMs
+    }
+}

@@ -1,0 +1,100 @@
+/// The state database's schema, as an ordered list of migrations, and the code that applies them.
+///
+/// Never edit a migration that has shipped: append a new one. A database whose `user_version` is
+/// higher than the last migration's was written by a newer build and is refused, since this build
+/// cannot know what the newer columns mean.
+enum StoreSchema {
+    /// Every migration, oldest first.
+    static let migrations: [StoreMigration] = [
+        StoreMigration(
+            version: 1, summary: "outbox, attempt log and source checkpoints",
+            sql: """
+                CREATE TABLE deliveries (
+                    id TEXT NOT NULL UNIQUE CHECK (id <> ''),
+                    pipeline TEXT NOT NULL CHECK (pipeline <> ''),
+                    sink TEXT NOT NULL CHECK (sink <> ''),
+                    event_id TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    body BLOB NOT NULL,
+                    schedule TEXT NOT NULL CHECK (schedule <> ''),
+                    status TEXT NOT NULL
+                        CHECK (status IN ('pending', 'retrying', 'in_flight', 'succeeded', 'failed')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    schedule_offset INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    last_error TEXT,
+                    last_http_status INTEGER
+                );
+                -- Partial indexes hold only the rows still waiting to be sent, so claiming and
+                -- "when is the next one due" stay O(log n) however many deliveries have finished.
+                CREATE INDEX deliveries_due_by_sink ON deliveries (pipeline, sink, next_attempt_at)
+                    WHERE status IN ('pending', 'retrying');
+                CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
+                    WHERE status IN ('pending', 'retrying');
+                CREATE TABLE attempts (
+                    delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+                    attempt INTEGER NOT NULL,
+                    pipeline TEXT NOT NULL,
+                    sink TEXT NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    duration_ms INTEGER NOT NULL,
+                    http_status INTEGER,
+                    error_class TEXT,
+                    error_message TEXT,
+                    response_snippet TEXT,
+                    outcome TEXT NOT NULL CHECK (outcome IN ('succeeded', 'retry', 'failed')),
+                    next_attempt_at INTEGER,
+                    PRIMARY KEY (delivery_id, attempt)
+                );
+                CREATE TABLE checkpoints (
+                    source TEXT PRIMARY KEY,
+                    byte_offset INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                """),
+        StoreMigration(
+            version: 2, summary: "indexes for the delivery log: latency percentiles and failed deliveries",
+            sql: """
+                -- Covering index: a percentile is one ordered walk with LIMIT 1 OFFSET k, never a
+                -- sort of every attempt in memory.
+                CREATE INDEX attempts_latency ON attempts (pipeline, sink, duration_ms, started_at);
+                -- Failed deliveries are few; `resend --failed` and `deliveries --status failed`
+                -- find them without scanning the outbox.
+                CREATE INDEX deliveries_failed ON deliveries (pipeline, sink, updated_at)
+                    WHERE status = 'failed';
+                """),
+    ]
+
+    /// The schema version this build writes.
+    static var currentVersion: Int { migrations.last?.version ?? 0 }
+
+    /// The database's `PRAGMA user_version`.
+    static func version(of database: SQLiteDatabase) throws -> Int {
+        Int(try database.scalarInt64("PRAGMA user_version") ?? 0)
+    }
+
+    /// Brings `database` up to the last of `migrations` in one transaction, or refuses a database
+    /// from a newer build. Returns the version it was at before.
+    @discardableResult
+    static func migrate(_ database: SQLiteDatabase, migrations: [StoreMigration] = migrations) throws -> Int {
+        let known = migrations.last?.version ?? 0
+        precondition(
+            migrations.enumerated().allSatisfy { $0.element.version == $0.offset + 1 },
+            "migrations must be numbered 1, 2, 3, … in order")
+        return try database.transaction {
+            // Read inside the write transaction: another process may have migrated meanwhile.
+            let found = try version(of: database)
+            guard found <= known else {
+                throw DeliveryStoreError.schemaTooNew(found: found, known: known, path: database.path)
+            }
+            for migration in migrations where migration.version > found {
+                try database.execute(migration.sql)
+                // user_version lives in the file header and is written by this same transaction.
+                try database.execute("PRAGMA user_version = \(migration.version)")
+            }
+            return found
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import LoyaliHooks
+
+/// `loyali-hooks deliveries [filters]` and `loyali-hooks deliveries show WHD_ID`
+enum DeliveriesCommand {
+    static let usage = """
+        USAGE: loyali-hooks deliveries [--status pending|retrying|succeeded|failed] [--pipeline P] [--sink S]
+                                       [--event-type T] [--since 1h] [--limit N] [--json] [--state DIR]
+               loyali-hooks deliveries show WHD_ID [--json] [--state DIR]
+
+        The delivery log, newest first: each delivery's status, attempts and last result; 'show'
+        gives one delivery's attempt timeline (when, status, latency, error, next attempt).
+
+        OPTIONS:
+        \(StateOptions.help)
+          --json             one JSON object per line
+        EXAMPLES:
+          loyali-hooks deliveries --status failed --since 24h
+          loyali-hooks deliveries show whd_3399ea5c12101c5af09822cd02fce6e4
+        """
+
+    static func run(_ raw: [String]) throws(CLIError) {
+        let args = try Arguments(
+            raw, options: ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit", "--state"], flags: ["--json"])
+        let store = try StateOptions.openStore(args)
+        if args.positionals.first == "show" {
+            guard args.positionals.count == 2 else { throw .usage("deliveries show needs one WHD_ID") }
+            try show(args.positionals[1], store: store, json: args.has("--json"))
+            return
+        }
+        guard args.positionals.isEmpty else { throw .usage("unexpected argument '\(args.positionals[0])'; did you mean 'deliveries show ID'?") }
+        let query = try DeliveryFilters.query(args)
+        let rows = try StateOptions.attempt { try store.list(query) }
+        if args.has("--json") {
+            for row in rows { Terminal.out(JSONValue.object(DeliveryRendering.summaryJSON(row)).serializedString) }
+            return
+        }
+        guard !rows.isEmpty else {
+            Terminal.out("no deliveries match")
+            return
+        }
+        Terminal.out("ID".padding(37) + "PIPELINE/SINK".padding(28) + "EVENT".padding(22) + "STATUS".padding(13) + "TRIES".padding(6) + "LAST".padding(18) + "UPDATED")
+        for row in rows {
+            let last = row.lastHTTPStatus.map(String.init) ?? row.lastError.map { String($0.prefix(16)) } ?? "-"
+            Terminal.out(
+                row.id.padding(37) + "\(row.pipeline)/\(row.sink)".padding(28) + row.eventType.padding(22)
+                    + "\(DeliveryRendering.mark(row.status)) \(row.status.rawValue)".padding(13) + String(row.attempts).padding(6)
+                    + last.padding(18) + row.updatedAtMs.rfc3339)
+        }
+    }
+
+    static func show(_ id: String, store: DeliveryStore, json: Bool) throws(CLIError) {
+        guard let (summary, attempts) = try StateOptions.attempt({ try store.detail(id: id) }) else {
+            throw .failed("no delivery '\(id)'")
+        }
+        if json {
+            var object = DeliveryRendering.summaryJSON(summary)
+            object["attempt_log"] = .array(attempts.map { .object(DeliveryRendering.attemptJSON($0)) })
+            Terminal.out(JSONValue.object(object).serializedString)
+            return
+        }
+        Terminal.out("\(summary.id)  \(summary.pipeline)/\(summary.sink)  \(summary.eventType)  event \(summary.eventID)")
+        var status = "\(DeliveryRendering.mark(summary.status)) \(summary.status.rawValue) · \(summary.attempts) attempt(s)"
+        if let next = summary.nextAttemptMs, summary.status == .pending || summary.status == .retrying {
+            status += " · next attempt \(next.rfc3339)"
+        }
+        Terminal.out(status)
+        for attempt in attempts {
+            let result = attempt.httpStatus.map { "HTTP \($0)" } ?? attempt.errorClass ?? "ok"
+            var line = "  #\(attempt.attempt)  \(attempt.startedAtMs.rfc3339)  \(result.padding(20))\(String(attempt.durationMs).padding(6))ms"
+            if let message = attempt.errorMessage { line += "  \(message)" }
+            if case .retry(let next) = attempt.outcome { line += "  → retry at \(next.rfc3339)" }
+            Terminal.out(line)
+            if let snippet = attempt.responseSnippet, !snippet.isEmpty {
+                Terminal.out("      \(snippet.prefix(200).replacingNewlines())")
+            }
+        }
+    }
+}
+
+/// The filter options shared by `deliveries` and `resend --failed`.
+enum DeliveryFilters {
+    static func query(_ args: Arguments, forcedStatus: DeliveryStatus? = nil) throws(CLIError) -> DeliveryQuery {
+        var query = DeliveryQuery()
+        if let status = args.value("--status") {
+            guard let parsed = DeliveryStatus(rawValue: status) else {
+                throw .usage("--status must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = parsed
+        }
+        if let forcedStatus { query.status = forcedStatus }
+        query.pipeline = args.value("--pipeline")
+        query.sink = args.value("--sink")
+        query.eventType = args.value("--event-type")
+        query.sinceMs = try StateOptions.since(args, nowMs: Terminal.now * 1000)
+        if let limit = try args.integer("--limit") {
+            guard limit > 0 else { throw .usage("--limit must be positive") }
+            query.limit = Int(limit)
+        }
+        return query
+    }
+}
+
+/// Text and JSON renderings of store rows.
+enum DeliveryRendering {
+    /// The guide's dashboard marks.
+    static func mark(_ status: DeliveryStatus) -> String {
+        switch status {
+        case .succeeded: "✅"
+        case .failed: "❌"
+        case .retrying: "⚠️"
+        case .pending, .inFlight: "⏳"
+        }
+    }
+
+    static func summaryJSON(_ row: DeliverySummary) -> JSONObject {
+        var object = JSONObject()
+        object["id"] = .string(row.id)
+        object["pipeline"] = .string(row.pipeline)
+        object["sink"] = .string(row.sink)
+        object["event_id"] = .string(row.eventID)
+        object["event_type"] = .string(row.eventType)
+        object["status"] = .string(row.status.rawValue)
+        object["attempts"] = .number(JSONNumber(Int64(row.attempts)))
+        object["created_at"] = .string(row.createdAtMs.rfc3339)
+        object["updated_at"] = .string(row.updatedAtMs.rfc3339)
+        object["next_attempt_at"] = row.nextAttemptMs.map { .string($0.rfc3339) } ?? .null
+        object["last_http_status"] = row.lastHTTPStatus.map { .number(JSONNumber(Int64($0))) } ?? .null
+        object["last_error"] = row.lastError.map(JSONValue.string) ?? .null
+        return object
+    }
+
+    static func attemptJSON(_ row: AttemptRow) -> JSONObject {
+        var object = JSONObject()
+        object["attempt"] = .number(JSONNumber(Int64(row.attempt)))
+        object["started_at"] = .string(row.startedAtMs.rfc3339)
+        object["duration_ms"] = .number(JSONNumber(row.durationMs))
+        object["http_status"] = row.httpStatus.map { .number(JSONNumber(Int64($0))) } ?? .null
+        object["error_class"] = row.errorClass.map(JSONValue.string) ?? .null
+        object["error"] = row.errorMessage.map(JSONValue.string) ?? .null
+        object["response_snippet"] = row.responseSnippet.map(JSONValue.string) ?? .null
+        if case .retry(let next) = row.outcome {
+            object["next_attempt_at"] = .string(next.rfc3339)
+        } else {
+            object["next_attempt_at"] = .null
+        }
+        return object
+    }
+}
+
+extension StringProtocol {
+    func replacingNewlines() -> String { String(map { $0.isNewline ? " " : $0 }) }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import LoyaliHooks
+
+/// `run` without `--dry-run`: the store, the delivery runner, signals, progress and the summary.
+enum DurableRun {
+    static func run(_ args: Arguments, pipelines: [PipelineDefinition], input: LoyaliHooks.InputStream?, rejects: String?) throws(CLIError) {
+        guard !(args.has("--once") && args.has("--drain")) else { throw .usage("choose one of --once and --drain") }
+        if args.has("--json") || args.value("--timestamp") != nil {
+            throw .usage("--json and --timestamp apply to --dry-run only")
+        }
+        let format = args.value("--log-format") ?? "logfmt"
+        guard let logFormat = Logger.Format(rawValue: format) else { throw .usage("--log-format must be logfmt or json") }
+        var options = DeliveryRunner.Options()
+        options.mode = args.has("--once") ? .once : args.has("--drain") ? .drain : .follow
+        options.input = input
+        options.rejectsPath = rejects
+        if let grace = args.value("--grace") {
+            guard let parsed = Duration.parse(config: grace) else { throw .usage("--grace must be a duration such as 10s") }
+            options.grace = parsed
+        }
+        let store = try StateOptions.openStore(args)
+        let logger = Logger(format: logFormat)
+        let runner = DeliveryRunner(pipelines: pipelines, store: store, options: options, logger: logger)
+        let grace = options.grace.configDescription
+        let signals = SignalTrap([SIGINT, SIGTERM]) {
+            logger.log(.info, "stop requested; finishing in-flight deliveries", ["grace": grace])
+            runner.requestStop()
+        }
+        let progress = ProgressLine(runner: runner)
+        let counters: DeliveryRunner.Counters
+        do {
+            counters = try runner.run()
+        } catch {
+            progress.stop()
+            throw .failed("error: \(error)")
+        }
+        progress.stop()
+        _ = signals
+        Terminal.err(
+            "\(counters.eventsRead) event(s) read, \(counters.rejected) rejected, \(counters.enqueued) deliveries queued, "
+                + "\(counters.delivered) delivered, \(counters.retriesScheduled) retries scheduled, \(counters.failed) failed")
+        if counters.rejected > 0 || counters.failed > 0 || counters.transformFailures > 0 { throw .failed("") }
+    }
+}
+
+/// Turns signals into a callback on a Dispatch queue instead of an async-signal handler.
+final class SignalTrap {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ signals: [Int32], handler: @escaping @Sendable () -> Void) {
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// On a terminal, a live line on stderr: events read, delivered, retrying, failed and the rate.
+final class ProgressLine {
+    private let timer: (any DispatchSourceTimer)?
+
+    init(runner: DeliveryRunner) {
+        guard isatty(2) == 1 else {
+            timer = nil
+            return
+        }
+        let start = Date()
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
+        timer.setEventHandler {
+            let c = runner.snapshot
+            let elapsed = max(Date().timeIntervalSince(start), 0.001)
+            let line = "\r\u{1B}[2K⏳ \(c.eventsRead) events · \(c.delivered) delivered · \(c.retriesScheduled) retrying · \(c.failed) failed · \(Int(Double(c.delivered) / elapsed))/s"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+        timer.resume()
+        self.timer = timer
+    }
+
+    func stop() {
+        guard let timer else { return }
+        timer.cancel()
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}

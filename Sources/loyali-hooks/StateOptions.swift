@@ -1,0 +1,39 @@
+import Foundation
+import LoyaliHooks
+
+/// `--state DIR` (or `LOYALI_HOOKS_STATE`, or `.loyali-hooks/`) and opening the store there.
+enum StateOptions {
+    static let help = "  --state DIR        state directory (default: $LOYALI_HOOKS_STATE or .loyali-hooks/)"
+
+    static func openStore(_ args: Arguments) throws(CLIError) -> DeliveryStore {
+        let directory = DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+        do {
+            return try DeliveryStore(directory: directory)
+        } catch {
+            throw .usage("state store \(directory): \(error)")
+        }
+    }
+
+    /// `--since 1h` as a cutoff in Unix milliseconds.
+    static func since(_ args: Arguments, nowMs: Int64) throws(CLIError) -> Int64? {
+        guard let text = args.value("--since") else { return nil }
+        guard let duration = Duration.parse(config: text) else {
+            throw .usage("--since must be a duration such as 30m, 1h or 7d, not '\(text)'")
+        }
+        return nowMs - duration.totalMilliseconds
+    }
+
+    /// Runs a store call, mapping its error to a failure exit.
+    static func attempt<T>(_ body: () throws -> T) throws(CLIError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw .failed("error: \(error)")
+        }
+    }
+}
+
+extension Int64 {
+    /// Unix milliseconds as RFC 3339 UTC.
+    var rfc3339: String { RFC3339.format(unixSeconds: self / 1000) }
+}

@@ -1,0 +1,93 @@
+import LoyaliHooks
+
+/// `loyali-hooks stats [--since 24h] [--json]`
+enum StatsCommand {
+    static let usage = """
+        USAGE: loyali-hooks stats [--since 24h] [--json] [--state DIR]
+
+        The guide's delivery health table for each pipeline and sink: success rate (healthy > 99%),
+        latency p50/p95/p99 (healthy < 500 ms), retry rate (healthy < 5%) and failed deliveries
+        (healthy 0), each marked ✅ or ❌.
+
+        EXAMPLE:
+          loyali-hooks stats --since 1h
+        """
+
+    static func run(_ raw: [String]) throws(CLIError) {
+        let args = try Arguments(raw, options: ["--since", "--state"], flags: ["--json"])
+        let store = try StateOptions.openStore(args)
+        let since = try StateOptions.since(args, nowMs: Terminal.now * 1000) ?? (Terminal.now - 86_400) * 1000
+        let rows = try StateOptions.attempt { try store.stats(sinceMs: since) }
+        if args.has("--json") {
+            for row in rows { Terminal.out(JSONValue.object(json(row)).serializedString) }
+            return
+        }
+        guard !rows.isEmpty else {
+            Terminal.out("no deliveries in this period")
+            return
+        }
+        Terminal.out("PIPELINE/SINK".padding(28) + "DELIVERIES".padding(12) + "SUCCESS".padding(12) + "P50".padding(11) + "P95".padding(11) + "P99".padding(11) + "RETRY RATE".padding(13) + "FAILED")
+        for row in rows {
+            let health = Health(row)
+            Terminal.out(
+                "\(row.pipeline)/\(row.sink)".padding(28) + String(row.total).padding(12)
+                    + cell(row.successRate.map(percent), health.successRate).padding(12)
+                    + cell(row.latencyP50Ms.map { "\($0)ms" }, health.latency(row.latencyP50Ms)).padding(11)
+                    + cell(row.latencyP95Ms.map { "\($0)ms" }, health.latency(row.latencyP95Ms)).padding(11)
+                    + cell(row.latencyP99Ms.map { "\($0)ms" }, health.latency(row.latencyP99Ms)).padding(11)
+                    + cell(row.retryRate.map(percent), health.retryRate).padding(13)
+                    + cell(String(row.failed), health.failed))
+        }
+    }
+
+    /// The guide's healthy ranges.
+    struct Health {
+        let successRate: Bool?
+        let retryRate: Bool?
+        let failed: Bool
+
+        init(_ row: SinkStats) {
+            successRate = row.successRate.map { $0 > 0.99 }
+            retryRate = row.retryRate.map { $0 < 0.05 }
+            failed = row.failed == 0
+        }
+
+        func latency(_ ms: Int64?) -> Bool? { ms.map { $0 < 500 } }
+    }
+
+    static func cell(_ value: String?, _ healthy: Bool?) -> String {
+        guard let value, let healthy else { return "-" }
+        return "\(value) \(healthy ? "✅" : "❌")"
+    }
+
+    static func percent(_ rate: Double) -> String {
+        let tenths = (rate * 1000).rounded() / 10
+        return "\(tenths)%"
+    }
+
+    static func json(_ row: SinkStats) -> JSONObject {
+        let health = Health(row)
+        func number(_ value: Int64?) -> JSONValue { value.map { .number(JSONNumber($0)) } ?? .null }
+        func rate(_ value: Double?) -> JSONValue { value.map { .number(JSONNumber(literal: String(($0 * 10_000).rounded() / 10_000))) } ?? .null }
+        func flag(_ value: Bool?) -> JSONValue { value.map(JSONValue.bool) ?? .null }
+        var object = JSONObject()
+        object["pipeline"] = .string(row.pipeline)
+        object["sink"] = .string(row.sink)
+        object["deliveries"] = number(Int64(row.total))
+        object["succeeded"] = number(Int64(row.succeeded))
+        object["failed"] = number(Int64(row.failed))
+        object["pending"] = number(Int64(row.pending + row.retrying + row.inFlight))
+        object["success_rate"] = rate(row.successRate)
+        object["retry_rate"] = rate(row.retryRate)
+        object["latency_p50_ms"] = number(row.latencyP50Ms)
+        object["latency_p95_ms"] = number(row.latencyP95Ms)
+        object["latency_p99_ms"] = number(row.latencyP99Ms)
+        object["healthy"] = .object(JSONObject([
+            "success_rate": flag(health.successRate),
+            "latency": flag([row.latencyP50Ms, row.latencyP95Ms, row.latencyP99Ms].compactMap { health.latency($0) }.reduce(nil as Bool?) { ($0 ?? true) && $1 }),
+            "retry_rate": flag(health.retryRate),
+            "failed": .bool(health.failed),
+        ]))
+        return object
+    }
+}
