@@ -261,6 +261,28 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     // MARK: Dispatch
 
+    /// Attempts written to the store in one transaction at most.
+    static let recordBatchSize = 512
+    /// How long a finished attempt may wait to be written.
+    static let recordWindowMs: Int64 = 5
+
+    /// Judged attempts not yet written to the store.
+    private struct UnrecordedAttempts {
+        var records: [AttemptRecord] = []
+        /// When the oldest of them finished.
+        var sinceMs = Int64.max
+    }
+
+    private func flush(_ unrecorded: inout UnrecordedAttempts) {
+        guard !unrecorded.records.isEmpty else { return }
+        do {
+            try store.record(unrecorded.records)
+        } catch {
+            logger.log(.error, "recording attempts failed", ["error": "\(error)"])
+        }
+        unrecorded = UnrecordedAttempts()
+    }
+
     /// How often an idle runner re-reads due times, to notice deliveries queued by another
     /// process (a `resend` while `run` is up). A timed wait, not a busy loop.
     static let refreshIntervalMs: Int64 = 1_000
@@ -273,9 +295,17 @@ public final class DeliveryRunner: @unchecked Sendable {
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
+        var unrecorded = UnrecordedAttempts()
+        defer { flush(&unrecorded) }
         while true {
-            recordCompletions(lanes: lanes)
+            judgeCompletions(lanes: lanes, into: &unrecorded)
             let now = clock.nowMs()
+            // Writing attempts in groups keeps the store off the hot path; the window is short so
+            // a crash re-sends (with the same id) only what finished in the last few milliseconds.
+            if unrecorded.records.count >= Self.recordBatchSize || now - unrecorded.sinceMs >= Self.recordWindowMs
+                || lanes.allSatisfy({ $0.inFlight == 0 }) {
+                flush(&unrecorded)
+            }
             if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
                 for lane in lanes where !lane.hasClaimed { lane.nextDueMs = nil }
                 lastRefresh = now
@@ -301,7 +331,8 @@ public final class DeliveryRunner: @unchecked Sendable {
                 }
             }
             let nextDue = lanes.filter { $0.inFlight < $0.maxInFlight }.compactMap(\.nextDueMs).min() ?? SinkLane.nothingDue
-            let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs)
+            let flushDue = unrecorded.records.isEmpty ? Int64.max : unrecorded.sinceMs + Self.recordWindowMs
+            let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs, flushDue)
             if completions.withLock({ $0.isEmpty }) && !newWork.load(ordering: .relaxed) {
                 clock.sleep(untilMs: max(deadline, now), wakeup: wakeup)
             }
@@ -310,6 +341,8 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     /// Starts as many attempts on `lane` as it has free slots, claiming from the store as needed.
     private func fill(_ lane: SinkLane, index: Int, nowMs: Int64) {
+        var batch: [(ClaimedDelivery, DeliveryRequest)] = []
+        defer { if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) } }
         while lane.inFlight < lane.maxInFlight {
             if !lane.hasClaimed {
                 if let due = lane.nextDueMs, due > nowMs { return }
@@ -328,48 +361,63 @@ public final class DeliveryRunner: @unchecked Sendable {
                 }
             }
             guard let delivery = lane.nextClaimed() else { return }
-            start(delivery, on: lane, index: index, nowMs: nowMs)
+            lane.inFlight += 1
+            // Signed now, at send time, so every attempt carries a fresh timestamp.
+            let request = lane.planner.signedRequest(
+                for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
+                body: delivery.body, attempt: delivery.attempt, timestamp: nowMs / 1000)
+            if let concurrent = lane.sink.sink as? any ConcurrentSink {
+                let startedAt = nowMs
+                concurrent.send(request) { [self] result in
+                    complete([Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: clock.nowMs(), result: result)])
+                }
+            } else {
+                batch.append((delivery, request))
+            }
         }
     }
 
-    private func start(_ delivery: ClaimedDelivery, on lane: SinkLane, index: Int, nowMs: Int64) {
-        lane.inFlight += 1
-        let request = lane.planner.signedRequest(
-            for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
-            body: delivery.body, attempt: delivery.attempt, timestamp: nowMs / 1000)
-        let startedAt = nowMs
-        let finish: @Sendable (AttemptResult) -> Void = { [self] result in
-            let finishedAt = clock.nowMs()
-            completions.withLock {
-                $0.append(Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: finishedAt, result: result))
-            }
-            wakeup.signal()
-        }
-        if let concurrent = lane.sink.sink as? any ConcurrentSink {
-            concurrent.send(request, completion: finish)
-        } else {
-            let sink = lane.sink.sink
-            lane.queue!.async {
+    /// Hands a batch to a blocking sink's serial queue and reports the results together.
+    private func startBlocking(_ batch: [(ClaimedDelivery, DeliveryRequest)], on lane: SinkLane, index: Int, nowMs: Int64) {
+        let sink = lane.sink.sink
+        lane.queue!.async { [self] in
+            var finished: [Completion] = []
+            finished.reserveCapacity(batch.count)
+            for (delivery, request) in batch {
+                let startedAt = clock.nowMs()
+                let result: AttemptResult
                 do throws(DeliveryFailure) {
                     try sink.deliver(request)
-                    finish(.accepted)
+                    result = .accepted
                 } catch {
-                    finish(.failure(error))
+                    result = .failure(error)
                 }
+                finished.append(Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: clock.nowMs(), result: result))
             }
+            complete(finished)
         }
     }
 
-    /// Judges finished attempts and records them in one store transaction.
-    private func recordCompletions(lanes: [SinkLane]) {
+    /// Queues finished attempts for the dispatch thread, waking it only if it may be asleep: it
+    /// drains the whole queue whenever it wakes.
+    private func complete(_ finished: [Completion]) {
+        let wasEmpty = completions.withLock { pending -> Bool in
+            let empty = pending.isEmpty
+            pending.append(contentsOf: finished)
+            return empty
+        }
+        if wasEmpty { wakeup.signal() }
+    }
+
+    /// Judges finished attempts, freeing their lanes' slots at once; the records wait in
+    /// `unrecorded` for the next store write.
+    private func judgeCompletions(lanes: [SinkLane], into unrecorded: inout UnrecordedAttempts) {
         let finished = completions.withLock { pending -> [Completion] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
         guard !finished.isEmpty else { return }
         let now = clock.nowMs()
-        var records: [AttemptRecord] = []
-        records.reserveCapacity(finished.count)
         var delta = Counters()
         for completion in finished {
             let lane = lanes[completion.lane]
@@ -407,12 +455,8 @@ public final class DeliveryRunner: @unchecked Sendable {
                 delta.failed += 1
                 logAttempt(record, delivery: delivery, lane: lane, level: .error, message: "delivery failed: \(reason)", next: nil)
             }
-            records.append(record)
-        }
-        do {
-            try store.record(records)
-        } catch {
-            logger.log(.error, "recording attempts failed", ["error": "\(error)"])
+            unrecorded.records.append(record)
+            unrecorded.sinceMs = min(unrecorded.sinceMs, completion.finishedAtMs)
         }
         counters.withLock { $0.add(delta) }
     }

@@ -29,10 +29,15 @@ final class SinkLane {
             maxInFlight = concurrent.maxInFlight
             queue = nil
         } else {
-            maxInFlight = 1
+            // Local writes run one after another on the lane's queue; handing them over in
+            // batches keeps the queue hop off the per-delivery path while order is kept.
+            maxInFlight = Self.blockingBatchSize
             queue = DispatchQueue(label: "loyali-hooks.sink.\(pipeline.name).\(sink.name)")
         }
     }
+
+    /// Deliveries handed to a blocking sink's queue at once.
+    static let blockingBatchSize = 256
 
     var key: (pipeline: String, sink: String) { (pipeline.name, sink.name) }
     var hasClaimed: Bool { claimedHead < claimed.count }

@@ -59,7 +59,7 @@ public final class DeliveryStore: Sendable {
         _ = try database.scalarString("PRAGMA journal_mode = WAL")
         try database.execute(
             """
-            PRAGMA synchronous = FULL;
+            PRAGMA synchronous = NORMAL;
             PRAGMA foreign_keys = ON;
             PRAGMA cache_size = -16000;
             PRAGMA journal_size_limit = 67108864;
