@@ -1,0 +1,257 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import LoyaliHooks
+
+/// A sink whose answers are scripted per delivery, recording every request it gets.
+final class ScriptedSink: ConcurrentSink, @unchecked Sendable {
+    // All mutable state is inside Mutexes; `arrived` is thread-safe.
+    let kind = "scripted"
+    let target = "scripted://test"
+    let maxInFlight = 8
+    var requiresSignature: Bool { true }
+    /// Given the delivery's attempt number, what to answer; `nil` holds the request until released.
+    let script: @Sendable (Int) -> AttemptResult?
+    let requests = Mutex<[DeliveryRequest]>([])
+    let held = Mutex<[@Sendable () -> Void]>([])
+    let arrived = Wakeup()
+
+    init(script: @escaping @Sendable (Int) -> AttemptResult?) { self.script = script }
+
+    func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
+        requests.withLock { $0.append(request) }
+        if let result = script(request.attempt) {
+            completion(result)
+        } else {
+            held.withLock { $0.append { completion(.httpStatus(200, retryAfter: nil, snippet: "")) } }
+        }
+        arrived.signal()
+    }
+
+    func deliver(_ request: DeliveryRequest) throws(DeliveryFailure) {}
+
+    var count: Int { requests.withLock { $0.count } }
+
+    /// Waits (bounded in real time) until at least `n` requests arrived.
+    func waitFor(_ n: Int, seconds: Double = 5) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while count < n {
+            guard Date() < deadline else { return false }
+            arrived.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.05)))
+        }
+        return true
+    }
+}
+
+/// The counters a background run returned, once it has.
+final class RunOutcome: Sendable {
+    private let value = Mutex<DeliveryRunner.Counters?>(nil)
+    func set(_ counters: DeliveryRunner.Counters?) { value.withLock { $0 = counters } }
+    func withLock<T>(_ body: (DeliveryRunner.Counters?) -> T) -> T { value.withLock { body($0) } }
+}
+
+/// Builds pipelines whose sinks are scripted, and runs them against a temporary store.
+struct RunnerHarness {
+    let directory: String
+    let eventsPath: String
+    let store: DeliveryStore
+    let clock = ManualClock(startMs: 1_700_000_000_000)
+
+    init(events: [String]) throws {
+        directory = NSTemporaryDirectory() + "loyali-runner-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        eventsPath = directory + "/events.jsonl"
+        try (events.joined(separator: "\n") + "\n").write(toFile: eventsPath, atomically: true, encoding: .utf8)
+        store = try DeliveryStore(directory: directory + "/state")
+    }
+
+    func pipelines(_ yaml: String, sinks: [String: ScriptedSink]) throws -> [PipelineDefinition] {
+        var registry = StageRegistry.builtIn
+        registry.register(SinkFactory(kind: "scripted", summary: "test", keys: ["name"]) { _, mapping, reader in
+            sinks[reader.literal(mapping["name"]!, what: "name")!]
+        })
+        let loader = PipelineLoader(environment: ["SECRET": "whsec_runner_test", "EVENTS": eventsPath], registry: registry)
+        let (loaded, diagnostics) = loader.load(file: "test.yaml", text: yaml)
+        guard let (pipeline, _) = loaded else {
+            throw DiagnosticList(diagnostics)
+        }
+        return [pipeline]
+    }
+
+    /// Waits (bounded in real time) until the store holds `count` attempts of some delivery, so the
+    /// test advances the clock only after the runner judged the previous attempt.
+    func waitForRecordedAttempts(_ count: Int, seconds: Double = 5) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            let recorded = (try? store.list(DeliveryQuery()))?.map(\.attempts).max() ?? 0
+            if recorded >= count { return true }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return false
+    }
+
+    /// Starts a drain run on its own thread; the returned wakeup fires when it ends.
+    func start(_ pipelines: [PipelineDefinition], mode: DeliveryRunner.Mode = .drain) -> (DeliveryRunner, Wakeup, RunOutcome) {
+        var options = DeliveryRunner.Options()
+        options.mode = mode
+        let runner = DeliveryRunner(
+            pipelines: pipelines, store: store, clock: clock, options: options, logger: Logger(format: .logfmt) { _ in })
+        let done = Wakeup()
+        let result = RunOutcome()
+        Thread.detachNewThread {
+            result.set(try? runner.run())
+            done.signal()
+        }
+        return (runner, done, result)
+    }
+}
+
+// Serialized: each test blocks its thread while a runner works on another, and the cooperative
+// pool has only as many threads as cores.
+@Suite("Delivery runner", .serialized)
+struct DeliveryRunnerTests {
+    static let event = #"{"id":"evt_1","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{"customer_id":"cust_abc123","amount":150}}"#
+
+    static func yaml(schedule: String = "[0s, 1m, 5m, 30m, 2h]") -> String {
+        """
+        pipeline: runner
+        source: { type: file, path: "${EVENTS}" }
+        sign: { secrets: ["${SECRET}"] }
+        sinks:
+          hook: { type: scripted, name: hook, retry: { schedule: \(schedule) } }
+        """
+    }
+
+    @Test("walks the guide's whole 0s/1m/5m/30m/2h schedule on a fake clock, re-signing every attempt")
+    func fullSchedule() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let sink = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let (_, done, result) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]))
+        let delays: [Int64] = [60_000, 300_000, 1_800_000, 7_200_000]
+        #expect(sink.waitFor(1))
+        for (index, delay) in delays.enumerated() {
+            #expect(harness.waitForRecordedAttempts(index + 1))
+            harness.clock.advance(byMs: delay)
+            #expect(sink.waitFor(index + 2), "attempt \(index + 2) never came")
+        }
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)), "drain run did not finish")
+        let counters = try #require(result.withLock { $0 })
+        #expect(counters.failed == 1)
+        #expect(counters.retriesScheduled == 4)
+
+        let requests = sink.requests.withLock { $0 }
+        #expect(requests.map(\.attempt) == [1, 2, 3, 4, 5])
+        #expect(Set(requests.map(\.deliveryID)).count == 1)
+        // Each attempt is signed at its own send time, so a receiver's 300 s tolerance passes.
+        let start: Int64 = 1_700_000_000
+        let expectedTimes = [start, start + 60, start + 360, start + 2_160, start + 9_360]
+        for (request, time) in zip(requests, expectedTimes) {
+            let header = try #require(request.headers.first { $0.name == "X-Loyali-Signature" }?.value)
+            #expect(header.hasPrefix("t=\(time),v1="))
+            let verifier = LoyaliSignatureVerifier(secrets: [WebhookSecret("whsec_runner_test")])
+            #expect(throws: Never.self) { try verifier.verify(header: header, body: request.body, now: time + 10) }
+        }
+        let (summary, attempts) = try #require(try harness.store.detail(id: requests[0].deliveryID))
+        #expect(summary.status == .failed)
+        #expect(attempts.map(\.attempt) == [1, 2, 3, 4, 5])
+        #expect(attempts.allSatisfy { $0.httpStatus == 500 })
+    }
+
+    @Test("a receiver that fails twice gets a third attempt with the same id, and the log shows all three")
+    func failTwiceThenSucceed() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let sink = ScriptedSink { attempt in attempt <= 2 ? .httpStatus(503, retryAfter: nil, snippet: "") : .httpStatus(200, retryAfter: nil, snippet: "ok") }
+        let (_, done, result) = harness.start(try harness.pipelines(Self.yaml(schedule: "[0s, 1s, 1s]"), sinks: ["hook": sink]))
+        #expect(harness.waitForRecordedAttempts(1))
+        harness.clock.advance(byMs: 1_000)
+        #expect(harness.waitForRecordedAttempts(2))
+        harness.clock.advance(byMs: 1_000)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result.withLock { $0 }?.delivered == 1)
+        let id = sink.requests.withLock { $0[0].deliveryID }
+        let (summary, attempts) = try #require(try harness.store.detail(id: id))
+        #expect(summary.status == .succeeded)
+        #expect(attempts.map(\.httpStatus) == [503, 503, 200])
+    }
+
+    @Test("410 Gone fails at once without retries")
+    func gone() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let sink = ScriptedSink { _ in .httpStatus(410, retryAfter: nil, snippet: "") }
+        let (_, done, result) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]))
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(sink.count == 1)
+        #expect(result.withLock { $0 }?.failed == 1)
+    }
+
+    @Test("a stuck endpoint never delays another sink")
+    func isolation() throws {
+        let events = (1...20).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        let stuck = ScriptedSink { _ in nil }
+        let healthy = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let yaml = """
+            pipeline: runner
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              stuck: { type: scripted, name: stuck }
+              healthy: { type: scripted, name: healthy }
+            """
+        let (runner, done, _) = harness.start(try harness.pipelines(yaml, sinks: ["stuck": stuck, "healthy": healthy]))
+        #expect(healthy.waitFor(20), "the healthy sink was held up by the stuck one")
+        #expect(stuck.count == stuck.maxInFlight, "the stuck sink must stop at its in-flight limit")
+        runner.requestStop()
+        for release in stuck.held.withLock({ $0 }) { release() }
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+    }
+
+    @Test("replaying a source never makes a second delivery, and a file source resumes from its checkpoint")
+    func replayAndCheckpoint() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let sink = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let pipelines = try harness.pipelines(Self.yaml(), sinks: ["hook": sink])
+        let (_, done1, result1) = harness.start(pipelines)
+        #expect(done1.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result1.withLock { $0 }?.enqueued == 1)
+
+        // Same bytes again from offset 0 (checkpoint cleared by a new identity): deduped by id.
+        try harness.store.enqueue(
+            [NewDelivery(id: sink.requests.withLock { $0[0].deliveryID }, pipeline: "runner", sink: "hook", eventID: "evt_1",
+                         eventType: "points.earned", body: [0x7B, 0x7D], schedule: [0], createdAtMs: 0)],
+            checkpoint: nil, nowMs: harness.clock.nowMs())
+        // A second run reads only what was appended after the checkpoint.
+        let handle = try #require(FileHandle(forWritingAtPath: harness.eventsPath))
+        handle.seekToEndOfFile()
+        handle.write(Data((#"{"id":"evt_2","event_type":"points.earned","data":{"amount":5}}"# + "\n").utf8))
+        try handle.close()
+        let (_, done2, result2) = harness.start(pipelines)
+        #expect(done2.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result2.withLock { $0 }?.eventsRead == 1)
+        #expect(result2.withLock { $0 }?.enqueued == 1)
+        #expect(sink.count == 2)
+    }
+
+    @Test("resend of a failed delivery sends it again with the same id and a fresh schedule")
+    func resendFailed() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let failing = Atomic<Bool>(true)
+        let sink = ScriptedSink { _ in failing.load(ordering: .relaxed) ? .httpStatus(500, retryAfter: nil, snippet: "") : .httpStatus(200, retryAfter: nil, snippet: "") }
+        let pipelines = try harness.pipelines(Self.yaml(schedule: "[0s]"), sinks: ["hook": sink])
+        let (_, done, _) = harness.start(pipelines)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        var query = DeliveryQuery()
+        query.status = .failed
+        #expect(try harness.store.list(query).count == 1)
+
+        failing.store(false, ordering: .relaxed)
+        #expect(try harness.store.resend(matching: query, nowMs: harness.clock.nowMs()) == 1)
+        let (_, again, result) = harness.start(pipelines)
+        #expect(again.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result.withLock { $0 }?.delivered == 1)
+        let requests = sink.requests.withLock { $0 }
+        #expect(requests.count == 2)
+        #expect(requests[0].deliveryID == requests[1].deliveryID)
+        #expect(requests[1].attempt == 2)
+    }
+}
