@@ -56,6 +56,8 @@ public final class DeliveryRunner: @unchecked Sendable {
     private let options: Options
     private let logger: Logger
     private let wakeup = Wakeup()
+    /// The follower's pause between looks at its files; a stop cuts it short.
+    private let ingestPause = Wakeup()
     private let stopRequested = Atomic<Bool>(false)
     private let ingestFinished = Atomic<Bool>(false)
     /// Set by ingest so the dispatcher forgets its cached due times and asks the store again.
@@ -63,6 +65,9 @@ public final class DeliveryRunner: @unchecked Sendable {
     private let completions = Mutex<[Completion]>([])
     private let counters = Mutex(Counters())
     private let rejects: FileAppender?
+    /// Where each followed file was left and the line number there, so a follower does not recount
+    /// newlines on every look. Touched only by the ingest thread.
+    private var resumePoints: [String: (offset: Int64, line: Int)] = [:]
 
     private struct Completion: Sendable {
         let lane: Int
@@ -93,6 +98,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     public func requestStop() {
         stopRequested.store(true, ordering: .relaxed)
         wakeup.signal()
+        ingestPause.signal()
     }
 
     /// Runs to completion according to the mode. Blocks the calling thread.
@@ -114,17 +120,29 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     // MARK: Ingest
 
+    /// How often a followed file is checked for appended lines.
+    static let followIntervalMs: Int64 = 500
+
     private func ingestAll() {
-        let ingestTime = RFC3339.format(unixSeconds: clock.nowMs() / 1000)
-        let decoder = InputEventDecoder(ingestTime: ingestTime)
-        for group in sourceGroups() {
-            guard !stopRequested.load(ordering: .relaxed) else { return }
-            do {
-                try ingest(group, decoder: decoder)
-            } catch {
-                logger.log(.error, "source failed", ["source": group.identity, "error": "\(error)"])
+        let groups = sourceGroups()
+        let following = options.mode == .follow
+        var finished = Set<String>()
+        repeat {
+            let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: clock.nowMs() / 1000))
+            for group in groups where !finished.contains(group.identity) {
+                guard !stopRequested.load(ordering: .relaxed) else { return }
+                do {
+                    try ingest(group, decoder: decoder, following: following && group.checkpointed)
+                } catch {
+                    logger.log(.error, "source failed", ["source": group.identity, "error": "\(error)"])
+                    finished.insert(group.identity)
+                }
+                // Only checkpointed files can be followed; a stream is read once.
+                if !group.checkpointed { finished.insert(group.identity) }
             }
-        }
+            guard following, finished.count < groups.count else { return }
+            ingestPause.wait(until: Date(timeIntervalSinceNow: Double(Self.followIntervalMs) / 1000))
+        } while !stopRequested.load(ordering: .relaxed)
     }
 
     private struct SourceGroup {
@@ -153,27 +171,38 @@ public final class DeliveryRunner: @unchecked Sendable {
         return groups
     }
 
-    private func ingest(_ group: SourceGroup, decoder: InputEventDecoder) throws {
+    private func ingest(_ group: SourceGroup, decoder: InputEventDecoder, following: Bool) throws {
         let stream = try group.stream()
         var startOffset: Int64 = 0
         var firstLine = 1
-        if group.checkpointed, case .descriptor(let fd, _, _) = stream, let offset = try store.checkpoint(source: group.identity) {
-            firstLine = Self.lineNumber(atOffset: offset, fd: fd)
+        if group.checkpointed, case .descriptor(let fd, _, _) = stream, let offset = try store.checkpoint(source: group.identity),
+            offset <= Self.size(of: fd) ?? offset
+        {
+            if let known = resumePoints[group.identity], known.offset == offset {
+                firstLine = known.line
+            } else {
+                firstLine = Self.lineNumber(atOffset: offset, fd: fd)
+                logger.log(.info, "resuming source from checkpoint", ["source": group.identity, "offset": String(offset), "line": String(firstLine)])
+            }
             lseek(fd, off_t(offset), SEEK_SET)
             startOffset = offset
-            logger.log(.info, "resuming source from checkpoint", ["source": group.identity, "offset": String(offset), "line": String(firstLine)])
         }
         let planners = group.pipelines.map(DeliveryPlanner.init(pipeline:))
         var batch = LineBatch(capacity: options.batchSize)
-        try LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset).forEachLine { line in
+        let flush = { (batch: LineBatch) throws in
+            try self.commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name)
+            if let last = batch.entries.last { self.resumePoints[group.identity] = (batch.endOffset, last.number + 1) }
+        }
+        let reader = LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset, includesUnterminatedTail: !following)
+        try reader.forEachLine { line in
             batch.append(line)
             if batch.count == options.batchSize {
-                try commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name)
+                try flush(batch)
                 batch = LineBatch(capacity: options.batchSize)
             }
             return !stopRequested.load(ordering: .relaxed)
         }
-        if batch.count > 0 { try commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name) }
+        if batch.count > 0 { try flush(batch) }
     }
 
     /// Turns a batch into outbox rows and stores them with the source position in one transaction.
@@ -240,6 +269,14 @@ public final class DeliveryRunner: @unchecked Sendable {
         JSONValue.appendJSONString(String(decoding: raw, as: UTF8.self), to: &line)
         line.append(UInt8(ascii: "}"))
         try? rejects.append(line: line)
+    }
+
+    /// The file's size; a checkpoint past it means the file was truncated or replaced, and is
+    /// then read from the start (ids dedupe whatever was already delivered).
+    static func size(of fd: Int32) -> Int64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return Int64(info.st_size)
     }
 
     /// Counts the newlines before `offset`, so line numbers stay true after a resume.

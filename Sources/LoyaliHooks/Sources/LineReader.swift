@@ -27,13 +27,17 @@ public final class LineReader {
     private let maxLineBytes: Int
     private let firstLineNumber: Int
     private let startOffset: Int64
+    /// Whether a last line without a newline is handed out at end of input. A file that is still
+    /// being written (followed) may hold half a line there, so followers leave it for next time.
+    private let includesUnterminatedTail: Bool
 
     /// Reads `stream`. When resuming mid-file, `startOffset` is where the descriptor already
     /// points and `firstLineNumber` the number of the line starting there.
     public init(
         _ stream: InputStream, maxLineBytes: Int = LineReader.defaultMaxLineBytes, firstLineNumber: Int = 1,
-        startOffset: Int64 = 0
+        startOffset: Int64 = 0, includesUnterminatedTail: Bool = true
     ) {
+        self.includesUnterminatedTail = includesUnterminatedTail
         self.stream = stream
         self.maxLineBytes = maxLineBytes
         self.firstLineNumber = firstLineNumber
@@ -113,7 +117,7 @@ public final class LineReader {
             start = end + 1
             if !keepGoing { return (start, false) }
         }
-        if final, start < buffer.count {
+        if final, includesUnterminatedTail, start < buffer.count {
             let keepGoing = try emit(buffer, start: start, end: buffer.count, next: buffer.count, state: &state, body)
             return (buffer.count, keepGoing)
         }
