@@ -3,9 +3,9 @@ import Foundation
 /// Reads each distinct source once, fans every event out to the pipelines that subscribe to it,
 /// and delivers (or, in a dry run, prints) each pipeline's sinks.
 ///
-/// Lines are cut into batches; in a dry run the batches of one window are planned, signed and
-/// rendered on all cores at once, and their output is written in input order, so the result is
-/// byte-for-byte what a single thread would print. Real deliveries use one worker so file and
+/// Lines are cut into batches; in a dry run batches are planned, signed and rendered on all cores
+/// while this thread keeps reading and writing, and output is written in input order, so the
+/// result is byte-for-byte what a single thread would print. Real deliveries use one worker so file and
 /// stdout sinks keep input order. Everything runs on the caller's thread and on Dispatch's
 /// worker threads, never on Swift's cooperative pool, because it blocks on file I/O.
 public final class PipelineRunner {
@@ -88,19 +88,16 @@ public final class PipelineRunner {
                 decoder: InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: now)),
                 printer: options.dryRun ? DryRunPrinter(format: options.format) : nil,
                 timestamp: now, sourceName: stream.name, showSource: options.input == nil)
-            let width = options.dryRun ? max(1, options.workers) : 1
-            var window: [LineBatch] = []
+            // Real deliveries keep input order for file and stdout sinks: one batch at a time.
+            let pipeline = BatchPipeline(worker: worker, depth: options.dryRun ? max(1, options.workers) * 2 : 1)
             var batch = LineBatch(capacity: options.batchSize)
             do {
                 try LineReader(stream).forEachLine { line in
                     batch.append(line)
                     if batch.count == options.batchSize {
-                        window.append(batch)
+                        pipeline.submit(batch)
                         batch = LineBatch(capacity: options.batchSize)
-                        if window.count == width {
-                            finish(Self.process(window, with: worker), summary: &summary)
-                            window.removeAll(keepingCapacity: true)
-                        }
+                        while let result = pipeline.nextReady() { finish(result, summary: &summary) }
                     }
                     return true
                 }
@@ -108,27 +105,17 @@ public final class PipelineRunner {
                 log("error: \(error)")
                 summary.failed += 1
             }
-            window.append(batch)
-            finish(Self.process(window, with: worker), summary: &summary)
+            pipeline.submit(batch)
+            while let result = pipeline.nextInOrder() { finish(result, summary: &summary) }
         }
         output.flush()
         if let problem = output.writeError { log("error: writing output: \(problem)") }
         return summary
     }
 
-    /// Processes the batches of one window concurrently; results come back in input order.
-    private static func process(_ window: [LineBatch], with worker: BatchWorker) -> [BatchWorker.Result] {
-        if window.count == 1 { return [worker.process(window[0])] }
-        let results = ResultSlots<BatchWorker.Result>(count: window.count)
-        DispatchQueue.concurrentPerform(iterations: window.count) { i in
-            results.store(worker.process(window[i]), at: i)
-        }
-        return results.values
-    }
-
-    /// Writes a window's output, logs and rejects in input order.
-    private func finish(_ results: [BatchWorker.Result], summary: inout RunSummary) {
-        for result in results {
+    /// Writes one batch's output, logs and rejects; called in input order.
+    private func finish(_ result: BatchWorker.Result, summary: inout RunSummary) {
+        do {
             output.bytes += result.output
             output.flushIfFull()
             for line in result.logs { log(line) }
