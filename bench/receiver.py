@@ -6,6 +6,8 @@ Verifies every request's X-Loyali-Signature with Stripe's rules (HMAC-SHA256 ove
 status. Writes one line per request to the log: "<delivery id> <attempt> <status> <sig ok>".
 
     receiver.py PORT SECRET LOG [--fail-first N] [--status CODE]
+
+With PORT 0 the system picks a free port, printed as the first line on stdout.
 """
 import argparse, hashlib, hmac, http.server, socketserver, threading, time
 
@@ -53,4 +55,6 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-Server(("127.0.0.1", args.port), Handler).serve_forever()
+server = Server(("127.0.0.1", args.port), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()

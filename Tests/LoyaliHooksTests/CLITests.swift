@@ -16,7 +16,7 @@ import Testing
 // MARK: - Running the CLI
 
 /// What one invocation produced.
-private struct CLIResult {
+struct CLIResult {
     var status: Int32
     var stdoutData: Data
     var stderrData: Data
@@ -28,11 +28,11 @@ private struct CLIResult {
     var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 }
 
-private struct CLITestError: Error, CustomStringConvertible {
+struct CLITestError: Error, CustomStringConvertible {
     var description: String
 }
 
-private enum CLI {
+enum CLI {
     /// The package root: three levels above this file (Tests/LoyaliHooksTests/CLITests.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -142,7 +142,7 @@ private enum CLI {
 }
 
 /// A temporary directory removed when the value is released.
-private final class TemporaryDirectory {
+final class TemporaryDirectory {
     let url: URL
 
     init() throws {
@@ -297,10 +297,10 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(try CLI.run(["validate", "no/such/dir"]).status == 2)
         #expect(try CLI.run(["sign"], stdin: Data("{}".utf8)).status == 2)
         #expect(try CLI.run(["run", "pipelines/", "--dry-run", "--timestamp", "soon"]).status == 2)
-        // http sinks only deliver under --dry-run in this version.
-        let real = try CLI.run(["run", "pipelines/notifications.yaml"])
-        #expect(real.status == 2)
-        #expect(real.stderr.contains("deliver only under --dry-run"))
+        // Contradictory run modes.
+        let modes = try CLI.run(["run", "pipelines/notifications.yaml", "--once", "--drain"])
+        #expect(modes.status == 2)
+        #expect(modes.stderr.contains("choose one of --once and --drain"))
     }
 
     @Test func unsetOrEmptySecretVariableIsAConfigError() throws {

@@ -4,7 +4,10 @@ extension DeliveryStore {
     /// Blocking; call off the cooperative pool.
     public func list(_ filter: DeliveryQuery) throws -> [DeliverySummary] {
         let clause = Self.whereClause(for: filter, firstParameter: 1)
-        let sql = "SELECT \(Self.summaryColumns) FROM deliveries \(clause.sql) ORDER BY rowid DESC LIMIT ?\(clause.nextParameter)"
+        // Left alone, SQLite would rather walk the whole outbox backwards (no sort) than read the
+        // few failed rows from their index and sort them.
+        let index = filter.status == .failed ? "INDEXED BY deliveries_failed" : ""
+        let sql = "SELECT \(Self.summaryColumns) FROM deliveries \(index) \(clause.sql) ORDER BY seq DESC LIMIT ?\(clause.nextParameter)"
         let limit = max(0, filter.limit)
         return try withDatabase { database in
             try database.withStatement(sql) { statement in
@@ -20,21 +23,21 @@ extension DeliveryStore {
     /// One delivery and its attempts in order, or `nil` for an unknown id. Blocking.
     public func detail(id: String) throws -> (DeliverySummary, [AttemptRow])? {
         try withDatabase { database -> DeliveryDetail? in
-            let summary = try database.withStatement(
-                "SELECT \(Self.summaryColumns) FROM deliveries WHERE id = ?1"
-            ) { statement -> DeliverySummary? in
-                try statement.bind(id, at: 1)
-                return try statement.step() ? Self.summary(from: statement) : nil
+            let found = try database.withStatement(
+                "SELECT \(Self.summaryColumns), seq FROM deliveries WHERE id = ?1"
+            ) { statement -> (DeliverySummary, Int64)? in
+                try DeliveryIDColumn.bind(id, to: statement, at: 1)
+                return try statement.step() ? (Self.summary(from: statement), statement.int64(at: 12)) : nil
             }
-            guard let summary else { return nil }
+            guard let (summary, sequence) = found else { return nil }
             let attempts = try database.withStatement(
                 """
                 SELECT attempt, started_at, duration_ms, http_status, error_class, error_message,
                        response_snippet, outcome, next_attempt_at
-                FROM attempts WHERE delivery_id = ?1 ORDER BY attempt
+                FROM attempts WHERE delivery_seq = ?1 ORDER BY attempt
                 """
             ) { statement in
-                try statement.bind(id, at: 1)
+                try statement.bind(sequence, at: 1)
                 var rows: [AttemptRow] = []
                 while try statement.step() {
                     let outcome =
@@ -68,7 +71,7 @@ extension DeliveryStore {
             try database.transaction {
                 try database.withStatement(
                     """
-                    UPDATE deliveries
+                    UPDATE OR ROLLBACK deliveries
                     SET status = 'pending', next_attempt_at = ?2, schedule_offset = attempts, updated_at = ?2
                     WHERE id = ?1 AND status <> 'in_flight'
                     """
@@ -77,7 +80,7 @@ extension DeliveryStore {
                     var queued: [String] = []
                     for id in unique {
                         statement.reset()
-                        try statement.bind(id, at: 1)
+                        try DeliveryIDColumn.bind(id, to: statement, at: 1)
                         try statement.run()
                         if database.changes == 1 { queued.append(id) }
                     }
@@ -95,7 +98,7 @@ extension DeliveryStore {
         failedOnly.status = .failed
         let clause = Self.whereClause(for: failedOnly, firstParameter: 2)
         let sql = """
-            UPDATE deliveries
+            UPDATE OR ROLLBACK deliveries INDEXED BY deliveries_failed
             SET status = 'pending', next_attempt_at = ?1, schedule_offset = attempts, updated_at = ?1
             \(clause.sql)
             """
@@ -113,8 +116,8 @@ extension DeliveryStore {
 
     /// The health table: one entry per (pipeline, sink) with activity since `sinceMs` (`nil`:
     /// all time), sorted by pipeline then sink. Latency percentiles are nearest-rank over the
-    /// attempts started in the window, read with `ORDER BY duration_ms LIMIT 1 OFFSET k` on an
-    /// index, so memory stays flat with millions of attempts. Blocking.
+    /// attempts started in the window, computed from SQL's per-duration counts in one ordered
+    /// pass, so memory stays flat with millions of attempts. Blocking.
     public func stats(sinceMs: Int64?) throws -> [SinkStats] {
         let since = sinceMs ?? Int64.min
         return try withDatabase { database in
@@ -152,12 +155,11 @@ extension DeliveryStore {
             }
             for index in results.indices {
                 let key = (results[index].pipeline, results[index].sink)
-                let count = try Self.attemptCount(database, key: key, since: since)
-                results[index].attemptCount = count
-                guard count > 0 else { continue }
-                results[index].latencyP50Ms = try Self.latency(database, key: key, since: since, percent: 50, count: count)
-                results[index].latencyP95Ms = try Self.latency(database, key: key, since: since, percent: 95, count: count)
-                results[index].latencyP99Ms = try Self.latency(database, key: key, since: since, percent: 99, count: count)
+                let latency = try Self.latency(database, key: key, since: since)
+                results[index].attemptCount = latency.count
+                results[index].latencyP50Ms = latency.p50
+                results[index].latencyP95Ms = latency.p95
+                results[index].latencyP99Ms = latency.p99
             }
             return results
         }
@@ -196,7 +198,7 @@ extension DeliveryStore {
         let status = DeliveryStatus(rawValue: statement.string(at: 5)) ?? .pending
         let waiting = status == .pending || status == .retrying
         return DeliverySummary(
-            id: statement.string(at: 0), pipeline: statement.string(at: 1), sink: statement.string(at: 2),
+            id: DeliveryIDColumn.read(from: statement, at: 0), pipeline: statement.string(at: 1), sink: statement.string(at: 2),
             eventID: statement.string(at: 3), eventType: statement.string(at: 4), status: status,
             attempts: statement.int(at: 6), createdAtMs: statement.int64(at: 7),
             updatedAtMs: statement.int64(at: 8),
@@ -245,8 +247,15 @@ extension DeliveryStore {
             values: values, sinceMs: query.sinceMs, firstParameter: firstParameter, nextParameter: parameter)
     }
 
-    private static func attemptCount(_ database: SQLiteDatabase, key: (String, String), since: Int64) throws -> Int {
-        try database.withStatement(
+    /// Nearest-rank percentiles (the value at 1-based rank ceil(p/100 × n)) of the attempt
+    /// durations of one sink since `since`. SQLite walks the covering time index and hands back
+    /// one row per distinct duration in ascending order, with its count; Swift keeps a running
+    /// total. Nothing grows with the number of attempts here (SQLite's grouping sorter is bounded
+    /// by the cache size and spills to a temp file beyond it).
+    private static func latency(
+        _ database: SQLiteDatabase, key: (String, String), since: Int64
+    ) throws -> (count: Int, p50: Int64?, p95: Int64?, p99: Int64?) {
+        let count = try database.withStatement(
             "SELECT count(*) FROM attempts WHERE pipeline = ?1 AND sink = ?2 AND started_at >= ?3"
         ) { statement in
             try statement.bind(key.0, at: 1)
@@ -254,26 +263,27 @@ extension DeliveryStore {
             try statement.bind(since, at: 3)
             return try statement.step() ? statement.int(at: 0) : 0
         }
-    }
-
-    /// The nearest-rank percentile: the value at 1-based rank ceil(percent/100 × count).
-    private static func latency(
-        _ database: SQLiteDatabase, key: (String, String), since: Int64, percent: Int, count: Int
-    ) throws -> Int64? {
-        let rank = (percent * count + 99) / 100
-        let offset = min(max(rank - 1, 0), count - 1)
-        return try database.withStatement(
+        guard count > 0 else { return (0, nil, nil, nil) }
+        let ranks = [50, 95, 99].map { (percent: Int) in max(1, (percent * count + 99) / 100) }
+        var values: [Int64?] = [nil, nil, nil]
+        try database.withStatement(
             """
-            SELECT duration_ms FROM attempts
+            SELECT duration_ms, count(*) FROM attempts
             WHERE pipeline = ?1 AND sink = ?2 AND started_at >= ?3
-            ORDER BY duration_ms LIMIT 1 OFFSET ?4
+            GROUP BY duration_ms ORDER BY duration_ms
             """
         ) { statement in
             try statement.bind(key.0, at: 1)
             try statement.bind(key.1, at: 2)
             try statement.bind(since, at: 3)
-            try statement.bind(offset, at: 4)
-            return try statement.step() ? statement.int64(at: 0) : nil
+            var seen = 0
+            while values[2] == nil, try statement.step() {
+                seen += statement.int(at: 1)
+                for index in ranks.indices where values[index] == nil && seen >= ranks[index] {
+                    values[index] = statement.int64(at: 0)
+                }
+            }
         }
+        return (count, values[0], values[1], values[2])
     }
 }

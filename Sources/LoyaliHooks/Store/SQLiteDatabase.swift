@@ -82,7 +82,15 @@ final class SQLiteDatabase {
     ///
     /// IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read
     /// transactions; a waiting writer is covered by the busy timeout.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    ///
+    /// `durable: false` commits without an fsync (`synchronous = NORMAL` for this transaction
+    /// only). The commit still survives a crash of the process, and the next durable commit
+    /// fsyncs the WAL up to and including it; only a power loss before then can undo it. Use it
+    /// only where losing the transaction is harmless, e.g. when it would merely cause a resend.
+    /// The connection is assumed to run with `synchronous = FULL`, which is restored afterwards.
+    func transaction<T>(durable: Bool = true, _ body: () throws -> T) throws -> T {
+        if !durable { try withStatement("PRAGMA synchronous = NORMAL") { try $0.run() } }
+        defer { if !durable { try? withStatement("PRAGMA synchronous = FULL") { try $0.run() } } }
         try withStatement("BEGIN IMMEDIATE") { try $0.run() }
         do {
             let result = try body()
@@ -96,6 +104,9 @@ final class SQLiteDatabase {
 
     /// Whether no transaction is open.
     var isAutocommit: Bool { sqlite3_get_autocommit(connection) != 0 }
+
+    /// The rowid of the last row inserted.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(connection) }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     var changes: Int { Int(sqlite3_changes64(connection)) }

@@ -127,6 +127,11 @@ final class SQLiteStatement {
         sqlite3_column_type(handle, Int32(index)) == SQLITE_NULL
     }
 
+    /// Whether column `index` (0-based) of the current row is a BLOB.
+    func isBlob(at index: Int) -> Bool {
+        sqlite3_column_type(handle, Int32(index)) == SQLITE_BLOB
+    }
+
     /// Column `index` as an integer (0 for NULL).
     func int64(at index: Int) -> Int64 {
         sqlite3_column_int64(handle, Int32(index))

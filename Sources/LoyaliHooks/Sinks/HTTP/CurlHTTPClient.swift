@@ -22,7 +22,8 @@ public final class CurlHTTPClient: Sendable {
         core = CurlClientCore(multi: try CurlMultiHandle(maxConnections: limit), maxInFlight: limit)
         let loop = CurlTransferLoop(core: core)
         let thread = Thread { loop.run() }
-        thread.name = "loyali-hooks.curl"
+        // At most 15 characters: Linux drops longer thread names.
+        thread.name = "loyali-curl"
         thread.start()
     }
 

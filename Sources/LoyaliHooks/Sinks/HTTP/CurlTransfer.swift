@@ -139,46 +139,63 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// The `curl_slist` for `headers`, plus the lines that stop libcurl adding headers of its own.
     private static func headerList(for headers: [HTTPHeader]) throws(HTTPTransportError) -> UnsafeMutablePointer<curl_slist>? {
-        var lines: [String] = []
-        lines.reserveCapacity(headers.count + 3)
-        var given: Set<String> = []
-        for header in headers {
-            try validate(header)
-            given.insert(header.name.lowercased())
-            // "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
-            lines.append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
-        }
         // Without these libcurl would add `Expect: 100-continue` (a round trip on larger bodies),
         // `Accept: */*` and a form `Content-Type`: the receiver must see only what was given.
-        for name in ["Expect", "Accept", "Content-Type"] where !given.contains(name.lowercased()) {
-            lines.append("\(name):")
-        }
+        var suppressed: [String] = ["expect", "accept", "content-type"]
         var list: UnsafeMutablePointer<curl_slist>?
-        for line in lines {
+        func append(_ line: String) throws(HTTPTransportError) {
             guard let appended = curl_slist_append(list, line) else {
                 curl_slist_free_all(list)
                 throw HTTPTransportError(.other, "out of memory building the request headers")
             }
             list = appended
         }
+        for header in headers {
+            do {
+                try validate(header)
+            } catch {
+                curl_slist_free_all(list)
+                throw error
+            }
+            if let given = suppressed.firstIndex(where: { asciiLowercasedEquals(header.name, $0) }) {
+                suppressed.remove(at: given)
+            }
+            // "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
+            try append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
+        }
+        for name in suppressed {
+            try append("\(name):")
+        }
         return list
     }
 
+    /// Whether `name` equals `lowercase` ignoring ASCII case.
+    private static func asciiLowercasedEquals(_ name: String, _ lowercase: String) -> Bool {
+        name.utf8.count == lowercase.utf8.count
+            && zip(name.utf8, lowercase.utf8).allSatisfy { byte, expected in
+                (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == expected
+            }
+    }
+
+    /// RFC 9110 `tchar`: the bytes allowed in a header name.
+    private static let tokenBytes: [Bool] = (0..<256).map { byte in
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        default: return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
+        }
+    }
+
+    private static let framingHeaders = ["content-length", "transfer-encoding"]
+
     /// Rejects a header that would split into several lines or not parse as one field.
     private static func validate(_ header: HTTPHeader) throws(HTTPTransportError) {
-        let name = header.name.utf8
-        // RFC 9110 token characters.
-        let nameIsToken = !name.isEmpty && name.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
-        }
-        guard nameIsToken else {
+        guard !header.name.isEmpty, header.name.utf8.allSatisfy({ tokenBytes[Int($0)] }) else {
             throw HTTPTransportError(.invalidRequest, "header name '\(header.name)' is not a valid HTTP field name")
+        }
+        // The body's framing is the transport's: a second length would let the receiver read the
+        // request differently from how it was sent.
+        guard !framingHeaders.contains(where: { asciiLowercasedEquals(header.name, $0) }) else {
+            throw HTTPTransportError(.invalidRequest, "header '\(header.name)' is set by the transport and cannot be given")
         }
         guard !header.value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) else {
             // The value is not echoed: it may be a credential.

@@ -5,6 +5,7 @@ public struct HTTPRequest: Sendable {
     public var url: String
     /// The headers sent, in this order, exactly as given. The transport adds only `Host` and
     /// `Content-Length`; it adds no `Accept`, `Content-Type`, `User-Agent` or `Expect` of its own.
+    /// `Content-Length` and `Transfer-Encoding` are the transport's and cannot be given.
     public var headers: [HTTPHeader]
     /// The request body, sent byte for byte.
     public var body: [UInt8]

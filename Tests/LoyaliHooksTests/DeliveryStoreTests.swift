@@ -1,0 +1,689 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import LoyaliHooks
+
+/// A fresh state directory under the system temp dir, removed when the value goes away.
+private final class StateDirectory {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("loyali-store-\(UUID().uuidString)", isDirectory: true).path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func open() throws -> DeliveryStore { try DeliveryStore(directory: path) }
+}
+
+private let guideSchedule: [Int64] = [0, 60_000, 300_000, 1_800_000, 7_200_000]
+private let hooks = (pipeline: "fulfillment", sink: "warehouse")
+
+/// A canonical `whd_` id (32 lowercase hex digits) for a name, like `DeliveryID.make` gives.
+private func canonicalID(_ name: String) -> String {
+    func fnv(_ seed: UInt64) -> String {
+        var hash = seed
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+    return "whd_" + fnv(0xcbf2_9ce4_8422_2325) + fnv(0x8422_2325_cbf2_9ce4)
+}
+
+private func delivery(
+    _ number: Int, pipeline: String = hooks.pipeline, sink: String = hooks.sink,
+    eventType: String = "points.earned", schedule: [Int64] = guideSchedule, createdAtMs: Int64 = 1_000
+) -> NewDelivery {
+    let eventID = "evt_\(number)"
+    return NewDelivery(
+        id: canonicalID("\(eventID)/\(pipeline)/\(sink)"), pipeline: pipeline,
+        sink: sink, eventID: eventID, eventType: eventType,
+        body: Array(#"{"id":"whd","event_type":"\#(eventType)","n":\#(number)}"#.utf8),
+        schedule: schedule, createdAtMs: createdAtMs)
+}
+
+private func attempt(
+    _ claimed: ClaimedDelivery, at startedAtMs: Int64, durationMs: Int64 = 12, httpStatus: Int? = 500,
+    outcome: AttemptOutcome
+) -> AttemptRecord {
+    AttemptRecord(
+        deliveryID: claimed.id, attempt: claimed.attempt, startedAtMs: startedAtMs, durationMs: durationMs,
+        httpStatus: httpStatus, errorClass: nil, errorMessage: nil, responseSnippet: "nope", outcome: outcome)
+}
+
+@Suite("DeliveryStore")
+struct DeliveryStoreTests {
+    // MARK: Outbox
+
+    @Test func replayNeverAddsASecondRowNorResetsASucceededOne() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        let batch = (1...3).map { delivery($0) }
+        #expect(try store.enqueue(batch, checkpoint: nil, nowMs: 1_000) == 3)
+
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 1).first)
+        try store.record([attempt(first, at: 1_000, httpStatus: 200, outcome: .succeeded)])
+
+        // The replay brings the same three plus one new event.
+        #expect(try store.enqueue(batch + [delivery(4)], checkpoint: nil, nowMs: 5_000) == 1)
+        let counts = try store.counts()
+        #expect(counts[.succeeded] == 1)
+        #expect(counts[.pending] == 3)
+        #expect(counts.values.reduce(0, +) == 4)
+        let replayed = try #require(try store.detail(id: first.id))
+        #expect(replayed.0.status == .succeeded)
+        #expect(replayed.0.attempts == 1)
+        #expect(replayed.1.count == 1)
+    }
+
+    @Test func firstAttemptIsDueAfterTheFirstDelay() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1, schedule: [2_000, 60_000])], checkpoint: nil, nowMs: 10_000)
+        #expect(try store.nextDueMs(sinkKey: hooks) == 12_000)
+        #expect(try store.nextDueMs() == 12_000)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 11_999, limit: 10).isEmpty)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 12_000, limit: 10).count == 1)
+    }
+
+    @Test func checkpointCommitsOnlyWithItsDeliveries() throws {
+        let directory = StateDirectory()
+        do {
+            let store = try directory.open()
+            #expect(try store.checkpoint(source: "events.jsonl") == nil)
+            try store.enqueue([delivery(1), delivery(2)], checkpoint: ("events.jsonl", 120), nowMs: 1_000)
+            #expect(try store.checkpoint(source: "events.jsonl") == 120)
+
+            // The third row breaks a CHECK constraint mid-batch: nothing of the batch may stick.
+            var broken = delivery(5)
+            broken.id = ""
+            let error = #expect(throws: SQLiteError.self) {
+                try store.enqueue([delivery(3), delivery(4), broken], checkpoint: ("events.jsonl", 480), nowMs: 2_000)
+            }
+            #expect(error?.code == 19)  // SQLITE_CONSTRAINT
+            #expect(error?.description.contains("CHECK constraint failed") == true)
+            #expect(try store.checkpoint(source: "events.jsonl") == 120)
+            #expect(try store.list(DeliveryQuery()).map(\.eventID).sorted() == ["evt_1", "evt_2"])
+
+            // An empty schedule is refused the same way, after earlier rows were written.
+            var unschedulable = delivery(7)
+            unschedulable.schedule = []
+            #expect {
+                try store.enqueue([delivery(6), unschedulable], checkpoint: ("events.jsonl", 900), nowMs: 3_000)
+            } throws: { error in
+                (error as? DeliveryStoreError)?.kind == .invalidDelivery(id: unschedulable.id)
+            }
+            var negative = delivery(8)
+            negative.schedule = [0, -5]
+            #expect {
+                try store.enqueue([delivery(6), negative], checkpoint: ("events.jsonl", 900), nowMs: 3_000)
+            } throws: { error in
+                (error as? DeliveryStoreError)?.kind == .invalidDelivery(id: negative.id)
+            }
+            #expect(try store.checkpoint(source: "events.jsonl") == 120)
+            #expect(try store.counts()[.pending] == 2)
+        }
+        // After a restart, reading continues from the committed checkpoint.
+        let reopened = try directory.open()
+        #expect(try reopened.checkpoint(source: "events.jsonl") == 120)
+        #expect(try reopened.checkpoint(source: "other") == nil)
+    }
+
+    // MARK: Claim, record, retry
+
+    @Test func claimRecordRetryThenFail() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        let schedule: [Int64] = [0, 60_000, 300_000]
+        try store.enqueue([delivery(1, schedule: schedule)], checkpoint: nil, nowMs: 1_000)
+
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 10).first)
+        #expect(first.attempt == 1)
+        #expect(first.scheduleOffset == 0)
+        #expect(first.schedule == schedule)
+        #expect(first.body == delivery(1).body)
+        #expect(try store.detail(id: first.id)?.0.status == .inFlight)
+        // In flight: neither claimable again nor "due".
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 1_000_000, limit: 10).isEmpty)
+        #expect(try store.nextDueMs() == nil)
+
+        try store.record([attempt(first, at: 1_000, outcome: .retry(atMs: 61_000))])
+        var summary = try #require(try store.detail(id: first.id)?.0)
+        #expect(summary.status == .retrying)
+        #expect(summary.attempts == 1)
+        #expect(summary.nextAttemptMs == 61_000)
+        #expect(summary.lastError == "HTTP 500")
+        #expect(summary.lastHTTPStatus == 500)
+        #expect(try store.nextDueMs(sinkKey: hooks) == 61_000)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 60_999, limit: 10).isEmpty)
+
+        let second = try #require(try store.claimDue(sinkKey: hooks, nowMs: 61_000, limit: 10).first)
+        #expect(second.id == first.id)
+        #expect(second.attempt == 2)
+        try store.record([attempt(second, at: 61_000, outcome: .retry(atMs: 361_000))])
+
+        let third = try #require(try store.claimDue(sinkKey: hooks, nowMs: 361_000, limit: 10).first)
+        #expect(third.attempt == 3)
+        var timeout = attempt(third, at: 361_000, durationMs: 10_000, httpStatus: nil, outcome: .failed)
+        timeout.errorClass = "timeout"
+        timeout.errorMessage = "no response within 10s"
+        try store.record([timeout])
+
+        summary = try #require(try store.detail(id: first.id)?.0)
+        #expect(summary.status == .failed)
+        #expect(summary.attempts == 3)
+        #expect(summary.nextAttemptMs == nil)
+        #expect(summary.lastError == "timeout: no response within 10s")
+        #expect(summary.updatedAtMs == 371_000)
+        #expect(try store.nextDueMs() == nil)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: .max, limit: 10).isEmpty)
+    }
+
+    @Test func successClearsTheLastError() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 0)
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
+        try store.record([attempt(first, at: 0, httpStatus: 503, outcome: .retry(atMs: 60_000))])
+        let second = try #require(try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 1).first)
+        try store.record([attempt(second, at: 60_000, httpStatus: 204, outcome: .succeeded)])
+        let summary = try #require(try store.detail(id: first.id)?.0)
+        #expect(summary.status == .succeeded)
+        #expect(summary.lastError == nil)
+        #expect(summary.lastHTTPStatus == 204)
+    }
+
+    @Test func claimIsPerSinkOldestFirstAndBounded() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        // Enqueued at different times, so their first attempts fall due in reverse order.
+        for number in 1...5 {
+            try store.enqueue([delivery(number)], checkpoint: nil, nowMs: Int64(100 - number))
+        }
+        try store.enqueue([delivery(9, sink: "audit")], checkpoint: nil, nowMs: 0)
+
+        let claimed = try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 3)
+        #expect(claimed.map(\.eventID) == ["evt_5", "evt_4", "evt_3"])
+        #expect(claimed.allSatisfy { $0.sink == "warehouse" })
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 10).map(\.eventID) == ["evt_2", "evt_1"])
+        #expect(try store.nextDueMs(sinkKey: hooks) == nil)
+        #expect(try store.nextDueMs(sinkKey: (hooks.pipeline, "audit")) == 0)
+        #expect(try store.claimDue(sinkKey: (hooks.pipeline, "audit"), nowMs: 1_000, limit: 10).map(\.eventID) == ["evt_9"])
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 0).isEmpty)
+    }
+
+    @Test func recordOfAnUnknownDeliveryRecordsNothing() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 0)
+        let claimed = try #require(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
+        var stranger = attempt(claimed, at: 0, outcome: .failed)
+        stranger.deliveryID = "whd_unknown"
+        #expect {
+            try store.record([attempt(claimed, at: 0, httpStatus: 200, outcome: .succeeded), stranger])
+        } throws: { error in
+            (error as? DeliveryStoreError)?.kind == .unknownDelivery(id: "whd_unknown")
+        }
+        let detail = try #require(try store.detail(id: claimed.id))
+        #expect(detail.0.status == .inFlight)
+        #expect(detail.1.isEmpty)
+    }
+
+    // MARK: Crash recovery
+
+    @Test func recoverInFlightSendsAgainWithTheSameIDAndAttempt() throws {
+        let directory = StateDirectory()
+        var firstIDs: [String: Int] = [:]
+        do {
+            let store = try directory.open()
+            try store.enqueue([delivery(1), delivery(2)], checkpoint: nil, nowMs: 0)
+            let claimed = try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 2)
+            // Delivery 2 fails once and is claimed again: it has a recorded attempt.
+            let retried = try #require(claimed.first { $0.eventID == "evt_2" })
+            try store.record([attempt(retried, at: 0, outcome: .retry(atMs: 60_000))])
+            _ = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 2)
+            #expect(try store.counts()[.inFlight] == 2)
+            firstIDs = Dictionary(uniqueKeysWithValues: claimed.map { ($0.id, $0.eventID == "evt_2" ? 2 : 1) })
+            // The process dies here with both rows in flight.
+        }
+        let store = try directory.open()
+        #expect(try store.recoverInFlight() == 2)
+        let counts = try store.counts()
+        #expect(counts[.inFlight] == 0)
+        #expect(counts[.pending] == 1)
+        #expect(counts[.retrying] == 1)
+        let again = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 10)
+        #expect(Dictionary(uniqueKeysWithValues: again.map { ($0.id, $0.attempt) }) == firstIDs)
+        #expect(try store.recoverInFlight() == 2)
+        #expect(try store.recoverInFlight() == 0)
+    }
+
+    // MARK: Resend
+
+    @Test func resendKeepsTheIDAndRestartsTheSchedule() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1, schedule: [0, 60_000]), delivery(2)], checkpoint: nil, nowMs: 0)
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
+        try store.record([attempt(first, at: 0, outcome: .retry(atMs: 60_000))])
+        // Delivery 2 has been due since 0, so it comes first; it stays in flight.
+        let inFlight = try #require(try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 1).first)
+        #expect(inFlight.eventID == "evt_2")
+        let second = try #require(try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 1).first)
+        #expect(second.id == first.id)
+        try store.record([attempt(second, at: 60_000, outcome: .failed)])
+
+        let queued = try store.resend(ids: [first.id, "whd_missing", inFlight.id, first.id], nowMs: 500_000)
+        #expect(queued == [first.id])
+        let summary = try #require(try store.detail(id: first.id)?.0)
+        #expect(summary.status == .pending)
+        #expect(summary.nextAttemptMs == 500_000)
+
+        let resent = try #require(try store.claimDue(sinkKey: hooks, nowMs: 500_000, limit: 1).first)
+        #expect(resent.id == first.id)
+        #expect(resent.attempt == 3)
+        #expect(resent.scheduleOffset == 2)
+        // attempt - scheduleOffset = 1: the schedule starts over, so the next delay is schedule[1].
+        #expect(resent.schedule[resent.attempt - resent.scheduleOffset] == 60_000)
+        try store.record([attempt(resent, at: 500_000, httpStatus: 200, outcome: .succeeded)])
+        #expect(try store.detail(id: first.id)?.1.map(\.attempt) == [1, 2, 3])
+
+        // A succeeded delivery can still be resent by id, by hand.
+        #expect(try store.resend(ids: [first.id], nowMs: 600_000) == [first.id])
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 600_000, limit: 1).first?.attempt == 4)
+    }
+
+    @Test func resendFailedOnlyTouchesMatchingFailedDeliveries() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        let deliveries = [
+            delivery(1), delivery(2), delivery(3, sink: "audit"), delivery(4, pipeline: "sync"), delivery(5),
+        ]
+        try store.enqueue(deliveries, checkpoint: nil, nowMs: 0)
+        for key in [hooks, (hooks.pipeline, "audit"), ("sync", hooks.sink)] {
+            let claimed = try store.claimDue(sinkKey: key, nowMs: 0, limit: 10)
+            // evt_5 succeeds; every other one fails for good at once.
+            try store.record(
+                claimed.map {
+                    attempt($0, at: 1_000, httpStatus: $0.eventID == "evt_5" ? 200 : 500,
+                            outcome: $0.eventID == "evt_5" ? .succeeded : .failed)
+                })
+        }
+        #expect(try store.counts()[.failed] == 4)
+
+        // `status` in the query is overridden: only failed ones are resent.
+        let count = try store.resend(
+            matching: DeliveryQuery(status: .succeeded, pipeline: hooks.pipeline, sink: hooks.sink, limit: 1),
+            nowMs: 9_000)
+        #expect(count == 2)
+        let pending = try store.list(DeliveryQuery(status: .pending))
+        #expect(Set(pending.map(\.eventID)) == ["evt_1", "evt_2"])
+        #expect(pending.allSatisfy { $0.nextAttemptMs == 9_000 })
+        #expect(try store.detail(id: deliveries[4].id)?.0.status == .succeeded)
+        #expect(try store.resend(matching: DeliveryQuery(sinceMs: 2_000), nowMs: 9_000) == 0)
+        #expect(try store.resend(matching: DeliveryQuery(sinceMs: 1_000), nowMs: 9_000) == 2)
+        #expect(try store.counts()[.failed] == 0)
+    }
+
+    // MARK: Delivery log
+
+    @Test func listFiltersAndOrdersNewestFirst() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue(
+            [delivery(1, eventType: "tier.upgraded"), delivery(2), delivery(3, sink: "audit")],
+            checkpoint: nil, nowMs: 1_000)
+        try store.enqueue([delivery(4, pipeline: "sync"), delivery(5)], checkpoint: nil, nowMs: 2_000)
+        let claimed = try #require(try store.claimDue(sinkKey: hooks, nowMs: 2_000, limit: 1).first)
+        #expect(claimed.eventID == "evt_1")
+        try store.record([attempt(claimed, at: 3_000, outcome: .retry(atMs: 63_000))])
+
+        #expect(try store.list(DeliveryQuery()).map(\.eventID) == ["evt_5", "evt_4", "evt_3", "evt_2", "evt_1"])
+        #expect(try store.list(DeliveryQuery(limit: 2)).map(\.eventID) == ["evt_5", "evt_4"])
+        #expect(try store.list(DeliveryQuery(status: .retrying)).map(\.eventID) == ["evt_1"])
+        #expect(try store.list(DeliveryQuery(status: .pending, pipeline: hooks.pipeline, sink: hooks.sink)).map(\.eventID) == ["evt_5", "evt_2"])
+        #expect(try store.list(DeliveryQuery(pipeline: "sync")).map(\.eventID) == ["evt_4"])
+        #expect(try store.list(DeliveryQuery(sink: "audit")).map(\.eventID) == ["evt_3"])
+        #expect(try store.list(DeliveryQuery(eventType: "tier.upgraded")).map(\.eventID) == ["evt_1"])
+        // Activity since 2 s: the second batch, and evt_1's attempt.
+        #expect(try store.list(DeliveryQuery(sinceMs: 2_000)).map(\.eventID) == ["evt_5", "evt_4", "evt_1"])
+        #expect(try store.list(DeliveryQuery(status: .failed)).isEmpty)
+
+        let row = try #require(try store.list(DeliveryQuery(eventType: "tier.upgraded")).first)
+        #expect(row.id == delivery(1).id)
+        #expect(row.attempts == 1)
+        #expect(row.createdAtMs == 1_000)
+        #expect(row.updatedAtMs == 3_012)
+        #expect(row.nextAttemptMs == 63_000)
+    }
+
+    @Test func detailShowsTheAttemptTimeline() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 0)
+        #expect(try store.detail(id: "whd_nothing") == nil)
+
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
+        try store.record([
+            AttemptRecord(
+                deliveryID: first.id, attempt: 1, startedAtMs: 10, durationMs: 10_000, httpStatus: nil,
+                errorClass: "timeout", errorMessage: "no response within 10s", responseSnippet: nil,
+                outcome: .retry(atMs: 60_010))
+        ])
+        let second = try #require(try store.claimDue(sinkKey: hooks, nowMs: 60_010, limit: 1).first)
+        try store.record([
+            AttemptRecord(
+                deliveryID: second.id, attempt: 2, startedAtMs: 60_010, durationMs: 87, httpStatus: 202,
+                errorClass: nil, errorMessage: nil, responseSnippet: #"{"ok":true}"#, outcome: .succeeded)
+        ])
+
+        let (summary, timeline) = try #require(try store.detail(id: first.id))
+        #expect(summary.status == .succeeded)
+        #expect(summary.eventType == "points.earned")
+        #expect(
+            timeline == [
+                AttemptRow(
+                    deliveryID: first.id, attempt: 1, startedAtMs: 10, durationMs: 10_000, httpStatus: nil,
+                    errorClass: "timeout", errorMessage: "no response within 10s", responseSnippet: nil,
+                    outcome: .retry(atMs: 60_010)),
+                AttemptRow(
+                    deliveryID: first.id, attempt: 2, startedAtMs: 60_010, durationMs: 87, httpStatus: 202,
+                    errorClass: nil, errorMessage: nil, responseSnippet: #"{"ok":true}"#, outcome: .succeeded),
+            ])
+    }
+
+    @Test func statsComputesRatesAndNearestRankPercentiles() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        // warehouse: 100 deliveries, first attempts lasting 1…100 ms in shuffled order.
+        try store.enqueue((1...100).map { delivery($0) }, checkpoint: nil, nowMs: 0)
+        try store.enqueue((1...4).map { delivery($0, sink: "audit") }, checkpoint: nil, nowMs: 0)
+        let claimed = try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 100)
+        var durations = Array(Int64(1)...100)
+        durations.shuffle()
+        // Deliveries 1-90 succeed, 91-96 will retry, 97-100 fail.
+        try store.record(
+            zip(claimed, durations).map { claimed, duration in
+                let number = Int(claimed.eventID.dropFirst(4))!
+                let outcome: AttemptOutcome = number <= 90 ? .succeeded : number <= 96 ? .retry(atMs: 60_000) : .failed
+                return attempt(claimed, at: 1_000, durationMs: duration, httpStatus: number <= 90 ? 200 : 500, outcome: outcome)
+            })
+        // Two of the retrying ones succeed on their second attempt (1000 ms each, an old window).
+        let retried = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 2)
+        try store.record(retried.map { attempt($0, at: 500, durationMs: 1_000, httpStatus: 200, outcome: .succeeded) })
+
+        let all = try store.stats(sinceMs: nil)
+        #expect(all.map(\.sink) == ["audit", "warehouse"])
+        let audit = all[0]
+        #expect(audit.total == 4)
+        #expect(audit.pending == 4)
+        #expect(audit.successRate == nil)
+        #expect(audit.retryRate == nil)
+        #expect(audit.latencyP50Ms == nil)
+
+        let warehouse = all[1]
+        #expect(warehouse.total == 100)
+        #expect(warehouse.succeeded == 92)
+        #expect(warehouse.failed == 4)
+        #expect(warehouse.retrying == 4)
+        #expect(warehouse.attempted == 100)
+        #expect(warehouse.retried == 2)
+        #expect(warehouse.attemptCount == 102)
+        #expect(warehouse.successRate == 92.0 / 96.0)
+        #expect(warehouse.retryRate == 0.02)
+        // 102 attempts: 1…100 and 1000, 1000. Ranks ceil(.5×102)=51, ceil(.95×102)=97, ceil(.99×102)=101.
+        #expect(warehouse.latencyP50Ms == 51)
+        #expect(warehouse.latencyP95Ms == 97)
+        #expect(warehouse.latencyP99Ms == 1_000)
+
+        // Since 1 s: the two 500 ms-start attempts fall out; exactly the 1…100 population is left.
+        let recent = try #require(try store.stats(sinceMs: 1_000).first { $0.sink == "warehouse" })
+        #expect(recent.attemptCount == 100)
+        #expect(recent.latencyP50Ms == 50)
+        #expect(recent.latencyP95Ms == 95)
+        #expect(recent.latencyP99Ms == 99)
+        #expect(try store.stats(sinceMs: 10_000_000).isEmpty)
+    }
+
+    // MARK: Schema versions
+
+    @Test func opensAndMigratesADatabaseFromAnOlderSchema() throws {
+        let directory = StateDirectory()
+        let v1 = Array(StoreSchema.migrations.prefix(1))
+        do {
+            let old = try DeliveryStore(directory: directory.path, migrations: v1)
+            try old.enqueue([delivery(1)], checkpoint: ("events.jsonl", 42), nowMs: 0)
+            let claimed = try #require(try old.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
+            try old.record([attempt(claimed, at: 0, durationMs: 30, outcome: .failed)])
+            #expect(try old.withDatabase { try StoreSchema.version(of: $0) } == 1)
+        }
+        let store = try directory.open()
+        #expect(try store.withDatabase { try StoreSchema.version(of: $0) } == DeliveryStore.schemaVersion)
+        let indexes = try store.withDatabase { database in
+            try database.withStatement("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name") {
+                var names: [String] = []
+                while try $0.step() { names.append($0.string(at: 0)) }
+                return names
+            }
+        }
+        #expect(indexes == ["attempts_by_sink", "deliveries_due", "deliveries_due_by_sink", "deliveries_failed"])
+        // The old rows are all there and usable with the new indexes.
+        #expect(try store.checkpoint(source: "events.jsonl") == 42)
+        #expect(try store.list(DeliveryQuery(status: .failed)).map(\.eventID) == ["evt_1"])
+        #expect(try store.stats(sinceMs: nil).first?.latencyP99Ms == 30)
+        #expect(try store.resend(matching: DeliveryQuery(), nowMs: 1) == 1)
+    }
+
+    @Test func aFailingMigrationLeavesTheDatabaseAsItWas() throws {
+        let directory = StateDirectory()
+        _ = try DeliveryStore(directory: directory.path, migrations: Array(StoreSchema.migrations.prefix(1)))
+        let broken = [
+            StoreSchema.migrations[0],
+            StoreMigration(version: 2, summary: "half works", sql: "CREATE TABLE extra (x); CREATE INDEX oops ON missing (x);"),
+        ]
+        #expect(throws: SQLiteError.self) { try DeliveryStore(directory: directory.path, migrations: broken) }
+        let database = try SQLiteDatabase(path: directory.path + "/" + DeliveryStore.fileName)
+        #expect(try StoreSchema.version(of: database) == 1)
+        #expect(try database.scalarInt64("SELECT count(*) FROM sqlite_master WHERE name = 'extra'") == 0)
+        // And the real migration still applies afterwards.
+        #expect(try StoreSchema.migrate(database) == 1)
+        #expect(try StoreSchema.version(of: database) == DeliveryStore.schemaVersion)
+    }
+
+    @Test func refusesADatabaseFromANewerBuild() throws {
+        let directory = StateDirectory()
+        _ = try directory.open()
+        do {
+            let database = try SQLiteDatabase(path: directory.path + "/" + DeliveryStore.fileName)
+            try database.execute("PRAGMA user_version = 99")
+        }
+        #expect {
+            try directory.open()
+        } throws: { error in
+            guard let error = error as? DeliveryStoreError else { return false }
+            return error.kind == .schemaTooNew(found: 99, known: DeliveryStore.schemaVersion)
+                && error.description
+                    == "\(directory.path)/loyali-hooks.db: error: state database was written by a newer loyali-hooks (schema 99, this build knows \(DeliveryStore.schemaVersion))"
+        }
+        // Refused without being touched.
+        let database = try SQLiteDatabase(path: directory.path + "/" + DeliveryStore.fileName)
+        #expect(try StoreSchema.version(of: database) == 99)
+    }
+
+    @Test func stateDirectoryIsCreatedAndResolved() throws {
+        let directory = StateDirectory()
+        let nested = directory.path + "/deeper/state"
+        let store = try DeliveryStore(directory: nested)
+        #expect(store.path == nested + "/loyali-hooks.db")
+        #expect(FileManager.default.fileExists(atPath: store.path))
+        #expect(try store.withDatabase { try $0.scalarString("PRAGMA journal_mode") } == "wal")
+        #expect(try store.withDatabase { try $0.scalarInt64("PRAGMA synchronous") } == 2)  // FULL
+        #expect(try store.withDatabase { try $0.scalarInt64("PRAGMA foreign_keys") } == 1)
+        // Claims commit without an fsync, and must leave the connection durable again.
+        try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 0)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).count == 1)
+        #expect(try store.withDatabase { try $0.scalarInt64("PRAGMA synchronous") } == 2)
+
+        #expect(DeliveryStore.stateDirectory(option: "s", environment: ["LOYALI_HOOKS_STATE": "e"]) == "s")
+        #expect(DeliveryStore.stateDirectory(option: nil, environment: ["LOYALI_HOOKS_STATE": "e"]) == "e")
+        #expect(DeliveryStore.stateDirectory(option: nil, environment: [:]) == ".loyali-hooks")
+
+        #expect {
+            try DeliveryStore(directory: "/proc/loyali-hooks-cannot-exist")
+        } throws: { error in
+            (error as? DeliveryStoreError)?.kind == .cannotCreateDirectory
+        }
+    }
+
+    @Test func dueQueriesUseThePartialIndexes() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        func plan(_ sql: String) throws -> String {
+            try store.withDatabase { database in
+                try database.withStatement("EXPLAIN QUERY PLAN " + sql) { statement in
+                    var details: [String] = []
+                    while try statement.step() { details.append(statement.string(at: 3)) }
+                    return details.joined(separator: "; ")
+                }
+            }
+        }
+        let claim = try plan(
+            """
+            SELECT d.seq, b.body FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
+            WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?3
+            ORDER BY d.next_attempt_at, d.seq LIMIT ?4
+            """)
+        #expect(claim.contains("USING INDEX deliveries_due_by_sink"), "\(claim)")
+        #expect(claim.contains("SEARCH b USING INTEGER PRIMARY KEY"), "\(claim)")
+        #expect(!claim.contains("TEMP B-TREE"), "\(claim)")
+        let next = try plan(
+            "SELECT next_attempt_at FROM deliveries WHERE status IN ('pending', 'retrying') ORDER BY next_attempt_at LIMIT 1")
+        #expect(next.contains("deliveries_due"), "\(next)")
+        #expect(!next.contains("TEMP B-TREE"), "\(next)")
+        let record = try plan("UPDATE deliveries SET status = 'failed' WHERE id = ?1")
+        #expect(record.contains("USING INDEX sqlite_autoindex_deliveries_1 (id=?)"), "\(record)")
+        let latency = try plan(
+            "SELECT duration_ms, count(*) FROM attempts WHERE pipeline = ?1 AND sink = ?2 AND started_at >= ?3 GROUP BY duration_ms ORDER BY duration_ms")
+        #expect(latency.contains("COVERING INDEX attempts_by_sink"), "\(latency)")
+    }
+
+    // MARK: Concurrency
+
+    @Test(arguments: [false, true])
+    func concurrentClaimersNeverGetTheSameRow(separateConnections: Bool) throws {
+        let directory = StateDirectory()
+        let shared = try directory.open()
+        let total = 2_000
+        try shared.enqueue((1...total).map { delivery($0) }, checkpoint: nil, nowMs: 0)
+        let stores = try separateConnections ? [directory.open(), directory.open()] : [shared, shared]
+        let claims = Mutex<[[String]]>([[], []])
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            do {
+                // Bounded, so a claim that hands rows out twice fails the test instead of spinning.
+                for _ in 0..<(total / 25 + 10) {
+                    let batch = try stores[worker].claimDue(sinkKey: hooks, nowMs: 0, limit: 25)
+                    if batch.isEmpty { break }
+                    claims.withLock { $0[worker].append(contentsOf: batch.map(\.id)) }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        let (first, second) = claims.withLock { ($0[0], $0[1]) }
+        // Counts, not the id lists, so a failure reads in one line.
+        let handedOutTwice = Set(first).intersection(second).count
+        #expect(first.count + second.count == total)
+        #expect(handedOutTwice == 0)
+        #expect(Set(first + second).count == total)
+        #expect(try shared.counts()[.inFlight] == total)
+    }
+
+    @Test func canonicalIDsAreStoredCompactlyAndOtherIDsAsText() throws {
+        let canonical = canonicalID("x")
+        #expect(DeliveryIDColumn.compact(canonical)?.count == 16)
+        #expect(DeliveryIDColumn.compact(canonical.uppercased().replacingOccurrences(of: "WHD_", with: "whd_")) == nil)
+        #expect(DeliveryIDColumn.compact("whd_123") == nil)
+        #expect(DeliveryIDColumn.compact("evt_" + canonical.dropFirst(4)) == nil)
+
+        let directory = StateDirectory()
+        let store = try directory.open()
+        // The same hex digits in upper case are a different id, kept as text, never merged.
+        let upper = "whd_" + canonical.dropFirst(4).uppercased()
+        var deliveries = [delivery(1), delivery(2), delivery(3)]
+        deliveries[0].id = canonical
+        deliveries[1].id = upper
+        deliveries[2].id = "custom-id"
+        #expect(try store.enqueue(deliveries, checkpoint: nil, nowMs: 0) == 3)
+        #expect(try store.enqueue(deliveries, checkpoint: nil, nowMs: 0) == 0)
+        let types = try store.withDatabase { database in
+            try database.withStatement("SELECT typeof(id) FROM deliveries ORDER BY seq") { statement in
+                var types: [String] = []
+                while try statement.step() { types.append(statement.string(at: 0)) }
+                return types
+            }
+        }
+        #expect(types == ["blob", "text", "text"])
+        #expect(try store.list(DeliveryQuery()).map(\.id) == ["custom-id", upper, canonical])
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 10).map(\.id) == [canonical, upper, "custom-id"])
+        #expect(try store.detail(id: canonical)?.0.eventID == "evt_1")
+        #expect(try store.detail(id: upper)?.0.eventID == "evt_2")
+    }
+
+    @Test func recordFindsDeliveriesClaimedByAnotherStore() throws {
+        let directory = StateDirectory()
+        let runner = try directory.open()
+        let other = try directory.open()
+        try runner.enqueue([delivery(1)], checkpoint: nil, nowMs: 0)
+        let claimed = try #require(try runner.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
+        // `other` never claimed it, so it must find the row by id.
+        try other.record([attempt(claimed, at: 0, durationMs: 40, httpStatus: 200, outcome: .succeeded)])
+        let detail = try #require(try runner.detail(id: claimed.id))
+        #expect(detail.0.status == .succeeded)
+        #expect(detail.1.map(\.durationMs) == [40])
+        #expect(try runner.stats(sinceMs: nil).first?.latencyP50Ms == 40)
+    }
+
+    // MARK: SQLite wrapper
+
+    @Test func sqliteErrorsNameTheCodeMessageAndSQL() throws {
+        let directory = StateDirectory()
+        let database = try SQLiteDatabase(path: directory.path + ".db")
+        defer { try? FileManager.default.removeItem(atPath: directory.path + ".db") }
+        let error = #expect(throws: SQLiteError.self) { try database.makeStatement("SELEKT 1") }
+        #expect(error?.code == 1)
+        #expect(error?.description == #"SQLite error 1 (SQL logic error): near "SELEKT": syntax error [in: SELEKT 1]"#)
+
+        try database.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB)")
+        try database.withStatement("INSERT INTO t VALUES (?1, ?2)") {
+            try $0.bind("", at: 1)
+            try $0.bind(bytes: [], at: 2)
+            try $0.run()
+        }
+        let unique = #expect(throws: SQLiteError.self) {
+            try database.withStatement("INSERT INTO t VALUES (?1, NULL)") {
+                try $0.bind("", at: 1)
+                try $0.run()
+            }
+        }
+        #expect(unique?.extendedCode == 1555)  // SQLITE_CONSTRAINT_PRIMARYKEY
+        // Empty text and blobs stay empty values, not NULL.
+        let row = try database.withStatement("SELECT k IS NULL, v IS NULL, length(v), typeof(v) FROM t") { statement in
+            try statement.step() ? [statement.string(at: 0), statement.string(at: 1), statement.string(at: 2), statement.string(at: 3)] : []
+        }
+        #expect(row == ["0", "0", "0", "blob"])
+        // A transaction that throws leaves nothing behind.
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try database.transaction {
+                try database.execute("INSERT INTO t VALUES ('x', x'00ff')")
+                throw Abort()
+            }
+        }
+        #expect(try database.scalarInt64("SELECT count(*) FROM t") == 1)
+        #expect(database.isAutocommit)
+    }
+}
