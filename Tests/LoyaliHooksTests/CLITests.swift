@@ -422,8 +422,11 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(dryJSON.status == 0)
         #expect(!FileManager.default.fileExists(atPath: cwd.path("logs")))
 
-        // Without --dry-run the file sink appends exactly the bodies the dry run showed.
-        let real = try CLI.run(arguments, in: cwd.url)
+        // Without --dry-run the file sink appends exactly the bodies the dry run showed. The real
+        // run keeps its state in the scratch directory and exits once everything is delivered.
+        let real = try CLI.run(
+            ["run", fixture("cli/file-sink.yaml"), "--input", fixture("cli/fanout-events.jsonl"), "--drain", "--state", cwd.path("state")],
+            in: cwd.url)
         #expect(real.status == 0, "\(real.stderr)")
         #expect(real.stdout.isEmpty)
         let written = try String(contentsOfFile: cwd.path("logs/archive.jsonl"), encoding: .utf8)
