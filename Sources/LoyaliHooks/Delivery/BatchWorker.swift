@@ -28,7 +28,7 @@ struct BatchWorker: Sendable {
                        raw: bytes, into: &result)
                 return
             }
-            if Self.isBlank(bytes) { return }
+            if InputRejection.isBlank(bytes) { return }
             result.summary.eventsRead += 1
             let envelope: EventEnvelope
             do throws(InputRejection) {
@@ -76,22 +76,7 @@ struct BatchWorker: Sendable {
 
     private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, into result: inout Result) {
         result.summary.rejected += 1
-        let column = rejection.column.map { " at column \($0)" } ?? ""
-        let origin = showSource ? " (\(sourceName))" : ""
-        result.logs.append("input:\(rejection.line): \(rejection.reason)\(column)\(origin)")
-        var line: [UInt8] = Array(#"{"source":"#.utf8)
-        JSONValue.appendJSONString(sourceName, to: &line)
-        line += #","line":"#.utf8
-        line += String(rejection.line).utf8
-        line += #","reason":"#.utf8
-        JSONValue.appendJSONString(rejection.reason + column, to: &line)
-        line += #","raw":"#.utf8
-        JSONValue.appendJSONString(String(decoding: raw, as: UTF8.self), to: &line)
-        line.append(UInt8(ascii: "}"))
-        result.rejects.append(line)
-    }
-
-    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
+        result.logs.append(rejection.message(source: showSource ? sourceName : nil))
+        result.rejects.append(rejection.record(source: sourceName, raw: raw))
     }
 }

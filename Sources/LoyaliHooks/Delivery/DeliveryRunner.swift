@@ -214,8 +214,8 @@ public final class DeliveryRunner: @unchecked Sendable {
         var logs: [(Logger.Level, String, [(String, String)])] = []
         let nowMs = clock.nowMs()
         batch.forEach { bytes, entry in
-            if entry.isTooLong || bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-                if entry.isTooLong { reject(InputRejection(line: entry.number, reason: "line too long"), raw: bytes, source: source, delta: &delta) }
+            if entry.isTooLong || InputRejection.isBlank(bytes) {
+                if entry.isTooLong { reject(InputRejection(line: entry.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"), raw: bytes, source: source, delta: &delta) }
                 return
             }
             delta.eventsRead += 1
@@ -256,19 +256,8 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, source: String, delta: inout Counters) {
         delta.rejected += 1
-        let column = rejection.column.map { " at column \($0)" } ?? ""
-        logger.log(.warn, "input:\(rejection.line): \(rejection.reason)\(column)", ["source": source])
-        guard let rejects else { return }
-        var line: [UInt8] = Array(#"{"source":"#.utf8)
-        JSONValue.appendJSONString(source, to: &line)
-        line += #","line":"#.utf8
-        line += String(rejection.line).utf8
-        line += #","reason":"#.utf8
-        JSONValue.appendJSONString(rejection.reason + column, to: &line)
-        line += #","raw":"#.utf8
-        JSONValue.appendJSONString(String(decoding: raw, as: UTF8.self), to: &line)
-        line.append(UInt8(ascii: "}"))
-        try? rejects.append(line: line)
+        logger.log(.warn, rejection.message(source: nil), ["source": source])
+        try? rejects?.append(line: rejection.record(source: source, raw: raw))
     }
 
     /// The file's size; a checkpoint past it means the file was truncated or replaced, and is

@@ -1,24 +1,3 @@
-/// Why an input line was refused. The run goes on; the line is counted and can be kept with
-/// `--rejects`.
-public struct InputRejection: Error, Sendable, Equatable, CustomStringConvertible {
-    /// 1-based line number in its source.
-    public var line: Int
-    /// 1-based column when the problem is a JSON syntax error, else `nil`.
-    public var column: Int?
-    /// What is wrong.
-    public var reason: String
-
-    public init(line: Int, column: Int? = nil, reason: String) {
-        self.line = line
-        self.column = column
-        self.reason = reason
-    }
-
-    public var description: String {
-        column.map { "\(line):\($0): \(reason)" } ?? "\(line): \(reason)"
-    }
-}
-
 /// Turns one input line into an ``EventEnvelope`` following the input contract:
 /// a JSON object with `event_type` (a catalogued type) and `data` (an object), and optionally `id`
 /// and `created_at` (RFC 3339).
