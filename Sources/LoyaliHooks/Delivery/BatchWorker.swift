@@ -22,30 +22,51 @@ struct BatchWorker: Sendable {
     func process(_ batch: LineBatch) -> Result {
         var result = Result()
         result.output.reserveCapacity(batch.storage.count * 3)
+        // Decode every line first, so each pipeline plans the whole batch at once (a plugin step
+        // pipelines it); then report in input order, as a line-by-line run would.
+        var decoded: [Decoded] = []
+        var envelopes: [EventEnvelope] = []
+        decoded.reserveCapacity(batch.count)
+        envelopes.reserveCapacity(batch.count)
         batch.forEach { bytes, entry in
             if entry.isTooLong {
                 reject(InputRejection(line: entry.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"),
-                       raw: bytes, into: &result)
+                       raw: bytes, into: &result, decoded: &decoded)
                 return
             }
             if Self.isBlank(bytes) { return }
             result.summary.eventsRead += 1
-            let envelope: EventEnvelope
             do throws(InputRejection) {
-                envelope = try decoder.decode(bytes, number: entry.number)
+                envelopes.append(try decoder.decode(bytes, number: entry.number))
+                decoded.append(.event(envelopes.count - 1))
             } catch {
-                reject(error, raw: bytes, into: &result)
-                return
+                reject(error, raw: bytes, into: &result, decoded: &decoded)
             }
-            for planner in planners {
-                deliver(envelope, planner: planner, into: &result)
+        }
+        let plans = planners.map { $0.plan(batch: envelopes) }
+        for item in decoded {
+            switch item {
+            case .rejected(let log):
+                result.logs.append(log)
+            case .event(let index):
+                for (planner, plans) in zip(planners, plans) {
+                    deliver(plans[index], envelope: envelopes[index], planner: planner, into: &result)
+                }
             }
         }
         return result
     }
 
-    private func deliver(_ envelope: EventEnvelope, planner: DeliveryPlanner, into result: inout Result) {
-        switch planner.plan(envelope) {
+    /// One line of a batch after decoding, in input order.
+    private enum Decoded {
+        /// The index of its envelope.
+        case event(Int)
+        /// The rejection's log line.
+        case rejected(String)
+    }
+
+    private func deliver(_ plan: DeliveryPlanner.Plan, envelope: EventEnvelope, planner: DeliveryPlanner, into result: inout Result) {
+        switch plan {
         case .notSubscribed:
             return
         case .dropped:
@@ -74,11 +95,13 @@ struct BatchWorker: Sendable {
         }
     }
 
-    private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, into result: inout Result) {
+    private func reject(
+        _ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, into result: inout Result, decoded: inout [Decoded]
+    ) {
         result.summary.rejected += 1
         let column = rejection.column.map { " at column \($0)" } ?? ""
         let origin = showSource ? " (\(sourceName))" : ""
-        result.logs.append("input:\(rejection.line): \(rejection.reason)\(column)\(origin)")
+        decoded.append(.rejected("input:\(rejection.line): \(rejection.reason)\(column)\(origin)"))
         var line: [UInt8] = Array(#"{"source":"#.utf8)
         JSONValue.appendJSONString(sourceName, to: &line)
         line += #","line":"#.utf8

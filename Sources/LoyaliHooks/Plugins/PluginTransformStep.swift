@@ -1,0 +1,123 @@
+import Foundation
+
+/// `- plugin: NAME`: a transform step run by an external program from `plugins/NAME/`.
+///
+/// ```yaml
+/// transform:
+///   - plugin: notify-message
+///     config: { field: notification }
+/// ```
+///
+/// Each event goes out as `{"type":"transform","id":N,"event":{"id","event_type","created_at","data"}}`
+/// and comes back as `{"id":N,"event":{…}}` (only `data` may change), `{"id":N,"drop":true}` or
+/// `{"id":N,"error":"reason"}`. A whole batch is pipelined to the plugin's processes at once
+/// (``BatchTransformStep``), so a plugin costs no round trip per event.
+public struct PluginTransformStep: BatchTransformStep {
+    /// The plugin's processes.
+    public let supervisor: PluginSupervisor
+    /// Where the step names its plugin, for start-up errors.
+    public let location: SourceLocation
+    /// That line of the pipeline file, for the caret under start-up errors.
+    public let sourceLine: String?
+
+    /// The plugin's name.
+    public var name: String { supervisor.manifest.name }
+
+    public init(supervisor: PluginSupervisor, location: SourceLocation, sourceLine: String? = nil) {
+        self.supervisor = supervisor
+        self.location = location
+        self.sourceLine = sourceLine
+    }
+
+    public func apply(to envelope: inout EventEnvelope) throws(TransformFailure) -> TransformOutcome {
+        var batch = [envelope]
+        let outcome = apply(batch: &batch)[0]
+        envelope = batch[0]
+        return try outcome.get()
+    }
+
+    public func apply(batch envelopes: inout [EventEnvelope]) -> [Result<TransformOutcome, TransformFailure>] {
+        let replies = supervisor.call(envelopes.map(Self.request))
+        var outcomes: [Result<TransformOutcome, TransformFailure>] = []
+        outcomes.reserveCapacity(envelopes.count)
+        for index in envelopes.indices {
+            outcomes.append(outcome(of: replies[index], envelope: &envelopes[index]))
+        }
+        return outcomes
+    }
+
+    /// The request after its id: `,"event":{"id":…,"event_type":…,"created_at":…,"data":…}}`.
+    static func request(_ envelope: EventEnvelope) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out += #","event":{"id":"#.utf8
+        JSONValue.appendJSONString(envelope.eventID, to: &out)
+        out += #","event_type":"#.utf8
+        JSONValue.appendJSONString(envelope.eventType, to: &out)
+        out += #","created_at":"#.utf8
+        JSONValue.appendJSONString(envelope.createdAt, to: &out)
+        out += #","data":"#.utf8
+        envelope.data.serialize(into: &out)
+        out += "}}".utf8
+        return out
+    }
+
+    /// Applies one reply to its envelope.
+    func outcome(of result: PluginSupervisor.Reply, envelope: inout EventEnvelope) -> Result<TransformOutcome, TransformFailure> {
+        let reply: JSONObject
+        switch result {
+        case .failure(let error):
+            return .failure(TransformFailure(step: name, reason: error.description))
+        case .success(let object):
+            reply = object
+        }
+        if let error = reply["error"] {
+            let reason = error.stringValue ?? error.serializedString
+            return .failure(TransformFailure(step: name, reason: "plugin error: \(reason)"))
+        }
+        if let drop = reply["drop"] {
+            guard drop == .bool(true) else {
+                return .failure(TransformFailure(step: name, reason: "plugin replied \"drop\": \(drop.serializedString); only true is allowed"))
+            }
+            return .success(.drop)
+        }
+        guard let event = reply["event"] else {
+            return .failure(TransformFailure(step: name, reason: "plugin reply has none of \"event\", \"drop\" or \"error\""))
+        }
+        guard case .object(let object) = event else {
+            return .failure(TransformFailure(step: name, reason: "plugin replied \"event\" as \(event.kindName); it must be the event object"))
+        }
+        // The envelope's identity is fixed: receivers dedupe and verify by it.
+        for (key, original) in [("id", envelope.eventID), ("event_type", envelope.eventType), ("created_at", envelope.createdAt)] {
+            if let value = object[key], value != .string(original) {
+                return .failure(TransformFailure(
+                    step: name, reason: "plugin changed the event's \(key) from \(JSONValue.string(original).serializedString) to \(value.serializedString); only data may change"))
+            }
+        }
+        guard let data = object["data"] else {
+            return .failure(TransformFailure(step: name, reason: "plugin replied an event without \"data\""))
+        }
+        guard case .object = data else {
+            return .failure(TransformFailure(step: name, reason: "plugin replied \"data\" as \(data.kindName); it must be an object"))
+        }
+        if let unknown = object.keys.first(where: { !["id", "event_type", "created_at", "data"].contains($0) }) {
+            return .failure(TransformFailure(step: name, reason: "plugin added \"\(unknown)\" to the event; only data may change"))
+        }
+        envelope.data = data
+        return .success(.keep)
+    }
+
+    /// Registry entry: `- plugin: NAME` with an optional `config:` beside it.
+    public static let factory = TransformStepFactory(
+        name: "plugin", summary: "run an external transform from plugins/NAME: - plugin: NAME, config: {…}",
+        optionKeys: ["config"]
+    ) { value, options, reader in
+        guard let name = reader.literal(value, what: "plugin") else { return nil }
+        guard let manifest = reader.plugins.manifest(named: name, kind: .transform, at: value, reader: reader),
+            let config = manifest.checkConfig(options["config"], reference: value, reader: reader)
+        else { return nil }
+        let environment = ProcessInfo.processInfo.environment.merging(reader.plugins.environment) { $1 }
+        let supervisor = PluginSupervisor(manifest: manifest, config: config, environment: environment)
+        return PluginTransformStep(supervisor: supervisor, location: value.location, sourceLine: reader.sourceLine(value.location.line))
+    }
+}
