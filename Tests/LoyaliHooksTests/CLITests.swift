@@ -297,10 +297,10 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(try CLI.run(["validate", "no/such/dir"]).status == 2)
         #expect(try CLI.run(["sign"], stdin: Data("{}".utf8)).status == 2)
         #expect(try CLI.run(["run", "pipelines/", "--dry-run", "--timestamp", "soon"]).status == 2)
-        // http sinks only deliver under --dry-run in this version.
-        let real = try CLI.run(["run", "pipelines/notifications.yaml"])
+        // Dry-run-only options on a real (durable) run are a usage error.
+        let real = try CLI.run(["run", "pipelines/notifications.yaml", "--json"])
         #expect(real.status == 2)
-        #expect(real.stderr.contains("deliver only under --dry-run"))
+        #expect(real.stderr.contains("--json and --timestamp apply to --dry-run only"))
     }
 
     @Test func unsetOrEmptySecretVariableIsAConfigError() throws {
@@ -422,8 +422,11 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(dryJSON.status == 0)
         #expect(!FileManager.default.fileExists(atPath: cwd.path("logs")))
 
-        // Without --dry-run the file sink appends exactly the bodies the dry run showed.
-        let real = try CLI.run(arguments, in: cwd.url)
+        // Without --dry-run (a durable run that exits when drained) the file sink appends exactly
+        // the bodies the dry run showed.
+        let real = try CLI.run(
+            ["run", fixture("cli/file-sink.yaml"), "--input", fixture("cli/fanout-events.jsonl"), "--drain", "--state", cwd.path("state")],
+            in: cwd.url)
         #expect(real.status == 0, "\(real.stderr)")
         #expect(real.stdout.isEmpty)
         let written = try String(contentsOfFile: cwd.path("logs/archive.jsonl"), encoding: .utf8)

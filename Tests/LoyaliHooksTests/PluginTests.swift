@@ -262,12 +262,21 @@ struct PluginTests {
         let outcomes = step.apply(batch: &events)
         #expect(outcomes[0] == .success(.keep))
         #expect(events[0].data.objectValue?["tag"] == .string("t1"))
+        // Python wrote 12.50 back as 12.5; the untouched number keeps its original literal.
+        #expect(events[0].data.objectValue?["amount"] == .number(JSONNumber(literal: "12.50")))
         #expect(outcomes[1] == .success(.drop))
         #expect(outcomes[2].failure?.reason == "plugin error: no such customer")
         #expect(outcomes[3].failure?.reason == #"plugin changed the event's id from "evt_3" to "evt_changed"; only data may change"#)
         // The plugin got its config with init and its stderr reached the log, tagged.
         #expect(log.waitFor(#"msg="tagger: config {\"loud\": false, \"tag\": \"t1\"}" plugin=tagger"#))
         #expect(log.all.allSatisfy { $0.hasSuffix(" plugin=tagger") })
+    }
+
+    @Test func numbersAPluginDidNotChangeKeepTheirLiterals() throws {
+        let original = try JSONParser.parse(#"{"a":12.50,"b":[1.0,12345678901234567890],"c":{"d":1e3},"e":7}"#)
+        let echoed = try JSONParser.parse(#"{"a":12.5,"b":[1,12345678901234567000],"c":{"d":1000.0},"e":8,"f":2.0}"#)
+        #expect(echoed.restoringNumberLiterals(from: original).serializedString
+            == #"{"a":12.50,"b":[1.0,12345678901234567890],"c":{"d":1e3},"e":8,"f":2.0}"#)
     }
 
     @Test func batchesSpreadOverProcessesAndKeepOrder() throws {

@@ -103,7 +103,7 @@ public struct PluginTransformStep: BatchTransformStep {
         if let unknown = object.keys.first(where: { !["id", "event_type", "created_at", "data"].contains($0) }) {
             return .failure(TransformFailure(step: name, reason: "plugin added \"\(unknown)\" to the event; only data may change"))
         }
-        envelope.data = data
+        envelope.data = data.restoringNumberLiterals(from: envelope.data)
         return .success(.keep)
     }
 
