@@ -247,6 +247,79 @@ struct PluginTests {
         #expect(failure.description == "transform 'notify-message' failed: plugin error: points.earned needs a numeric data.amount, got null")
     }
 
+    @Test func thePluginWrittenFromTheDocsWorks() throws {
+        // docs/plugins.md opens with a complete plugin; it must work exactly as printed.
+        let docs = try String(contentsOf: Plugins.root.appendingPathComponent("docs/plugins.md"), encoding: .utf8)
+        func block(after marker: String, fence: String) throws -> String {
+            let start = try #require(docs.range(of: marker)?.upperBound)
+            let open = try #require(docs.range(of: "```\(fence)\n", range: start..<docs.endIndex)?.upperBound)
+            let close = try #require(docs.range(of: "```", range: open..<docs.endIndex)?.lowerBound)
+            return String(docs[open..<close])
+        }
+        let directory = NSTemporaryDirectory() + "loyali-plugin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/greet", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try block(after: "`plugins/greet/plugin.yaml`:", fence: "yaml").write(toFile: directory + "/greet/plugin.yaml", atomically: true, encoding: .utf8)
+        try block(after: "`plugins/greet/greet.py`:", fence: "python").write(toFile: directory + "/greet/greet.py", atomically: true, encoding: .utf8)
+        let yaml = """
+            source: { type: stdin }
+            transform:
+              - plugin: greet
+                config: { greeting: "hi there" }
+              - plugin: greet
+            sinks:
+              out: { type: stdout }
+            """
+        let (loaded, diagnostics) = Plugins.load(yaml, plugins: directory)
+        let pipeline = try #require(loaded, "\(diagnostics)")
+        #expect(PluginRuntime.start([pipeline], includingSinks: false, logger: LogCapture().logger).isEmpty)
+        defer { PluginRuntime.shutdown([pipeline]) }
+        let plans = DeliveryPlanner(pipeline: pipeline).plan(batch: Plugins.events(3))
+        for plan in plans {
+            guard case .deliver(let envelope, _) = plan else {
+                Issue.record("not delivered: \(plan)")
+                continue
+            }
+            // The second use, without config, got the manifest's default.
+            #expect(envelope.data.objectValue?["greeting"] == .string("hello"))
+        }
+        let first = try #require(pipeline.steps.first as? PluginTransformStep)
+        var one = Plugins.events(1)
+        #expect(first.apply(batch: &one) == [.success(.keep)])
+        #expect(one[0].data.objectValue?["greeting"] == .string("hi there"))
+    }
+
+    @Test func csvAnalyticsWritesQuotedRowsOnceEach() throws {
+        let directory = NSTemporaryDirectory() + "loyali-plugin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let manifest = try Plugins.manifest("csv-analytics", in: Plugins.examples)
+        let config = JSONObject([
+            "path": .string(directory + "/out/loyalty.csv"),
+            "columns": .array(["delivery_id", "attempt", "event_type", "data.customer_id", "data.reason", "data.new_tier"].map(JSONValue.string)),
+            "fsync": .bool(false),
+        ])
+        func deliver(_ id: String, _ data: String) -> AttemptResult {
+            let supervisor = PluginSupervisor(manifest: manifest, config: config)
+            defer { supervisor.shutdown() }
+            let sink = PluginSink(supervisor: supervisor, location: SourceLocation(path: "t.yaml", line: 1, column: 1))
+            let body = #"{"id":"\#(id)","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":\#(data)}"#
+            let request = DeliveryRequest(
+                pipeline: "analytics", sink: "spreadsheet", deliveryID: id, eventID: "evt_1", eventType: "points.earned",
+                attempt: 1, headers: [], body: Array(body.utf8))
+            return HTTPSink.wait { sink.send(request, completion: $0) }
+        }
+        #expect(deliver("whd_1", #"{"customer_id":"cust_1","reason":"Review: \"Great, thanks\"\nLine two"}"#) == .accepted)
+        // A later process (a restart, another run) appends without a second header, and skips
+        // a delivery id the file already holds.
+        #expect(deliver("whd_2", #"{"customer_id":"cust_2","new_tier":{"name":"Gold"},"reason":"Zoë ⭐"}"#) == .accepted)
+        #expect(deliver("whd_1", #"{"customer_id":"cust_1"}"#) == .accepted)
+        let csv = try String(contentsOfFile: directory + "/out/loyalty.csv", encoding: .utf8)
+        #expect(csv == "delivery_id,attempt,event_type,data.customer_id,data.reason,data.new_tier\r\n"
+            + "whd_1,1,points.earned,cust_1,\"Review: \"\"Great, thanks\"\"\nLine two\",\r\n"
+            + "whd_2,1,points.earned,cust_2,Zoë ⭐,\"{\"\"name\"\":\"\"Gold\"\"}\"\r\n")
+    }
+
     @Test func dropErrorAndIdentityChangesAreReportedPerEvent() throws {
         let log = LogCapture()
         let step = try Plugins.step("tagger", config: JSONObject(["tag": .string("t1"), "loud": .bool(false)]), log: log)
