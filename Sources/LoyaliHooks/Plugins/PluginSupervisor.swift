@@ -48,7 +48,20 @@ public final class PluginSupervisor: @unchecked Sendable {
 
     private struct Request {
         var payload: [UInt8]
-        var completion: Completion
+        var target: Target
+    }
+
+    /// Where a reply goes: a callback, or a slot of a batch (no closure per request).
+    private enum Target {
+        case callback(Completion)
+        case batch(ReplyCollector, Int)
+
+        func deliver(_ reply: Reply) {
+            switch self {
+            case .callback(let completion): completion(reply)
+            case .batch(let collector, let index): collector.set(reply, at: index)
+            }
+        }
     }
 
     private enum SlotState {
@@ -187,7 +200,7 @@ public final class PluginSupervisor: @unchecked Sendable {
             break
         }
         phase = .starting
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         for slot in slots {
             slot.lastError = nil
             slot.consecutiveFailures = 0
@@ -213,11 +226,11 @@ public final class PluginSupervisor: @unchecked Sendable {
         dispatch(queued, completions: &completions)
         lock.broadcast()
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
     }
 
     /// Spawns a process for `slot` and sends it `init`. Lock held.
-    private func spawn(_ slot: Slot, completions: inout [(Completion, Reply)]) {
+    private func spawn(_ slot: Slot, completions: inout [(Target, Reply)]) {
         let handlers = PluginProcess.Handlers(
             line: { [weak self] process, line in self?.handleLine(process, line) },
             overlongLine: { [weak self] process in
@@ -241,7 +254,7 @@ public final class PluginSupervisor: @unchecked Sendable {
     }
 
     /// A process failed to come up. Lock held.
-    private func startFailed(_ slot: Slot, _ error: PluginError, completions: inout [(Completion, Reply)]) {
+    private func startFailed(_ slot: Slot, _ error: PluginError, completions: inout [(Target, Reply)]) {
         slot.process?.kill()
         slot.lastError = error
         slot.answered = false
@@ -263,7 +276,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         if !slots.contains(where: { $0.process != nil || $0.restartingAfterCrash }) {
             let failure = PluginError(
                 plugin: manifest.name, kind: .unavailable, message: "could not be restarted: \(error.message)", stderr: error.stderr)
-            completions += waiting.map { ($0.completion, .failure(failure)) }
+            completions += waiting.map { ($0.target, .failure(failure)) }
             waiting = []
         }
         lock.broadcast()
@@ -279,7 +292,7 @@ public final class PluginSupervisor: @unchecked Sendable {
     /// Sends one request; `payload` is the rest of the message after its id, starting with a
     /// comma: `,"event":{…}}`. `completion` receives the reply object.
     public func send(_ payload: [UInt8], completion: @escaping Completion) {
-        submit([Request(payload: payload, completion: completion)])
+        submit([Request(payload: payload, target: .callback(completion))])
     }
 
     /// Sends every request of a batch at once and waits for all replies, in request order.
@@ -287,7 +300,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         guard !payloads.isEmpty else { return [] }
         let collector = ReplyCollector(count: payloads.count)
         submit(payloads.enumerated().map { index, payload in
-            Request(payload: payload) { reply in collector.set(reply, at: index) }
+            Request(payload: payload, target: .batch(collector, index))
         })
         return collector.wait()
     }
@@ -297,24 +310,24 @@ public final class PluginSupervisor: @unchecked Sendable {
             do {
                 try start()
             } catch {
-                for request in requests { request.completion(.failure(error)) }
+                for request in requests { request.target.deliver(.failure(error)) }
                 return
             }
         }
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         lock.lock()
         dispatch(requests, completions: &completions)
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
     }
 
     /// Hands requests to the running processes, least busy first, or parks them while a restart
     /// is due; fails them when the plugin cannot serve. Lock held.
-    private func dispatch(_ requests: [Request], completions: inout [(Completion, Reply)]) {
+    private func dispatch(_ requests: [Request], completions: inout [(Target, Reply)]) {
         guard !requests.isEmpty else { return }
         guard phase == .started else {
             let failure = PluginError(plugin: manifest.name, kind: .unavailable, message: "was shut down")
-            completions += requests.map { ($0.completion, .failure(failure)) }
+            completions += requests.map { ($0.target, .failure(failure)) }
             return
         }
         let running = slots.filter(\.isRunning)
@@ -327,7 +340,7 @@ public final class PluginSupervisor: @unchecked Sendable {
                     plugin: manifest.name, kind: .unavailable,
                     message: "is unavailable: \(error?.message ?? "no process is running"); it is restarted with backoff",
                     stderr: error?.stderr ?? [])
-                completions += requests.map { ($0.completion, .failure(failure)) }
+                completions += requests.map { ($0.target, .failure(failure)) }
             }
             return
         }
@@ -361,7 +374,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         // Parsed before taking the lock: replies from several processes decode in parallel.
         let parsed = try? JSONParser.parse(line)
         let object = parsed?.objectValue
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         lock.lock()
         let slot = slots[process.slot]
         guard slot.process === process else {
@@ -404,16 +417,19 @@ public final class PluginSupervisor: @unchecked Sendable {
             slot.lastProgress = .now
             slot.answered = true
             slot.consecutiveFailures = 0
-            completions.append((request.completion, .success(object)))
+            // The common path: one reply, delivered without collecting it first.
+            lock.unlock()
+            request.target.deliver(.success(object))
+            return
         case .stopped, .restarting:
             break
         }
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
     }
 
     private func handleFailure(_ process: PluginProcess, kind: PluginError.Kind, message: String) {
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         lock.lock()
         let slot = slots[process.slot]
         if slot.process === process {
@@ -424,13 +440,13 @@ public final class PluginSupervisor: @unchecked Sendable {
             }
         }
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
     }
 
     private func handleExit(_ process: PluginProcess, _ termination: ChildProcess.Termination) {
         // Its last stderr lines explain the exit; they may trail the exit by a moment.
         let stderr = process.stderrLines(waitingUpTo: Self.stderrWait)
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         lock.lock()
         let slot = slots[process.slot]
         guard slot.process === process else {
@@ -440,7 +456,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         switch (phase, slot.state) {
         case (.shuttingDown, _), (.shutDown, _):
             let failure = PluginError(plugin: manifest.name, kind: .unavailable, message: "exited during shutdown (it \(termination)) before answering", stderr: stderr)
-            completions += slot.takePending().map { ($0.completion, .failure(failure)) }
+            completions += slot.takePending().map { ($0.target, .failure(failure)) }
             slot.state = .stopped
             if termination != .exited(0) {
                 logger.log(.warn, "plugin exited abnormally at shutdown", ["plugin": manifest.name, "status": termination.description])
@@ -454,13 +470,13 @@ public final class PluginSupervisor: @unchecked Sendable {
             failed(slot, kind: .crashed, message: "crashed (it \(termination))", stderr: stderr, completions: &completions)
         }
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
     }
 
     /// A working process failed: kill it, fail the request it was on, resend the others and
     /// schedule a restart. Lock held.
     private func failed(
-        _ slot: Slot, kind: PluginError.Kind, message: String, stderr: [String] = [], completions: inout [(Completion, Reply)]
+        _ slot: Slot, kind: PluginError.Kind, message: String, stderr: [String] = [], completions: inout [(Target, Reply)]
     ) {
         slot.process?.kill()
         let outstanding = slot.takePending()
@@ -473,7 +489,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         if let blamed = outstanding.first {
             let error = PluginError(
                 plugin: manifest.name, kind: kind, message: "\(message) while handling this request; it was restarted", stderr: stderr)
-            completions.append((blamed.completion, .failure(error)))
+            completions.append((blamed.target, .failure(error)))
         }
         var fields: [(String, String)] = [("plugin", manifest.name), ("error", message)]
         if let last = stderr.last { fields.append(("stderr", last)) }
@@ -508,7 +524,7 @@ public final class PluginSupervisor: @unchecked Sendable {
     /// One round of the watchdog: enforce start and request timeouts, run due restarts, then
     /// sleep until the next deadline (at most a second). Returns `false` once shut down.
     private func watch() -> Bool {
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         lock.lock()
         guard phase != .shutDown else {
             lock.unlock()
@@ -551,7 +567,7 @@ public final class PluginSupervisor: @unchecked Sendable {
             _ = lock.wait(until: Date(timeIntervalSinceNow: Self.seconds(next - .now)))
         }
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
         return true
     }
 
@@ -566,7 +582,7 @@ public final class PluginSupervisor: @unchecked Sendable {
     /// running after `grace`, SIGKILL after another `grace`. Requests still waiting fail. Blocks
     /// until the processes are gone.
     public func shutdown(grace: Duration = .seconds(2)) {
-        var completions: [(Completion, Reply)] = []
+        var completions: [(Target, Reply)] = []
         lock.lock()
         guard phase != .shuttingDown, phase != .shutDown else {
             lock.unlock()
@@ -574,7 +590,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         }
         phase = .shuttingDown
         let failure = PluginError(plugin: manifest.name, kind: .unavailable, message: "was shut down")
-        completions += waiting.map { ($0.completion, .failure(failure)) }
+        completions += waiting.map { ($0.target, .failure(failure)) }
         waiting = []
         for slot in slots {
             if let process = slot.process {
@@ -602,13 +618,13 @@ public final class PluginSupervisor: @unchecked Sendable {
             if !lock.wait(until: last) { break }
         }
         for slot in slots {
-            completions += slot.takePending().map { ($0.completion, .failure(failure)) }
+            completions += slot.takePending().map { ($0.target, .failure(failure)) }
             slot.state = .stopped
         }
         phase = .shutDown
         lock.broadcast()
         lock.unlock()
-        for (completion, reply) in completions { completion(reply) }
+        for (target, reply) in completions { target.deliver(reply) }
     }
 }
 

@@ -88,20 +88,30 @@ public struct PluginTransformStep: BatchTransformStep {
             return .failure(TransformFailure(step: name, reason: "plugin replied \"event\" as \(event.kindName); it must be the event object"))
         }
         // The envelope's identity is fixed: receivers dedupe and verify by it.
-        for (key, original) in [("id", envelope.eventID), ("event_type", envelope.eventType), ("created_at", envelope.createdAt)] {
-            if let value = object[key], value != .string(original) {
+        var data: JSONValue?
+        for member in object.members {
+            let original: String
+            switch member.key {
+            case "data":
+                data = member.value
+                continue
+            case "id": original = envelope.eventID
+            case "event_type": original = envelope.eventType
+            case "created_at": original = envelope.createdAt
+            default:
+                return .failure(TransformFailure(step: name, reason: "plugin added \"\(member.key)\" to the event; only data may change"))
+            }
+            guard case .string(let text) = member.value, text == original else {
                 return .failure(TransformFailure(
-                    step: name, reason: "plugin changed the event's \(key) from \(JSONValue.string(original).serializedString) to \(value.serializedString); only data may change"))
+                    step: name,
+                    reason: "plugin changed the event's \(member.key) from \(JSONValue.string(original).serializedString) to \(member.value.serializedString); only data may change"))
             }
         }
-        guard let data = object["data"] else {
+        guard let data else {
             return .failure(TransformFailure(step: name, reason: "plugin replied an event without \"data\""))
         }
         guard case .object = data else {
             return .failure(TransformFailure(step: name, reason: "plugin replied \"data\" as \(data.kindName); it must be an object"))
-        }
-        if let unknown = object.keys.first(where: { !["id", "event_type", "created_at", "data"].contains($0) }) {
-            return .failure(TransformFailure(step: name, reason: "plugin added \"\(unknown)\" to the event; only data may change"))
         }
         envelope.data = data.restoringNumberLiterals(from: envelope.data)
         return .success(.keep)
