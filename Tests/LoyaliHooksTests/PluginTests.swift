@@ -598,4 +598,73 @@ struct PluginTests {
         #expect(recorded.filter { $0.contains(#"\"sink\": \"retry\""#) || $0.contains(#"\"sink\":\"retry\""#) }.count == 2)
         #expect(recorded.filter { $0.contains(#"\"sink\":\"fatal\""#) }.count == 1)
     }
+
+    // MARK: Through the CLI
+
+    /// Runs the built `loyali-hooks` in `directory` with the fixture plugins folder.
+    private func cli(_ arguments: [String], in directory: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        let candidates = [
+            ProcessInfo.processInfo.environment["LOYALI_HOOKS_BIN"],
+            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("loyali-hooks").path,
+            Plugins.root.appendingPathComponent(".build/debug/loyali-hooks").path,
+        ].compactMap { $0 }.filter { !$0.isEmpty }
+        let binary = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "build loyali-hooks first")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.environment = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", PluginCatalog.environmentVariable: Plugins.fixtures, "SECRET": "whsec_cli_plugin_test",
+        ]
+        let out = directory + "/.stdout", err = directory + "/.stderr"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: err, encoding: .utf8))
+    }
+
+    @Test func validateAndDryRunThroughTheCLI() throws {
+        let directory = NSTemporaryDirectory() + "loyali-plugin-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "source: { type: stdin }\ntransform:\n  - plugin: exit-at-start\nsinks:\n  out: { type: stdout }\n"
+            .write(toFile: directory + "/broken.yaml", atomically: true, encoding: .utf8)
+        try """
+            source: { type: stdin }
+            transform:
+              - plugin: tagger
+                config: { tag: cli }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              rec: { type: plugin, plugin: sink-recorder, config: { path: deliveries.jsonl } }
+            """.write(toFile: directory + "/good.yaml", atomically: true, encoding: .utf8)
+        try #"{"id":"evt_1","event_type":"points.earned","data":{"amount":12.50}}"#
+            .write(toFile: directory + "/events.jsonl", atomically: true, encoding: .utf8)
+
+        // A plugin that cannot start is a config error (exit 2) at the step, with its stderr.
+        let broken = try cli(["validate", "broken.yaml"], in: directory)
+        #expect(broken.status == 2)
+        #expect(broken.stderr.hasPrefix("broken.yaml:3:13: error: plugin 'exit-at-start' did not start: it exited with status 1 before answering ready; its stderr:"))
+        #expect(broken.stderr.contains("    | ModuleNotFoundError: No module named 'requests'"))
+        #expect(try cli(["run", "broken.yaml", "--input", "events.jsonl", "--dry-run"], in: directory).status == 2)
+
+        // A dry run runs the transform plugin for real and only prints what the sink plugin would get.
+        #expect(try cli(["validate", "good.yaml"], in: directory).status == 0)
+        let dry = try cli(["run", "good.yaml", "--input", "events.jsonl", "--dry-run", "--json", "--timestamp", "1700000000"], in: directory)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let line = try #require(try JSONParser.parse(dry.stdout.trimmingCharacters(in: .newlines)).objectValue)
+        #expect(line["sink_type"] == .string("plugin"))
+        #expect(line["body"]?.stringValue?.hasSuffix(#""data":{"amount":12.50,"tag":"cli"}}"#) == true)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/deliveries.jsonl"))
+
+        // A real run starts the sink plugin, which receives the same body.
+        let real = try cli(["run", "good.yaml", "--input", "events.jsonl", "--drain", "--state", "state"], in: directory)
+        #expect(real.status == 0, "\(real.stderr)")
+        let delivered = try String(contentsOfFile: directory + "/deliveries.jsonl", encoding: .utf8)
+        #expect(delivered.contains(#"\"data\":{\"amount\":12.50,\"tag\":\"cli\"}}"#))
+    }
 }

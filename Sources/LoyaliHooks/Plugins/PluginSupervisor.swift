@@ -92,6 +92,8 @@ public final class PluginSupervisor: @unchecked Sendable {
         var startFailed = false
         /// Why the last start-up failed.
         var lastError: PluginError?
+        /// Stderr lines of the starting process, logged once it is ready.
+        var startupStderr: [String] = []
 
         init(index: Int) { self.index = index }
 
@@ -236,7 +238,7 @@ public final class PluginSupervisor: @unchecked Sendable {
             overlongLine: { [weak self] process in
                 self?.handleFailure(process, kind: .malformed, message: "wrote a line longer than \(PluginProcess.maxLineBytes) bytes")
             },
-            stderr: { [weak self] _, text in self?.logStderr(text) },
+            stderr: { [weak self] process, text in self?.logStderr(process, text) },
             exit: { [weak self] process, termination in self?.handleExit(process, termination) })
         do {
             let process = try PluginProcess(
@@ -247,6 +249,7 @@ public final class PluginSupervisor: @unchecked Sendable {
             line += "}\n".utf8
             process.send(line)
             slot.answered = false
+            slot.startupStderr = []
             slot.state = .starting(process, since: .now)
         } catch {
             startFailed(slot, PluginError(plugin: manifest.name, kind: .startFailed, message: "did not start: \(error)"), completions: &completions)
@@ -385,6 +388,8 @@ public final class PluginSupervisor: @unchecked Sendable {
         case .starting:
             if object?["type"] == .string("ready") {
                 slot.state = .running(process)
+                for text in slot.startupStderr { logger.log(.info, text, ["plugin": manifest.name]) }
+                slot.startupStderr = []
                 slot.lastProgress = .now
                 if phase == .started {
                     logger.log(.info, "plugin restarted", ["plugin": manifest.name])
@@ -499,7 +504,17 @@ public final class PluginSupervisor: @unchecked Sendable {
         lock.broadcast()
     }
 
-    private func logStderr(_ text: String) {
+    /// Logs a stderr line, tagged with the plugin's name. Until the process is ready its lines
+    /// are held back: if it never gets ready they are part of the start-up error instead.
+    private func logStderr(_ process: PluginProcess, _ text: String) {
+        lock.lock()
+        let slot = slots[process.slot]
+        if slot.process === process, case .starting = slot.state {
+            slot.startupStderr.append(text)
+            lock.unlock()
+            return
+        }
+        lock.unlock()
         logger.log(.info, text, ["plugin": manifest.name])
     }
 
