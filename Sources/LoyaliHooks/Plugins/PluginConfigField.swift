@@ -25,6 +25,7 @@ public struct PluginConfigField: Sendable, Equatable {
 
     /// The option's key.
     public var name: String
+    /// The type a value must have.
     public var type: FieldType
     /// Whether a pipeline must give it.
     public var required: Bool
@@ -33,6 +34,7 @@ public struct PluginConfigField: Sendable, Equatable {
     /// One line for people.
     public var description: String
 
+    /// A field; `defaultValue` must already have `type`.
     public init(name: String, type: FieldType, required: Bool = false, defaultValue: JSONValue? = nil, description: String = "") {
         self.name = name
         self.type = type

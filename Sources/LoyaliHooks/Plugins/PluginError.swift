@@ -19,12 +19,14 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The plugin's name.
     public var plugin: String
+    /// What kind of failure.
     public var kind: Kind
     /// What happened, without the plugin's name.
     public var message: String
     /// The last lines the process wrote to stderr, oldest first.
     public var stderr: [String]
 
+    /// An error about plugin `plugin`.
     public init(plugin: String, kind: Kind, message: String, stderr: [String] = []) {
         self.plugin = plugin
         self.kind = kind

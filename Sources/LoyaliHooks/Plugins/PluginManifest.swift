@@ -30,6 +30,7 @@ public struct PluginManifest: Sendable {
 
     /// The plugin's name; equal to its folder's name.
     public var name: String
+    /// Transform or sink.
     public var kind: Kind
     /// One line for people.
     public var description: String
@@ -48,6 +49,7 @@ public struct PluginManifest: Sendable {
     /// The manifest's path as shown in messages.
     public var file: String
 
+    /// A manifest built in code (tests, embedders); ``load(file:directory:environment:)`` reads one.
     public init(
         name: String, kind: Kind, description: String, command: [String], config: [PluginConfigField] = [],
         timeout: Duration = .seconds(5), startTimeout: Duration = .seconds(10), concurrency: Int = 1,

@@ -16,6 +16,7 @@ import Foundation
 /// comes back as `{"id":N,"ok":true}` or `{"id":N,"error":"reason","retry":true|false}`. Failures,
 /// including a crashed or hung plugin, go through the sink's retry schedule like any other.
 public struct PluginSink: ConcurrentSink {
+    /// `plugin`.
     public let kind = "plugin"
     /// The plugin's processes; started by ``PluginRuntime`` for a real run, never for a dry run.
     public let supervisor: PluginSupervisor
@@ -27,6 +28,7 @@ public struct PluginSink: ConcurrentSink {
     /// Requests pipelined to each process.
     static let inFlightPerProcess = 64
 
+    /// A sink served by `supervisor`, named in its pipeline at `location`.
     public init(supervisor: PluginSupervisor, location: SourceLocation, sourceLine: String? = nil) {
         self.supervisor = supervisor
         self.location = location
@@ -35,8 +37,10 @@ public struct PluginSink: ConcurrentSink {
 
     /// The plugin's name.
     public var target: String { supervisor.manifest.name }
+    /// Requests pipelined to the plugin at once: 64 per process.
     public var maxInFlight: Int { supervisor.manifest.concurrency * Self.inFlightPerProcess }
 
+    /// Sends one attempt as a `deliver` request; `completion` runs on a plugin thread.
     public func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
         supervisor.send(Self.message(request)) { reply in completion(Self.result(of: reply)) }
     }

@@ -23,12 +23,14 @@ public struct PluginTransformStep: BatchTransformStep {
     /// The plugin's name.
     public var name: String { supervisor.manifest.name }
 
+    /// A step served by `supervisor`, named in its pipeline at `location`.
     public init(supervisor: PluginSupervisor, location: SourceLocation, sourceLine: String? = nil) {
         self.supervisor = supervisor
         self.location = location
         self.sourceLine = sourceLine
     }
 
+    /// One event: a batch of one. Prefer ``apply(batch:)``, which pipelines.
     public func apply(to envelope: inout EventEnvelope) throws(TransformFailure) -> TransformOutcome {
         var batch = [envelope]
         let outcome = apply(batch: &batch)[0]
@@ -36,6 +38,8 @@ public struct PluginTransformStep: BatchTransformStep {
         return try outcome.get()
     }
 
+    /// Sends every event to the plugin at once, waits for all replies and applies each to its
+    /// event; a failed reply affects only its own event.
     public func apply(batch envelopes: inout [EventEnvelope]) -> [Result<TransformOutcome, TransformFailure>] {
         let replies = supervisor.call(envelopes.map(Self.request))
         var outcomes: [Result<TransformOutcome, TransformFailure>] = []
