@@ -352,6 +352,19 @@ struct PluginTests {
             == #"{"a":12.50,"b":[1.0,12345678901234567890],"c":{"d":1e3},"e":8,"f":2.0}"#)
     }
 
+    @Test func replyIDsAreFoundWithoutDecoding() {
+        func id(_ text: String) -> Int? { Array(text.utf8).withUnsafeBufferPointer { ReplyID.find(in: $0) } }
+        #expect(id(#"{"id":7,"event":{"id":"evt_1"}}"#) == 7)
+        #expect(id(#" { "event" : {"id":"x","a":[1,{"id":2}],"s":"q\"}"} , "id" : 42 } "#) == 42)
+        #expect(id(#"{"drop":true,"id":-3}"#) == -3)
+        #expect(id(#"{"id":"7"}"#) == nil)
+        #expect(id(#"{"id":7.5}"#) == nil)
+        #expect(id(#"{"event":{}}"#) == nil)
+        #expect(id("Processing event... done!") == nil)
+        #expect(id(#"[{"id":1}]"#) == nil)
+        #expect(id(#"{"id":99999999999999999999}"#) == nil)
+    }
+
     @Test func batchesSpreadOverProcessesAndKeepOrder() throws {
         let step = try Plugins.step("tagger", config: JSONObject(["tag": .string("x")]), log: LogCapture())
         defer { step.supervisor.shutdown() }

@@ -86,7 +86,13 @@ public struct PluginSink: ConcurrentSink {
         switch reply {
         case .failure(let error):
             return .failure(DeliveryFailure(errorClass: "plugin_\(error.kind.rawValue)", message: error.description, retryable: true))
-        case .success(let object):
+        case .success(let line):
+            let object: JSONObject
+            switch PluginSupervisor.decode(line) {
+            case .success(let decoded): object = decoded
+            case .failure(let problem):
+                return .failure(DeliveryFailure(errorClass: "plugin_protocol", message: "plugin wrote a malformed reply: \(problem)", retryable: true))
+            }
             if let error = object["error"] {
                 let retry = object["retry"]
                 guard retry == nil || retry == .bool(true) || retry == .bool(false) else {

@@ -26,8 +26,8 @@ public final class PluginSupervisor: @unchecked Sendable {
     // it is released. `manifest`, `config`, `environment` and `requestType` are immutable. That is
     // why the class is safe to share.
 
-    /// A reply object (`{"id":…, …}`), or why there is none.
-    public typealias Reply = Result<JSONObject, PluginError>
+    /// A reply line (`{"id":…, …}`, its id already matched; see ``decode(_:)``), or why there is none.
+    public typealias Reply = Result<[UInt8], PluginError>
     /// Receives one request's reply; called on a plugin thread (or the caller's, for errors).
     public typealias Completion = @Sendable (Reply) -> Void
 
@@ -373,10 +373,27 @@ public final class PluginSupervisor: @unchecked Sendable {
 
     // MARK: Process events
 
+    /// Why a reply line with a valid id could not be decoded.
+    public struct MalformedReply: Error, Sendable, CustomStringConvertible {
+        /// What is wrong with it.
+        public var description: String
+    }
+
+    /// Decodes a reply line into its object.
+    public static func decode(_ reply: [UInt8]) -> Result<JSONObject, MalformedReply> {
+        do {
+            guard case .object(let object) = try JSONParser.parse(reply) else {
+                return .failure(MalformedReply(description: "the reply is not a JSON object"))
+            }
+            return .success(object)
+        } catch {
+            return .failure(MalformedReply(description: "the reply is not valid JSON: \(error.reason) at column \(error.column)"))
+        }
+    }
+
     private func handleLine(_ process: PluginProcess, _ line: UnsafeBufferPointer<UInt8>) {
-        // Parsed before taking the lock: replies from several processes decode in parallel.
-        let parsed = try? JSONParser.parse(line)
-        let object = parsed?.objectValue
+        // Only the id is read here; the reply is decoded by the thread that applies it.
+        let id = ReplyID.find(in: line)
         var completions: [(Target, Reply)] = []
         lock.lock()
         let slot = slots[process.slot]
@@ -386,7 +403,7 @@ public final class PluginSupervisor: @unchecked Sendable {
         }
         switch slot.state {
         case .starting:
-            if object?["type"] == .string("ready") {
+            if (try? JSONParser.parse(line))?.objectValue?["type"] == .string("ready") {
                 slot.state = .running(process)
                 for text in slot.startupStderr { logger.log(.info, text, ["plugin": manifest.name]) }
                 slot.startupStderr = []
@@ -407,12 +424,10 @@ public final class PluginSupervisor: @unchecked Sendable {
                     completions: &completions)
             }
         case .running:
-            guard let object else {
-                failed(slot, kind: .malformed, message: "wrote a malformed line (not a JSON object): '\(Self.excerpt(line))'", completions: &completions)
-                break
-            }
-            guard case .number(let number) = object["id"], let id = number.int64Value.map(Int.init) else {
-                failed(slot, kind: .malformed, message: "wrote a reply without a numeric \"id\": '\(Self.excerpt(line))'", completions: &completions)
+            guard let id else {
+                let isObject = (try? JSONParser.parse(line))?.objectValue != nil
+                let problem = isObject ? "a reply without a numeric \"id\"" : "a malformed line (not a JSON object)"
+                failed(slot, kind: .malformed, message: "wrote \(problem): '\(Self.excerpt(line))'", completions: &completions)
                 break
             }
             guard let request = slot.remove(id: id) else {
@@ -424,7 +439,7 @@ public final class PluginSupervisor: @unchecked Sendable {
             slot.consecutiveFailures = 0
             // The common path: one reply, delivered without collecting it first.
             lock.unlock()
-            request.target.deliver(.success(object))
+            request.target.deliver(.success(Array(line)))
             return
         case .stopped, .restarting:
             break

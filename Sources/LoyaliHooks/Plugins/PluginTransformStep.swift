@@ -69,10 +69,12 @@ public struct PluginTransformStep: BatchTransformStep {
     /// Applies one reply to its envelope.
     func outcome(of result: PluginSupervisor.Reply, envelope: inout EventEnvelope) -> Result<TransformOutcome, TransformFailure> {
         let reply: JSONObject
-        switch result {
+        switch result.map({ PluginSupervisor.decode($0) }) {
         case .failure(let error):
             return .failure(TransformFailure(step: name, reason: error.description))
-        case .success(let object):
+        case .success(.failure(let problem)):
+            return .failure(TransformFailure(step: name, reason: "plugin wrote a malformed reply: \(problem)"))
+        case .success(.success(let object)):
             reply = object
         }
         if let error = reply["error"] {
