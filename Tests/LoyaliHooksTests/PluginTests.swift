@@ -324,11 +324,13 @@ struct PluginTests {
         let log = LogCapture()
         let step = try Plugins.step("tagger", config: JSONObject(["tag": .string("t1"), "loud": .bool(false)]), log: log)
         defer { step.supervisor.shutdown() }
-        var events = Plugins.events(4) { index in
+        var events = Plugins.events(6) { index in
             switch index {
             case 1: JSONObject(["drop": .bool(true)])
             case 2: JSONObject(["fail": .string("no such customer")])
             case 3: JSONObject(["change_id": .bool(true)])
+            case 4: JSONObject(["broken_reply": .bool(true)])
+            case 5: JSONObject(["empty_reply": .bool(true)])
             default: JSONObject(["amount": .number(JSONNumber(literal: "12.50"))])
             }
         }
@@ -340,6 +342,10 @@ struct PluginTests {
         #expect(outcomes[1] == .success(.drop))
         #expect(outcomes[2].failure?.reason == "plugin error: no such customer")
         #expect(outcomes[3].failure?.reason == #"plugin changed the event's id from "evt_3" to "evt_changed"; only data may change"#)
+        // A reply that names its id but is not valid JSON fails only its event: no restart.
+        #expect(outcomes[4].failure?.reason.hasPrefix("plugin wrote a malformed reply: the reply is not valid JSON") == true)
+        #expect(outcomes[5].failure?.reason == #"plugin reply has none of "event", "drop" or "error""#)
+        #expect(log.index(of: "restarting") == nil)
         // The plugin got its config with init and its stderr reached the log, tagged.
         #expect(log.waitFor(#"msg="tagger: config {\"loud\": false, \"tag\": \"t1\"}" plugin=tagger"#))
         #expect(log.all.allSatisfy { $0.hasSuffix(" plugin=tagger") })

@@ -11,6 +11,12 @@ for line in sys.stdin:
     event = message["event"]
     data = event["data"]
     reply = {"id": message["id"]}
+    if data.get("broken_reply"):
+        print('{"id":%d,"event":{"data":' % message["id"], flush=True)
+        continue
+    if data.get("empty_reply"):
+        print('{"id":%d}' % message["id"], flush=True)
+        continue
     if data.get("drop"):
         reply["drop"] = True
     elif "fail" in data:
