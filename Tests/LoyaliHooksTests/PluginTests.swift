@@ -434,6 +434,25 @@ struct PluginTests {
         #expect(next[1] == .success(.keep))
     }
 
+    @Test func aPluginThatCrashesOnEveryRequestFailsFastNotOnePerRestart() throws {
+        let log = LogCapture()
+        let step = try Plugins.step("crash-at", config: JSONObject(["n": .number(JSONNumber(1))]), log: log)
+        defer { step.supervisor.shutdown() }
+        var events = Plugins.events(50)
+        let started = ContinuousClock.now
+        let outcomes = step.apply(batch: &events)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(outcomes.allSatisfy { $0.failure != nil })
+        // Two crashes cost one request each; the third fails the rest together.
+        #expect(outcomes[0].failure?.reason.contains("crashed (it exited with status 3) while handling this request") == true)
+        #expect(outcomes[2].failure?.reason.contains("crashed (it exited with status 3) while handling this request") == true)
+        #expect(outcomes[49].failure?.reason.hasPrefix(
+            "plugin 'crash-at' failed 3 times in a row without answering (last: crashed (it exited with status 3)); requests fail until a restart answers one") == true)
+        // While it restarts, new requests fail at once with the same reason.
+        var more = Plugins.events(1)
+        #expect(step.apply(batch: &more)[0].failure?.reason.contains("times in a row without answering") == true)
+    }
+
     @Test func aHangTimesOutItsRequestAndTheProcessRestarts() throws {
         let log = LogCapture()
         let step = try Plugins.step("hang-at", config: JSONObject(["n": .number(JSONNumber(2))]), log: log)

@@ -43,6 +43,9 @@ public final class PluginSupervisor: @unchecked Sendable {
     static let backoffBase = Duration.milliseconds(100)
     /// Longest wait before a restart.
     static let backoffCap = Duration.seconds(10)
+    /// Failures in a row, without an answered request in between, after which a plugin's
+    /// requests fail at once instead of each waiting for a restart of its own.
+    static let crashLoopLimit = 3
     /// How long a dying process's stderr is awaited for the error message.
     static let stderrWait = Duration.milliseconds(200)
 
@@ -502,20 +505,42 @@ public final class PluginSupervisor: @unchecked Sendable {
         let outstanding = slot.takePending()
         if slot.answered { slot.consecutiveFailures = 0 }
         slot.consecutiveFailures += 1
-        slot.startFailed = false
         slot.answered = false
         let delay = backoff(slot.consecutiveFailures)
         slot.state = .restarting(at: .now + delay)
-        if let blamed = outstanding.first {
+        // A plugin that fails again and again without answering would otherwise cost one restart
+        // per request: after a few failures its other requests fail at once, and new ones fail
+        // while it restarts, until a restarted process answers one.
+        let crashLoop = slot.consecutiveFailures >= Self.crashLoopLimit
+        slot.startFailed = crashLoop
+        var failing = outstanding.prefix(1)
+        var resent = outstanding.dropFirst()
+        if let blamed = failing.first {
             let error = PluginError(
                 plugin: manifest.name, kind: kind, message: "\(message) while handling this request; it was restarted", stderr: stderr)
             completions.append((blamed.target, .failure(error)))
         }
+        if crashLoop {
+            let error = PluginError(
+                plugin: manifest.name, kind: kind,
+                message: "failed \(slot.consecutiveFailures) times in a row without answering (last: \(message)); requests fail until a restart answers one",
+                stderr: stderr)
+            lastStartError = error
+            completions += resent.map { ($0.target, .failure(error)) }
+            failing = outstanding[...]
+            resent = []
+            if !slots.contains(where: { $0.process != nil || $0.restartingAfterCrash }) {
+                completions += waiting.map { ($0.target, .failure(error)) }
+                waiting = []
+            }
+        }
         var fields: [(String, String)] = [("plugin", manifest.name), ("error", message)]
         if let last = stderr.last { fields.append(("stderr", last)) }
-        fields += [("resent", String(max(outstanding.count - 1, 0))), ("restart_in", delay.configDescription)]
+        fields += [
+            ("failed", String(failing.count)), ("resent", String(resent.count)), ("restart_in", delay.configDescription),
+        ]
         logger.log(.error, "plugin failed; restarting it", fields: fields)
-        dispatch(Array(outstanding.dropFirst()), completions: &completions)
+        dispatch(Array(resent), completions: &completions)
         lock.broadcast()
     }
 
