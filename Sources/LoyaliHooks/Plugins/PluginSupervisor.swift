@@ -661,10 +661,8 @@ public final class PluginSupervisor: @unchecked Sendable {
             }
             let remaining = slots.compactMap(\.process)
             if remaining.isEmpty { break }
-            logger.log(.warn, "plugin still running; sending \(name)", [
-                "plugin": manifest.name, "after": grace.configDescription,
-                "was": signal == SIGTERM ? "EOF on stdin" : "SIGTERM",
-            ])
+            let previous = signal == SIGTERM ? "EOF on stdin" : "SIGTERM"
+            logger.log(.warn, "plugin still running \(grace.configDescription) after \(previous); sending \(name)", ["plugin": manifest.name])
             for process in remaining { process.child.signalGroup(signal) }
         }
         // SIGKILL cannot be refused; its exit arrives promptly.
