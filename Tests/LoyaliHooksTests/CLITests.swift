@@ -16,7 +16,7 @@ import Testing
 // MARK: - Running the CLI
 
 /// What one invocation produced.
-private struct CLIResult {
+struct CLIResult {
     var status: Int32
     var stdoutData: Data
     var stderrData: Data
@@ -28,11 +28,11 @@ private struct CLIResult {
     var stderrLines: [String] { stderr.split(separator: "\n").map(String.init) }
 }
 
-private struct CLITestError: Error, CustomStringConvertible {
+struct CLITestError: Error, CustomStringConvertible {
     var description: String
 }
 
-private enum CLI {
+enum CLI {
     /// The package root: three levels above this file (Tests/LoyaliHooksTests/CLITests.swift).
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -142,7 +142,7 @@ private enum CLI {
 }
 
 /// A temporary directory removed when the value is released.
-private final class TemporaryDirectory {
+final class TemporaryDirectory {
     let url: URL
 
     init() throws {
@@ -297,10 +297,10 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(try CLI.run(["validate", "no/such/dir"]).status == 2)
         #expect(try CLI.run(["sign"], stdin: Data("{}".utf8)).status == 2)
         #expect(try CLI.run(["run", "pipelines/", "--dry-run", "--timestamp", "soon"]).status == 2)
-        // Dry-run-only options on a real (durable) run are a usage error.
-        let real = try CLI.run(["run", "pipelines/notifications.yaml", "--json"])
-        #expect(real.status == 2)
-        #expect(real.stderr.contains("--json and --timestamp apply to --dry-run only"))
+        // Contradictory run modes.
+        let modes = try CLI.run(["run", "pipelines/notifications.yaml", "--once", "--drain"])
+        #expect(modes.status == 2)
+        #expect(modes.stderr.contains("choose one of --once and --drain"))
     }
 
     @Test func unsetOrEmptySecretVariableIsAConfigError() throws {
@@ -422,8 +422,8 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(dryJSON.status == 0)
         #expect(!FileManager.default.fileExists(atPath: cwd.path("logs")))
 
-        // Without --dry-run (a durable run that exits when drained) the file sink appends exactly
-        // the bodies the dry run showed.
+        // Without --dry-run the file sink appends exactly the bodies the dry run showed. The real
+        // run keeps its state in the scratch directory and exits once everything is delivered.
         let real = try CLI.run(
             ["run", fixture("cli/file-sink.yaml"), "--input", fixture("cli/fanout-events.jsonl"), "--drain", "--state", cwd.path("state")],
             in: cwd.url)
