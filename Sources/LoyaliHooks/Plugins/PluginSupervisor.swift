@@ -50,7 +50,8 @@ public final class PluginSupervisor: @unchecked Sendable {
     static let stderrWait = Duration.milliseconds(200)
 
     private struct Request {
-        var payload: [UInt8]
+        /// The message after its id; a slice of one buffer for a whole batch.
+        var payload: ArraySlice<UInt8>
         var target: Target
     }
 
@@ -298,11 +299,13 @@ public final class PluginSupervisor: @unchecked Sendable {
     /// Sends one request; `payload` is the rest of the message after its id, starting with a
     /// comma: `,"event":{…}}`. `completion` receives the reply object.
     public func send(_ payload: [UInt8], completion: @escaping Completion) {
-        submit([Request(payload: payload, target: .callback(completion))])
+        submit([Request(payload: payload[...], target: .callback(completion))])
     }
 
-    /// Sends every request of a batch at once and waits for all replies, in request order.
-    public func call(_ payloads: [[UInt8]]) -> [Reply] {
+    /// Sends every request of a batch at once and waits for all replies, in request order. Each
+    /// payload is what ``send(_:completion:)`` takes; slices of one buffer save an allocation per
+    /// request.
+    public func call(_ payloads: [ArraySlice<UInt8>]) -> [Reply] {
         guard !payloads.isEmpty else { return [] }
         let collector = ReplyCollector(count: payloads.count)
         submit(payloads.enumerated().map { index, payload in

@@ -41,7 +41,17 @@ public struct PluginTransformStep: BatchTransformStep {
     /// Sends every event to the plugin at once, waits for all replies and applies each to its
     /// event; a failed reply affects only its own event.
     public func apply(batch envelopes: inout [EventEnvelope]) -> [Result<TransformOutcome, TransformFailure>] {
-        let replies = supervisor.call(envelopes.map(Self.request))
+        // Every request goes into one buffer: one allocation for the batch, not one per event.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(envelopes.count * 512)
+        var ends: [Int] = []
+        ends.reserveCapacity(envelopes.count)
+        for envelope in envelopes {
+            Self.appendRequest(envelope, to: &buffer)
+            ends.append(buffer.count)
+        }
+        let payloads = ends.indices.map { buffer[($0 == 0 ? 0 : ends[$0 - 1])..<ends[$0]] }
+        let replies = supervisor.call(payloads)
         var outcomes: [Result<TransformOutcome, TransformFailure>] = []
         outcomes.reserveCapacity(envelopes.count)
         for index in envelopes.indices {
@@ -50,10 +60,8 @@ public struct PluginTransformStep: BatchTransformStep {
         return outcomes
     }
 
-    /// The request after its id: `,"event":{"id":…,"event_type":…,"created_at":…,"data":…}}`.
-    static func request(_ envelope: EventEnvelope) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
+    /// Appends the request after its id: `,"event":{"id":…,"event_type":…,"created_at":…,"data":…}}`.
+    static func appendRequest(_ envelope: EventEnvelope, to out: inout [UInt8]) {
         out += #","event":{"id":"#.utf8
         JSONValue.appendJSONString(envelope.eventID, to: &out)
         out += #","event_type":"#.utf8
@@ -63,7 +71,6 @@ public struct PluginTransformStep: BatchTransformStep {
         out += #","data":"#.utf8
         envelope.data.serialize(into: &out)
         out += "}}".utf8
-        return out
     }
 
     /// Applies one reply to its envelope.
