@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Plugin benchmark: `run --dry-run --json` over 100k events, signed, in one hyperfine run:
+# Plugin benchmark: `run --dry-run --json` over 100k events, signed, three ways in one run:
 #
 #   built-in     bench/builtin-pipeline.yaml: a built-in no-op step (removes a field no event has)
 #   plugin       bench/plugin-pipeline.yaml: the same pipeline with a no-op Python plugin that
@@ -7,41 +7,54 @@
 #   passthrough  the same with a no-op Python plugin that echoes the event without decoding it
 #                (bench/plugins/passthrough): the cost of the plugin machinery alone
 #
-# Checks that all three print identical bytes, then prints events/s and the ratios.
+# The three alternate round by round (so a busy neighbour slows them alike), after a warm-up
+# round. Checks that all three print identical bytes, then prints events/s (median) and ratios.
 #
-#   bash bench/plugin.sh [EVENTS]        # RUNS=5 by default
+#   bash bench/plugin.sh [EVENTS]        # ROUNDS=7 by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-100000}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-command -v hyperfine >/dev/null || { echo "bench needs hyperfine: apt-get install -y hyperfine" >&2; exit 2; }
 swift build -c release >&2
-
 python3 bench/gen-events.py "$events" > "$work/events.jsonl"
 export BENCH_SECRET=whsec_bench_secret_not_for_production
 export LOYALI_HOOKS_PLUGINS=bench/plugins
 # Start the interpreter itself, not a version-manager shim (pyenv's is a bash script per start).
 PATH="$(dirname "$(python3 -c 'import sys; print(sys.executable)')"):$PATH"
-run=".build/release/loyali-hooks run --input $work/events.jsonl --dry-run --json --timestamp 1700000000"
 
-hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$work/times.json" \
-    -n built-in "$run bench/builtin-pipeline.yaml > $work/builtin.jsonl" \
-    -n plugin "$run bench/plugin-pipeline.yaml > $work/plugin.jsonl" \
-    -n passthrough "$run bench/passthrough-pipeline.yaml > $work/passthrough.jsonl" >&2
-
-# A no-op is a no-op: the plugin runs must print exactly what the built-in run printed.
-for variant in plugin passthrough; do
-    cmp -s "$work/builtin.jsonl" "$work/$variant.jsonl" || { echo "$variant output differs from built-in output" >&2; exit 1; }
-done
-python3 - "$work/times.json" "$events" "$(wc -l < "$work/plugin.jsonl")" <<'PY'
-import json, os, sys
-runs = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
-events, lines = int(sys.argv[2]), int(sys.argv[3])
-builtin = runs["built-in"]
-print(f"events: {events}, deliveries printed: {lines} (identical in all three runs), cores: {os.cpu_count()}")
-print(f"built-in no-op step:            {events/builtin:9,.0f} events/s (median {builtin*1000:.0f} ms)")
-for name, label in [("plugin", "Python no-op plugin (decodes):"), ("passthrough", "Python passthrough plugin:    ")]:
-    print(f"{label}  {events/runs[name]:9,.0f} events/s (median {runs[name]*1000:.0f} ms), {builtin/runs[name]:.0%} of built-in")
+python3 - "$work" "$events" "${ROUNDS:-7}" <<'PY'
+import filecmp, os, statistics, subprocess, sys, time
+work, events, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+variants = {
+    "built-in": "bench/builtin-pipeline.yaml",
+    "plugin": "bench/plugin-pipeline.yaml",
+    "passthrough": "bench/passthrough-pipeline.yaml",
+}
+times = {name: [] for name in variants}
+for round in range(rounds + 1):
+    order = list(variants)[round % 3:] + list(variants)[:round % 3]
+    for name in order:
+        with open(f"{work}/{name}.jsonl", "wb") as out:
+            started = time.perf_counter()
+            subprocess.run(
+                [".build/release/loyali-hooks", "run", variants[name], "--input", f"{work}/events.jsonl",
+                 "--dry-run", "--json", "--timestamp", "1700000000"],
+                stdout=out, stderr=subprocess.DEVNULL, check=True)
+            if round > 0:  # round 0 warms caches up
+                times[name].append(time.perf_counter() - started)
+# A no-op is a no-op: every run must print exactly what the built-in run printed.
+for name in ("plugin", "passthrough"):
+    if not filecmp.cmp(f"{work}/built-in.jsonl", f"{work}/{name}.jsonl", shallow=False):
+        sys.exit(f"{name} output differs from the built-in output")
+lines = sum(1 for _ in open(f"{work}/plugin.jsonl", "rb"))
+median = {name: statistics.median(values) for name, values in times.items()}
+builtin = median["built-in"]
+print(f"events: {events}, deliveries printed: {lines} (identical in all three), cores: {os.cpu_count()}, "
+      f"rounds: {rounds}, load average: {os.getloadavg()[0]:.1f}")
+print(f"built-in no-op step:             {events/builtin:9,.0f} events/s (median {builtin*1000:.0f} ms)")
+for name, label in [("plugin", "Python no-op plugin (decodes): "), ("passthrough", "Python passthrough plugin:     ")]:
+    print(f"{label} {events/median[name]:9,.0f} events/s (median {median[name]*1000:.0f} ms), "
+          f"{builtin/median[name]:.0%} of built-in")
 PY
