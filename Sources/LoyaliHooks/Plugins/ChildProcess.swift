@@ -213,36 +213,6 @@ final class ChildProcess: Sendable {
     }
 }
 
-/// Why a child process could not be started.
-struct SpawnError: Error, Sendable, CustomStringConvertible {
-    var program: String
-    var directory: String
-    var code: Int32
-
-    var description: String {
-        let hint = code == ENOENT ? " (is it installed and on PATH, or a path inside the plugin folder?)" : ""
-        return "cannot run '\(program)': \(SystemError.describe(code))\(hint)"
-    }
-}
-
-/// glibc functions Swift's Glibc module does not expose (they need `_GNU_SOURCE`), looked up at
-/// run time. Each is optional: without them the child still starts, only less tidily.
-enum GlibcExtras {
-    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-
-    static let pipe2: Pipe2? = symbol("pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
-    static let addChdir: AddChdir? = symbol("posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) }
-    static let addCloseFrom: AddCloseFrom? = symbol("posix_spawn_file_actions_addclosefrom_np").map {
-        unsafeBitCast($0, to: AddCloseFrom.self)
-    }
-
-    private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), name)
-    }
-}
-
 /// Calls `body` with a NULL-terminated C array of `strings`.
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
