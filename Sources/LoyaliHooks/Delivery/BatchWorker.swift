@@ -22,47 +22,43 @@ struct BatchWorker: Sendable {
     func process(_ batch: LineBatch) -> Result {
         var result = Result()
         result.output.reserveCapacity(batch.storage.count * 3)
-        // Decode every line first, so each pipeline plans the whole batch at once (a plugin step
-        // pipelines it); then report in input order, as a line-by-line run would.
-        var decoded: [Decoded] = []
         var envelopes: [EventEnvelope] = []
-        decoded.reserveCapacity(batch.count)
-        envelopes.reserveCapacity(batch.count)
+        // How many rejection messages come before each event.
+        var rejectionsBefore: [Int] = []
         batch.forEach { bytes, entry in
             if entry.isTooLong {
                 reject(InputRejection(line: entry.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"),
-                       raw: bytes, into: &result, decoded: &decoded)
+                       raw: bytes, into: &result)
                 return
             }
             if Self.isBlank(bytes) { return }
             result.summary.eventsRead += 1
+            let envelope: EventEnvelope
             do throws(InputRejection) {
-                envelopes.append(try decoder.decode(bytes, number: entry.number))
-                decoded.append(.event(envelopes.count - 1))
+                envelope = try decoder.decode(bytes, number: entry.number)
             } catch {
-                reject(error, raw: bytes, into: &result, decoded: &decoded)
+                reject(error, raw: bytes, into: &result)
+                return
             }
+            envelopes.append(envelope)
+            rejectionsBefore.append(result.logs.count)
         }
+        // Each pipeline plans the whole batch at once (a plugin step pipelines it); then every
+        // event is delivered in input order, its messages placed among the rejections as a
+        // line-by-line run would have.
         let plans = planners.map { $0.plan(batch: envelopes) }
-        for item in decoded {
-            switch item {
-            case .rejected(let log):
-                result.logs.append(log)
-            case .event(let index):
-                for (planner, plans) in zip(planners, plans) {
-                    deliver(plans[index], envelope: envelopes[index], planner: planner, into: &result)
-                }
+        let rejections = result.logs
+        result.logs = []
+        var nextRejection = 0
+        for index in envelopes.indices {
+            result.logs += rejections[nextRejection..<rejectionsBefore[index]]
+            nextRejection = rejectionsBefore[index]
+            for (planner, plans) in zip(planners, plans) {
+                deliver(plans[index], envelope: envelopes[index], planner: planner, into: &result)
             }
         }
+        result.logs += rejections[nextRejection...]
         return result
-    }
-
-    /// One line of a batch after decoding, in input order.
-    private enum Decoded {
-        /// The index of its envelope.
-        case event(Int)
-        /// The rejection's log line.
-        case rejected(String)
     }
 
     private func deliver(_ plan: DeliveryPlanner.Plan, envelope: EventEnvelope, planner: DeliveryPlanner, into result: inout Result) {
@@ -95,13 +91,11 @@ struct BatchWorker: Sendable {
         }
     }
 
-    private func reject(
-        _ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, into result: inout Result, decoded: inout [Decoded]
-    ) {
+    private func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, into result: inout Result) {
         result.summary.rejected += 1
         let column = rejection.column.map { " at column \($0)" } ?? ""
         let origin = showSource ? " (\(sourceName))" : ""
-        decoded.append(.rejected("input:\(rejection.line): \(rejection.reason)\(column)\(origin)"))
+        result.logs.append("input:\(rejection.line): \(rejection.reason)\(column)\(origin)")
         var line: [UInt8] = Array(#"{"source":"#.utf8)
         JSONValue.appendJSONString(sourceName, to: &line)
         line += #","line":"#.utf8
