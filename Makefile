@@ -10,7 +10,7 @@ DEMO_ENV := NOTIFY_SECRET=whsec_demo_notifications_not_for_production \
             FULFILLMENT_SECRET=whsec_demo_fulfillment_not_for_production \
             SYNC_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 
-.PHONY: deps build release demo test bench clean
+.PHONY: deps build release demo test bench bench-plugin clean
 
 deps:
 	@bash .ci/install-deps
@@ -31,6 +31,10 @@ test: deps
 
 bench: release
 	bash bench/dry-run.sh
+
+# A no-op Python transform plugin against a built-in no-op step, in the same run.
+bench-plugin: release
+	bash bench/plugin.sh
 
 clean:
 	rm -rf .build

@@ -30,9 +30,11 @@ public struct StageRegistry: Sendable {
         registry.register(RenameStep.factory)
         registry.register(RedactStep.factory)
         registry.register(PickStep.factory)
+        registry.register(PluginTransformStep.factory)
         registry.register(HTTPSink.factory)
         registry.register(FileSink.factory)
         registry.register(StdoutSink.factory)
+        registry.register(PluginSink.factory)
         return registry
     }()
 }

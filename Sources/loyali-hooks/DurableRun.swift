@@ -18,8 +18,12 @@ enum DurableRun {
             guard let parsed = Duration.parse(config: grace) else { throw .usage("--grace must be a duration such as 10s") }
             options.grace = parsed
         }
-        let store = try StateOptions.openStore(args)
         let logger = Logger(format: logFormat)
+        let startErrors = PluginRuntime.start(pipelines, includingSinks: true, logger: logger)
+        defer { PluginRuntime.shutdown(pipelines) }
+        Reports.diagnostics(startErrors, json: false)
+        guard startErrors.isEmpty else { throw .config }
+        let store = try StateOptions.openStore(args)
         let runner = DeliveryRunner(pipelines: pipelines, store: store, options: options, logger: logger)
         let grace = options.grace.configDescription
         let signals = SignalTrap([SIGINT, SIGTERM]) {

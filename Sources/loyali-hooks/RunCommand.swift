@@ -54,6 +54,11 @@ enum RunCommand {
             try DurableRun.run(args, pipelines: result.pipelines, input: options.input, rejects: options.rejectsPath)
             return
         }
+        // Transform plugins run for real in a dry run; sink plugins are never started.
+        let startErrors = PluginRuntime.start(result.pipelines, includingSinks: false)
+        defer { PluginRuntime.shutdown(result.pipelines) }
+        Reports.diagnostics(startErrors, json: false)
+        guard startErrors.isEmpty else { throw .config }
         let output = OutputBuffer(descriptor: 1)
         let runner = PipelineRunner(pipelines: result.pipelines, options: options, output: output) { Terminal.err($0) }
         let summary = runner.run()

@@ -27,6 +27,10 @@ enum TestCommand {
         guard let pipeline = result.pipelines.first(where: { $0.name == name }) else {
             throw .usage("no pipeline '\(name)'\(Suggestion.didYouMean(name, in: result.pipelines.map(\.name)))")
         }
+        let startErrors = PluginRuntime.start([pipeline], includingSinks: true)
+        defer { PluginRuntime.shutdown([pipeline]) }
+        Reports.diagnostics(startErrors, json: false)
+        guard startErrors.isEmpty else { throw .config }
         let line = Array(SampleSource.sampleLine(for: type).utf8)
         let now = Terminal.now
         let envelope: EventEnvelope
@@ -41,8 +45,18 @@ enum TestCommand {
         guard pipeline.filter.accepts(type.name) else {
             throw .failed("pipeline '\(name)' does not subscribe to \(type.name); its filter accepts: \(pipeline.filter.acceptedTypes.joined(separator: ", "))")
         }
-        guard case .deliver(let transformed, let encoder) = planner.plan(envelope) else {
-            throw .failed("pipeline '\(name)' dropped or failed the sample in its transform steps")
+        let transformed: EventEnvelope
+        let encoder: EnvelopeEncoder
+        switch planner.plan(envelope) {
+        case .deliver(let envelope, let envelopeEncoder):
+            transformed = envelope
+            encoder = envelopeEncoder
+        case .dropped(let step):
+            throw .failed("pipeline '\(name)' dropped the sample in its transform step '\(step)'")
+        case .failed(let failure):
+            throw .failed("pipeline '\(name)': \(failure)")
+        case .notSubscribed:
+            throw .failed("pipeline '\(name)' does not subscribe to \(type.name)")
         }
         var failures = 0
         for sink in pipeline.sinks {

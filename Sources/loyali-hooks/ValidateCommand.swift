@@ -23,6 +23,15 @@ enum ValidateCommand {
             if !args.has("--json") { Terminal.err("\(errors) error\(errors == 1 ? "" : "s") in \(result.files.count) file(s)") }
             throw .config
         }
+        // A transform plugin that cannot start is a config error; sink plugins are only started
+        // by a real run.
+        let startErrors = PluginRuntime.start(result.pipelines, includingSinks: false)
+        defer { PluginRuntime.shutdown(result.pipelines) }
+        Reports.diagnostics(startErrors, json: args.has("--json"))
+        guard startErrors.isEmpty else {
+            if !args.has("--json") { Terminal.err("\(startErrors.count) plugin(s) could not start") }
+            throw .config
+        }
         for pipeline in result.pipelines {
             if args.has("--json") {
                 Terminal.out(Reports.pipelineJSON(pipeline))

@@ -10,6 +10,8 @@ public final class ConfigReader {
     public let interpolator: VariableInterpolator
     /// The stages that sinks, sources and steps are looked up in.
     public let registry: StageRegistry
+    /// The plugins that `plugin` steps and sinks are looked up in.
+    public let plugins: PluginCatalog
     /// Every problem found so far, in the order found.
     public var diagnostics: [Diagnostic] {
         // Mask every literal secret found anywhere, including in other errors quoting its line.
@@ -25,11 +27,13 @@ public final class ConfigReader {
     private let source: SourceText
 
     /// Creates a reader for the file at `path` whose text is `text`.
-    public init(path: String, text: String, interpolator: VariableInterpolator, registry: StageRegistry) {
+    /// `plugins` defaults to the plugins folder the interpolator's environment names.
+    public init(path: String, text: String, interpolator: VariableInterpolator, registry: StageRegistry, plugins: PluginCatalog? = nil) {
         self.path = path
         self.source = SourceText(text)
         self.interpolator = interpolator
         self.registry = registry
+        self.plugins = plugins ?? PluginCatalog(environment: interpolator.environment)
     }
 
     // MARK: Reporting
@@ -37,6 +41,17 @@ public final class ConfigReader {
     /// Records an error at `location`, with the source line for the caret.
     public func error(_ message: String, at location: SourceLocation) {
         recorded.append(Diagnostic(.error, at: location, message, sourceLine: source.line(location.line)))
+    }
+
+    /// The text of line `line` of the file, for diagnostics made later (a plugin that fails to
+    /// start is reported at the step that names it).
+    public func sourceLine(_ line: Int) -> String? {
+        source.line(line)
+    }
+
+    /// Records a diagnostic made elsewhere, e.g. one in a plugin manifest the file refers to.
+    public func report(_ diagnostic: Diagnostic) {
+        recorded.append(diagnostic)
     }
 
     /// Records an error at `node`.

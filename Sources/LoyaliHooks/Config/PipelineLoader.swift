@@ -49,6 +49,8 @@ public struct PipelineLoader: Sendable {
         }
         var pipelines: [PipelineDefinition] = []
         var firstDefinition: [String: SourceLocation] = [:]
+        // One catalog for the whole load: each plugin manifest is read and reported once.
+        let plugins = PluginCatalog(environment: environment)
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
                 diagnostics.append(Diagnostic(.error, at: nil, "\(file): cannot be read"))
@@ -58,7 +60,7 @@ public struct PipelineLoader: Sendable {
                 diagnostics.append(Diagnostic(.error, at: nil, "\(file): is not valid UTF-8"))
                 continue
             }
-            let (pipeline, fileDiagnostics) = load(file: file, text: text)
+            let (pipeline, fileDiagnostics) = load(file: file, text: text, plugins: plugins)
             diagnostics += fileDiagnostics
             guard let (definition, nameLocation) = pipeline else { continue }
             if let first = firstDefinition[definition.name] {
@@ -90,6 +92,11 @@ public struct PipelineLoader: Sendable {
     /// Loads one file's text. Returns the pipeline and where its name was given (for duplicate
     /// reports), plus the file's diagnostics.
     public func load(file: String, text: String) -> ((PipelineDefinition, SourceLocation)?, [Diagnostic]) {
+        load(file: file, text: text, plugins: PluginCatalog(environment: environment))
+    }
+
+    /// Loads one file's text, looking plugins up in `plugins`.
+    func load(file: String, text: String, plugins: PluginCatalog) -> ((PipelineDefinition, SourceLocation)?, [Diagnostic]) {
         let documents: [YAMLNode]
         do {
             documents = try YAMLDocument.parse(text, path: file)
@@ -97,7 +104,8 @@ public struct PipelineLoader: Sendable {
             return (nil, [error])
         }
         let reader = ConfigReader(
-            path: file, text: text, interpolator: VariableInterpolator(environment: environment), registry: registry)
+            path: file, text: text, interpolator: VariableInterpolator(environment: environment), registry: registry,
+            plugins: plugins)
         guard let root = documents.first else {
             return (nil, [Diagnostic(.error, at: SourceLocation(path: file, line: 1, column: 1), "the file is empty; expected a pipeline mapping")])
         }
@@ -180,6 +188,13 @@ public struct PipelineLoader: Sendable {
         }
         var steps: [any TransformStep] = []
         for item in items {
+            if let (factory, make) = optionStep(item) {
+                guard let options = reader.mapping(item, allowedKeys: [factory.name] + factory.optionKeys, in: "a \(factory.name) step"),
+                    let value = options[factory.name]
+                else { continue }
+                if let step = make(value, options, reader) { steps.append(step) }
+                continue
+            }
             guard let (name, keyNode, value) = reader.singleKey(item, what: "a transform step") else { continue }
             guard let factory = registry.transforms[name] else {
                 reader.error("unknown transform step '\(name)'\(Suggestion.didYouMean(name, in: registry.transforms.keys.sorted()))", at: keyNode)
@@ -188,6 +203,18 @@ public struct PipelineLoader: Sendable {
             if let step = factory.make(value, reader) { steps.append(step) }
         }
         return steps.count == items.count ? steps : nil
+    }
+
+    /// The factory of a step that takes options beside its own key (`- plugin: x` plus
+    /// `config:`), when `item` names one.
+    private func optionStep(_ item: YAMLNode) -> (TransformStepFactory, @Sendable (YAMLNode, ConfigMapping, ConfigReader) -> (any TransformStep)?)? {
+        guard case .mapping(let pairs) = item.content else { return nil }
+        for pair in pairs {
+            if let key = pair.key.scalar, let factory = registry.transforms[key], let make = factory.makeWithOptions {
+                return (factory, make)
+            }
+        }
+        return nil
     }
 
     private func sinks(_ node: YAMLNode, reader: ConfigReader) -> [SinkDefinition]? {

@@ -22,6 +22,9 @@ struct BatchWorker: Sendable {
     func process(_ batch: LineBatch) -> Result {
         var result = Result()
         result.output.reserveCapacity(batch.storage.count * 3)
+        var envelopes: [EventEnvelope] = []
+        // How many rejection messages come before each event.
+        var rejectionsBefore: [Int] = []
         batch.forEach { bytes, entry in
             if entry.isTooLong {
                 reject(InputRejection(line: entry.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"),
@@ -37,15 +40,29 @@ struct BatchWorker: Sendable {
                 reject(error, raw: bytes, into: &result)
                 return
             }
-            for planner in planners {
-                deliver(envelope, planner: planner, into: &result)
+            envelopes.append(envelope)
+            rejectionsBefore.append(result.logs.count)
+        }
+        // Each pipeline plans the whole batch at once (a plugin step pipelines it); then every
+        // event is delivered in input order, its messages placed among the rejections as a
+        // line-by-line run would have.
+        let plans = planners.map { $0.plan(batch: envelopes) }
+        let rejections = result.logs
+        result.logs = []
+        var nextRejection = 0
+        for index in envelopes.indices {
+            result.logs += rejections[nextRejection..<rejectionsBefore[index]]
+            nextRejection = rejectionsBefore[index]
+            for (planner, plans) in zip(planners, plans) {
+                deliver(plans[index], envelope: envelopes[index], planner: planner, into: &result)
             }
         }
+        result.logs += rejections[nextRejection...]
         return result
     }
 
-    private func deliver(_ envelope: EventEnvelope, planner: DeliveryPlanner, into result: inout Result) {
-        switch planner.plan(envelope) {
+    private func deliver(_ plan: DeliveryPlanner.Plan, envelope: EventEnvelope, planner: DeliveryPlanner, into result: inout Result) {
+        switch plan {
         case .notSubscribed:
             return
         case .dropped:

@@ -34,6 +34,48 @@ public struct DeliveryPlanner: Sendable {
         return .deliver(envelope, EnvelopeEncoder(envelope))
     }
 
+    /// Runs filter and transform steps over a batch of events; the result has one plan per
+    /// envelope, in order, exactly as ``plan(_:)`` would give.
+    ///
+    /// Each step sees every event still alive at its position: a ``BatchTransformStep`` (a
+    /// plugin) gets them all in one call, so it can pipeline them; other steps are applied one
+    /// event at a time.
+    public func plan(batch envelopes: [EventEnvelope]) -> [Plan] {
+        var plans = [Plan](repeating: .notSubscribed, count: envelopes.count)
+        var working: [EventEnvelope] = []
+        var positions: [Int] = []
+        working.reserveCapacity(envelopes.count)
+        positions.reserveCapacity(envelopes.count)
+        for (index, envelope) in envelopes.enumerated() where pipeline.filter.accepts(envelope.eventType) {
+            working.append(envelope)
+            positions.append(index)
+        }
+        for step in pipeline.steps where !working.isEmpty {
+            let outcomes = (step as? any BatchTransformStep)?.apply(batch: &working) ?? step.applyEach(&working)
+            var kept = 0
+            for (index, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case .success(.keep):
+                    if kept != index {
+                        working.swapAt(kept, index)
+                        positions[kept] = positions[index]
+                    }
+                    kept += 1
+                case .success(.drop):
+                    plans[positions[index]] = .dropped(step: step.name)
+                case .failure(let failure):
+                    plans[positions[index]] = .failed(failure)
+                }
+            }
+            working.removeLast(working.count - kept)
+            positions.removeLast(positions.count - kept)
+        }
+        for (envelope, position) in zip(working, positions) {
+            plans[position] = .deliver(envelope, EnvelopeEncoder(envelope))
+        }
+        return plans
+    }
+
     /// The signed request for `sink`, for attempt number `attempt` sent at `timestamp`.
     ///
     /// With `forDisplay`, configured headers carry their values as written (`${TOKEN}`) instead of

@@ -53,6 +53,7 @@ public struct DryRunPrinter: Sendable {
         switch sink.sink.kind {
         case "http": text += "POST \(sink.sink.target)\n"
         case "file": text += "APPEND \(sink.sink.target)\n"
+        case "plugin": text += "PLUGIN \(sink.sink.target) (not started in a dry run; it would receive these headers and body)\n"
         default: text += "WRITE \(sink.sink.target)\n"
         }
         for header in request.headers { text += "\(header.name): \(header.value)\n" }

@@ -40,16 +40,36 @@ public struct TransformStepFactory: Sendable {
     public let name: String
     /// One line for `--help` and docs.
     public let summary: String
+    /// Keys allowed beside the step's own key in the same list item, such as `config` in
+    /// `- { plugin: notify-message, config: {…} }`. Empty for most steps.
+    public let optionKeys: [String]
     /// Reads the step's options, reporting problems through the reader; `nil` after an error.
     public let make: @Sendable (_ value: YAMLNode, _ reader: ConfigReader) -> (any TransformStep)?
+    /// For steps with ``optionKeys``: reads the step's value and the item's other keys.
+    public let makeWithOptions: (@Sendable (_ value: YAMLNode, _ options: ConfigMapping, _ reader: ConfigReader) -> (any TransformStep)?)?
 
+    /// A step written as a single key: `- name: value`.
     public init(
         name: String, summary: String,
         make: @escaping @Sendable (_ value: YAMLNode, _ reader: ConfigReader) -> (any TransformStep)?
     ) {
         self.name = name
         self.summary = summary
+        self.optionKeys = []
         self.make = make
+        self.makeWithOptions = nil
+    }
+
+    /// A step whose list item may hold `optionKeys` next to its own key.
+    public init(
+        name: String, summary: String, optionKeys: [String],
+        make: @escaping @Sendable (_ value: YAMLNode, _ options: ConfigMapping, _ reader: ConfigReader) -> (any TransformStep)?
+    ) {
+        self.name = name
+        self.summary = summary
+        self.optionKeys = optionKeys
+        self.makeWithOptions = make
+        self.make = { value, reader in make(value, ConfigMapping(node: value, entries: []), reader) }
     }
 }
 

@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+
+/// The plugins a pipeline can use: one folder per plugin, each with a `plugin.yaml`, under
+/// `plugins/` in the working directory, or under `$LOYALI_HOOKS_PLUGINS`.
+///
+/// One catalog serves one load of pipeline files: each manifest is read once, and its problems
+/// are reported once however many pipelines use it.
+public final class PluginCatalog: Sendable {
+    /// The variable that moves the plugins folder.
+    public static let environmentVariable = "LOYALI_HOOKS_PLUGINS"
+    /// The plugins folder when the variable is unset.
+    public static let defaultDirectory = "plugins"
+
+    /// The plugins folder as the user gave it, for messages.
+    public let directory: String
+    /// The same folder, absolute.
+    public let absoluteDirectory: String
+    /// Variables visible to `${VAR}` in manifests, and handed to plugin processes.
+    public let environment: [String: String]
+
+    private enum Entry: Sendable {
+        case loaded(PluginManifest)
+        case broken
+        case missing
+    }
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// A catalog of `environment[LOYALI_HOOKS_PLUGINS]`, else `plugins/`.
+    public init(environment: [String: String]) {
+        let given = environment[Self.environmentVariable].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultDirectory
+        self.directory = given
+        self.absoluteDirectory = given.hasPrefix("/")
+            ? given
+            : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(given)
+        self.environment = environment
+    }
+
+    /// The names of the plugins present (folders holding a manifest), sorted.
+    public func names() -> [String] {
+        let folders = (try? FileManager.default.contentsOfDirectory(atPath: absoluteDirectory)) ?? []
+        return folders.filter {
+            FileManager.default.fileExists(atPath: "\(absoluteDirectory)/\($0)/\(PluginManifest.fileName)")
+        }.sorted()
+    }
+
+    /// The manifest of plugin `name`, which a pipeline refers to at `node`. Problems go to
+    /// `reader`: an unknown plugin (with a "did you mean"), a plugin of the wrong kind, and the
+    /// manifest's own errors (once per catalog, at their place in the manifest).
+    public func manifest(named name: String, kind: PluginManifest.Kind, at node: YAMLNode, reader: ConfigReader) -> PluginManifest? {
+        let (entry, diagnostics) = load(name)
+        for diagnostic in diagnostics { reader.report(diagnostic) }
+        switch entry {
+        case .missing:
+            let hint = Suggestion.didYouMean(name, in: names())
+            let place = "\(directory)/\(name)/\(PluginManifest.fileName)"
+            let moved = environment[Self.environmentVariable] == nil ? "; set \(Self.environmentVariable) to use another plugins folder" : ""
+            reader.error("unknown plugin '\(name)'\(hint) (no \(place)\(moved))", at: node)
+            return nil
+        case .broken:
+            reader.error("plugin '\(name)' cannot be used: its manifest \(directory)/\(name)/\(PluginManifest.fileName) has errors", at: node)
+            return nil
+        case .loaded(let manifest):
+            guard manifest.kind == kind else {
+                let usage = manifest.kind == .sink
+                    ? "use it under sinks: with 'type: plugin, plugin: \(name)'"
+                    : "use it as a transform step: '- plugin: \(name)'"
+                reader.error("plugin '\(name)' is a \(manifest.kind.rawValue) plugin; \(usage)", at: node)
+                return nil
+            }
+            return manifest
+        }
+    }
+
+    /// Reads plugin `name`'s manifest the first time it is asked for; diagnostics are returned
+    /// only that first time.
+    private func load(_ name: String) -> (Entry, [Diagnostic]) {
+        if let known = entries.withLock({ $0[name] }) { return (known, []) }
+        // A name with a slash would reach outside the plugins folder.
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { return (.missing, []) }
+        let folder = (absoluteDirectory as NSString).appendingPathComponent(name)
+        let shown = "\(directory)/\(name)/\(PluginManifest.fileName)"
+        let entry: Entry
+        var diagnostics: [Diagnostic] = []
+        if FileManager.default.fileExists(atPath: "\(folder)/\(PluginManifest.fileName)") {
+            let (manifest, problems) = PluginManifest.load(file: shown, directory: folder, environment: environment)
+            diagnostics = problems
+            entry = manifest.map(Entry.loaded) ?? .broken
+        } else {
+            entry = .missing
+        }
+        let first = entries.withLock { entries -> Bool in
+            if entries[name] != nil { return false }
+            entries[name] = entry
+            return true
+        }
+        return (entry, first ? diagnostics : [])
+    }
+
+}

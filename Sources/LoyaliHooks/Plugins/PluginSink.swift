@@ -1,0 +1,127 @@
+import Foundation
+
+/// `type: plugin`: a sink run by an external program from `plugins/NAME/`.
+///
+/// ```yaml
+/// sinks:
+///   spreadsheet:
+///     type: plugin
+///     plugin: csv-analytics
+///     config: { path: logs/loyalty.csv }
+///     retry: { schedule: [0s, 30s, 5m] }
+/// ```
+///
+/// Each attempt goes out as `{"type":"deliver","id":N,"delivery":{"id","pipeline","sink",
+/// "event_type","attempt","headers":{…},"body":"…"}}`, where `body` is the exact signed body, and
+/// comes back as `{"id":N,"ok":true}` or `{"id":N,"error":"reason","retry":true|false}`. Failures,
+/// including a crashed or hung plugin, go through the sink's retry schedule like any other.
+public struct PluginSink: ConcurrentSink {
+    /// `plugin`.
+    public let kind = "plugin"
+    /// The plugin's processes; started by ``PluginRuntime`` for a real run, never for a dry run.
+    public let supervisor: PluginSupervisor
+    /// Where the sink names its plugin, for start-up errors.
+    public let location: SourceLocation
+    /// That line of the pipeline file.
+    public let sourceLine: String?
+
+    /// Requests pipelined to each process.
+    static let inFlightPerProcess = 64
+
+    /// A sink served by `supervisor`, named in its pipeline at `location`.
+    public init(supervisor: PluginSupervisor, location: SourceLocation, sourceLine: String? = nil) {
+        self.supervisor = supervisor
+        self.location = location
+        self.sourceLine = sourceLine
+    }
+
+    /// The plugin's name.
+    public var target: String { supervisor.manifest.name }
+    /// Requests pipelined to the plugin at once: 64 per process.
+    public var maxInFlight: Int { supervisor.manifest.concurrency * Self.inFlightPerProcess }
+
+    /// Sends one attempt as a `deliver` request; `completion` runs on a plugin thread.
+    public func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
+        supervisor.send(Self.message(request)) { reply in completion(Self.result(of: reply)) }
+    }
+
+    /// A blocking attempt, for the `test` command; never call it from the cooperative pool.
+    public func deliver(_ request: DeliveryRequest) throws(DeliveryFailure) {
+        let result = HTTPSink.wait { done in send(request, completion: done) }
+        if case .failure(let failure) = result { throw failure }
+    }
+
+    /// The request after its id: `,"delivery":{…}}`.
+    static func message(_ request: DeliveryRequest) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(request.body.count + 512)
+        out += #","delivery":{"id":"#.utf8
+        JSONValue.appendJSONString(request.deliveryID, to: &out)
+        out += #","pipeline":"#.utf8
+        JSONValue.appendJSONString(request.pipeline, to: &out)
+        out += #","sink":"#.utf8
+        JSONValue.appendJSONString(request.sink, to: &out)
+        out += #","event_type":"#.utf8
+        JSONValue.appendJSONString(request.eventType, to: &out)
+        out += #","attempt":"#.utf8
+        out += String(request.attempt).utf8
+        out += #","headers":{"#.utf8
+        for (index, header) in request.headers.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.appendJSONString(header.name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONValue.appendJSONString(header.value, to: &out)
+        }
+        out += #"},"body":"#.utf8
+        // Bodies are our own serializer's output: valid UTF-8.
+        request.body.withUnsafeBufferPointer { JSONValue.appendJSONString(utf8: $0, to: &out) }
+        out += "}}".utf8
+        return out
+    }
+
+    /// Maps a reply to an attempt result: `ok` is accepted; an `error` fails the attempt, to be
+    /// retried on the sink's schedule unless the plugin said `"retry": false`; a plugin that
+    /// crashed, hung or broke the protocol is a retryable failure.
+    static func result(of reply: PluginSupervisor.Reply) -> AttemptResult {
+        switch reply {
+        case .failure(let error):
+            return .failure(DeliveryFailure(errorClass: "plugin_\(error.kind.rawValue)", message: error.description, retryable: true))
+        case .success(let line):
+            let object: JSONObject
+            switch PluginSupervisor.decode(line) {
+            case .success(let decoded): object = decoded
+            case .failure(let problem):
+                return .failure(DeliveryFailure(errorClass: "plugin_protocol", message: "plugin wrote a malformed reply: \(problem)", retryable: true))
+            }
+            if let error = object["error"] {
+                let retry = object["retry"]
+                guard retry == nil || retry == .bool(true) || retry == .bool(false) else {
+                    return .failure(DeliveryFailure(
+                        errorClass: "plugin_protocol", message: "plugin replied \"retry\": \(retry!.serializedString); it must be true or false",
+                        retryable: true))
+                }
+                return .failure(DeliveryFailure(
+                    errorClass: "plugin", message: error.stringValue ?? error.serializedString, retryable: retry != .bool(false)))
+            }
+            if object["ok"] == .bool(true) { return .accepted }
+            return .failure(DeliveryFailure(
+                errorClass: "plugin_protocol", message: "plugin reply has neither \"ok\": true nor \"error\"", retryable: true))
+        }
+    }
+
+    /// Registry entry.
+    public static let factory = SinkFactory(
+        kind: "plugin", summary: "hand each delivery to an external program from plugins/NAME", keys: ["plugin", "config"]
+    ) { name, mapping, reader in
+        guard reader.require(["plugin"], in: mapping, context: "plugin sink '\(name)'"),
+            let pluginNode = mapping["plugin"],
+            let plugin = reader.literal(pluginNode, what: "plugin")
+        else { return nil }
+        guard let manifest = reader.plugins.manifest(named: plugin, kind: .sink, at: pluginNode, reader: reader),
+            let config = manifest.checkConfig(mapping["config"], reference: pluginNode, reader: reader)
+        else { return nil }
+        let environment = ProcessInfo.processInfo.environment.merging(reader.plugins.environment) { $1 }
+        let supervisor = PluginSupervisor(manifest: manifest, config: config, environment: environment)
+        return PluginSink(supervisor: supervisor, location: pluginNode.location, sourceLine: reader.sourceLine(pluginNode.location.line))
+    }
+}
