@@ -177,7 +177,12 @@ public final class DeliveryStore: Sendable {
     /// Claims up to `limit` deliveries of one sink that are due at `nowMs` (pending or retrying,
     /// `next_attempt_at <= nowMs`), oldest due first, and marks them `in_flight` in the same
     /// transaction, so no two claimers (threads or processes) ever get the same row. Blocking.
-    public func claimDue(sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int) throws -> [ClaimedDelivery] {
+    ///
+    /// With a `window` other than `.all`, only deliveries created inside it are claimed (see
+    /// ``CreationWindow``).
+    public func claimDue(
+        sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow = .all
+    ) throws -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         let pipeline = sinkKey.pipeline
         let sink = sinkKey.sink
@@ -185,11 +190,15 @@ public final class DeliveryStore: Sendable {
             try database.transaction {
                 var rowIDs: [Int64] = []
                 var claimed: [ClaimedDelivery] = []
-                try database.withStatement(Self.selectDueSQL) { select in
+                try database.withStatement(window.isAll ? Self.selectDueSQL : Self.selectDueInWindowSQL) { select in
                     try select.bind(pipeline, at: 1)
                     try select.bind(sink, at: 2)
                     try select.bind(nowMs, at: 3)
                     try select.bind(limit, at: 4)
+                    if !window.isAll {
+                        try select.bind(window.fromMs ?? .min, at: 5)
+                        try select.bind(window.beforeMs ?? .max, at: 6)
+                    }
                     while try select.step() {
                         rowIDs.append(select.int64(at: 0))
                         claimed.append(
@@ -218,17 +227,22 @@ public final class DeliveryStore: Sendable {
 
     /// When the next delivery of one sink is due (ms since the Unix epoch), or `nil` if none is
     /// waiting. O(log n). Blocking.
-    public func nextDueMs(sinkKey: (pipeline: String, sink: String)) throws -> Int64? {
+    public func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow = .all) throws -> Int64? {
         try withDatabase { database in
             try database.withStatement(
                 """
                 SELECT next_attempt_at FROM deliveries
                 WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying')
+                \(window.isAll ? "" : "AND created_at >= ?3 AND created_at < ?4")
                 ORDER BY next_attempt_at LIMIT 1
                 """
             ) {
                 try $0.bind(sinkKey.pipeline, at: 1)
                 try $0.bind(sinkKey.sink, at: 2)
+                if !window.isAll {
+                    try $0.bind(window.fromMs ?? .min, at: 3)
+                    try $0.bind(window.beforeMs ?? .max, at: 4)
+                }
                 return try $0.step() ? $0.optionalInt64(at: 0) : nil
             }
         }
@@ -317,6 +331,15 @@ public final class DeliveryStore: Sendable {
         SELECT rowid, id, event_id, event_type, body, attempts, schedule, schedule_offset
         FROM deliveries
         WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?3
+        ORDER BY next_attempt_at, rowid
+        LIMIT ?4
+        """
+
+    private static let selectDueInWindowSQL = """
+        SELECT rowid, id, event_id, event_type, body, attempts, schedule, schedule_offset
+        FROM deliveries
+        WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?3
+            AND created_at >= ?5 AND created_at < ?6
         ORDER BY next_attempt_at, rowid
         LIMIT ?4
         """

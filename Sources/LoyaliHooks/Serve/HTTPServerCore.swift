@@ -1,0 +1,169 @@
+import CMicroHTTPD
+import Foundation
+import Synchronization
+
+/// The part of ``HTTPServer`` that libmicrohttpd calls back into: it builds requests, reads
+/// bodies under the cap, runs the handler and queues responses, suspending and resuming
+/// connections whose handler answers later.
+final class HTTPServerCore: Sendable {
+    let handler: any HTTPServerHandler
+    let limits: HTTPServer.Limits
+    let reaper = ConnectionReaper()
+    /// Suspended connections, and whether the daemon has been stopped (after which no connection
+    /// may be resumed). Suspending and resuming happen under this lock, so a resume never races a
+    /// stop.
+    private let suspension = Mutex<Suspension>(Suspension())
+
+    private struct Suspension {
+        var count = 0
+        var stopped = false
+    }
+
+    /// Bytes of an oversized body read and thrown away before the connection is simply closed.
+    static let maxDiscardedBytes = 8 << 20
+
+    init(handler: any HTTPServerHandler, limits: HTTPServer.Limits) {
+        self.handler = handler
+        self.limits = limits
+    }
+
+    var suspendedCount: Int { suspension.withLock { $0.count } }
+
+    func markStopped() { suspension.withLock { $0.stopped = true } }
+
+    // MARK: Callbacks (on libmicrohttpd's threads)
+
+    func access(
+        _ connection: OpaquePointer, url: UnsafePointer<CChar>?, method: UnsafePointer<CChar>?,
+        uploadData: UnsafePointer<CChar>?, uploadSize: UnsafeMutablePointer<Int>,
+        slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
+        guard let raw = slot.pointee else {
+            // First call for this request: the head has arrived.
+            let head = HTTPServerRequest(
+                method: method.map { String(cString: $0) } ?? "GET", path: url.map { String(cString: $0) } ?? "/",
+                query: Self.values(of: connection, kind: .GET_ARGUMENT_KIND).map { ($0.0, $0.1) },
+                headers: Self.values(of: connection, kind: .HEADER_KIND).map { HTTPHeader(name: $0.0, value: $0.1 ?? "") })
+            let context = HTTPRequestContext(connection: connection, head: head)
+            slot.pointee = Unmanaged.passRetained(context).toOpaque()
+            if let early = handler.respondBeforeBody(to: head) {
+                return queue(early, on: connection)
+            }
+            if let length = head.header("Content-Length").flatMap(Int.init), length > limits.maxBodyBytes {
+                return queue(tooLarge(), on: connection)
+            }
+            return .YES
+        }
+        let context = Unmanaged<HTTPRequestContext>.fromOpaque(raw).takeUnretainedValue()
+        if context.dispatched {
+            // Called again after a resume: the handler's answer is waiting.
+            guard let response = context.takeResponse() else { return .YES }
+            return queue(response, on: connection)
+        }
+        let size = uploadSize.pointee
+        if size > 0 {
+            if context.oversized || context.request.body.count + size > limits.maxBodyBytes {
+                // Chunked bodies have no length up front: read and drop the excess, then answer
+                // 413; a client that keeps sending is disconnected.
+                context.oversized = true
+                context.request.body = []
+                context.discarded += size
+                if context.discarded > Self.maxDiscardedBytes { return .NO }
+            } else if let uploadData {
+                uploadData.withMemoryRebound(to: UInt8.self, capacity: size) {
+                    context.request.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+                }
+            }
+            uploadSize.pointee = 0
+            return .YES
+        }
+        if context.oversized { return queue(tooLarge(), on: connection) }
+        context.dispatched = true
+        reaper.handling(HTTPServerCore.fd(of: connection))
+        handler.handle(context.request, responder: HTTPResponder(context: context, core: self))
+        if let response = context.responseOrSuspending() {
+            return queue(response, on: connection)
+        }
+        suspend(connection)
+        if context.confirmSuspended() == false {
+            // The answer came while suspending: resume at once; the next call queues it.
+            resume(connection)
+        }
+        return .YES
+    }
+
+    func completed(_ connection: OpaquePointer, slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+        if let slot, let raw = slot.pointee {
+            Unmanaged<HTTPRequestContext>.fromOpaque(raw).release()
+            slot.pointee = nil
+        }
+        reaper.requestEnded(Self.fd(of: connection))
+    }
+
+    func connectionEvent(_ connection: OpaquePointer, event: MHD_ConnectionNotificationCode) {
+        let fd = Self.fd(of: connection)
+        switch event {
+        case .CONNECTION_NOTIFY_STARTED: reaper.opened(fd)
+        case .CONNECTION_NOTIFY_CLOSED: reaper.closed(fd)
+        default: break
+        }
+    }
+
+    // MARK: Suspend and resume
+
+    private func suspend(_ connection: OpaquePointer) {
+        suspension.withLock { state in
+            state.count += 1
+            MHD_suspend_connection(connection)
+        }
+    }
+
+    /// Resumes a suspended connection unless the daemon is gone. Safe from any thread.
+    func resume(_ connection: OpaquePointer) {
+        suspension.withLock { state in
+            state.count -= 1
+            guard !state.stopped else { return }
+            MHD_resume_connection(connection)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func tooLarge() -> HTTPServerResponse {
+        var response = HTTPServerResponse.error(
+            413, "payload_too_large", "the request body is larger than the \(limits.maxBodyBytes)-byte limit",
+            extra: [JSONObject.Member(key: "limit_bytes", value: .number(JSONNumber(Int64(limits.maxBodyBytes))))])
+        response.closesConnection = true
+        return response
+    }
+
+    private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer) -> MHD_Result {
+        let mhdResponse = response.body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let mhdResponse else { return .NO }
+        defer { MHD_destroy_response(mhdResponse) }
+        for header in response.headers {
+            _ = MHD_add_response_header(mhdResponse, header.name, header.value)
+        }
+        if response.closesConnection { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
+        return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+    }
+
+    static func fd(of connection: OpaquePointer) -> Int32 { loyali_mhd_connection_fd(connection) }
+
+    /// Collects a connection's header fields or query arguments, in order.
+    private static func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [(String, String?)] {
+        var collected: [(String, String?)] = []
+        withUnsafeMutablePointer(to: &collected) { pointer in
+            _ = MHD_get_connection_values(
+                connection, kind,
+                { cls, _, key, value in
+                    let list = cls!.assumingMemoryBound(to: [(String, String?)].self)
+                    list.pointee.append((key.map { String(cString: $0) } ?? "", value.map { String(cString: $0) }))
+                    return .YES
+                }, pointer)
+        }
+        return collected
+    }
+}
