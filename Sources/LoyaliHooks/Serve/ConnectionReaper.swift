@@ -4,22 +4,39 @@ import Synchronization
 /// Cuts off connections whose request takes too long to arrive (slowloris).
 ///
 /// libmicrohttpd's own timeout only closes a connection after a stretch of *silence*, so a
-/// client that sends one byte every few seconds would hold a connection for ever. The reaper
-/// remembers when each connection opened or last completed a request; one that has not completed
-/// the next request within the deadline, and is not waiting on our own handler, gets `shutdown()`,
-/// which makes libmicrohttpd see the end of the stream and close it normally.
+/// client that sends one byte every few seconds would hold a connection for ever. Each connection
+/// carries a ``Connection`` record (in libmicrohttpd's per-socket context) saying when it opened
+/// or last completed a request; one that has not completed the next request within the deadline,
+/// and is not waiting on our own handler, gets `shutdown()`, which makes libmicrohttpd see the
+/// end of the stream and close it normally.
 ///
-/// The descriptor is only shut down while the connection is known to be open: libmicrohttpd
-/// reports the close (``closed(_:)``, under the same lock) before it closes the descriptor.
+/// Per request only two atomic stores are made; the lock is taken when a connection opens or
+/// closes and by the sweep. A descriptor is only shut down while its connection is registered:
+/// libmicrohttpd reports the close (``closed(_:)``, under the same lock) before it closes the
+/// descriptor.
 final class ConnectionReaper: Sendable {
-    private struct Entry {
+    /// One open connection.
+    final class Connection: Sendable {
+        let fd: Int32
         /// When the connection opened or last completed a request (monotonic ns).
-        var since: UInt64
+        let since: Atomic<UInt64>
         /// A complete request is with the handler; the time is ours, not the client's.
-        var handling = false
+        let handling = Atomic<Bool>(false)
+
+        init(fd: Int32, now: UInt64) {
+            self.fd = fd
+            self.since = Atomic(now)
+        }
+
+        func requestHandled() { handling.store(true, ordering: .relaxed) }
+
+        func requestEnded() {
+            since.store(ConnectionReaper.now(), ordering: .relaxed)
+            handling.store(false, ordering: .relaxed)
+        }
     }
 
-    private let entries = Mutex<[Int32: Entry]>([:])
+    private let open = Mutex<[ObjectIdentifier: Connection]>([:])
     private let wakeup = Wakeup()
     private let running = Atomic<Bool>(false)
     private let finished = Wakeup()
@@ -48,44 +65,37 @@ final class ConnectionReaper: Sendable {
         finished.wait(until: Date(timeIntervalSinceNow: 2))
     }
 
-    func opened(_ fd: Int32) {
-        guard fd >= 0 else { return }
-        let now = Self.now()
-        entries.withLock { $0[fd] = Entry(since: now) }
+    /// Registers a new connection.
+    func opened(fd: Int32) -> Connection {
+        let connection = Connection(fd: fd, now: Self.now())
+        open.withLock { $0[ObjectIdentifier(connection)] = connection }
+        return connection
     }
 
-    func closed(_ fd: Int32) {
-        _ = entries.withLock { $0.removeValue(forKey: fd) }
-    }
-
-    func handling(_ fd: Int32) {
-        entries.withLock { $0[fd]?.handling = true }
-    }
-
-    func requestEnded(_ fd: Int32) {
-        let now = Self.now()
-        entries.withLock { entries in
-            guard entries[fd] != nil else { return }
-            entries[fd] = Entry(since: now)
-        }
+    /// Forgets a connection that is closing (before its descriptor is closed).
+    func closed(_ connection: Connection) {
+        _ = open.withLock { $0.removeValue(forKey: ObjectIdentifier(connection)) }
     }
 
     /// Connections currently tracked.
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { open.withLock { $0.count } }
 
     private func sweep() {
         let now = Self.now()
         let deadline = deadlineNs.load(ordering: .relaxed)
-        entries.withLock { entries in
-            for (fd, entry) in entries where !entry.handling && now &- entry.since > deadline {
+        open.withLock { open in
+            for (key, connection) in open
+            where connection.fd >= 0 && !connection.handling.load(ordering: .relaxed)
+                && now &- connection.since.load(ordering: .relaxed) > deadline
+            {
                 // Shut down while the lock keeps the descriptor from being closed and reused.
-                shutdown(fd, Int32(SHUT_RDWR))
-                entries[fd] = nil
+                shutdown(connection.fd, Int32(SHUT_RDWR))
+                open[key] = nil
             }
         }
     }
 
-    private static func now() -> UInt64 {
+    static func now() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)

@@ -20,8 +20,9 @@ public final class HTTPServer: Sendable {
         /// The largest request body accepted; larger ones get 413.
         public var maxBodyBytes = 1 << 20
         /// Memory per connection for the request line, headers and read buffer; a head that does
-        /// not fit gets 431 (or 414 for a long URL).
-        public var maxHeaderBytes = 32 << 10
+        /// not fit gets 431 (or 414 for a long URL). libmicrohttpd clears it for every request, so
+        /// it is kept small.
+        public var maxHeaderBytes = 16 << 10
         /// Connections open at once; more are refused at accept.
         public var maxConnections = 1_000
         /// Connections from one client address at once; 0 for no limit.
@@ -76,8 +77,9 @@ public final class HTTPServer: Sendable {
             { cls, connection, slot, _ in
                 Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().completed(connection!, slot: slot)
             }, context,
-            { cls, connection, _, event in
-                Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().connectionEvent(connection!, event: event)
+            { cls, connection, socketContext, event in
+                Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().connectionEvent(
+                    connection!, socketContext: socketContext, event: event)
             }, context,
             UInt32(max(1, limits.threads)), UInt32(limits.maxConnections), UInt32(limits.maxConnectionsPerClient),
             UInt32(limits.idleTimeoutSeconds), limits.maxHeaderBytes)

@@ -9,15 +9,12 @@ final class HTTPServerCore: Sendable {
     let handler: any HTTPServerHandler
     let limits: HTTPServer.Limits
     let reaper = ConnectionReaper()
-    /// Suspended connections, and whether the daemon has been stopped (after which no connection
-    /// may be resumed). Suspending and resuming happen under this lock, so a resume never races a
-    /// stop.
-    private let suspension = Mutex<Suspension>(Suspension())
-
-    private struct Suspension {
-        var count = 0
-        var stopped = false
-    }
+    /// Connections suspended until their handler answers.
+    private let suspended = Atomic<Int>(0)
+    /// Set before the daemon is stopped; no connection may be resumed after that.
+    private let stopped = Atomic<Bool>(false)
+    /// Resumes under way; the stop waits for them to finish before destroying the daemon.
+    private let resuming = Atomic<Int>(0)
 
     /// Bytes of an oversized body read and thrown away before the connection is simply closed.
     static let maxDiscardedBytes = 8 << 20
@@ -27,9 +24,13 @@ final class HTTPServerCore: Sendable {
         self.limits = limits
     }
 
-    var suspendedCount: Int { suspension.withLock { $0.count } }
+    var suspendedCount: Int { suspended.load(ordering: .relaxed) }
 
-    func markStopped() { suspension.withLock { $0.stopped = true } }
+    /// After this returns no resume is running or will start, so the daemon may be destroyed.
+    func markStopped() {
+        stopped.store(true, ordering: .sequentiallyConsistent)
+        while resuming.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
+    }
 
     // MARK: Callbacks (on libmicrohttpd's threads)
 
@@ -79,7 +80,7 @@ final class HTTPServerCore: Sendable {
         }
         if context.oversized { return queue(tooLarge(), on: connection) }
         context.dispatched = true
-        reaper.handling(HTTPServerCore.fd(of: connection))
+        Self.connectionRecord(of: connection)?.requestHandled()
         handler.handle(context.request, responder: HTTPResponder(context: context, core: self))
         if let response = context.responseOrSuspending() {
             return queue(response, on: connection)
@@ -97,34 +98,48 @@ final class HTTPServerCore: Sendable {
             Unmanaged<HTTPRequestContext>.fromOpaque(raw).release()
             slot.pointee = nil
         }
-        reaper.requestEnded(Self.fd(of: connection))
+        Self.connectionRecord(of: connection)?.requestEnded()
     }
 
-    func connectionEvent(_ connection: OpaquePointer, event: MHD_ConnectionNotificationCode) {
-        let fd = Self.fd(of: connection)
+    func connectionEvent(
+        _ connection: OpaquePointer, socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+        event: MHD_ConnectionNotificationCode
+    ) {
+        guard let socketContext else { return }
         switch event {
-        case .CONNECTION_NOTIFY_STARTED: reaper.opened(fd)
-        case .CONNECTION_NOTIFY_CLOSED: reaper.closed(fd)
-        default: break
+        case .CONNECTION_NOTIFY_STARTED:
+            let record = reaper.opened(fd: loyali_mhd_connection_fd(connection))
+            socketContext.pointee = Unmanaged.passRetained(record).toOpaque()
+        case .CONNECTION_NOTIFY_CLOSED:
+            guard let raw = socketContext.pointee else { return }
+            let record = Unmanaged<ConnectionReaper.Connection>.fromOpaque(raw)
+            reaper.closed(record.takeUnretainedValue())
+            record.release()
+            socketContext.pointee = nil
         }
+    }
+
+    /// The reaper's record of a connection, kept in its socket context.
+    private static func connectionRecord(of connection: OpaquePointer) -> ConnectionReaper.Connection? {
+        loyali_mhd_socket_context(connection).map { Unmanaged<ConnectionReaper.Connection>.fromOpaque($0).takeUnretainedValue() }
     }
 
     // MARK: Suspend and resume
 
     private func suspend(_ connection: OpaquePointer) {
-        suspension.withLock { state in
-            state.count += 1
-            MHD_suspend_connection(connection)
-        }
+        suspended.add(1, ordering: .relaxed)
+        MHD_suspend_connection(connection)
     }
 
-    /// Resumes a suspended connection unless the daemon is gone. Safe from any thread.
+    /// Resumes a suspended connection unless the daemon is being stopped. Safe from any thread.
     func resume(_ connection: OpaquePointer) {
-        suspension.withLock { state in
-            state.count -= 1
-            guard !state.stopped else { return }
-            MHD_resume_connection(connection)
-        }
+        // Announce the resume before checking `stopped`; `markStopped` sets `stopped` before
+        // waiting for announced resumes (both sequentially consistent), so either this resume
+        // sees the stop, or the stop waits for it.
+        resuming.add(1, ordering: .sequentiallyConsistent)
+        if !stopped.load(ordering: .sequentiallyConsistent) { MHD_resume_connection(connection) }
+        resuming.subtract(1, ordering: .sequentiallyConsistent)
+        suspended.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Helpers
@@ -149,8 +164,6 @@ final class HTTPServerCore: Sendable {
         if response.closesConnection { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
-
-    static func fd(of connection: OpaquePointer) -> Int32 { loyali_mhd_connection_fd(connection) }
 
     /// Collects a connection's header fields or query arguments, in order.
     private static func values(of connection: OpaquePointer, kind: MHD_ValueKind) -> [(String, String?)] {

@@ -113,12 +113,15 @@ public final class IngestEndpoint: HTTPServerHandler {
             responder.respond(count(.json(status, plan.responseObject())))
             return
         }
+        // The answer is built here, on the listener's thread; the committer only releases it.
+        let answer = HTTPServerResponse.json(status, plan.responseObject())
+        let (accepted, rejected) = (plan.events.count, plan.rejections.count)
         let submission = IngestCommitter.Submission(runner: route.runner, rows: plan.rows, counters: plan.counters) {
-            [metrics, plan] result in
+            [metrics] result in
             switch result {
             case .success:
-                metrics.ingested(source: source, accepted: plan.events.count, rejected: plan.rejections.count)
-                responder.respond(self.count(.json(status, plan.responseObject())))
+                metrics.ingested(source: source, accepted: accepted, rejected: rejected)
+                responder.respond(self.count(answer))
             case .failure(let error):
                 responder.respond(self.count(Self.unavailable("the delivery store could not be written: \(error)")))
             }
