@@ -949,3 +949,349 @@ struct AdminAPITests {
         #expect(try fixture.admin("GET", "/api/stats").json?.string("message") == "missing bearer token")
     }
 }
+
+// MARK: - Reload
+
+/// A loopback webhook receiver recording what arrives.
+final class RecordingReceiver: Sendable {
+    private final class Arrivals: Sendable {
+        let list = Mutex<[WebhookReceiver.Received]>([])
+    }
+
+    let server: HTTPServer
+    private let arrivals = Arrivals()
+
+    init(secret: String, failFirst: Int = 0) throws {
+        var behavior = WebhookReceiver.Behavior()
+        behavior.failFirst = failFirst
+        let arrivals = arrivals
+        let receiver = WebhookReceiver(secrets: [WebhookSecret(secret)], behavior: behavior) { received in
+            arrivals.list.withLock { $0.append(received) }
+        }
+        server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), handler: receiver)
+    }
+
+    var received: [WebhookReceiver.Received] { arrivals.list.withLock { $0 } }
+    var port: Int { server.address.port }
+}
+
+@Suite("serve: reload", .serialized)
+struct ReloadTests {
+    @Test("an invalid new configuration is logged with path:line:col and the old one keeps running")
+    func invalidKeepsOld() throws {
+        let fixture = try ServeFixture()
+        try fixture.write("ingest.yaml", """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+            filter: { events: [point.earned] }
+            sinks:
+              audit: { type: file, path: "${OUT}" }
+            """)
+        let diagnostics = try #require(fixture.daemon.reload(reason: "test"))
+        let headline = try #require(diagnostics.first { $0.severity == .error }?.headline)
+        #expect(headline.hasSuffix("ingest.yaml:3:20: error: filter.events: unknown event type 'point.earned'; did you mean 'points.earned'?"), "\(headline)")
+        #expect(fixture.daemon.generation == 1)
+        #expect(fixture.logs.all.contains { $0.contains("configuration reload failed; the running configuration is kept") })
+        #expect(fixture.logs.all.contains { $0.contains("ingest.yaml:3:20: error:") })
+        // The old configuration still ingests and delivers.
+        #expect(try fixture.post(eventLine("evt_keep_1")).status == 202)
+        let id = DeliveryID.make(eventID: "evt_keep_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: fixture.environment["OUT"]!, encoding: .utf8))?.contains(id) == true })
+        // Through the API the refusal is a 422 with the diagnostics.
+        let refused = try fixture.admin("POST", "/api/reload")
+        #expect(refused.status == 422)
+        #expect(refused.json?["diagnostics"]?.arrayValue?.first?.stringValue?.contains("ingest.yaml:3:20") == true)
+    }
+
+    @Test("a change to a watched pipeline file reloads it")
+    func watchedFileChange() throws {
+        let fixture = try ServeFixture(watch: .milliseconds(50), extraEnvironment: ["OUT2": NSTemporaryDirectory() + "loyali-out2-\(UUID().uuidString).jsonl"])
+        let out2 = fixture.environment["OUT2"]!
+        defer { try? FileManager.default.removeItem(atPath: out2) }
+        try fixture.write("ingest.yaml", ServeFixture.defaultPipeline.replacingOccurrences(of: "${OUT}", with: "${OUT2}"))
+        #expect(ServeFixture.eventually { fixture.daemon.generation == 2 }, "no reload after the file changed")
+        #expect(try fixture.post(eventLine("evt_watch_1")).status == 202)
+        let id = DeliveryID.make(eventID: "evt_watch_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: out2, encoding: .utf8))?.contains(id) == true })
+        #expect(fixture.logs.all.contains { $0.contains("configuration reloaded") && $0.contains("reason=\"file change\"") })
+    }
+
+    @Test("deliveries queued before a reload finish under the configuration they were created with")
+    func queuedFinishUnderTheirConfiguration() throws {
+        let old = try RecordingReceiver(secret: ServeFixture.secret, failFirst: 1)
+        let new = try RecordingReceiver(secret: ServeFixture.secret)
+        func pipeline(_ port: String) -> String {
+            """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: http, url: "http://127.0.0.1:${\(port)}/hook", retry: { schedule: [0s, 1s] } }
+            """
+        }
+        let fixture = try ServeFixture(
+            files: ["ingest.yaml": pipeline("OLD_PORT")],
+            extraEnvironment: ["OLD_PORT": String(old.port), "NEW_PORT": String(new.port)])
+        #expect(try fixture.post(eventLine("evt_old_1")).status == 202)
+        // Its first attempt fails; the retry is due in a second, under the old configuration.
+        #expect(ServeFixture.eventually { old.received.count == 1 })
+        try fixture.write("ingest.yaml", pipeline("NEW_PORT"))
+        #expect(fixture.daemon.reload(reason: "test") == nil)
+        #expect(fixture.daemon.runnerCount == 2)
+        #expect(try fixture.post(eventLine("evt_new_1")).status == 202)
+        #expect(ServeFixture.eventually(seconds: 6) { old.received.count == 2 && new.received.count == 1 })
+        let oldID = DeliveryID.make(eventID: "evt_old_1", pipeline: "ingest", sink: "hook")
+        let newID = DeliveryID.make(eventID: "evt_new_1", pipeline: "ingest", sink: "hook")
+        #expect(old.received.map(\.deliveryID) == [oldID, oldID])
+        #expect(old.received.map(\.attempt) == [1, 2])
+        #expect(new.received.map(\.deliveryID) == [newID])
+        #expect((old.received + new.received).allSatisfy { $0.verdict.valid == true })
+        // The old runner, its work done, hands over and ends.
+        #expect(ServeFixture.eventually { fixture.daemon.runnerCount == 1 })
+        #expect(try fixture.store().detail(id: oldID)?.0.status == .succeeded)
+    }
+}
+
+// MARK: - listen
+
+@Suite("listen", .serialized)
+struct ListenTests {
+    static let secret = "whsec_bGlzdGVuLXRlc3Qtc2VjcmV0LTAwMDAwMDAwMDA="
+
+    func request(body: String, headers: [HTTPHeader]) -> HTTPServerRequest {
+        HTTPServerRequest(method: "POST", path: "/hook", headers: headers, body: Array(body.utf8))
+    }
+
+    @Test("signature verdicts: valid, tampered, missing, stale, wrong secret, not checked, standard-webhooks")
+    func verdicts() throws {
+        let receiver = WebhookReceiver(secrets: [WebhookSecret(Self.secret)], behavior: WebhookReceiver.Behavior()) { _ in }
+        let body = #"{"id":"whd_1","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{}}"#
+        let now: Int64 = 1_700_000_000
+        let loyali = LoyaliSignatureScheme(secrets: [WebhookSecret(Self.secret)]).signatureHeaders(body: Array(body.utf8), deliveryID: "whd_1", timestamp: now)
+        let valid = receiver.verify(request(body: body, headers: loyali), now: now + 5)
+        #expect(valid == WebhookReceiver.Verdict(valid: true, schemes: ["loyali"], reason: nil))
+        #expect(valid.rendered == "✅ signature valid (loyali)")
+
+        let tampered = receiver.verify(request(body: body + " ", headers: loyali), now: now)
+        #expect(tampered.valid == false)
+        #expect(tampered.rendered == "❌ X-Loyali-Signature: no v1 signature matches the expected signature for the given secret(s)")
+        #expect(receiver.verify(request(body: body, headers: []), now: now).reason == "no X-Loyali-Signature or webhook-signature header")
+        #expect(receiver.verify(request(body: body, headers: loyali), now: now + 301).reason == "X-Loyali-Signature: timestamp is 301 s old, outside the 300 s tolerance")
+        let other = WebhookReceiver(secrets: [WebhookSecret("whsec_b3RoZXI=")], behavior: WebhookReceiver.Behavior()) { _ in }
+        #expect(other.verify(request(body: body, headers: loyali), now: now).valid == false)
+        let unchecked = WebhookReceiver(secrets: [], behavior: WebhookReceiver.Behavior()) { _ in }
+        #expect(unchecked.verify(request(body: body, headers: loyali), now: now).valid == nil)
+        #expect(unchecked.verify(request(body: body, headers: loyali), now: now).rendered.hasPrefix("⚠️ not verified"))
+
+        let standard = try StandardWebhooksScheme(secrets: [WebhookSecret(Self.secret)]).signatureHeaders(body: Array(body.utf8), deliveryID: "whd_1", timestamp: now)
+        #expect(receiver.verify(request(body: body, headers: standard), now: now).valid == true)
+        #expect(receiver.verify(request(body: body, headers: standard), now: now).schemes == ["standard-webhooks"])
+        let broken = standard.map { $0.name == "webhook-signature" ? HTTPHeader(name: $0.name, value: "v1,AAAA") : $0 }
+        #expect(receiver.verify(request(body: body, headers: broken), now: now).reason == "webhook-signature: no v1 signature matches the expected signature for the given secret(s)")
+    }
+
+    @Test("answers as told: --fail-first per delivery, then --status, with the details reported")
+    func answersAsTold() throws {
+        var behavior = WebhookReceiver.Behavior()
+        behavior.failFirst = 2
+        behavior.status = 204
+        let seen = Mutex<[WebhookReceiver.Received]>([])
+        let receiver = WebhookReceiver(secrets: [WebhookSecret(Self.secret)], behavior: behavior) { received in seen.withLock { $0.append(received) } }
+        let server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), handler: receiver)
+        let body = #"{"id":"whd_2","event_type":"tier.upgraded","created_at":"2024-01-20T14:30:00Z","data":{"tier":"gold"}}"#
+        let connection = try TestConnection(port: server.address.port)
+        var statuses: [Int] = []
+        for attempt in 1...3 {
+            let signature = LoyaliSignatureScheme(secrets: [WebhookSecret(Self.secret)])
+                .signatureHeaders(body: Array(body.utf8), deliveryID: "whd_2", timestamp: Int64(Date().timeIntervalSince1970))
+            let headers = [("Content-Type", "application/json"), ("X-Loyali-Event", "tier.upgraded"), ("X-Loyali-Delivery", "whd_2"), ("X-Loyali-Attempt", String(attempt))]
+                + signature.map { ($0.name, $0.value) }
+            statuses.append(try connection.request("POST", "/hook", headers: headers, body: Array(body.utf8)).status)
+        }
+        #expect(statuses == [500, 500, 204])
+        let received = seen.withLock { $0 }
+        #expect(received.map(\.attempt) == [1, 2, 3])
+        #expect(received.allSatisfy { $0.verdict.valid == true && $0.eventType == "tier.upgraded" && $0.deliveryID == "whd_2" })
+        let json = received[2].json
+        #expect(json["status"] == .number(JSONNumber(204)))
+        #expect(json["body"]?.objectValue?["data"] == .object(JSONObject(["tier": .string("gold")])))
+        #expect(try TestConnection(port: server.address.port).request("GET", "/").status == 405)
+    }
+}
+
+// MARK: - The executables
+
+/// Runs `loyali-hooks` as a child process (for signals and kill -9).
+final class ChildProcess {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary: `$LOYALI_HOOKS_BIN`, else the one built next to the tests.
+    static let binary: URL? = {
+        if let given = ProcessInfo.processInfo.environment["LOYALI_HOOKS_BIN"], !given.isEmpty { return URL(fileURLWithPath: given) }
+        var candidates: [URL] = []
+        if let bundle = Bundle.main.executableURL?.deletingLastPathComponent() { candidates.append(bundle.appendingPathComponent("loyali-hooks")) }
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/loyali-hooks"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    let process = Process()
+    let stdout: URL
+    let stderr: URL
+
+    init(_ arguments: [String], environment: [String: String], directory: String) throws {
+        let binary = try #require(Self.binary, "loyali-hooks binary not found; run swift build or set LOYALI_HOOKS_BIN")
+        stdout = URL(fileURLWithPath: directory + "/child-\(UUID().uuidString).out")
+        stderr = URL(fileURLWithPath: directory + "/child-\(UUID().uuidString).err")
+        try Data().write(to: stdout)
+        try Data().write(to: stderr)
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    var output: String { (try? String(contentsOf: stdout, encoding: .utf8)) ?? "" }
+    var errors: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the status, or nil if it did not exit.
+    func stop(with signal: Int32, within seconds: Double = 15) -> Int32? {
+        kill(process.processIdentifier, signal)
+        guard ServeFixture.eventually(seconds: seconds, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+
+    /// A port that was free a moment ago.
+    static func freePort() throws -> Int {
+        let (fd, port) = try ListenAddress(host: "127.0.0.1", port: 0).bind()
+        close(fd)
+        return port
+    }
+}
+
+@Suite("serve and listen executables", .serialized)
+struct ServeExecutableTests {
+    /// A temporary directory with one ingest pipeline on `ingestPort`.
+    static func setUp(ingestPort: Int, sink: String = #"{ type: file, path: out.jsonl }"#) throws -> String {
+        let directory = NSTemporaryDirectory() + "loyali-serve-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:\(ingestPort)", path: /events, token: "${INGEST_TOKEN}" }
+            sinks:
+              audit: \(sink)
+            """.write(toFile: directory + "/ingest.yaml", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    static func waitReady(adminPort: Int) -> Bool {
+        ServeFixture.eventually(seconds: 10) { (try? TestConnection(port: adminPort).request("GET", "/readyz").status) == 200 }
+    }
+
+    @Test("SIGTERM stops serve gracefully with exit 0; SIGHUP reloads")
+    func sigterm() throws {
+        let (ingestPort, adminPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())
+        let directory = try Self.setUp(ingestPort: ingestPort)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let child = try ChildProcess(
+            ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(adminPort)", "--no-watch"],
+            environment: ["INGEST_TOKEN": "cli-token"], directory: directory)
+        #expect(Self.waitReady(adminPort: adminPort), "serve never became ready: \(child.errors)")
+        let response = try TestConnection(port: ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer cli-token")], body: Array(eventLine("evt_cli_1").utf8))
+        #expect(response.status == 202)
+        kill(child.process.processIdentifier, SIGHUP)
+        #expect(ServeFixture.eventually { child.errors.contains("configuration reloaded") && child.errors.contains("reason=SIGHUP") })
+        #expect(child.stop(with: SIGTERM) == 0, "\(child.errors)")
+        #expect(child.errors.contains("stopped: 1 event(s) read"))
+        #expect(!child.errors.contains("cli-token"), "the ingest token reached the log")
+        let id = DeliveryID.make(eventID: "evt_cli_1", pipeline: "ingest", sink: "audit")
+        #expect(try String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8).contains(id))
+    }
+
+    @Test("kill -9 during ingest loses no event that got a 202")
+    func killNine() throws {
+        let (ingestPort, adminPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())
+        // The first attempt is far off, so deliveries sit in the store: only durability is tested.
+        let directory = try Self.setUp(ingestPort: ingestPort, sink: #"{ type: file, path: out.jsonl, retry: { schedule: [1h] } }"#)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let child = try ChildProcess(
+            ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(adminPort)", "--no-watch"],
+            environment: ["INGEST_TOKEN": "cli-token"], directory: directory)
+        #expect(Self.waitReady(adminPort: adminPort), "serve never became ready: \(child.errors)")
+        let accepted = Mutex<[String]>([])
+        let done = DispatchGroup()
+        for client in 0..<4 {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                guard let connection = try? TestConnection(port: ingestPort) else { return }
+                for n in 0..<10_000 {
+                    guard let response = try? connection.request(
+                        "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer cli-token")],
+                        body: Array(eventLine("evt_k9_\(client)_\(n)").utf8)), response.status == 202
+                    else { return }
+                    accepted.withLock { $0.append("evt_k9_\(client)_\(n)") }
+                }
+            }
+        }
+        #expect(ServeFixture.eventually { accepted.withLock { $0.count } >= 2_000 })
+        kill(child.process.processIdentifier, SIGKILL)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(ServeFixture.eventually { !child.process.isRunning })
+        let ids = accepted.withLock { $0 }
+        let store = try DeliveryStore(directory: directory + "/state")
+        let lost = try ids.filter { try store.detail(id: DeliveryID.make(eventID: $0, pipeline: "ingest", sink: "audit")) == nil }
+        #expect(lost.isEmpty, "\(lost.count) of \(ids.count) events answered 202 are missing after kill -9: \(lost.prefix(3))")
+    }
+
+    @Test("listen prints each webhook with its verdict, and --json as one line each")
+    func listen() throws {
+        let port = try ChildProcess.freePort()
+        let directory = NSTemporaryDirectory() + "loyali-listen-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secret = ListenTests.secret
+        let child = try ChildProcess(["listen", "--port", String(port), "--secret", secret, "--json", "--fail-first", "1"], environment: [:], directory: directory)
+        #expect(ServeFixture.eventually { child.errors.contains("listening on http://127.0.0.1:\(port)/") }, "\(child.errors)")
+        let body = #"{"id":"whd_cli","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{"points":5}}"#
+        var statuses: [Int] = []
+        for attempt in 1...2 {
+            let signature = LoyaliSignatureScheme(secrets: [WebhookSecret(secret)])
+                .signatureHeaders(body: Array(body.utf8), deliveryID: "whd_cli", timestamp: Int64(Date().timeIntervalSince1970))
+            let headers = [("Content-Type", "application/json"), ("X-Loyali-Delivery", "whd_cli"), ("X-Loyali-Attempt", String(attempt))]
+                + signature.map { ($0.name, $0.value) }
+            statuses.append(try TestConnection(port: port).request("POST", "/hooks/loyali", headers: headers, body: Array(body.utf8)).status)
+        }
+        // A forged one.
+        _ = try TestConnection(port: port).request(
+            "POST", "/hooks/loyali", headers: [("X-Loyali-Signature", "t=1,v1=00"), ("X-Loyali-Delivery", "whd_forged")], body: Array(body.utf8))
+        #expect(statuses == [500, 200])
+        #expect(ServeFixture.eventually { child.output.split(separator: "\n").count == 3 })
+        #expect(child.stop(with: SIGINT) == 0)
+        let lines = try child.output.split(separator: "\n").map { try #require(try JSONParser.parse(String($0)).objectValue) }
+        #expect(lines.map { $0["status"] } == [.number(JSONNumber(500)), .number(JSONNumber(200)), .number(JSONNumber(500))])
+        #expect(lines[0]["signature"]?.objectValue?["valid"] == .bool(true))
+        #expect(lines[0].string("event_type") == "points.earned")
+        #expect(lines[1].int("attempt") == 2)
+        #expect(lines[2]["signature"]?.objectValue?["valid"] == .bool(false))
+        #expect(lines[2]["signature"]?.objectValue?.string("reason")?.contains("timestamp") == true || lines[2]["signature"]?.objectValue?.string("reason")?.contains("no v1") == true)
+
+        // The human format: time, type, delivery id, attempt, verdict, status, then the pretty body.
+        let humanPort = try ChildProcess.freePort()
+        let human = try ChildProcess(["listen", "--port", String(humanPort), "--secret", secret], environment: [:], directory: directory)
+        #expect(ServeFixture.eventually { human.errors.contains("listening on") }, "\(human.errors)")
+        let signature = LoyaliSignatureScheme(secrets: [WebhookSecret(secret)])
+            .signatureHeaders(body: Array(body.utf8), deliveryID: "whd_cli", timestamp: Int64(Date().timeIntervalSince1970))
+        let headers = [("X-Loyali-Event", "points.earned"), ("X-Loyali-Delivery", "whd_cli"), ("X-Loyali-Attempt", "1")] + signature.map { ($0.name, $0.value) }
+        #expect(try TestConnection(port: humanPort).request("POST", "/", headers: headers, body: Array(body.utf8)).status == 200)
+        #expect(ServeFixture.eventually { human.output.contains("\"points\": 5") })
+        #expect(human.stop(with: SIGTERM) == 0)
+        #expect(human.output.contains("  points.earned  whd_cli  attempt 1  ✅ signature valid (loyali)  → 200\n"), "\(human.output)")
+    }
+}

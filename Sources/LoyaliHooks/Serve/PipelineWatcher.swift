@@ -19,8 +19,10 @@ final class PipelineWatcher: Sendable {
         self.paths = paths
         self.interval = interval
         self.onChange = onChange
+        // Taken now, so a change made right after `init` returns is seen as a change.
+        let initial = Self.fingerprint(paths)
         let thread = Thread { [self] in
-            watch()
+            watch(from: initial)
             finished.signal()
         }
         thread.name = "loyali-hooks.watch"
@@ -34,14 +36,14 @@ final class PipelineWatcher: Sendable {
         finished.wait(until: Date(timeIntervalSinceNow: 5))
     }
 
-    private func watch() {
-        var seen = fingerprint()
+    private func watch(from initial: [String: String]) {
+        var seen = initial
         var pending: [String: String]?
         let seconds = Double(interval.totalMilliseconds) / 1000
         while running.load(ordering: .relaxed) {
             wakeup.wait(until: Date(timeIntervalSinceNow: seconds))
             guard running.load(ordering: .relaxed) else { return }
-            let now = fingerprint()
+            let now = Self.fingerprint(paths)
             if let settling = pending {
                 if now == settling {
                     pending = nil
@@ -57,7 +59,7 @@ final class PipelineWatcher: Sendable {
     }
 
     /// Each watched file's path with its modification time and size.
-    private func fingerprint() -> [String: String] {
+    private static func fingerprint(_ paths: [String]) -> [String: String] {
         var files: [String: String] = [:]
         for path in paths {
             var isDirectory: ObjCBool = false
