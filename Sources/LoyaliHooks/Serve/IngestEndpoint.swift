@@ -71,7 +71,7 @@ public final class IngestEndpoint: HTTPServerHandler {
     public func respondBeforeBody(to head: HTTPServerRequest) -> HTTPServerResponse? {
         let route = routes.withLock { $0[head.path] }
         guard let route else {
-            return count(.error(404, "not_found", "no ingest endpoint at \(head.path); POST events to \(paths.joined(separator: ", "))"))
+            return count(.error(404, "not_found", "no ingest endpoint at \(head.path)"))
         }
         guard head.method == "POST" else {
             return count(.error(405, "method_not_allowed", "ingest endpoints accept POST only", headers: [HTTPHeader(name: "Allow", value: "POST")]))

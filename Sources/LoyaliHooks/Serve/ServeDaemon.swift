@@ -93,6 +93,8 @@ public final class ServeDaemon: Sendable {
         /// Counters of generations that have finished.
         var finishedCounters = DeliveryRunner.Counters()
         var stopping = false
+        /// Every runner's counters, once shut down.
+        var finalCounters: DeliveryRunner.Counters?
     }
 
     private let configuration: Configuration
@@ -127,6 +129,13 @@ public final class ServeDaemon: Sendable {
             groups = try Self.ingestGroups(loaded.pipelines)
         } catch {
             throw .configuration(error.diagnostics)
+        }
+        for (address, paths) in groups where !address.isLoopback {
+            for (path, pipelines) in paths where (pipelines[0].source as? HTTPSource)?.token == nil {
+                logger.log(.warn, "ingest endpoint reachable from other machines without a token", [
+                    "endpoint": "\(address)\(path)", "pipeline": pipelines[0].name,
+                ])
+            }
         }
         let store: DeliveryStore
         let adminStore: DeliveryStore
@@ -368,7 +377,7 @@ public final class ServeDaemon: Sendable {
                 guard state != nil, !state!.stopping else { return nil }
                 state!.stopping = true
                 return state
-            }) else { return running.withLock { $0?.finishedCounters } ?? DeliveryRunner.Counters() }
+            }) else { return running.withLock { $0?.finalCounters ?? $0?.finishedCounters } ?? DeliveryRunner.Counters() }
             current.context.setReady(false, reason: "shutting down")
             logger.log(.info, "shutting down; finishing in-flight deliveries", ["grace": configuration.grace.configDescription])
             current.watcher?.stop()
@@ -389,6 +398,7 @@ public final class ServeDaemon: Sendable {
             return running.withLock { state in
                 var total = state!.finishedCounters
                 for generation in state!.generations { total.add(generation.counters) }
+                state!.finalCounters = total
                 return total
             }
         }
