@@ -1295,3 +1295,44 @@ struct ServeExecutableTests {
         #expect(human.output.contains("  points.earned  whd_cli  attempt 1  ✅ signature valid (loyali)  → 200\n"), "\(human.output)")
     }
 }
+
+@Suite("serve: request helpers")
+struct RequestHelperTests {
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER   abc  ", "abc"), ("Bearer", nil), ("Bearer ", nil),
+        ("Basic abc", nil), ("Bearerabc", nil), ("Bearer a b", "a b"),
+    ] as [(String, String?)])
+    func bearerToken(header: String, token: String?) {
+        #expect(HTTPServerRequest(method: "POST", path: "/", headers: [HTTPHeader(name: "authorization", value: header)]).bearerToken == token)
+    }
+
+    @Test(arguments: [
+        ("application/json", "application/json"), ("Application/JSON; charset=utf-8", "application/json"),
+        (" application/x-ndjson ;x=1", "application/x-ndjson"), ("", ""),
+    ])
+    func mediaType(header: String, type: String) {
+        #expect(HTTPServerRequest(method: "POST", path: "/", headers: [HTTPHeader(name: "Content-Type", value: header)]).mediaType == type)
+    }
+
+    @Test func tokensNeverPrint() {
+        let token = BearerToken("hunter2")!
+        #expect("\(token)" == "<redacted>")
+        #expect(String(reflecting: token) == "<redacted>")
+        #expect(token.matches("hunter2"))
+        #expect(!token.matches("hunter3"))
+        #expect(!token.matches(nil))
+        #expect(BearerToken("") == nil)
+    }
+
+    @Test(arguments: [("127.0.0.1:8787", "127.0.0.1", 8787), ("[::1]:9", "::1", 9), (":80", "0.0.0.0", 80), ("localhost:0", "localhost", 0)])
+    func listenAddresses(text: String, host: String, port: Int) throws {
+        let address = try #require(ListenAddress(text))
+        #expect(address.host == host)
+        #expect(address.port == port)
+    }
+
+    @Test(arguments: ["8787", "example.com:80", "127.0.0.1:99999", "127.0.0.1:x", "[::1:80"])
+    func badListenAddresses(text: String) {
+        #expect(ListenAddress(text) == nil)
+    }
+}

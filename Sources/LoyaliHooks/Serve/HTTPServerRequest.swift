@@ -39,35 +39,51 @@ public struct HTTPServerRequest: Sendable {
     /// The media type of `Content-Type`, lowercased, without parameters such as `charset`.
     public var mediaType: String? {
         guard let value = header("Content-Type") else { return nil }
-        let type = value.split(separator: ";", maxSplits: 1).first ?? ""
-        return type.trimmingCharacters(in: " \t").lowercased()
+        // Byte-wise: this runs for every ingest request.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: ";") { break }
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { continue }
+            bytes.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The `Authorization: Bearer` token, if the header has that form.
     public var bearerToken: String? {
         guard let value = header("Authorization") else { return nil }
-        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].caseInsensitiveEquals("Bearer") else { return nil }
-        return parts[1].trimmingCharacters(in: " \t")
+        let utf8 = value.utf8
+        guard utf8.count > 7, utf8.prefix(6).caseInsensitiveEquals("Bearer".utf8), utf8.dropFirst(6).first == UInt8(ascii: " ") else {
+            return nil
+        }
+        let token = utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
+        var end = token.endIndex
+        while end > token.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: " ") { end = utf8.index(before: end) }
+        let trimmed = token[token.startIndex..<end]
+        return trimmed.isEmpty ? nil : String(trimmed)
+    }
+}
+
+extension Sequence<UInt8> {
+    /// ASCII case-insensitive equality of two byte sequences.
+    func caseInsensitiveEquals(_ other: some Sequence<UInt8>) -> Bool {
+        var mine = makeIterator()
+        var theirs = other.makeIterator()
+        while true {
+            switch (mine.next(), theirs.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                guard x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z")) else { return false }
+            default: return false
+            }
+        }
     }
 }
 
 extension StringProtocol {
     /// ASCII case-insensitive equality, for header names and auth schemes.
     func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
-        let a = utf8
-        let b = other.utf8
-        guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { x, y in
-            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z"))
-        }
-    }
-
-    /// The text without leading and trailing characters in `set`.
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
+        utf8.count == other.utf8.count && utf8.caseInsensitiveEquals(other.utf8)
     }
 }
