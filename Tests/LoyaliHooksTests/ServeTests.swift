@@ -342,6 +342,15 @@ struct IngestTests {
             "POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(ServeFixture.token)\r\nContent-Type: application/json\r\n"
                 + "Transfer-Encoding: chunked\r\n\r\n" + "bb8\r\n\(chunk)\r\nbb8\r\n\(chunk)\r\n0\r\n\r\n")
         #expect(try chunked.readResponse().status == 413)
+        // Huge bodies (and refused ones) are read and dropped before the answer, so a client that
+        // writes its whole body first still reads the status rather than a reset.
+        let huge20 = [UInt8](repeating: UInt8(ascii: "z"), count: 20 << 20)
+        let hugeResponse = try TestConnection(port: fixture.ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(ServeFixture.token)")], body: huge20)
+        #expect(hugeResponse.status == 413)
+        let refusedWithBody = try TestConnection(port: fixture.ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer nope")], body: Array(huge20[..<(4 << 20)]))
+        #expect(refusedWithBody.status == 401)
         // A head over the header memory limit.
         let huge = try TestConnection(port: fixture.ingestPort)
         let headerResponse = try huge.request("POST", "/events", headers: [("X-Filler", String(repeating: "h", count: 40_000))], body: [])

@@ -3,7 +3,7 @@ import Synchronization
 /// One request's state while libmicrohttpd serves it: the request being read, and the handler's
 /// answer once given.
 ///
-/// `@unchecked Sendable`: `request`, `oversized`, `discarded` and `dispatched` are touched only by
+/// `@unchecked Sendable`: `request`, `refusal`, `discarded` and `dispatched` are touched only by
 /// libmicrohttpd's callbacks for this connection, which run one at a time on the connection's
 /// polling thread; the answer, which a handler may give from any thread, lives in a `Mutex`.
 final class HTTPRequestContext: @unchecked Sendable {
@@ -11,8 +11,9 @@ final class HTTPRequestContext: @unchecked Sendable {
     /// and a suspended request cannot end before it is resumed.
     let connection: OpaquePointer
     var request: HTTPServerRequest
-    /// The body went over the cap; the rest is being discarded.
-    var oversized = false
+    /// The request was refused before its body was read (or its body went over the cap); the
+    /// body is being read and dropped, and this is the answer once it has been.
+    var refusal: HTTPServerResponse?
     var discarded = 0
     /// The handler has been called.
     var dispatched = false

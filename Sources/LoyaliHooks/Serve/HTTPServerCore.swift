@@ -16,8 +16,9 @@ final class HTTPServerCore: Sendable {
     /// Resumes under way; the stop waits for them to finish before destroying the daemon.
     private let resuming = Atomic<Int>(0)
 
-    /// Bytes of an oversized body read and thrown away before the connection is simply closed.
-    static let maxDiscardedBytes = 8 << 20
+    /// Bytes of a refused body read and thrown away, so the client can read the answer, before
+    /// the connection is simply closed.
+    static let maxDiscardedBytes = 256 << 20
 
     init(handler: any HTTPServerHandler, limits: HTTPServer.Limits) {
         self.handler = handler
@@ -48,10 +49,10 @@ final class HTTPServerCore: Sendable {
             let context = HTTPRequestContext(connection: connection, head: head)
             slot.pointee = Unmanaged.passRetained(context).toOpaque()
             if let early = handler.respondBeforeBody(to: head) {
-                return queue(early, on: connection)
+                return refuse(early, context: context, on: connection)
             }
             if let length = head.header("Content-Length").flatMap(Int.init), length > limits.maxBodyBytes {
-                return queue(tooLarge(), on: connection)
+                return refuse(tooLarge(), context: context, on: connection)
             }
             return .YES
         }
@@ -63,10 +64,10 @@ final class HTTPServerCore: Sendable {
         }
         let size = uploadSize.pointee
         if size > 0 {
-            if context.oversized || context.request.body.count + size > limits.maxBodyBytes {
+            if context.refusal != nil || context.request.body.count + size > limits.maxBodyBytes {
                 // Chunked bodies have no length up front: read and drop the excess, then answer
-                // 413; a client that keeps sending is disconnected.
-                context.oversized = true
+                // 413; a client that keeps sending past the discard cap is disconnected.
+                if context.refusal == nil { context.refusal = tooLarge() }
                 context.request.body = []
                 context.discarded += size
                 if context.discarded > Self.maxDiscardedBytes { return .NO }
@@ -78,7 +79,9 @@ final class HTTPServerCore: Sendable {
             uploadSize.pointee = 0
             return .YES
         }
-        if context.oversized { return queue(tooLarge(), on: connection) }
+        // The refused body has been read; the connection may stay open unless the refusal says
+        // otherwise (413 closes it).
+        if let refusal = context.refusal { return queue(refusal, on: connection) }
         context.dispatched = true
         Self.connectionRecord(of: connection)?.requestHandled()
         handler.handle(context.request, responder: HTTPResponder(context: context, core: self))
@@ -143,6 +146,22 @@ final class HTTPServerCore: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Answers a request refused from its head (401, 404, 413, …). When a body is on its way and
+    /// the client is not waiting for `100 Continue`, the answer waits until the body has been read
+    /// and dropped: closing with unread bytes makes the kernel reset the connection, and the
+    /// client would see a broken pipe instead of the status. Bodies declared larger than the
+    /// discard cap are not waited for.
+    private func refuse(_ response: HTTPServerResponse, context: HTTPRequestContext, on connection: OpaquePointer) -> MHD_Result {
+        let head = context.request
+        let expectsContinue = head.header("Expect")?.lowercased() == "100-continue"
+        let length = head.header("Content-Length").flatMap(Int.init)
+        let chunked = head.header("Transfer-Encoding")?.lowercased().contains("chunked") == true
+        let bodyComing = chunked || (length.map { $0 > 0 && $0 <= Self.maxDiscardedBytes } ?? false)
+        guard bodyComing, !expectsContinue else { return queue(response, on: connection) }
+        context.refusal = response
+        return .YES
+    }
 
     private func tooLarge() -> HTTPServerResponse {
         var response = HTTPServerResponse.error(
