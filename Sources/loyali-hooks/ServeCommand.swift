@@ -6,8 +6,8 @@ enum ServeCommand {
     static let usage = """
         USAGE: loyali-hooks serve [PATH…] [--state DIR] [--admin 127.0.0.1:8788 | --admin off]
                                   [--admin-token-file FILE] [--grace 10s] [--log-format logfmt|json]
-                                  [--max-body 1048576] [--max-connections 1000] [--idle-timeout 15s]
-                                  [--request-timeout 30s] [--ingest-threads 2] [--no-watch] [--rejects FILE]
+                                  [--max-body 1048576] [--max-connections 4096] [--idle-timeout 10s]
+                                  [--request-timeout 10s] [--ingest-threads 2] [--no-watch] [--rejects FILE]
 
         Runs every pipeline (default: pipelines/) until SIGTERM: 'http' sources are received on their
         listen address and path (POST one event as application/json or a batch as
@@ -31,9 +31,9 @@ enum ServeCommand {
           --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s)
           --log-format F        logfmt (default) or json, on stderr
           --max-body N          largest ingest body in bytes (default 1048576); larger get 413
-          --max-connections N   ingest connections at once (default 1000)
-          --idle-timeout D      close a silent connection, idle keep-alive included (default 15s)
-          --request-timeout D   cut off a request still arriving after D (slowloris; default 30s)
+          --max-connections N   ingest connections at once (default 4096, within the descriptor limit)
+          --idle-timeout D      close a silent connection, idle keep-alive included (default 10s)
+          --request-timeout D   cut off a request still trickling in after D (slowloris; default 10s)
           --ingest-threads N    ingest listener threads (default 2)
           --no-watch            reload on SIGHUP or POST /api/reload only, not on file changes
           --rejects FILE        also append rejected lines of file sources to FILE (JSON lines)
@@ -78,6 +78,7 @@ enum ServeCommand {
             throw .usage("--admin \(admin) is reachable from other machines: give --admin-token-file or LOYALI_HOOKS_ADMIN_TOKEN")
         }
 
+        raiseDescriptorLimit()
         let logger = Logger(format: logFormat)
         let daemon = ServeDaemon(configuration: configuration, logger: logger)
         do {
@@ -100,6 +101,15 @@ enum ServeCommand {
         Terminal.err(
             "stopped: \(counters.eventsRead) event(s) read, \(counters.rejected) rejected, \(counters.enqueued) deliveries queued, "
                 + "\(counters.delivered) delivered, \(counters.retriesScheduled) retries scheduled, \(counters.failed) failed")
+    }
+
+    /// A daemon holding thousands of connections needs more than the usual 1024 descriptors:
+    /// raise the soft limit to the hard one.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// The ingest limits from their options.

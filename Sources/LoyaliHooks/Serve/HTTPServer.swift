@@ -23,16 +23,17 @@ public final class HTTPServer: Sendable {
         /// not fit gets 431 (or 414 for a long URL). libmicrohttpd clears it for every request, so
         /// it is kept small.
         public var maxHeaderBytes = 16 << 10
-        /// Connections open at once; more are refused at accept.
-        public var maxConnections = 1_000
+        /// Connections open at once; more are refused at accept. Capped by the process's
+        /// descriptor limit (less a reserve for files and the store).
+        public var maxConnections = 4_096
         /// Connections from one client address at once; 0 for no limit.
         public var maxConnectionsPerClient = 0
         /// Seconds without a byte before a connection is closed, idle keep-alive included.
-        public var idleTimeoutSeconds = 15
+        public var idleTimeoutSeconds = 10
         /// How long a request may take to arrive, counted from when its connection opened or its
         /// previous response completed, beyond one idle timeout allowed before it starts. A client
         /// trickling bytes to hold the connection (slowloris) is disconnected.
-        public var requestTimeout = Duration.seconds(30)
+        public var requestTimeout = Duration.seconds(10)
         /// Polling threads.
         public var threads = 2
 
@@ -81,7 +82,7 @@ public final class HTTPServer: Sendable {
                 Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().connectionEvent(
                     connection!, socketContext: socketContext, event: event)
             }, context,
-            UInt32(max(1, limits.threads)), UInt32(limits.maxConnections), UInt32(limits.maxConnectionsPerClient),
+            UInt32(max(1, limits.threads)), UInt32(Self.connectionLimit(limits.maxConnections)), UInt32(limits.maxConnectionsPerClient),
             UInt32(limits.idleTimeoutSeconds), limits.maxHeaderBytes)
         guard let started else {
             close(fd)
@@ -121,6 +122,13 @@ public final class HTTPServer: Sendable {
             MHD_stop_daemon(daemon.raw)
         }
         core.reaper.stop()
+    }
+
+    /// `wanted`, or fewer if the descriptor limit would not allow it (keeping 64 spare).
+    static func connectionLimit(_ wanted: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int.max) else { return wanted }
+        return max(16, min(wanted, Int(limit.rlim_cur) - 64))
     }
 
     /// Requests handed to the handler and not yet answered.
