@@ -304,6 +304,13 @@ struct IngestTests {
         for id in ["evt_batch_1", "evt_batch_2"] {
             #expect(try store.detail(id: DeliveryID.make(eventID: id, pipeline: "ingest", sink: "audit")) != nil, "\(id) not durable")
         }
+        // Without an id, the id is derived from the event's bytes: the same event as JSON (with
+        // stray whitespace) or as an NDJSON line gets the same id, so a re-post dedupes.
+        let anonymous = #"{"event_type":"points.earned","data":{"customer_id":"cust_anon"}}"#
+        let asJSON = try #require(try fixture.post("  " + anonymous + "\n").json)
+        let asLine = try #require(try fixture.post(anonymous + "\n", contentType: "application/x-ndjson").json)
+        #expect(asJSON.objects("accepted").first?.string("id")?.hasPrefix("evt_") == true)
+        #expect(asJSON.objects("accepted").first?.string("id") == asLine.objects("accepted").first?.string("id"))
         // An all-good batch is a 202.
         let good = try fixture.post(eventLine("evt_batch_3") + "\r\n" + eventLine("evt_batch_4"), contentType: "application/x-ndjson; charset=utf-8")
         #expect(good.status == 202)

@@ -35,10 +35,16 @@ public struct IngestPlan: Sendable {
         body.withUnsafeBufferPointer { all in
             switch format {
             case .single:
-                if Self.isBlank(all) {
+                // Surrounding whitespace is not part of the event: the same event posted as JSON or
+                // as an NDJSON line derives the same id (when it has none) and dedupes.
+                var start = 0
+                var end = all.count
+                while start < end, Self.isSpace(all[start]) { start += 1 }
+                while end > start, Self.isSpace(all[end - 1]) { end -= 1 }
+                if start == end {
                     rejections.append(InputRejection(line: 1, reason: "the body is empty; expected one JSON event"))
                 } else {
-                    add(all, number: 1, decoder: decoder, planners: planners, createdAtMs: createdAtMs)
+                    add(UnsafeBufferPointer(rebasing: all[start..<end]), number: 1, decoder: decoder, planners: planners, createdAtMs: createdAtMs)
                 }
             case .lines:
                 var start = 0
@@ -81,9 +87,9 @@ public struct IngestPlan: Sendable {
         events.append(Event(line: number, eventID: envelope.eventID, eventType: envelope.eventType, rows: first..<rows.count))
     }
 
-    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
-    }
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+
+    private static func isBlank(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool { bytes.allSatisfy(isSpace) }
 
     /// The runner counters this request adds.
     public var counters: DeliveryRunner.Counters {

@@ -112,6 +112,9 @@ public final class ServeDaemon: Sendable {
         self.logger = logger
     }
 
+    /// A daemon dropped while running is shut down first, so no listener or thread outlives it.
+    deinit { shutdown() }
+
     // MARK: Start
 
     /// Loads the pipelines, opens the store, starts the runner, binds the ingest and admin
