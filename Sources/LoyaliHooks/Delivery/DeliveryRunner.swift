@@ -71,7 +71,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     private let ingestPause = Wakeup()
     private let stopRequested = Atomic<Bool>(false)
     private let ingestFinished = Atomic<Bool>(false)
-    /// Set by ``retire(deliveriesBefore:)``: stop reading, deliver what is ours, then end.
+    /// Set by ``retire()``: stop reading, deliver what is ours, then end.
     private let retiring = Atomic<Bool>(false)
     /// Signalled once the ingest loop has returned.
     private let ingestStopped = Wakeup()
