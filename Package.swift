@@ -23,9 +23,12 @@ let package = Package(
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        .systemLibrary(
+            name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
         .target(
             name: "LoyaliHooks",
-            dependencies: ["CYaml", "CCrypto", "CSQLite", "CCurl"]),
+            dependencies: ["CYaml", "CCrypto", "CSQLite", "CCurl", "CMicroHTTPD"]),
         .executableTarget(
             name: "loyali-hooks",
             dependencies: ["LoyaliHooks"]),

@@ -12,10 +12,12 @@ enum Commands {
     static let all: [Command] = [
         Command(name: "validate", summary: "check pipeline files and show their routes", usage: ValidateCommand.usage, run: ValidateCommand.run),
         Command(name: "run", summary: "read sources and deliver (or --dry-run: print) signed payloads", usage: RunCommand.usage, run: RunCommand.run),
+        Command(name: "serve", summary: "run every pipeline as a daemon: HTTP ingest, admin API, metrics", usage: ServeCommand.usage, run: ServeCommand.run),
         Command(name: "deliveries", summary: "the delivery log, or one delivery's attempt timeline", usage: DeliveriesCommand.usage, run: DeliveriesCommand.run),
         Command(name: "resend", summary: "queue fresh attempts for deliveries (same id, new signature)", usage: ResendCommand.usage, run: ResendCommand.run),
         Command(name: "stats", summary: "delivery health per pipeline and sink", usage: StatsCommand.usage, run: StatsCommand.run),
         Command(name: "test", summary: "send a sample event through a pipeline now", usage: TestCommand.usage, run: TestCommand.run),
+        Command(name: "listen", summary: "receive webhooks locally, verify and show them", usage: ListenCommand.usage, run: ListenCommand.run),
         Command(name: "events", summary: "list the event catalogue, or print a sample event", usage: EventsCommand.usage, run: EventsCommand.run),
         Command(name: "sign", summary: "print the signature header for a body", usage: SignCommand.usage, run: SignCommand.run),
         Command(name: "verify", summary: "check a signature header against a body", usage: VerifyCommand.usage, run: VerifyCommand.run),

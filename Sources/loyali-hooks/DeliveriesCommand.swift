@@ -53,9 +53,7 @@ enum DeliveriesCommand {
             throw .failed("no delivery '\(id)'")
         }
         if json {
-            var object = DeliveryRendering.summaryJSON(summary)
-            object["attempt_log"] = .array(attempts.map { .object(DeliveryRendering.attemptJSON($0)) })
-            Terminal.out(JSONValue.object(object).serializedString)
+            Terminal.out(JSONValue.object(DeliveryJSON.detail(summary, attempts: attempts)).serializedString)
             return
         }
         Terminal.out("\(summary.id)  \(summary.pipeline)/\(summary.sink)  \(summary.eventType)  event \(summary.eventID)")
@@ -112,39 +110,9 @@ enum DeliveryRendering {
         }
     }
 
-    static func summaryJSON(_ row: DeliverySummary) -> JSONObject {
-        var object = JSONObject()
-        object["id"] = .string(row.id)
-        object["pipeline"] = .string(row.pipeline)
-        object["sink"] = .string(row.sink)
-        object["event_id"] = .string(row.eventID)
-        object["event_type"] = .string(row.eventType)
-        object["status"] = .string(row.status.rawValue)
-        object["attempts"] = .number(JSONNumber(Int64(row.attempts)))
-        object["created_at"] = .string(row.createdAtMs.rfc3339)
-        object["updated_at"] = .string(row.updatedAtMs.rfc3339)
-        object["next_attempt_at"] = row.nextAttemptMs.map { .string($0.rfc3339) } ?? .null
-        object["last_http_status"] = row.lastHTTPStatus.map { .number(JSONNumber(Int64($0))) } ?? .null
-        object["last_error"] = row.lastError.map(JSONValue.string) ?? .null
-        return object
-    }
+    static func summaryJSON(_ row: DeliverySummary) -> JSONObject { DeliveryJSON.summary(row) }
 
-    static func attemptJSON(_ row: AttemptRow) -> JSONObject {
-        var object = JSONObject()
-        object["attempt"] = .number(JSONNumber(Int64(row.attempt)))
-        object["started_at"] = .string(row.startedAtMs.rfc3339)
-        object["duration_ms"] = .number(JSONNumber(row.durationMs))
-        object["http_status"] = row.httpStatus.map { .number(JSONNumber(Int64($0))) } ?? .null
-        object["error_class"] = row.errorClass.map(JSONValue.string) ?? .null
-        object["error"] = row.errorMessage.map(JSONValue.string) ?? .null
-        object["response_snippet"] = row.responseSnippet.map(JSONValue.string) ?? .null
-        if case .retry(let next) = row.outcome {
-            object["next_attempt_at"] = .string(next.rfc3339)
-        } else {
-            object["next_attempt_at"] = .null
-        }
-        return object
-    }
+    static func attemptJSON(_ row: AttemptRow) -> JSONObject { DeliveryJSON.attempt(row) }
 }
 
 extension StringProtocol {

@@ -38,17 +38,6 @@ enum Reports {
 
     /// One JSON object describing a pipeline's routes.
     static func pipelineJSON(_ pipeline: PipelineDefinition) -> String {
-        var object = JSONObject()
-        object["pipeline"] = .string(pipeline.name)
-        object["file"] = .string(pipeline.file)
-        object["ok"] = .bool(true)
-        object["source"] = .string(pipeline.source.identity)
-        object["event_types"] = .array(pipeline.filter.acceptedTypes.map(JSONValue.string))
-        object["steps"] = .array(pipeline.steps.map { .string($0.name) })
-        object["signing"] = pipeline.signing.map { .string($0.schemeName) } ?? .null
-        object["sinks"] = .array(pipeline.sinks.map { sink in
-            .object(JSONObject(["name": .string(sink.name), "type": .string(sink.sink.kind), "target": .string(sink.sink.target)]))
-        })
-        return JSONValue.object(object).serializedString
+        JSONValue.object(DeliveryJSON.pipeline(pipeline)).serializedString
     }
 }

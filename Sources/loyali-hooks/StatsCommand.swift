@@ -41,19 +41,7 @@ enum StatsCommand {
     }
 
     /// The guide's healthy ranges.
-    struct Health {
-        let successRate: Bool?
-        let retryRate: Bool?
-        let failed: Bool
-
-        init(_ row: SinkStats) {
-            successRate = row.successRate.map { $0 > 0.99 }
-            retryRate = row.retryRate.map { $0 < 0.05 }
-            failed = row.failed == 0
-        }
-
-        func latency(_ ms: Int64?) -> Bool? { ms.map { $0 < 500 } }
-    }
+    typealias Health = SinkHealth
 
     static func cell(_ value: String?, _ healthy: Bool?) -> String {
         guard let value, let healthy else { return "-" }
@@ -65,29 +53,5 @@ enum StatsCommand {
         return "\(tenths)%"
     }
 
-    static func json(_ row: SinkStats) -> JSONObject {
-        let health = Health(row)
-        func number(_ value: Int64?) -> JSONValue { value.map { .number(JSONNumber($0)) } ?? .null }
-        func rate(_ value: Double?) -> JSONValue { value.map { .number(JSONNumber(literal: String(($0 * 10_000).rounded() / 10_000))) } ?? .null }
-        func flag(_ value: Bool?) -> JSONValue { value.map(JSONValue.bool) ?? .null }
-        var object = JSONObject()
-        object["pipeline"] = .string(row.pipeline)
-        object["sink"] = .string(row.sink)
-        object["deliveries"] = number(Int64(row.total))
-        object["succeeded"] = number(Int64(row.succeeded))
-        object["failed"] = number(Int64(row.failed))
-        object["pending"] = number(Int64(row.pending + row.retrying + row.inFlight))
-        object["success_rate"] = rate(row.successRate)
-        object["retry_rate"] = rate(row.retryRate)
-        object["latency_p50_ms"] = number(row.latencyP50Ms)
-        object["latency_p95_ms"] = number(row.latencyP95Ms)
-        object["latency_p99_ms"] = number(row.latencyP99Ms)
-        object["healthy"] = .object(JSONObject([
-            "success_rate": flag(health.successRate),
-            "latency": flag([row.latencyP50Ms, row.latencyP95Ms, row.latencyP99Ms].compactMap { health.latency($0) }.reduce(nil as Bool?) { ($0 ?? true) && $1 }),
-            "retry_rate": flag(health.retryRate),
-            "failed": .bool(health.failed),
-        ]))
-        return object
-    }
+    static func json(_ row: SinkStats) -> JSONObject { DeliveryJSON.stats(row) }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import LoyaliHooks
 
 /// `loyali-hooks test PIPELINE --event TYPE`: the guide's "Test" button.
@@ -31,79 +30,30 @@ enum TestCommand {
         defer { PluginRuntime.shutdown([pipeline]) }
         Reports.diagnostics(startErrors, json: false)
         guard startErrors.isEmpty else { throw .config }
-        let line = Array(SampleSource.sampleLine(for: type).utf8)
-        let now = Terminal.now
-        let envelope: EventEnvelope
+        let results: [SampleSend.Result]
         do {
-            envelope = try line.withUnsafeBufferPointer { buffer throws(InputRejection) in
-                try InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: now)).decode(buffer, number: 1)
-            }
+            results = try SampleSend.send(type, through: pipeline, timestamp: Terminal.now)
         } catch {
-            throw .failed("sample event is invalid: \(error)")
+            throw .failed(error.message)
         }
-        let planner = DeliveryPlanner(pipeline: pipeline)
-        guard pipeline.filter.accepts(type.name) else {
-            throw .failed("pipeline '\(name)' does not subscribe to \(type.name); its filter accepts: \(pipeline.filter.acceptedTypes.joined(separator: ", "))")
-        }
-        let transformed: EventEnvelope
-        let encoder: EnvelopeEncoder
-        switch planner.plan(envelope) {
-        case .deliver(let envelope, let envelopeEncoder):
-            transformed = envelope
-            encoder = envelopeEncoder
-        case .dropped(let step):
-            throw .failed("pipeline '\(name)' dropped the sample in its transform step '\(step)'")
-        case .failed(let failure):
-            throw .failed("pipeline '\(name)': \(failure)")
-        case .notSubscribed:
-            throw .failed("pipeline '\(name)' does not subscribe to \(type.name)")
-        }
-        var failures = 0
-        for sink in pipeline.sinks {
-            let request = planner.request(for: sink, envelope: transformed, encoder: encoder, attempt: 1, timestamp: now)
-            let started = Date()
-            let outcome: AttemptResult
-            if let concurrent = sink.sink as? any ConcurrentSink {
-                outcome = HTTPSink.wait { done in concurrent.send(request, completion: done) }
-            } else {
-                do {
-                    try sink.sink.deliver(request)
-                    outcome = .accepted
-                } catch {
-                    outcome = .failure(error)
-                }
-            }
-            let ms = Int(Date().timeIntervalSince(started) * 1000)
-            if !outcome.isSuccess { failures += 1 }
-            report(sink: sink, request: request, outcome: outcome, ms: ms, json: args.has("--json"))
-        }
-        if failures > 0 { throw .failed("") }
+        for result in results { report(result, json: args.has("--json")) }
+        if results.contains(where: { !$0.outcome.isSuccess }) { throw .failed("") }
     }
 
-    private static func report(sink: SinkDefinition, request: DeliveryRequest, outcome: AttemptResult, ms: Int, json: Bool) {
-        var object = JSONObject()
-        object["sink"] = .string(sink.name)
-        object["target"] = .string(sink.sink.target)
-        object["delivery_id"] = .string(request.deliveryID)
-        object["duration_ms"] = .number(JSONNumber(Int64(ms)))
-        object["ok"] = .bool(outcome.isSuccess)
-        var text: String
-        switch outcome {
+    private static func report(_ result: SampleSend.Result, json: Bool) {
+        if json {
+            Terminal.out(JSONValue.object(result.json).serializedString)
+            return
+        }
+        let text: String
+        switch result.outcome {
         case .httpStatus(let status, _, let snippet):
-            object["http_status"] = .number(JSONNumber(Int64(status)))
-            object["response"] = .string(snippet)
-            text = "HTTP \(status) in \(ms) ms" + (snippet.isEmpty ? "" : "\n    \(snippet.prefix(500).replacingNewlines())")
+            text = "HTTP \(status) in \(result.durationMs) ms" + (snippet.isEmpty ? "" : "\n    \(snippet.prefix(500).replacingNewlines())")
         case .accepted:
-            text = "written in \(ms) ms"
+            text = "written in \(result.durationMs) ms"
         case .failure(let failure):
-            object["error_class"] = .string(failure.errorClass)
-            object["error"] = .string(failure.message)
             text = "\(failure.errorClass): \(failure.message)"
         }
-        if json {
-            Terminal.out(JSONValue.object(object).serializedString)
-        } else {
-            Terminal.out("\(outcome.isSuccess ? "✅" : "❌") \(sink.name) (\(sink.sink.kind) \(sink.sink.target)) \(request.deliveryID): \(text)")
-        }
+        Terminal.out("\(result.outcome.isSuccess ? "✅" : "❌") \(result.sink) (\(result.kind) \(result.target)) \(result.deliveryID): \(text)")
     }
 }

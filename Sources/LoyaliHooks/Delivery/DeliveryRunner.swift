@@ -36,6 +36,17 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var batchSize = 1_024
         /// Deliveries claimed from the store per lane at a time.
         public var claimSize = 512
+        /// Source kinds read by someone else: `serve` receives `http` sources itself and hands
+        /// their events to ``enqueueIngested(_:counters:)``.
+        public var externalSourceKinds: Set<String> = []
+        /// Whether `run()` first puts deliveries a crash left in flight back in the queue. Off for
+        /// a runner started beside another on the same store (a reload), whose in-flight attempts
+        /// are not orphans.
+        public var recoversInFlight = true
+        /// Which deliveries this runner claims, by creation time; see ``CreationWindow``.
+        public var window = CreationWindow.all
+        /// Told about every judged attempt.
+        public var observer: (any DeliveryObserver)?
         public init() {}
     }
 
@@ -60,6 +71,12 @@ public final class DeliveryRunner: @unchecked Sendable {
     private let ingestPause = Wakeup()
     private let stopRequested = Atomic<Bool>(false)
     private let ingestFinished = Atomic<Bool>(false)
+    /// Set by ``retire()``: stop reading, deliver what is ours, then end.
+    private let retiring = Atomic<Bool>(false)
+    /// Signalled once the ingest loop has returned.
+    private let ingestStopped = Wakeup()
+    /// The deliveries this runner claims; new deliveries are stamped inside it.
+    private let window: Mutex<CreationWindow>
     /// Set by ingest so the dispatcher forgets its cached due times and asks the store again.
     private let newWork = Atomic<Bool>(false)
     private let completions = Mutex<[Completion]>([])
@@ -88,6 +105,7 @@ public final class DeliveryRunner: @unchecked Sendable {
         self.options = options
         self.logger = logger
         self.rejects = options.rejectsPath.map(FileAppender.init(path:))
+        self.window = Mutex(options.window)
     }
 
     /// A snapshot of the counters.
@@ -101,9 +119,125 @@ public final class DeliveryRunner: @unchecked Sendable {
         ingestPause.signal()
     }
 
+    /// Ends this runner's reading and hands its sources on: it stops ingesting (a file source's
+    /// checkpoint stays where it is, for the next runner), keeps delivering the deliveries created
+    /// before the returned cut-off (retries included) as in drain mode, then `run()` returns.
+    ///
+    /// `serve` calls this on a configuration reload; the new runner gets the window from the
+    /// cut-off on. Call ``waitUntilIngestStopped(timeout:)`` before another runner reads the same
+    /// sources. Safe from any thread.
+    @discardableResult
+    public func retire() -> Int64 {
+        let cutoff = window.withLock { window -> Int64 in
+            let cutoff = max(clock.nowMs() + 1, window.fromMs ?? .min)
+            window.beforeMs = min(cutoff, window.beforeMs ?? .max)
+            return window.beforeMs!
+        }
+        retiring.store(true, ordering: .releasing)
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+        ingestPause.signal()
+        return cutoff
+    }
+
+    /// Waits until the ingest loop has returned (after ``retire()`` or a stop). Returns whether it
+    /// did within `timeout`.
+    @discardableResult
+    public func waitUntilIngestStopped(timeout: Duration) -> Bool {
+        if ingestFinished.load(ordering: .acquiring) { return true }
+        let deadline = Date(timeIntervalSinceNow: Double(timeout.totalMilliseconds) / 1000)
+        while !ingestFinished.load(ordering: .acquiring) {
+            guard Date() < deadline else { return false }
+            ingestStopped.wait(until: min(deadline, Date(timeIntervalSinceNow: 0.05)))
+        }
+        return true
+    }
+
+    /// Widens (or narrows) the deliveries this runner claims, e.g. once an older runner that
+    /// shared the store has finished. Safe from any thread.
+    public func setWindow(_ newWindow: CreationWindow) {
+        window.withLock { $0 = newWindow }
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    /// Tells the runner that the store has new due work (a resend), so it looks now rather than
+    /// at its next periodic refresh. Safe from any thread.
+    public func noteNewWork() {
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    /// The deliveries this runner claims now.
+    public var currentWindow: CreationWindow { window.withLock { $0 } }
+
+    /// Whether ``retire()`` was called.
+    public var isRetiring: Bool { retiring.load(ordering: .acquiring) }
+
+    /// The current time moved into this runner's window: what a new delivery is stamped with.
+    private func creationStampMs() -> Int64 {
+        window.withLock { $0.clamp(clock.nowMs()) }
+    }
+
+    /// Stores deliveries that came from outside the runner's own sources (`serve`'s HTTP ingest)
+    /// in ONE transaction, counts them, and wakes the dispatcher. Each row's `createdAtMs` is
+    /// re-stamped inside this runner's window so the deliveries are this runner's to send.
+    /// Returns how many rows were new. Blocking; call from a dedicated thread.
+    @discardableResult
+    public func enqueueIngested(_ rows: [NewDelivery], counters delta: Counters) throws -> Int {
+        let stamp = creationStampMs()
+        var stamped = rows
+        for index in stamped.indices { stamped[index].createdAtMs = stamp }
+        var delta = delta
+        delta.enqueued = try store.enqueue(stamped, checkpoint: nil, nowMs: clock.nowMs())
+        counters.withLock { $0.add(delta) }
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+        return delta.enqueued
+    }
+
+    /// Appends the outbox rows of one event, one per sink of every subscribing pipeline (after
+    /// the pipeline's filter and transform steps), to `rows`. A transform failure produces no
+    /// rows for that pipeline and is passed to `onTransformFailure`.
+    public static func appendDeliveries(
+        for envelope: EventEnvelope, planners: [DeliveryPlanner], createdAtMs: Int64, to rows: inout [NewDelivery],
+        onTransformFailure: (DeliveryPlanner, TransformFailure) -> Void
+    ) {
+        appendDeliveries(for: [envelope], planners: planners, createdAtMs: createdAtMs, to: &rows) { planner, _, failure in
+            onTransformFailure(planner, failure)
+        }
+    }
+
+    /// The batch form: each pipeline plans the whole batch at once (a plugin step pipelines it to
+    /// its processes instead of a round trip per event); rows come out in event order.
+    public static func appendDeliveries(
+        for envelopes: [EventEnvelope], planners: [DeliveryPlanner], createdAtMs: Int64, to rows: inout [NewDelivery],
+        onTransformFailure: (DeliveryPlanner, EventEnvelope, TransformFailure) -> Void
+    ) {
+        let plans = planners.map { $0.plan(batch: envelopes) }
+        for (index, envelope) in envelopes.enumerated() {
+            for (planner, plans) in zip(planners, plans) {
+                switch plans[index] {
+                case .notSubscribed, .dropped:
+                    continue
+                case .failed(let failure):
+                    onTransformFailure(planner, envelope, failure)
+                case .deliver(let transformed, let encoder):
+                    for sink in planner.pipeline.sinks {
+                        let id = DeliveryID.make(eventID: transformed.eventID, pipeline: planner.pipeline.name, sink: sink.name)
+                        rows.append(NewDelivery(
+                            id: id, pipeline: planner.pipeline.name, sink: sink.name, eventID: transformed.eventID,
+                            eventType: transformed.eventType, body: encoder.body(deliveryID: id),
+                            schedule: sink.retry.schedule.map(\.totalMilliseconds), createdAtMs: createdAtMs))
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs to completion according to the mode. Blocks the calling thread.
     public func run() throws -> Counters {
-        try store.recoverInFlight()
+        if options.recoversInFlight { try store.recoverInFlight() }
         let dispatcherDone = Wakeup()
         let finished = Thread { [self] in
             dispatchLoop()
@@ -113,6 +247,7 @@ public final class DeliveryRunner: @unchecked Sendable {
         finished.start()
         ingestAll()
         ingestFinished.store(true, ordering: .releasing)
+        ingestStopped.signal()
         wakeup.signal()
         dispatcherDone.wait(until: nil)
         return snapshot
@@ -130,7 +265,7 @@ public final class DeliveryRunner: @unchecked Sendable {
         repeat {
             let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: clock.nowMs() / 1000))
             for group in groups where !finished.contains(group.identity) {
-                guard !stopRequested.load(ordering: .relaxed) else { return }
+                guard !shouldStopReading else { return }
                 do {
                     try ingest(group, decoder: decoder, following: following && group.checkpointed)
                 } catch {
@@ -142,7 +277,12 @@ public final class DeliveryRunner: @unchecked Sendable {
             }
             guard following, finished.count < groups.count else { return }
             ingestPause.wait(until: Date(timeIntervalSinceNow: Double(Self.followIntervalMs) / 1000))
-        } while !stopRequested.load(ordering: .relaxed)
+        } while !shouldStopReading
+    }
+
+    /// A stop or a retirement ends reading.
+    private var shouldStopReading: Bool {
+        stopRequested.load(ordering: .relaxed) || retiring.load(ordering: .relaxed)
     }
 
     private struct SourceGroup {
@@ -158,7 +298,7 @@ public final class DeliveryRunner: @unchecked Sendable {
             return [SourceGroup(identity: "input:\(input.name)", stream: { input }, checkpointed: seekable, pipelines: pipelines)]
         }
         var groups: [SourceGroup] = []
-        for pipeline in pipelines {
+        for pipeline in pipelines where !options.externalSourceKinds.contains(pipeline.source.kind) {
             if let i = groups.firstIndex(where: { $0.identity == pipeline.source.identity }) {
                 groups[i].pipelines.append(pipeline)
             } else {
@@ -200,7 +340,7 @@ public final class DeliveryRunner: @unchecked Sendable {
                 try flush(batch)
                 batch = LineBatch(capacity: options.batchSize)
             }
-            return !stopRequested.load(ordering: .relaxed)
+            return !shouldStopReading
         }
         if batch.count > 0 { try flush(batch) }
     }
@@ -213,8 +353,8 @@ public final class DeliveryRunner: @unchecked Sendable {
         var delta = Counters()
         var logs: [(Logger.Level, String, [(String, String)])] = []
         let nowMs = clock.nowMs()
-        // Decode the whole batch first, so each pipeline plans it at once (a plugin step
-        // pipelines it to its processes instead of a round trip per event).
+        let createdAtMs = creationStampMs()
+        // Decode the whole batch first, so each pipeline plans it at once.
         var envelopes: [EventEnvelope] = []
         envelopes.reserveCapacity(batch.count)
         batch.forEach { bytes, entry in
@@ -229,27 +369,11 @@ public final class DeliveryRunner: @unchecked Sendable {
                 reject(error, raw: bytes, source: source, delta: &delta)
             }
         }
-        let plans = planners.map { $0.plan(batch: envelopes) }
-        for (index, envelope) in envelopes.enumerated() {
-            for (planner, plans) in zip(planners, plans) {
-                switch plans[index] {
-                case .notSubscribed, .dropped:
-                    continue
-                case .failed(let failure):
-                    delta.transformFailures += 1
-                    logs.append((.error, "transform failed", [
-                        ("pipeline", planner.pipeline.name), ("event", envelope.eventID), ("error", failure.description),
-                    ]))
-                case .deliver(let transformed, let encoder):
-                    for sink in planner.pipeline.sinks {
-                        let id = DeliveryID.make(eventID: transformed.eventID, pipeline: planner.pipeline.name, sink: sink.name)
-                        rows.append(NewDelivery(
-                            id: id, pipeline: planner.pipeline.name, sink: sink.name, eventID: transformed.eventID,
-                            eventType: transformed.eventType, body: encoder.body(deliveryID: id),
-                            schedule: sink.retry.schedule.map(\.totalMilliseconds), createdAtMs: nowMs))
-                    }
-                }
-            }
+        Self.appendDeliveries(for: envelopes, planners: planners, createdAtMs: createdAtMs, to: &rows) { planner, envelope, failure in
+            delta.transformFailures += 1
+            logs.append((.error, "transform failed", [
+                ("pipeline", planner.pipeline.name), ("event", envelope.eventID), ("error", failure.description),
+            ]))
         }
         for (level, message, fields) in logs { logger.log(level, message, fields: fields) }
         let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
@@ -346,12 +470,13 @@ public final class DeliveryRunner: @unchecked Sendable {
                 if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! { break }
             } else {
                 let ingestDone = ingestFinished.load(ordering: .acquiring)
-                if options.mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
+                let mode = retiring.load(ordering: .acquiring) ? Mode.drain : options.mode
+                if mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
                 // Work that falls due after the cutoff waits for the next `--once` run.
                 let horizon = min(now, onceCutoff ?? now)
                 for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon) }
                 if ingestDone, lanes.allSatisfy(\.isIdle) {
-                    switch options.mode {
+                    switch mode {
                     case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
                         return
                     case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue }):
@@ -378,10 +503,11 @@ public final class DeliveryRunner: @unchecked Sendable {
             if !lane.hasClaimed {
                 if let due = lane.nextDueMs, due > nowMs { return }
                 do {
-                    lane.claimed = try store.claimDue(sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize)
+                    let window = currentWindow
+                    lane.claimed = try store.claimDue(sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize, window: window)
                     lane.claimedHead = 0
                     if lane.claimed.isEmpty {
-                        lane.nextDueMs = try store.nextDueMs(sinkKey: lane.key) ?? SinkLane.nothingDue
+                        lane.nextDueMs = try store.nextDueMs(sinkKey: lane.key, window: window) ?? SinkLane.nothingDue
                         return
                     }
                     lane.nextDueMs = nowMs
@@ -486,6 +612,8 @@ public final class DeliveryRunner: @unchecked Sendable {
                 delta.failed += 1
                 logAttempt(record, delivery: delivery, lane: lane, level: .error, message: "delivery failed: \(reason)", next: nil)
             }
+            options.observer?.attemptJudged(
+                pipeline: lane.pipeline.name, sink: lane.sink.name, outcome: record.outcome, durationMs: record.durationMs)
             unrecorded.records.append(record)
             unrecorded.sinceMs = min(unrecorded.sinceMs, completion.finishedAtMs)
         }

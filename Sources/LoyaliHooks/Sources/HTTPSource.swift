@@ -7,9 +7,19 @@ public struct HTTPSource: EventSource {
     public let listen: String
     /// The request path events are POSTed to.
     public let path: String
-    /// Whether a bearer token is configured (the token itself never leaves the config).
-    public let requiresToken: Bool
+    /// The bearer token clients must present, if configured. It prints as `<redacted>` and is
+    /// compared in constant time; it is never logged.
+    public let token: BearerToken?
+    /// Whether a bearer token is configured.
+    public var requiresToken: Bool { token != nil }
     public var identity: String { "http:\(listen)\(path)" }
+
+    /// Makes a source from its parts.
+    public init(listen: String, path: String, token: BearerToken?) {
+        self.listen = listen
+        self.path = path
+        self.token = token
+    }
 
     public func open() throws(SourceError) -> InputStream {
         throw SourceError(
@@ -26,15 +36,18 @@ public struct HTTPSource: EventSource {
         if !path.hasPrefix("/"), let node = mapping["path"] {
             reader.error("source.path must start with '/'", at: node)
         }
-        var requiresToken = false
+        var bearer: BearerToken?
         if let node = mapping["token"], let token = reader.expansion(node, what: "source.token") {
             if token.hasLiteralText {
                 reader.secretError(
                     "source.token is a literal secret; version-controlled config must not hold secrets, use \"${INGEST_TOKEN}\"",
                     at: node, secret: token.value)
             }
-            requiresToken = !token.value.isEmpty
+            bearer = BearerToken(token.value)
         }
-        return HTTPSource(listen: listen, path: path, requiresToken: requiresToken)
+        if let node = mapping["listen"], ListenAddress(listen) == nil {
+            reader.error("source.listen must be host:port with a numeric address or localhost, e.g. 127.0.0.1:8787", at: node)
+        }
+        return HTTPSource(listen: listen, path: path, token: bearer)
     }
 }

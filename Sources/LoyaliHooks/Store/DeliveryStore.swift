@@ -215,7 +215,12 @@ public final class DeliveryStore: Sendable {
     /// Claims up to `limit` deliveries of one sink that are due at `nowMs` (pending or retrying,
     /// `next_attempt_at <= nowMs`), oldest due first, and marks them `in_flight` in the same
     /// transaction, so no two claimers (threads or processes) ever get the same row. Blocking.
-    public func claimDue(sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int) throws -> [ClaimedDelivery] {
+    ///
+    /// With a `window` other than `.all`, only deliveries created inside it are claimed (see
+    /// ``CreationWindow``).
+    public func claimDue(
+        sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow = .all
+    ) throws -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         let pipeline = sinkKey.pipeline
         let sink = sinkKey.sink
@@ -227,11 +232,15 @@ public final class DeliveryStore: Sendable {
                 var sequences: [Int64] = []
                 var claimed: [ClaimedDelivery] = []
                 var scheduleCache = ScheduleCache()
-                try database.withStatement(Self.selectDueSQL) { select in
+                try database.withStatement(window.isAll ? Self.selectDueSQL : Self.selectDueInWindowSQL) { select in
                     try select.bind(pipeline, at: 1)
                     try select.bind(sink, at: 2)
                     try select.bind(nowMs, at: 3)
                     try select.bind(limit, at: 4)
+                    if !window.isAll {
+                        try select.bind(window.fromMs ?? .min, at: 5)
+                        try select.bind(window.beforeMs ?? .max, at: 6)
+                    }
                     while try select.step() {
                         sequences.append(select.int64(at: 0))
                         claimed.append(
@@ -264,17 +273,22 @@ public final class DeliveryStore: Sendable {
 
     /// When the next delivery of one sink is due (ms since the Unix epoch), or `nil` if none is
     /// waiting. O(log n). Blocking.
-    public func nextDueMs(sinkKey: (pipeline: String, sink: String)) throws -> Int64? {
+    public func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow = .all) throws -> Int64? {
         try withDatabase { database in
             try database.withStatement(
                 """
                 SELECT next_attempt_at FROM deliveries
                 WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying')
+                \(window.isAll ? "" : "AND created_at >= ?3 AND created_at < ?4")
                 ORDER BY next_attempt_at LIMIT 1
                 """
             ) {
                 try $0.bind(sinkKey.pipeline, at: 1)
                 try $0.bind(sinkKey.sink, at: 2)
+                if !window.isAll {
+                    try $0.bind(window.fromMs ?? .min, at: 3)
+                    try $0.bind(window.beforeMs ?? .max, at: 4)
+                }
                 return try $0.step() ? $0.optionalInt64(at: 0) : nil
             }
         }
@@ -387,6 +401,16 @@ public final class DeliveryStore: Sendable {
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
             AND d.next_attempt_at <= ?3
+        ORDER BY d.next_attempt_at, d.seq
+        LIMIT ?4
+        """
+
+    /// ``selectDueSQL`` restricted to deliveries created inside a ``CreationWindow``.
+    private static let selectDueInWindowSQL = """
+        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset
+        FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
+        WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
+            AND d.next_attempt_at <= ?3 AND d.created_at >= ?5 AND d.created_at < ?6
         ORDER BY d.next_attempt_at, d.seq
         LIMIT ?4
         """

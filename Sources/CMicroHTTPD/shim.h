@@ -1,0 +1,62 @@
+#ifndef LOYALI_CMICROHTTPD_SHIM_H
+#define LOYALI_CMICROHTTPD_SHIM_H
+// libmicrohttpd's MHD_start_daemon is variadic, which Swift cannot call; this wrapper takes every
+// setting loyali-hooks uses as a plain parameter and passes them as an MHD_OPTION_ARRAY.
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+
+/// Starts a daemon with its own polling thread(s) (`flags` includes
+/// MHD_USE_INTERNAL_POLLING_THREAD) on `listen_fd`, a socket the caller bound and listens on, with:
+/// - `thread_pool_size` polling threads (0 or 1: one thread);
+/// - at most `connection_limit` connections, `per_ip_limit` of them from one address (0: none);
+/// - `timeout_seconds` of inactivity before a connection, idle keep-alive included, is closed;
+/// - `memory_limit` bytes per connection for the request line, headers and read buffer (MHD
+///   answers 431 or 414 beyond it);
+/// - `completed` called when a request ends, `notify` when a connection opens or closes.
+static inline struct MHD_Daemon *loyali_mhd_start(
+    unsigned int flags, int listen_fd,
+    MHD_AccessHandlerCallback handler, void *handler_cls,
+    MHD_RequestCompletedCallback completed, void *completed_cls,
+    MHD_NotifyConnectionCallback notify, void *notify_cls,
+    unsigned int thread_pool_size, unsigned int connection_limit, unsigned int per_ip_limit,
+    unsigned int timeout_seconds, size_t memory_limit)
+{
+    struct MHD_OptionItem options[] = {
+        { MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify, notify_cls },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_limit, NULL },
+        { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip_limit, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_seconds, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memory_limit, NULL },
+        { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)thread_pool_size, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+                            MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/// The socket of a connection, or -1.
+static inline int loyali_mhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : (int)info->connect_fd;
+}
+
+/// The pointer stored for a connection in the MHD_OPTION_NOTIFY_CONNECTION callback, or NULL.
+static inline void *loyali_mhd_socket_context(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == NULL ? NULL : info->socket_context;
+}
+
+/// The peer address of a connection, or NULL.
+static inline const struct sockaddr *loyali_mhd_client_address(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info == NULL ? NULL : info->client_addr;
+}
+
+#endif

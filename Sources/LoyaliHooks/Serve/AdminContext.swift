@@ -1,0 +1,88 @@
+import Synchronization
+
+/// What the admin listener reads and triggers: its own store connection, the metrics, the
+/// configuration running now, readiness, and the daemon's reload. ``ServeDaemon`` keeps it up to
+/// date; the admin endpoint never holds the daemon itself.
+public final class AdminContext: Sendable {
+    /// A second connection to the state store: in WAL mode its reads never wait behind the
+    /// runners' and the ingest committer's writes.
+    public let store: DeliveryStore
+    /// The counters behind `/metrics`.
+    public let metrics: ServeMetrics
+    /// The token `/api/` and `/metrics` require, if any.
+    public let token: BearerToken?
+    /// The time source (for `since` filters and resends).
+    public let clock: any DeliveryClock
+    private let state = Mutex<State>(State())
+    private let hooks: Mutex<Hooks>
+
+    private struct State {
+        var pipelines: [PipelineDefinition] = []
+        var generation = 0
+        var ready = false
+        var notReadyReason = "starting"
+        var runners = 0
+    }
+
+    /// Actions the daemon performs for the API.
+    public struct Hooks: Sendable {
+        /// Reloads the configuration; returns the diagnostics when it was refused.
+        public var reload: @Sendable () -> [Diagnostic]?
+        /// Tells the runners that resent deliveries are due now.
+        public var resent: @Sendable () -> Void
+        /// Group-commit totals of the ingest committer.
+        public var commits: @Sendable () -> (transactions: Int, deliveries: Int, requests: Int)
+
+        public init(
+            reload: @escaping @Sendable () -> [Diagnostic]? = { nil }, resent: @escaping @Sendable () -> Void = {},
+            commits: @escaping @Sendable () -> (transactions: Int, deliveries: Int, requests: Int) = { (0, 0, 0) }
+        ) {
+            self.reload = reload
+            self.resent = resent
+            self.commits = commits
+        }
+    }
+
+    public init(store: DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks()) {
+        self.store = store
+        self.metrics = metrics
+        self.token = token
+        self.clock = clock
+        self.hooks = Mutex(hooks)
+    }
+
+    /// Installs the daemon's actions.
+    public func setHooks(_ newHooks: Hooks) { hooks.withLock { $0 = newHooks } }
+
+    var currentHooks: Hooks { hooks.withLock { $0 } }
+
+    /// Records the configuration now running.
+    public func setConfiguration(_ pipelines: [PipelineDefinition], generation: Int) {
+        state.withLock {
+            $0.pipelines = pipelines
+            $0.generation = generation
+        }
+    }
+
+    /// Marks the process ready (store open, pipelines loaded, listeners bound) or not, and why.
+    public func setReady(_ ready: Bool, reason: String = "") {
+        state.withLock {
+            $0.ready = ready
+            $0.notReadyReason = reason
+        }
+    }
+
+    /// Records how many runners are delivering.
+    public func setRunners(_ count: Int) { state.withLock { $0.runners = count } }
+
+    /// The configuration running now and its generation.
+    public var configuration: (pipelines: [PipelineDefinition], generation: Int) {
+        state.withLock { ($0.pipelines, $0.generation) }
+    }
+
+    /// Whether the process is ready, and if not why.
+    public var readiness: (ready: Bool, reason: String) { state.withLock { ($0.ready, $0.notReadyReason) } }
+
+    /// Runners delivering now.
+    public var runners: Int { state.withLock { $0.runners } }
+}

@@ -1,0 +1,298 @@
+import Foundation
+
+/// The admin listener of `serve`: probes, Prometheus metrics, and a JSON API that mirrors the CLI
+/// (described in `docs/openapi.yaml`).
+///
+/// | method | path | CLI |
+/// |---|---|---|
+/// | GET | `/healthz` | answers while the process is alive |
+/// | GET | `/readyz` | 200 once the store is open and pipelines are loaded, else 503 |
+/// | GET | `/metrics` | Prometheus text format |
+/// | GET | `/api/deliveries` | `deliveries [--status …] [--pipeline …] [--sink …] [--event-type …] [--since …] [--limit …]` |
+/// | GET | `/api/deliveries/{id}` | `deliveries show ID` |
+/// | POST | `/api/deliveries/{id}/resend` | `resend ID` |
+/// | POST | `/api/resend` | `resend ID…` or `resend --failed [filters]` |
+/// | GET | `/api/stats` | `stats [--since …]` |
+/// | GET | `/api/routes` | which event types go to which sinks |
+/// | GET | `/api/pipelines` | `validate --json` |
+/// | POST | `/api/pipelines/{name}/test` | `test NAME --event TYPE` |
+/// | POST | `/api/reload` | SIGHUP |
+///
+/// With a token configured, `/api/` and `/metrics` require `Authorization: Bearer <token>`; the
+/// probes never do.
+public final class AdminEndpoint: HTTPServerHandler {
+    private let context: AdminContext
+
+    public init(context: AdminContext) { self.context = context }
+
+    /// A matched route: what to do and the path parameter, if any.
+    enum Route: Equatable {
+        case health, ready, metrics
+        case deliveries, delivery(String), resendOne(String), resend
+        case stats, routes, pipelines, test(String), reload
+    }
+
+    /// Matches `path`; returns the route for each method the path allows.
+    static func match(_ path: String) -> [String: Route]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        switch parts.count {
+        case 1:
+            switch parts[0] {
+            case "healthz": return ["GET": .health]
+            case "readyz": return ["GET": .ready]
+            case "metrics": return ["GET": .metrics]
+            default: return nil
+            }
+        case 2 where parts[0] == "api":
+            switch parts[1] {
+            case "deliveries": return ["GET": .deliveries]
+            case "resend": return ["POST": .resend]
+            case "stats": return ["GET": .stats]
+            case "routes": return ["GET": .routes]
+            case "pipelines": return ["GET": .pipelines]
+            case "reload": return ["POST": .reload]
+            default: return nil
+            }
+        case 3 where parts[0] == "api" && parts[1] == "deliveries":
+            return ["GET": .delivery(parts[2])]
+        case 4 where parts[0] == "api" && parts[1] == "deliveries" && parts[3] == "resend":
+            return ["POST": .resendOne(parts[2])]
+        case 4 where parts[0] == "api" && parts[1] == "pipelines" && parts[3] == "test":
+            return ["POST": .test(parts[2])]
+        default:
+            return nil
+        }
+    }
+
+    public func respondBeforeBody(to head: HTTPServerRequest) -> HTTPServerResponse? {
+        guard let routes = Self.match(head.path) else {
+            return .error(404, "not_found", "no such endpoint: \(head.path)")
+        }
+        let method = head.method == "HEAD" ? "GET" : head.method
+        guard let route = routes[method] else {
+            let allowed = routes.keys.sorted().joined(separator: ", ")
+            return .error(405, "method_not_allowed", "\(head.path) allows \(allowed)", headers: [HTTPHeader(name: "Allow", value: allowed)])
+        }
+        if route != .health, route != .ready, let token = context.token, !token.matches(head.bearerToken) {
+            return .error(
+                401, "unauthorized", head.header("Authorization") == nil ? "missing bearer token" : "invalid bearer token",
+                headers: [HTTPHeader(name: "WWW-Authenticate", value: "Bearer")])
+        }
+        return nil
+    }
+
+    public func handle(_ request: HTTPServerRequest, responder: HTTPResponder) {
+        guard let route = Self.match(request.path)?[request.method == "HEAD" ? "GET" : request.method] else {
+            responder.respond(.error(404, "not_found", "no such endpoint: \(request.path)"))
+            return
+        }
+        if case .test(let name) = route {
+            // Sending waits on the sinks (up to their timeouts): do it on a thread of its own.
+            let body = request.body
+            let query = request.query
+            Thread.detachNewThread { [self] in
+                responder.respond(test(name, body: body, query: query))
+            }
+            return
+        }
+        responder.respond(respond(route, request))
+    }
+
+    private func respond(_ route: Route, _ request: HTTPServerRequest) -> HTTPServerResponse {
+        do {
+            switch route {
+            case .health:
+                return .json(200, JSONObject(["status": .string("ok")]))
+            case .ready:
+                let (ready, reason) = context.readiness
+                let generation = context.configuration.generation
+                return ready
+                    ? .json(200, JSONObject(["status": .string("ready"), "generation": .number(JSONNumber(Int64(generation)))]))
+                    : .json(503, JSONObject(["status": .string("not_ready"), "reason": .string(reason)]))
+            case .metrics:
+                return .text(200, metricsText(), contentType: PrometheusText.contentType)
+            case .deliveries:
+                let query = try Self.query(from: request, nowMs: context.clock.nowMs(), allowLimit: true)
+                let rows = try context.store.list(query)
+                return .json(200, JSONObject(["deliveries": .array(rows.map { .object(DeliveryJSON.summary($0)) })]))
+            case .delivery(let id):
+                guard let (summary, attempts) = try context.store.detail(id: id) else {
+                    return .error(404, "not_found", "no delivery '\(id)'")
+                }
+                return .json(200, DeliveryJSON.detail(summary, attempts: attempts))
+            case .resendOne(let id):
+                let queued = try context.store.resend(ids: [id], nowMs: context.clock.nowMs())
+                guard queued == [id] else {
+                    if try context.store.detail(id: id) == nil { return .error(404, "not_found", "no delivery '\(id)'") }
+                    return .error(409, "in_flight", "delivery '\(id)' is being sent right now; try again when the attempt is recorded")
+                }
+                context.currentHooks.resent()
+                return .json(202, JSONObject(["queued": .array([.string(id)])]))
+            case .resend:
+                return try resend(request)
+            case .stats:
+                let nowMs = context.clock.nowMs()
+                let sinceMs = try Self.since(request.queryValue("since"), nowMs: nowMs) ?? nowMs - 86_400_000
+                let rows = try context.store.stats(sinceMs: sinceMs)
+                return .json(200, JSONObject([
+                    "since": .string(DeliveryJSON.time(sinceMs)), "sinks": .array(rows.map { .object(DeliveryJSON.stats($0)) }),
+                ]))
+            case .routes:
+                let (pipelines, generation) = context.configuration
+                return .json(200, JSONObject([
+                    "generation": .number(JSONNumber(Int64(generation))), "routes": .array(DeliveryJSON.routes(pipelines)),
+                ]))
+            case .pipelines:
+                let (pipelines, generation) = context.configuration
+                return .json(200, JSONObject([
+                    "generation": .number(JSONNumber(Int64(generation))),
+                    "pipelines": .array(pipelines.map { .object(DeliveryJSON.pipeline($0)) }),
+                ]))
+            case .reload:
+                if let diagnostics = context.currentHooks.reload() {
+                    return .error(
+                        422, "invalid_configuration", "the new configuration has errors; the old one keeps running",
+                        extra: [JSONObject.Member(key: "diagnostics", value: .array(diagnostics.map { .string($0.headline) }))])
+                }
+                return .json(200, JSONObject(["status": .string("reloaded"), "generation": .number(JSONNumber(Int64(context.configuration.generation)))]))
+            case .test:
+                return .error(500, "internal", "test is answered on its own thread")
+            }
+        } catch let error as BadRequest {
+            return .error(400, "invalid_parameter", error.message)
+        } catch {
+            return .error(500, "store_error", "\(error)")
+        }
+    }
+
+    private func metricsText() -> String {
+        let outbox = try? context.store.outboxGauges()
+        return context.metrics.render(ServeMetrics.Snapshot(
+            outbox: outbox, commits: context.currentHooks.commits(), ready: context.readiness.ready, runners: context.runners))
+    }
+
+    /// `POST /api/resend`: `{"ids": [...]}`, or `{"failed": true, "pipeline", "sink", "event_type", "since"}`.
+    private func resend(_ request: HTTPServerRequest) throws -> HTTPServerResponse {
+        let object = try Self.bodyObject(request)
+        let nowMs = context.clock.nowMs()
+        if let ids = object["ids"] {
+            guard object["failed"] == nil else { throw BadRequest("give either 'ids' or 'failed', not both") }
+            guard let list = ids.arrayValue, !list.isEmpty, list.allSatisfy({ $0.stringValue != nil }) else {
+                throw BadRequest("'ids' must be a non-empty array of delivery ids")
+            }
+            let wanted = list.compactMap(\.stringValue)
+            let queued = try context.store.resend(ids: wanted, nowMs: nowMs)
+            if !queued.isEmpty { context.currentHooks.resent() }
+            let unknown = wanted.filter { !queued.contains($0) }
+            return .json(202, JSONObject([
+                "queued": .array(queued.map(JSONValue.string)), "not_queued": .array(unknown.map(JSONValue.string)),
+            ]))
+        }
+        guard object["failed"] == .bool(true) else {
+            throw BadRequest("give 'ids': [...] to resend those deliveries, or 'failed': true to resend failed ones")
+        }
+        var query = DeliveryQuery(status: .failed, limit: Int.max)
+        for (key, _) in object.members.map({ ($0.key, $0.value) }) where !["failed", "pipeline", "sink", "event_type", "since"].contains(key) {
+            throw BadRequest("unknown field '\(key)'\(Suggestion.didYouMean(key, in: ["failed", "pipeline", "sink", "event_type", "since"]))")
+        }
+        query.pipeline = try Self.string(object["pipeline"], "pipeline")
+        query.sink = try Self.string(object["sink"], "sink")
+        query.eventType = try Self.string(object["event_type"], "event_type")
+        query.sinceMs = try Self.since(try Self.string(object["since"], "since"), nowMs: nowMs)
+        let count = try context.store.resend(matching: query, nowMs: nowMs)
+        if count > 0 { context.currentHooks.resent() }
+        return .json(202, JSONObject(["queued_count": .number(JSONNumber(Int64(count)))]))
+    }
+
+    /// `POST /api/pipelines/{name}/test`: `{"event": "points.earned"}` or `?event=`.
+    private func test(_ name: String, body: [UInt8], query: [(name: String, value: String?)]) -> HTTPServerResponse {
+        var eventName = query.last { $0.name == "event" }?.value
+        if eventName == nil {
+            do {
+                let object = try Self.bodyObject(HTTPServerRequest(method: "POST", path: "", body: body))
+                eventName = try Self.string(object["event"] ?? object["event_type"], "event")
+            } catch let error as BadRequest {
+                return .error(400, "invalid_parameter", error.message)
+            } catch {
+                return .error(400, "invalid_parameter", "\(error)")
+            }
+        }
+        guard let eventName else { return .error(400, "invalid_parameter", "give the event type as {\"event\": \"points.earned\"}") }
+        guard let type = EventCatalogue.type(named: eventName) else {
+            return .error(400, "invalid_parameter", "unknown event type '\(eventName)'\(Suggestion.didYouMean(eventName, in: EventCatalogue.names))")
+        }
+        let pipelines = context.configuration.pipelines
+        guard let pipeline = pipelines.first(where: { $0.name == name }) else {
+            return .error(404, "not_found", "no pipeline '\(name)'\(Suggestion.didYouMean(name, in: pipelines.map(\.name)))")
+        }
+        do {
+            let results = try SampleSend.send(type, through: pipeline, timestamp: context.clock.nowMs() / 1000)
+            return .json(200, JSONObject([
+                "pipeline": .string(name), "event_type": .string(type.name),
+                "ok": .bool(results.allSatisfy { $0.outcome.isSuccess }),
+                "results": .array(results.map { .object($0.json) }),
+            ]))
+        } catch {
+            return .error(400, "not_sendable", error.message)
+        }
+    }
+
+    // MARK: Parameters
+
+    /// A client mistake in parameters or body: 400.
+    struct BadRequest: Error {
+        var message: String
+        init(_ message: String) { self.message = message }
+    }
+
+    /// The delivery-log filters from query arguments, as the CLI's options.
+    static func query(from request: HTTPServerRequest, nowMs: Int64, allowLimit: Bool) throws -> DeliveryQuery {
+        let known = ["status", "pipeline", "sink", "event_type", "since", "limit"]
+        for item in request.query where !known.contains(item.name) {
+            throw BadRequest("unknown query parameter '\(item.name)'\(Suggestion.didYouMean(item.name, in: known))")
+        }
+        var query = DeliveryQuery()
+        if let status = request.queryValue("status") {
+            guard let parsed = DeliveryStatus(rawValue: status) else {
+                throw BadRequest("status must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.status = parsed
+        }
+        query.pipeline = request.queryValue("pipeline")
+        query.sink = request.queryValue("sink")
+        query.eventType = request.queryValue("event_type")
+        query.sinceMs = try since(request.queryValue("since"), nowMs: nowMs)
+        if let limit = request.queryValue("limit") {
+            guard let value = Int(limit), (1...10_000).contains(value) else { throw BadRequest("limit must be an integer from 1 to 10000") }
+            query.limit = value
+        }
+        return query
+    }
+
+    static func since(_ text: String?, nowMs: Int64) throws -> Int64? {
+        guard let text else { return nil }
+        guard let duration = Duration.parse(config: text) else {
+            throw BadRequest("since must be a duration such as 30m, 1h or 7d, not '\(text)'")
+        }
+        return nowMs - duration.totalMilliseconds
+    }
+
+    static func string(_ value: JSONValue?, _ name: String) throws -> String? {
+        guard let value, value != .null else { return nil }
+        guard let string = value.stringValue else { throw BadRequest("'\(name)' must be a string") }
+        return string
+    }
+
+    /// The body as a JSON object; an empty body is an empty object.
+    static func bodyObject(_ request: HTTPServerRequest) throws -> JSONObject {
+        guard request.body.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else { return JSONObject() }
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(request.body)
+        } catch {
+            throw BadRequest("the body is not valid JSON: \(error.reason) at line \(error.line), column \(error.column)")
+        }
+        guard let object = value.objectValue else { throw BadRequest("the body must be a JSON object, not \(value.kindName)") }
+        return object
+    }
+}

@@ -1,0 +1,453 @@
+import Foundation
+import Synchronization
+
+/// `loyali-hooks serve`: every pipeline running as a daemon.
+///
+/// - **Sources:** `http` sources are served by ingest listeners (one per `listen` address, every
+///   `path` on it); file and other sources are read by the runner as in `run`.
+/// - **Delivery:** a ``DeliveryRunner`` in follow mode claims, sends and records, with retries.
+/// - **Admin:** probes, Prometheus metrics and the JSON API (``AdminEndpoint``) on their own
+///   listener.
+/// - **Reload:** ``reload(reason:)`` (SIGHUP, a watched file change, or `POST /api/reload`)
+///   loads the configuration again. An invalid one is logged with `path:line:col` errors and the
+///   old one keeps running. A valid one becomes a new generation: the old runner stops reading and
+///   finishes the deliveries created under it with the sink definitions they were made for, while
+///   the new one takes everything from the switch on (see ``CreationWindow``).
+/// - **Shutdown:** ``shutdown()`` stops accepting, answers every request whose events are being
+///   stored, lets in-flight attempts finish within the grace period, and returns.
+///
+/// Every blocking step runs on dedicated threads (libmicrohttpd's, the committer's, the
+/// runners'), never on Swift's cooperative pool.
+public final class ServeDaemon: Sendable {
+    /// Settings of one daemon.
+    public struct Configuration: Sendable {
+        /// Pipeline files or folders.
+        public var paths: [String]
+        /// The state directory.
+        public var stateDirectory: String
+        /// Where the admin listener binds; `nil` for none.
+        public var admin: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8788)
+        /// The token `/api/` and `/metrics` require; `nil` for none (loopback only).
+        public var adminToken: BearerToken?
+        /// Limits of the ingest listeners.
+        public var ingestLimits = HTTPServer.Limits()
+        /// Limits of the admin listener.
+        public var adminLimits: HTTPServer.Limits = {
+            var limits = HTTPServer.Limits()
+            limits.maxBodyBytes = 64 << 10
+            limits.maxConnections = 64
+            limits.threads = 1
+            return limits
+        }()
+        /// How long in-flight attempts may finish at shutdown.
+        public var grace = Duration.seconds(10)
+        /// How often pipeline files are checked for changes; `nil` to reload on request only.
+        public var watchInterval: Duration? = .milliseconds(500)
+        /// Rejected lines of file sources are appended here too.
+        public var rejectsPath: String?
+        /// Variables for `${VAR}` in pipeline files.
+        public var environment: [String: String] = ProcessInfo.processInfo.environment
+        /// Stage kinds pipeline files may use.
+        public var registry = StageRegistry.builtIn
+        /// The time source.
+        public var clock: any DeliveryClock = SystemClock()
+
+        public init(paths: [String], stateDirectory: String) {
+            self.paths = paths
+            self.stateDirectory = stateDirectory
+        }
+    }
+
+    /// Why the daemon could not start.
+    public enum StartError: Error, CustomStringConvertible {
+        /// The pipeline files have errors (each reads `path:line:col: error: …`).
+        case configuration([Diagnostic])
+        /// The state store could not be opened.
+        case store(directory: String, message: String)
+        /// A listener could not bind.
+        case listen(HTTPServerError)
+
+        public var description: String {
+            switch self {
+            case .configuration(let diagnostics): diagnostics.map(\.description).joined(separator: "\n")
+            case .store(let directory, let message): "\(directory): error: cannot open the state store: \(message)"
+            case .listen(let error): error.description
+            }
+        }
+    }
+
+    private struct Listener {
+        let endpoint: IngestEndpoint
+        let server: HTTPServer
+    }
+
+    private struct Running {
+        let store: DeliveryStore
+        let committer: IngestCommitter
+        let context: AdminContext
+        var admin: HTTPServer?
+        var generations: [ServeGeneration]
+        var listeners: [ListenAddress: Listener]
+        var watcher: PipelineWatcher?
+        var nextGeneration: Int
+        /// Counters of generations that have finished.
+        var finishedCounters = DeliveryRunner.Counters()
+        var stopping = false
+        /// Every runner's counters, once shut down.
+        var finalCounters: DeliveryRunner.Counters?
+    }
+
+    private let configuration: Configuration
+    private let logger: Logger
+    /// The counters behind `/metrics`.
+    public let metrics = ServeMetrics()
+    private let running = Mutex<Running?>(nil)
+    /// Serializes start, reload and shutdown; held for their whole (blocking) duration.
+    private let control = Mutex<Void>(())
+    private let stopped = Wakeup()
+    private let hasStopped = Atomic<Bool>(false)
+
+    public init(configuration: Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A daemon dropped while running is shut down first, so no listener or thread outlives it.
+    deinit { shutdown() }
+
+    // MARK: Start
+
+    /// Loads the pipelines, opens the store, starts the runner, binds the ingest and admin
+    /// listeners, and marks the daemon ready. Blocks until all of that is done.
+    public func start() throws(StartError) {
+        try control.withLock { _ throws(StartError) in try startLocked() }
+    }
+
+    private func startLocked() throws(StartError) {
+        let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
+        for warning in loaded.diagnostics where warning.severity != .error { logger.log(.warn, warning.description) }
+        guard !loaded.hasErrors else { throw .configuration(loaded.diagnostics) }
+        // Plugin processes start with their pipelines: one that cannot start is a config error.
+        let pluginErrors = PluginRuntime.start(loaded.pipelines, includingSinks: true, logger: logger)
+        guard pluginErrors.isEmpty else {
+            PluginRuntime.shutdown(loaded.pipelines)
+            throw .configuration(pluginErrors)
+        }
+        let groups: [ListenAddress: [String: [PipelineDefinition]]]
+        do {
+            groups = try Self.ingestGroups(loaded.pipelines)
+        } catch {
+            throw .configuration(error.diagnostics)
+        }
+        for (address, paths) in groups where !address.isLoopback {
+            for (path, pipelines) in paths where (pipelines[0].source as? HTTPSource)?.token == nil {
+                logger.log(.warn, "ingest endpoint reachable from other machines without a token", [
+                    "endpoint": "\(address)\(path)", "pipeline": pipelines[0].name,
+                ])
+            }
+        }
+        let store: DeliveryStore
+        let adminStore: DeliveryStore
+        do {
+            store = try DeliveryStore(directory: configuration.stateDirectory)
+            adminStore = try DeliveryStore(directory: configuration.stateDirectory)
+        } catch {
+            throw .store(directory: configuration.stateDirectory, message: "\(error)")
+        }
+        let committer = IngestCommitter(logger: logger)
+        let context = AdminContext(store: adminStore, metrics: metrics, token: configuration.adminToken, clock: configuration.clock)
+        metrics.register(loaded.pipelines)
+        metrics.started(generation: 1)
+        let generation = ServeGeneration(
+            number: 1, pipelines: loaded.pipelines,
+            runner: makeRunner(loaded.pipelines, store: store, window: .all, recoversInFlight: true))
+
+        var listeners: [ListenAddress: Listener] = [:]
+        var admin: HTTPServer?
+        do {
+            for (address, paths) in groups {
+                let endpoint = IngestEndpoint(
+                    routes: Self.routes(paths, runner: generation.runner), committer: committer, metrics: metrics, logger: logger,
+                    clock: configuration.clock)
+                listeners[address] = Listener(endpoint: endpoint, server: try HTTPServer(address: address, limits: configuration.ingestLimits, handler: endpoint))
+            }
+            if let address = configuration.admin {
+                admin = try HTTPServer(address: address, limits: configuration.adminLimits, handler: AdminEndpoint(context: context))
+            }
+        } catch {
+            for listener in listeners.values { listener.server.stop(within: .zero) }
+            committer.stop()
+            throw .listen(error)
+        }
+        running.withLock {
+            $0 = Running(
+                store: store, committer: committer, context: context, admin: admin, generations: [generation],
+                listeners: listeners, watcher: nil, nextGeneration: 2)
+        }
+        generation.start(logger: logger) { [weak self] finished in self?.generationFinished(finished) }
+        context.setHooks(AdminContext.Hooks(
+            reload: { [weak self] in self?.reload(reason: "api") },
+            resent: { [weak self] in self?.pokeRunners() },
+            commits: { [committer] in
+                let totals = committer.totals
+                return (totals.commits, totals.rows, totals.requests)
+            }))
+        context.setConfiguration(loaded.pipelines, generation: 1)
+        context.setRunners(1)
+        if let interval = configuration.watchInterval {
+            let watcher = PipelineWatcher(paths: configuration.paths, interval: interval) { [weak self] in
+                // Reload off the watcher's thread so stopping the watcher never waits on a reload.
+                guard let self else { return }
+                Thread.detachNewThread { [self] in _ = reload(reason: "file change") }
+            }
+            running.withLock { $0?.watcher = watcher }
+        }
+        context.setReady(true)
+        logger.log(.info, "serving", [
+            "pipelines": String(loaded.pipelines.count),
+            "ingest": listeners.keys.map { key in
+                let bound = listeners[key]!.server.address
+                return groups[key]!.keys.sorted().map { "\(bound)\($0)" }.joined(separator: ",")
+            }.sorted().joined(separator: ","),
+            "admin": admin.map { $0.address.description } ?? "off",
+            "state": configuration.stateDirectory,
+        ])
+    }
+
+    private func makeRunner(
+        _ pipelines: [PipelineDefinition], store: DeliveryStore, window: CreationWindow, recoversInFlight: Bool
+    ) -> DeliveryRunner {
+        var options = DeliveryRunner.Options()
+        options.mode = .follow
+        options.grace = configuration.grace
+        options.rejectsPath = configuration.rejectsPath
+        options.externalSourceKinds = ["http"]
+        options.window = window
+        options.recoversInFlight = recoversInFlight
+        options.observer = metrics
+        return DeliveryRunner(pipelines: pipelines, store: store, clock: configuration.clock, options: options, logger: logger)
+    }
+
+    // MARK: Ingest routing
+
+    /// Conflicting `http` sources.
+    struct RoutingError: Error {
+        var diagnostics: [Diagnostic]
+    }
+
+    /// The pipelines of each ingest path, grouped by listen address.
+    static func ingestGroups(_ pipelines: [PipelineDefinition]) throws(RoutingError) -> [ListenAddress: [String: [PipelineDefinition]]] {
+        var groups: [ListenAddress: [String: [PipelineDefinition]]] = [:]
+        var problems: [Diagnostic] = []
+        for pipeline in pipelines {
+            guard let source = pipeline.source as? HTTPSource else { continue }
+            guard let address = ListenAddress(source.listen) else {
+                problems.append(Diagnostic(.error, at: SourceLocation(path: pipeline.file, line: 1, column: 1), "source.listen '\(source.listen)' is not host:port"))
+                continue
+            }
+            if let first = groups[address]?[source.path]?.first, let other = first.source as? HTTPSource, other.token != source.token {
+                problems.append(Diagnostic(
+                    .error, at: SourceLocation(path: pipeline.file, line: 1, column: 1),
+                    "pipeline '\(pipeline.name)' receives \(source.identity) like pipeline '\(first.name)' (\(first.file)) but with a different token; one endpoint has one token"))
+                continue
+            }
+            groups[address, default: [:]][source.path, default: []].append(pipeline)
+        }
+        guard problems.isEmpty else { throw RoutingError(diagnostics: problems) }
+        return groups
+    }
+
+    static func routes(_ paths: [String: [PipelineDefinition]], runner: DeliveryRunner) -> [String: IngestEndpoint.Route] {
+        paths.mapValues { pipelines in
+            IngestEndpoint.Route(source: pipelines[0].source as! HTTPSource, planners: pipelines.map(DeliveryPlanner.init), runner: runner)
+        }
+    }
+
+    // MARK: Reload
+
+    /// Loads the configuration again. On success the new configuration takes every new event
+    /// and the old runner finishes what was created under it; returns `nil`. On errors they are
+    /// logged as `path:line:col: error: …`, the old configuration keeps running, and they are
+    /// returned. Blocks until the switch is done (or refused).
+    @discardableResult
+    public func reload(reason: String) -> [Diagnostic]? {
+        control.withLock { _ in reloadLocked(reason: reason) }
+    }
+
+    private func reloadLocked(reason: String) -> [Diagnostic]? {
+        guard let current = running.withLock({ $0.flatMap { $0.stopping ? nil : $0 } }) else {
+            return [Diagnostic(.error, at: nil, "serve is not running")]
+        }
+        let old = current.generations.last!
+        func refuse(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+            let errors = diagnostics.filter { $0.severity == .error }
+            logger.log(.error, "configuration reload failed; the running configuration is kept", [
+                "reason": reason, "errors": String(errors.count), "generation": String(old.number),
+            ])
+            for diagnostic in errors { logger.log(.error, diagnostic.headline) }
+            metrics.reloaded(succeeded: false, generation: old.number)
+            return diagnostics
+        }
+        let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
+        guard !loaded.hasErrors else { return refuse(loaded.diagnostics) }
+        let pluginErrors = PluginRuntime.start(loaded.pipelines, includingSinks: true, logger: logger)
+        guard pluginErrors.isEmpty else {
+            PluginRuntime.shutdown(loaded.pipelines)
+            return refuse(pluginErrors)
+        }
+        for warning in loaded.diagnostics { logger.log(.warn, warning.headline) }
+        let groups: [ListenAddress: [String: [PipelineDefinition]]]
+        do {
+            groups = try Self.ingestGroups(loaded.pipelines)
+        } catch {
+            PluginRuntime.shutdown(loaded.pipelines)
+            return refuse(error.diagnostics)
+        }
+        // Bind new addresses before switching, so a taken port refuses the reload.
+        var added: [ListenAddress: Listener] = [:]
+        for address in groups.keys where current.listeners[address] == nil {
+            let endpoint = IngestEndpoint(routes: [:], committer: current.committer, metrics: metrics, logger: logger, clock: configuration.clock)
+            do {
+                added[address] = Listener(endpoint: endpoint, server: try HTTPServer(address: address, limits: configuration.ingestLimits, handler: endpoint))
+            } catch {
+                for listener in added.values { listener.server.stop(within: .zero) }
+                PluginRuntime.shutdown(loaded.pipelines)
+                return refuse([Diagnostic(.error, at: nil, error.description)])
+            }
+        }
+
+        // The switch: the old runner stops reading and keeps what was created before the cutoff;
+        // the new one owns everything from the cutoff. Both happen under the lock, so when the
+        // old runner finishes, the new one is there to take over its window.
+        let number = current.nextGeneration
+        let (generation, cutoff) = running.withLock { state -> (ServeGeneration, Int64) in
+            let cutoff = old.runner.retire()
+            let generation = ServeGeneration(
+                number: number, pipelines: loaded.pipelines,
+                runner: makeRunner(loaded.pipelines, store: current.store, window: CreationWindow(fromMs: cutoff), recoversInFlight: false))
+            state!.generations.append(generation)
+            state!.nextGeneration += 1
+            state!.context.setRunners(state!.generations.count)
+            return (generation, cutoff)
+        }
+        // The new runner reads the same file sources from their checkpoints: only once the old
+        // one has stopped reading.
+        if !old.runner.waitUntilIngestStopped(timeout: .seconds(5)) {
+            logger.log(.warn, "the previous configuration's sources did not stop reading within 5 s", ["generation": String(old.number)])
+        }
+        let listeners = current.listeners.merging(added) { $1 }
+        for (address, listener) in listeners {
+            listener.endpoint.update(routes: groups[address].map { Self.routes($0, runner: generation.runner) } ?? [:])
+        }
+        let removed = listeners.filter { groups[$0.key] == nil }
+        running.withLock { $0!.listeners = listeners.filter { groups[$0.key] != nil } }
+        generation.start(logger: logger) { [weak self] finished in self?.generationFinished(finished) }
+        for listener in removed.values { listener.server.stop(within: .seconds(2)) }
+        metrics.register(loaded.pipelines)
+        metrics.reloaded(succeeded: true, generation: number)
+        current.context.setConfiguration(loaded.pipelines, generation: number)
+        logger.log(.info, "configuration reloaded", [
+            "reason": reason, "generation": String(number), "pipelines": String(loaded.pipelines.count),
+            "previous_generation": String(old.number), "cutoff": RFC3339.format(unixSeconds: cutoff / 1000),
+        ])
+        return nil
+    }
+
+    /// A runner returned: a retired generation has delivered everything created under it. The
+    /// next younger generation takes over its window (for resends of its old failed deliveries).
+    private func generationFinished(_ generation: ServeGeneration) {
+        let outcome = running.withLock { state -> (stopping: Bool, remaining: Int)? in
+            guard state != nil, let index = state!.generations.firstIndex(where: { $0 === generation }) else { return nil }
+            state!.generations.remove(at: index)
+            state!.finishedCounters.add(generation.counters)
+            if !state!.stopping, index < state!.generations.count {
+                let next = state!.generations[index].runner
+                next.setWindow(CreationWindow(fromMs: generation.runner.currentWindow.fromMs, beforeMs: next.currentWindow.beforeMs))
+            }
+            state!.context.setRunners(state!.generations.count)
+            return (state!.stopping, state!.generations.count)
+        }
+        // Its deliveries are done, so its plugin processes can go (EOF, then SIGTERM).
+        PluginRuntime.shutdown(generation.pipelines)
+        guard let outcome, !outcome.stopping else { return }
+        if generation.runner.isRetiring {
+            logger.log(.info, "previous configuration finished its deliveries", ["generation": String(generation.number)])
+        } else {
+            logger.log(.error, "the delivery runner stopped unexpectedly", ["generation": String(generation.number)])
+        }
+    }
+
+    /// Wakes every runner: deliveries were resent through the API.
+    private func pokeRunners() {
+        let runners = running.withLock { $0?.generations.map(\.runner) ?? [] }
+        for runner in runners { runner.noteNewWork() }
+    }
+
+    // MARK: Shutdown
+
+    /// Stops gracefully: readiness goes false, ingest stops accepting (new requests get 503),
+    /// events already received are committed and answered, in-flight attempts get the grace
+    /// period, then the listeners close. Returns the runners' counters. Blocks; idempotent.
+    @discardableResult
+    public func shutdown() -> DeliveryRunner.Counters {
+        let counters = control.withLock { _ -> DeliveryRunner.Counters in
+            guard let current = running.withLock({ state -> Running? in
+                guard state != nil, !state!.stopping else { return nil }
+                state!.stopping = true
+                return state
+            }) else { return running.withLock { $0?.finalCounters ?? $0?.finishedCounters } ?? DeliveryRunner.Counters() }
+            current.context.setReady(false, reason: "shutting down")
+            logger.log(.info, "shutting down; finishing in-flight deliveries", ["grace": configuration.grace.configDescription])
+            current.watcher?.stop()
+            for listener in current.listeners.values {
+                listener.endpoint.beginDraining()
+                listener.server.stopAccepting()
+            }
+            // Everything already received is stored and answered before the listeners close.
+            current.committer.stop()
+            for listener in current.listeners.values { listener.server.stop(within: .seconds(2)) }
+            let generations = running.withLock { $0!.generations }
+            for generation in generations { generation.runner.requestStop() }
+            let deadline = Date(timeIntervalSinceNow: Double(configuration.grace.totalMilliseconds) / 1000 + 5)
+            for generation in generations where !generation.wait(until: deadline) {
+                logger.log(.warn, "a delivery runner did not stop in time", ["generation": String(generation.number)])
+            }
+            current.admin?.stop(within: .seconds(1))
+            for generation in generations { PluginRuntime.shutdown(generation.pipelines) }
+            return running.withLock { state in
+                var total = state!.finishedCounters
+                for generation in state!.generations { total.add(generation.counters) }
+                state!.finalCounters = total
+                return total
+            }
+        }
+        hasStopped.store(true, ordering: .releasing)
+        stopped.signal()
+        return counters
+    }
+
+    /// Blocks until ``shutdown()`` has finished.
+    public func waitUntilStopped() {
+        while !hasStopped.load(ordering: .acquiring) { stopped.wait(until: Date(timeIntervalSinceNow: 1)) }
+    }
+
+    // MARK: Introspection
+
+    /// Where the ingest listener configured as `listen` is bound (its real port with `:0`).
+    public func ingestAddress(for listen: String) -> ListenAddress? {
+        guard let key = ListenAddress(listen) else { return nil }
+        return running.withLock { $0?.listeners[key]?.server.address }
+    }
+
+    /// Where the admin listener is bound.
+    public var adminAddress: ListenAddress? { running.withLock { $0?.admin?.address } }
+
+    /// The configuration generation running now (1 at start, +1 per successful reload).
+    public var generation: Int { running.withLock { $0?.generations.last?.number } ?? 0 }
+
+    /// Runners delivering: the current configuration's plus older ones finishing their work.
+    public var runnerCount: Int { running.withLock { $0?.generations.count } ?? 0 }
+
+    /// The pipelines running now.
+    public var pipelines: [PipelineDefinition] { running.withLock { $0?.generations.last?.pipelines } ?? [] }
+}

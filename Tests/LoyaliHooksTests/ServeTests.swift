@@ -1,0 +1,1354 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import LoyaliHooks
+
+// Tests of `serve` (HTTP ingest, group commit, admin API, metrics, reload, shutdown) and `listen`.
+// Everything runs on loopback with ports picked by the kernel; every wait is bounded.
+
+// MARK: - A raw HTTP/1.1 client
+
+/// One response as read off the socket (only our own server's output is parsed here).
+struct TestResponse {
+    var status: Int
+    /// Header fields with lowercased names.
+    var headers: [String: String]
+    var body: [UInt8]
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var json: JSONObject? { (try? JSONParser.parse(body))?.objectValue }
+}
+
+struct TestHTTPError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A blocking loopback connection that can carry several requests (keep-alive, pipelining).
+final class TestConnection {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestHTTPError(description: "socket: \(errno)") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else {
+            close(fd)
+            throw TestHTTPError(description: "connect to \(port): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw TestHTTPError(description: "send: \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+    }
+
+    func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    /// The bytes of a request with `Host` and `Content-Length`.
+    static func requestBytes(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) -> [UInt8] {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+        return Array((head + "\r\n").utf8) + body
+    }
+
+    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws -> TestResponse {
+        try write(Self.requestBytes(method, path, headers: headers, body: body))
+        return try readResponse()
+    }
+
+    /// Reads one response: status line, headers, then a Content-Length body.
+    func readResponse() throws -> TestResponse {
+        var headEnd: Int?
+        while true {
+            if let end = Self.find([13, 10, 13, 10], in: buffer) {
+                headEnd = end
+                break
+            }
+            guard try fill() else { throw TestHTTPError(description: "connection closed before a response") }
+        }
+        let head = String(decoding: buffer[..<headEnd!], as: UTF8.self)
+        buffer.removeFirst(headEnd! + 4)
+        var lines = head.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw TestHTTPError(description: "bad status line in \(head)") }
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        while buffer.count < length {
+            guard try fill() else { throw TestHTTPError(description: "connection closed mid-body") }
+        }
+        let body = Array(buffer[..<length])
+        buffer.removeFirst(length)
+        return TestResponse(status: status, headers: headers, body: body)
+    }
+
+    /// Whether the server closes the connection within `seconds` (reading and dropping anything).
+    func closes(within seconds: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            var pollfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pollfd, 1, 50) >= 0 else { return true }
+            if pollfd.revents != 0 {
+                var scratch = [UInt8](repeating: 0, count: 4096)
+                let n = recv(fd, &scratch, scratch.count, Int32(MSG_DONTWAIT))
+                if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return true }
+            }
+        }
+        return false
+    }
+
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n < 0 { throw TestHTTPError(description: "recv: \(String(cString: strerror(errno)))") }
+        if n == 0 { return false }
+        buffer += chunk[..<n]
+        return true
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start..<(start + needle.count)].elementsEqual(needle) {
+            return start
+        }
+        return nil
+    }
+}
+
+// MARK: - A serve daemon in a temporary directory
+
+/// Log lines captured from a daemon.
+final class LogCapture: Sendable {
+    private let lines = Mutex<[String]>([])
+    var logger: Logger { Logger(format: .logfmt) { [self] line in lines.withLock { $0.append(line) } } }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// A `ServeDaemon` over pipeline files written to a fresh directory, with ingest and admin on
+/// kernel-picked loopback ports.
+final class ServeFixture {
+    static let token = "test-ingest-token"
+    static let secret = "whsec_c2VydmUtdGVzdC1zZWNyZXQtMDAwMDAwMDA="
+    let directory: String
+    let daemon: ServeDaemon
+    let logs = LogCapture()
+    let environment: [String: String]
+
+    /// The default pipeline: an http source and a file sink at `$OUT`.
+    static let defaultPipeline = """
+        pipeline: ingest
+        source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+        sinks:
+          audit: { type: file, path: "${OUT}" }
+        """
+
+    init(
+        files: [String: String] = ["ingest.yaml": ServeFixture.defaultPipeline], adminToken: String? = nil,
+        watch: Duration? = nil, extraEnvironment: [String: String] = [:], configure: (inout ServeDaemon.Configuration) -> Void = { _ in }
+    ) throws {
+        directory = NSTemporaryDirectory() + "loyali-serve-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/pipelines", withIntermediateDirectories: true)
+        for (name, text) in files { try text.write(toFile: directory + "/pipelines/" + name, atomically: true, encoding: .utf8) }
+        environment = ["INGEST_TOKEN": Self.token, "OUT": directory + "/out.jsonl", "SECRET": Self.secret].merging(extraEnvironment) { $1 }
+        var configuration = ServeDaemon.Configuration(paths: [directory + "/pipelines"], stateDirectory: directory + "/state")
+        configuration.admin = ListenAddress(host: "127.0.0.1", port: 0)
+        configuration.adminToken = adminToken.flatMap(BearerToken.init)
+        configuration.watchInterval = watch
+        configuration.environment = environment
+        configuration.grace = .seconds(2)
+        configure(&configuration)
+        daemon = ServeDaemon(configuration: configuration, logger: logs.logger)
+        try daemon.start()
+    }
+
+    deinit {
+        daemon.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var ingestPort: Int { daemon.ingestAddress(for: "127.0.0.1:0")!.port }
+    var adminPort: Int { daemon.adminAddress!.port }
+
+    /// Writes (or replaces) a pipeline file.
+    func write(_ name: String, _ text: String) throws {
+        try text.write(toFile: directory + "/pipelines/" + name, atomically: true, encoding: .utf8)
+    }
+
+    /// POSTs `body` to the ingest endpoint on a fresh connection.
+    func post(
+        _ body: String, contentType: String = "application/json", token: String? = ServeFixture.token, path: String = "/events"
+    ) throws -> TestResponse {
+        var headers = [("Content-Type", contentType)]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        return try TestConnection(port: ingestPort).request("POST", path, headers: headers, body: Array(body.utf8))
+    }
+
+    /// A request to the admin listener.
+    func admin(_ method: String, _ path: String, body: String = "", token: String? = nil) throws -> TestResponse {
+        var headers: [(String, String)] = []
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
+        return try TestConnection(port: adminPort).request(method, path, headers: headers, body: Array(body.utf8))
+    }
+
+    /// A separate connection to the state store, as the CLI would open it.
+    func store() throws -> DeliveryStore { try DeliveryStore(directory: directory + "/state") }
+
+    /// Waits (bounded) until `condition` holds.
+    static func eventually(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return try condition()
+    }
+}
+
+/// An input line for `id`.
+func eventLine(_ id: String, type: String = "points.earned") -> String {
+    #"{"id":"\#(id)","event_type":"\#(type)","created_at":"2024-01-20T14:30:00Z","data":{"customer_id":"cust_abc123","points":150}}"#
+}
+
+extension JSONObject {
+    /// `self[key]` as an array of objects.
+    func objects(_ key: String) -> [JSONObject] { self[key]?.arrayValue?.compactMap(\.objectValue) ?? [] }
+    func int(_ key: String) -> Int? { self[key].flatMap { if case .number(let n) = $0 { Int(n.literal) } else { nil } } }
+    func string(_ key: String) -> String? { self[key]?.stringValue }
+}
+
+// MARK: - Ingest
+
+// Serialized: each test blocks on sockets while the daemon's own threads work.
+@Suite("serve: HTTP ingest", .serialized)
+struct IngestTests {
+    @Test("one event: 202 lists the event id and its delivery ids, and the delivery is in the store")
+    func happyPath() throws {
+        let fixture = try ServeFixture()
+        let response = try fixture.post(eventLine("evt_happy_1"))
+        #expect(response.status == 202, "\(response.text)")
+        let body = try #require(response.json)
+        let accepted = body.objects("accepted")
+        #expect(accepted.count == 1)
+        #expect(accepted.first?.string("id") == "evt_happy_1")
+        #expect(accepted.first?.int("line") == 1)
+        let delivery = try #require(accepted.first?.objects("deliveries").first)
+        let expectedID = DeliveryID.make(eventID: "evt_happy_1", pipeline: "ingest", sink: "audit")
+        #expect(delivery.string("id") == expectedID)
+        #expect(delivery.string("pipeline") == "ingest")
+        #expect(delivery.string("sink") == "audit")
+        #expect(body.objects("rejected").isEmpty)
+        let (summary, _) = try #require(try fixture.store().detail(id: expectedID))
+        #expect(summary.eventType == "points.earned")
+        // And it is delivered: the file sink gets the envelope with the delivery id.
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: fixture.environment["OUT"]!, encoding: .utf8))?.contains(expectedID) == true })
+    }
+
+    @Test("malformed JSON is rejected with its line, column and reason; a bad event with the field at fault")
+    func malformedJSON() throws {
+        let fixture = try ServeFixture()
+        let broken = try fixture.post(#"{"event_type":"points.earned","data":{"#)
+        #expect(broken.status == 400)
+        let body = try #require(broken.json)
+        #expect(body.string("error") == "invalid_events")
+        let rejected = try #require(body.objects("rejected").first)
+        #expect(rejected.int("line") == 1)
+        #expect(rejected.int("column") != nil)
+        #expect(rejected.string("reason")?.hasPrefix("invalid JSON") == true, "\(rejected)")
+        #expect(body.objects("accepted").isEmpty)
+
+        let missing = try #require(try fixture.post(#"{"event_type":"points.earned"}"#).json)
+        #expect(missing.objects("rejected").first?.string("reason") == "missing required field 'data'")
+        let empty = try fixture.post("")
+        #expect(empty.status == 400)
+        #expect(empty.json?.objects("rejected").first?.string("reason")?.contains("empty") == true)
+    }
+
+    @Test("a batch with good and bad lines: the good are accepted and durable, the bad named by line and reason")
+    func mixedBatch() throws {
+        let fixture = try ServeFixture()
+        let batch = [
+            eventLine("evt_batch_1"), "not json at all", "", #"{"event_type":"point.earned","data":{}}"#, eventLine("evt_batch_2"),
+        ].joined(separator: "\n") + "\n"
+        let response = try fixture.post(batch, contentType: "application/x-ndjson")
+        #expect(response.status == 400)
+        let body = try #require(response.json)
+        #expect(body.objects("accepted").map { $0.int("line") } == [1, 5])
+        #expect(body.objects("accepted").map { $0.string("id") } == ["evt_batch_1", "evt_batch_2"])
+        let rejected = body.objects("rejected")
+        #expect(rejected.map { $0.int("line") } == [2, 4])
+        #expect(rejected.first?.string("reason")?.hasPrefix("invalid JSON") == true)
+        #expect(rejected.last?.string("reason") == "unknown event type 'point.earned'; did you mean 'points.earned'?")
+        #expect(body.string("message")?.contains("the other 2 were accepted") == true)
+        let store = try fixture.store()
+        for id in ["evt_batch_1", "evt_batch_2"] {
+            #expect(try store.detail(id: DeliveryID.make(eventID: id, pipeline: "ingest", sink: "audit")) != nil, "\(id) not durable")
+        }
+        // Without an id, the id is derived from the event's bytes: the same event as JSON (with
+        // stray whitespace) or as an NDJSON line gets the same id, so a re-post dedupes.
+        let anonymous = #"{"event_type":"points.earned","data":{"customer_id":"cust_anon"}}"#
+        let asJSON = try #require(try fixture.post("  " + anonymous + "\n").json)
+        let asLine = try #require(try fixture.post(anonymous + "\n", contentType: "application/x-ndjson").json)
+        #expect(asJSON.objects("accepted").first?.string("id")?.hasPrefix("evt_") == true)
+        #expect(asJSON.objects("accepted").first?.string("id") == asLine.objects("accepted").first?.string("id"))
+        // An all-good batch is a 202.
+        let good = try fixture.post(eventLine("evt_batch_3") + "\r\n" + eventLine("evt_batch_4"), contentType: "application/x-ndjson; charset=utf-8")
+        #expect(good.status == 202)
+        #expect(good.json?.objects("accepted").count == 2)
+    }
+
+    @Test("401, 404, 405, 413, 415 come with JSON bodies and the right headers, and the server keeps serving")
+    func errorStatuses() throws {
+        let fixture = try ServeFixture { $0.ingestLimits.maxBodyBytes = 4_096 }
+        let missing = try fixture.post(eventLine("evt_e1"), token: nil)
+        #expect(missing.status == 401)
+        #expect(missing.headers["www-authenticate"] == "Bearer")
+        #expect(missing.json?.string("message") == "missing bearer token")
+        let wrong = try fixture.post(eventLine("evt_e1"), token: "test-ingest-tokeN")
+        #expect(wrong.status == 401)
+        #expect(wrong.json?.string("error") == "unauthorized")
+        #expect(!wrong.text.contains(ServeFixture.token))
+
+        #expect(try fixture.post(eventLine("evt_e1"), path: "/nope").status == 404)
+        let get = try TestConnection(port: fixture.ingestPort).request("GET", "/events")
+        #expect(get.status == 405)
+        #expect(get.headers["allow"] == "POST")
+        let text = try fixture.post(eventLine("evt_e1"), contentType: "text/plain")
+        #expect(text.status == 415)
+        #expect(text.json?.string("error") == "unsupported_media_type")
+
+        // Over the cap by Content-Length: refused before the body is read.
+        let big = String(repeating: "x", count: 5_000)
+        let tooLarge = try fixture.post(big)
+        #expect(tooLarge.status == 413)
+        #expect(tooLarge.json?.int("limit_bytes") == 4_096)
+        // Over the cap without a length (chunked): read, dropped, refused.
+        let chunked = try TestConnection(port: fixture.ingestPort)
+        let chunk = String(repeating: "y", count: 3_000)
+        try chunked.write(
+            "POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(ServeFixture.token)\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n" + "bb8\r\n\(chunk)\r\nbb8\r\n\(chunk)\r\n0\r\n\r\n")
+        #expect(try chunked.readResponse().status == 413)
+        // Huge bodies (and refused ones) are read and dropped before the answer, so a client that
+        // writes its whole body first still reads the status rather than a reset.
+        let huge20 = [UInt8](repeating: UInt8(ascii: "z"), count: 20 << 20)
+        let hugeResponse = try TestConnection(port: fixture.ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(ServeFixture.token)")], body: huge20)
+        #expect(hugeResponse.status == 413)
+        let refusedWithBody = try TestConnection(port: fixture.ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer nope")], body: Array(huge20[..<(4 << 20)]))
+        #expect(refusedWithBody.status == 401)
+        // A head over the header memory limit.
+        let huge = try TestConnection(port: fixture.ingestPort)
+        let headerResponse = try huge.request("POST", "/events", headers: [("X-Filler", String(repeating: "h", count: 40_000))], body: [])
+        #expect([400, 413, 414, 431].contains(headerResponse.status), "\(headerResponse.status)")
+
+        let after = try fixture.post(eventLine("evt_e2"))
+        #expect(after.status == 202, "the server stopped serving after the errors: \(after.text)")
+    }
+
+    @Test("keep-alive carries interleaved single events and batches, pipelined or not, each answered in order")
+    func keepAlive() throws {
+        let fixture = try ServeFixture()
+        let connection = try TestConnection(port: fixture.ingestPort)
+        let auth = ("Authorization", "Bearer \(ServeFixture.token)")
+        let one = try connection.request("POST", "/events", headers: [("Content-Type", "application/json"), auth], body: Array(eventLine("evt_ka_1").utf8))
+        #expect(one.status == 202)
+        let batch = try connection.request(
+            "POST", "/events", headers: [("Content-Type", "application/x-ndjson"), auth],
+            body: Array((eventLine("evt_ka_2") + "\n{oops\n" + eventLine("evt_ka_3")).utf8))
+        #expect(batch.status == 400)
+        #expect(batch.json?.objects("accepted").count == 2)
+        // Two requests written back to back before reading either.
+        try connection.write(
+            TestConnection.requestBytes("POST", "/events", headers: [("Content-Type", "application/json"), auth], body: Array(eventLine("evt_ka_4").utf8))
+                + TestConnection.requestBytes(
+                    "POST", "/events", headers: [("Content-Type", "application/x-ndjson"), auth],
+                    body: Array((eventLine("evt_ka_5") + "\n" + eventLine("evt_ka_6")).utf8)))
+        let first = try connection.readResponse()
+        let second = try connection.readResponse()
+        #expect(first.json?.objects("accepted").map { $0.string("id") } == ["evt_ka_4"])
+        #expect(second.json?.objects("accepted").map { $0.string("id") } == ["evt_ka_5", "evt_ka_6"])
+        #expect(first.headers["connection"] != "close")
+    }
+
+    @Test("group commit: under concurrent keep-alive load every 202 is already in the store, and commits are shared")
+    func groupCommit() throws {
+        let fixture = try ServeFixture()
+        let port = fixture.ingestPort
+        let clients = 8
+        let perClient = 40
+        let acceptedIDs = Mutex<[String]>([])
+        let failures = Mutex<[String]>([])
+        let done = DispatchGroup()
+        for client in 0..<clients {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                do {
+                    let connection = try TestConnection(port: port)
+                    for n in 0..<perClient {
+                        let response = try connection.request(
+                            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(ServeFixture.token)")],
+                            body: Array(eventLine("evt_gc_\(client)_\(n)").utf8))
+                        guard response.status == 202 else { throw TestHTTPError(description: "status \(response.status)") }
+                        let ids = response.json?.objects("accepted").flatMap { $0.objects("deliveries").compactMap { $0.string("id") } } ?? []
+                        acceptedIDs.withLock { $0 += ids }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let ids = acceptedIDs.withLock { $0 }
+        #expect(ids.count == clients * perClient)
+        let store = try fixture.store()
+        let missing = try ids.filter { try store.detail(id: $0) == nil }
+        #expect(missing.isEmpty, "202 answered but not stored: \(missing.prefix(5))")
+        let metrics = try fixture.admin("GET", "/metrics").text
+        let exposition = try PrometheusParser.parse(metrics)
+        let requests = exposition.value("loyali_hooks_ingest_committed_requests_total") ?? 0
+        let commits = exposition.value("loyali_hooks_ingest_commits_total") ?? 0
+        #expect(requests == Double(clients * perClient))
+        #expect(commits >= 1 && commits <= requests)
+    }
+
+    @Test("a client trickling its request (slowloris) is cut off, while a steady keep-alive client is not")
+    func slowloris() throws {
+        let fixture = try ServeFixture {
+            $0.ingestLimits.idleTimeoutSeconds = 1
+            $0.ingestLimits.requestTimeout = .milliseconds(500)
+        }
+        let slow = try TestConnection(port: fixture.ingestPort)
+        try slow.write("POST /events HTTP/1.1\r\nHost: x\r\n")
+        let steady = try TestConnection(port: fixture.ingestPort)
+        let auth = ("Authorization", "Bearer \(ServeFixture.token)")
+        let started = Date()
+        var cutOff = false
+        var n = 0
+        while Date().timeIntervalSince(started) < 4 {
+            // One header byte every 200 ms never trips an idle timeout…
+            do { try slow.write("X") } catch {
+                cutOff = true
+                break
+            }
+            if slow.closes(within: 0.2) {
+                cutOff = true
+                break
+            }
+            // …while the steady client's requests keep completing on their own connection.
+            n += 1
+            let response = try steady.request("POST", "/events", headers: [("Content-Type", "application/json"), auth], body: Array(eventLine("evt_steady_\(n)").utf8))
+            #expect(response.status == 202)
+        }
+        #expect(cutOff, "the trickling connection was still open after 4 s")
+        #expect(Date().timeIntervalSince(started) < 3.5)
+        #expect(try fixture.post(eventLine("evt_after_slow")).status == 202)
+    }
+
+    @Test("shutdown answers every request already received; each 202 is durable, the rest are refused")
+    func shutdownDrains() throws {
+        let fixture = try ServeFixture()
+        let port = fixture.ingestPort
+        let outcomes = Mutex<[(Int, [String])]>([])
+        let done = DispatchGroup()
+        for client in 0..<4 {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                for n in 0..<200 {
+                    guard let connection = try? TestConnection(port: port, timeoutSeconds: 5) else { return }
+                    guard let response = try? connection.request(
+                        "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(ServeFixture.token)")],
+                        body: Array(eventLine("evt_sd_\(client)_\(n)").utf8))
+                    else { continue }
+                    let ids = response.json?.objects("accepted").flatMap { $0.objects("deliveries").compactMap { $0.string("id") } } ?? []
+                    outcomes.withLock { $0.append((response.status, ids)) }
+                }
+            }
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        fixture.daemon.shutdown()
+        #expect(done.wait(timeout: .now() + 20) == .success, "a client hung")
+        let answered = outcomes.withLock { $0 }
+        #expect(answered.allSatisfy { $0.0 == 202 || $0.0 == 503 }, "\(Set(answered.map(\.0)))")
+        let store = try fixture.store()
+        let accepted = answered.filter { $0.0 == 202 }.flatMap(\.1)
+        #expect(!accepted.isEmpty)
+        #expect(try accepted.allSatisfy { try store.detail(id: $0) != nil })
+    }
+}
+
+// MARK: - Metrics
+
+/// A minimal reader of the Prometheus text format (0.0.4), strict about what it accepts: every
+/// sample belongs to a family declared by `# TYPE` before it, label values are properly quoted
+/// and escaped, series are unique, and histogram buckets are cumulative and end in `+Inf`.
+struct PrometheusParser {
+    struct Sample: Equatable {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+    }
+
+    var types: [String: String] = [:]
+    var help: [String: String] = [:]
+    var samples: [Sample] = []
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func parse(_ text: String) throws -> PrometheusParser {
+        var result = PrometheusParser()
+        var seen = Set<String>()
+        guard text.hasSuffix("\n") else { throw Failure(description: "the exposition must end with a newline") }
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().enumerated() {
+            let number = index + 1
+            if line.isEmpty { continue }
+            if line.hasPrefix("#") {
+                let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+                guard parts.count >= 3, parts[0] == "#" else { continue }
+                let name = String(parts[2])
+                guard isMetricName(name) else { throw Failure(description: "line \(number): bad metric name '\(name)'") }
+                if parts[1] == "TYPE" {
+                    guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else {
+                        throw Failure(description: "line \(number): bad TYPE line")
+                    }
+                    guard result.types[name] == nil else { throw Failure(description: "line \(number): second TYPE for \(name)") }
+                    guard !result.samples.contains(where: { family(of: $0.name, in: [name: ""]) == name }) else {
+                        throw Failure(description: "line \(number): TYPE for \(name) after its samples")
+                    }
+                    result.types[name] = String(parts[3])
+                } else if parts[1] == "HELP" {
+                    result.help[name] = parts.count == 4 ? try unescape(parts[3], quote: false, line: number) : ""
+                }
+                continue
+            }
+            let sample = try parseSample(line, line: number)
+            guard let family = family(of: sample.name, in: result.types) else {
+                throw Failure(description: "line \(number): sample \(sample.name) has no # TYPE before it")
+            }
+            let type = result.types[family]!
+            if sample.name != family {
+                let suffix = String(sample.name.dropFirst(family.count))
+                let allowed = type == "histogram" ? ["_bucket", "_sum", "_count"] : type == "summary" ? ["_sum", "_count"] : []
+                guard allowed.contains(suffix) else { throw Failure(description: "line \(number): \(sample.name) does not belong to \(type) \(family)") }
+            }
+            let key = sample.name + "{" + sample.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+            guard seen.insert(key).inserted else { throw Failure(description: "line \(number): duplicate series \(key)") }
+            result.samples.append(sample)
+        }
+        try result.checkHistograms()
+        return result
+    }
+
+    /// The value of the one series `name` with `labels`, if present.
+    func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+        samples.first { $0.name == name && $0.labels == labels }?.value
+    }
+
+    private static func isMetricName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || first == ":" || first.properties.isASCIIHexDigit || CharacterSet.letters.contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0 == ":" || CharacterSet.alphanumerics.contains($0)) }
+            && !(first.properties.numericType != nil)
+    }
+
+    private static func family(of name: String, in types: [String: String]) -> String? {
+        if types[name] != nil { return name }
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+            let base = String(name.dropLast(suffix.count))
+            if types[base] != nil { return base }
+        }
+        return nil
+    }
+
+    private static func parseSample(_ line: Substring, line number: Int) throws -> Sample {
+        var rest = line[...]
+        let nameEnd = rest.firstIndex { $0 == "{" || $0 == " " } ?? rest.endIndex
+        let name = String(rest[..<nameEnd])
+        guard isMetricName(name) else { throw Failure(description: "line \(number): bad metric name '\(name)'") }
+        rest = rest[nameEnd...]
+        var labels: [String: String] = [:]
+        if rest.first == "{" {
+            rest = rest.dropFirst()
+            while rest.first != "}" {
+                guard let equals = rest.firstIndex(of: "=") else { throw Failure(description: "line \(number): label without '='") }
+                let labelName = String(rest[..<equals])
+                guard !labelName.isEmpty, labelName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                    throw Failure(description: "line \(number): bad label name '\(labelName)'")
+                }
+                rest = rest[rest.index(after: equals)...]
+                guard rest.first == "\"" else { throw Failure(description: "line \(number): label value not quoted") }
+                rest = rest.dropFirst()
+                var raw = ""
+                var escaped = false
+                while let character = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped {
+                        raw.append("\\")
+                        raw.append(character)
+                        escaped = false
+                    } else if character == "\\" {
+                        escaped = true
+                    } else if character == "\"" {
+                        break
+                    } else {
+                        raw.append(character)
+                    }
+                }
+                guard labels[labelName] == nil else { throw Failure(description: "line \(number): label \(labelName) twice") }
+                labels[labelName] = try unescape(Substring(raw), quote: true, line: number)
+                if rest.first == "," { rest = rest.dropFirst() }
+            }
+            rest = rest.dropFirst()
+        }
+        guard rest.first == " " else { throw Failure(description: "line \(number): no space before the value") }
+        let fields = rest.split(separator: " ")
+        guard (1...2).contains(fields.count) else { throw Failure(description: "line \(number): expected a value and an optional timestamp") }
+        let text = String(fields[0])
+        let value: Double
+        switch text {
+        case "+Inf": value = .infinity
+        case "-Inf": value = -.infinity
+        case "NaN": value = .nan
+        default:
+            guard let parsed = Double(text) else { throw Failure(description: "line \(number): bad value '\(text)'") }
+            value = parsed
+        }
+        return Sample(name: name, labels: labels, value: value)
+    }
+
+    private static func unescape(_ text: Substring, quote: Bool, line number: Int) throws -> String {
+        var out = ""
+        var iterator = text.makeIterator()
+        while let character = iterator.next() {
+            guard character == "\\" else {
+                out.append(character)
+                continue
+            }
+            switch iterator.next() {
+            case "\\": out.append("\\")
+            case "n": out.append("\n")
+            case "\"" where quote: out.append("\"")
+            default: throw Failure(description: "line \(number): bad escape")
+            }
+        }
+        return out
+    }
+
+    private func checkHistograms() throws {
+        for (family, type) in types where type == "histogram" {
+            var series: [[String: String]: [(Double, Double)]] = [:]
+            for sample in samples where sample.name == family + "_bucket" {
+                guard let le = sample.labels["le"] else { throw Failure(description: "\(family)_bucket without le") }
+                var rest = sample.labels
+                rest["le"] = nil
+                series[rest, default: []].append((le == "+Inf" ? .infinity : Double(le) ?? .nan, sample.value))
+            }
+            for (labels, buckets) in series {
+                guard buckets.last?.0 == .infinity else { throw Failure(description: "\(family)\(labels) does not end with +Inf") }
+                for (a, b) in zip(buckets, buckets.dropFirst()) where !(a.0 < b.0 && a.1 <= b.1) {
+                    throw Failure(description: "\(family)\(labels) buckets are not increasing and cumulative")
+                }
+                guard value(family + "_count", labels) == buckets.last?.1, value(family + "_sum", labels) != nil else {
+                    throw Failure(description: "\(family)\(labels): _count must equal the +Inf bucket, and _sum must be present")
+                }
+            }
+        }
+    }
+}
+
+@Suite("serve: metrics", .serialized)
+struct MetricsTests {
+    @Test("/metrics parses as Prometheus text and counts what happened")
+    func parses() throws {
+        let fixture = try ServeFixture()
+        #expect(try fixture.post(eventLine("evt_m_1")).status == 202)
+        #expect(try fixture.post(eventLine("evt_m_2") + "\nnope", contentType: "application/x-ndjson").status == 400)
+        _ = try fixture.post(eventLine("evt_m_3"), token: "wrong")
+        let source = ["source": "http:127.0.0.1:0/events"]
+        let sink = ["pipeline": "ingest", "sink": "audit"]
+        var exposition = PrometheusParser()
+        var contentType: String?
+        let delivered = try ServeFixture.eventually {
+            let response = try fixture.admin("GET", "/metrics")
+            contentType = response.headers["content-type"]
+            exposition = try PrometheusParser.parse(response.text)
+            return exposition.value("loyali_hooks_deliveries_total", sink.merging(["outcome": "succeeded"]) { $1 }) == 2
+        }
+        #expect(delivered)
+        #expect(contentType == PrometheusText.contentType)
+        #expect(exposition.value("loyali_hooks_events_ingested_total", source) == 2)
+        #expect(exposition.value("loyali_hooks_events_rejected_total", source) == 1)
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "401"]) == 1)
+        #expect(exposition.value("loyali_hooks_attempt_duration_seconds_count", sink) == 2)
+        #expect(exposition.value("loyali_hooks_retries_total", sink) == 0)
+        #expect(exposition.value("loyali_hooks_queue_depth", sink) == 0)
+        #expect(exposition.value("loyali_hooks_failed_deliveries", sink) == 0)
+        #expect(exposition.value("loyali_hooks_ready") == 1)
+        for family in exposition.types.keys { #expect(exposition.help[family]?.isEmpty == false, "\(family) has no HELP") }
+        #expect(exposition.types["loyali_hooks_attempt_duration_seconds"] == "histogram")
+    }
+
+    @Test("label values and help text are escaped so a parser reads them back exactly")
+    func escaping() throws {
+        var text = PrometheusText()
+        text.family("weird_total", type: "counter", help: "back\\slash and\nnewline")
+        let label = "quote \" backslash \\ newline \n end"
+        text.sample("weird_total", [("name", label)], 3)
+        text.family("ratio", type: "gauge", help: "a float")
+        text.sample("ratio", [], 0.25)
+        let parsed = try PrometheusParser.parse(text.text)
+        #expect(parsed.value("weird_total", ["name": label]) == 3)
+        #expect(parsed.help["weird_total"] == "back\\slash and\nnewline")
+        #expect(parsed.value("ratio") == 0.25)
+        #expect(throws: PrometheusParser.Failure.self) { try PrometheusParser.parse("x_total 1\n") }
+    }
+}
+
+// MARK: - Admin API against docs/openapi.yaml
+
+/// `docs/openapi.yaml` read with the project's own YAML parser, and a checker for the subset of
+/// JSON Schema it uses (`$ref`, `allOf`, `oneOf`, `type` including type lists, `properties`,
+/// `required`, `items`, `enum`, `const`).
+struct OpenAPIDocument {
+    indirect enum Node {
+        case scalar(String, plain: Bool)
+        case list([Node])
+        case map([(String, Node)])
+
+        subscript(key: String) -> Node? {
+            if case .map(let pairs) = self { return pairs.first { $0.0 == key }?.1 }
+            return nil
+        }
+        var string: String? { if case .scalar(let s, _) = self { s } else { nil } }
+        var list: [Node] { if case .list(let items) = self { items } else { [] } }
+        var pairs: [(String, Node)] { if case .map(let pairs) = self { pairs } else { [] } }
+
+        /// The node as JSON; plain scalars that read as numbers, booleans or null become those.
+        var json: JSONValue {
+            switch self {
+            case .scalar(let text, let plain):
+                if plain, text == "true" || text == "false" { return .bool(text == "true") }
+                if plain, text == "null" { return .null }
+                if plain, Int64(text) != nil || Double(text) != nil { return .number(JSONNumber(literal: text)) }
+                return .string(text)
+            case .list(let items): return .array(items.map(\.json))
+            case .map(let pairs): return .object(JSONObject(pairs.map { JSONObject.Member(key: $0.0, value: $0.1.json) }))
+            }
+        }
+    }
+
+    let root: Node
+
+    static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("docs/openapi.yaml")
+
+    init() throws {
+        let text = try String(contentsOf: Self.url, encoding: .utf8)
+        let documents = try YAMLDocument.parse(text, path: "docs/openapi.yaml")
+        root = Self.convert(try #require(documents.first))
+    }
+
+    private static func convert(_ node: YAMLNode) -> Node {
+        switch node.content {
+        case .scalar(let text, let style): .scalar(text, plain: style == .plain)
+        case .sequence(let items): .list(items.map(convert))
+        case .mapping(let pairs): .map(pairs.map { ($0.key.scalarText ?? "", convert($0.value)) })
+        }
+    }
+
+    /// Every operation: path, method and the operation node.
+    var operations: [(path: String, method: String, operation: Node)] {
+        root["paths"]!.pairs.flatMap { path, item in
+            item.pairs.filter { ["get", "post", "put", "delete", "patch"].contains($0.0) }.map { (path, $0.0.uppercased(), $0.1) }
+        }
+    }
+
+    private func resolve(_ node: Node) -> Node {
+        guard let ref = node["$ref"]?.string else { return node }
+        var current = root
+        for part in ref.dropFirst(2).split(separator: "/") { current = current[String(part)]! }
+        return resolve(current)
+    }
+
+    /// The documented response for `status`, resolved.
+    func response(_ operation: Node, status: Int) -> Node? {
+        operation["responses"]?[String(status)].map(resolve)
+    }
+
+    /// Problems with `value` against `schema` (empty when it conforms).
+    func check(_ value: JSONValue, against schema: Node, at path: String = "$") -> [String] {
+        let schema = resolve(schema)
+        var problems: [String] = []
+        for part in schema["allOf"]?.list ?? [] { problems += check(value, against: part, at: path) }
+        if let options = schema["oneOf"]?.list {
+            let matching = options.filter { check(value, against: $0, at: path).isEmpty }
+            if matching.count != 1 { problems.append("\(path): matches \(matching.count) of the oneOf schemas") }
+        }
+        if let type = schema["type"] {
+            let allowed = type.string.map { [$0] } ?? type.list.compactMap(\.string)
+            if !allowed.contains(where: { Self.isKind(value, $0) }) { problems.append("\(path): \(value.kindName) is not \(allowed)") }
+        }
+        if let options = schema["enum"]?.list, !options.contains(where: { $0.json == value }) {
+            problems.append("\(path): \(value.serializedString) is not one of the enum values")
+        }
+        if let constant = schema["const"], constant.json != value { problems.append("\(path): must be \(constant.json.serializedString)") }
+        if case .object(let object) = value {
+            for required in schema["required"]?.list.compactMap(\.string) ?? [] where object[required] == nil {
+                problems.append("\(path): missing required '\(required)'")
+            }
+            for (name, property) in schema["properties"]?.pairs ?? [] {
+                if let member = object[name] { problems += check(member, against: property, at: "\(path).\(name)") }
+            }
+        }
+        if case .array(let items) = value, let itemSchema = schema["items"] {
+            for (index, item) in items.enumerated() { problems += check(item, against: itemSchema, at: "\(path)[\(index)]") }
+        }
+        return problems
+    }
+
+    private static func isKind(_ value: JSONValue, _ kind: String) -> Bool {
+        switch (kind, value) {
+        case ("object", .object), ("array", .array), ("string", .string), ("boolean", .bool), ("null", .null): true
+        case ("number", .number): true
+        case ("integer", .number(let number)): Int64(number.literal) != nil
+        default: false
+        }
+    }
+}
+
+extension YAMLNode {
+    var scalarText: String? { if case .scalar(let text, _) = content { text } else { nil } }
+}
+
+@Suite("serve: admin API", .serialized)
+struct AdminAPITests {
+    @Test("every documented operation answers with a documented status and a body of the documented shape")
+    func matchesOpenAPI() throws {
+        let document = try OpenAPIDocument()
+        #expect(document.root["openapi"]?.string == "3.1.0")
+        let adminToken = "test-admin-token"
+        let fixture = try ServeFixture(adminToken: adminToken)
+        // Something in the log to list, show and resend.
+        let ingested = try fixture.post(eventLine("evt_api_1"))
+        #expect(ingested.status == 202)
+        let deliveryID = DeliveryID.make(eventID: "evt_api_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? fixture.store().detail(id: deliveryID))??.0.status == .succeeded })
+
+        var exercised = 0
+        for (path, method, operation) in document.operations {
+            let label = "\(method) \(path)"
+            var body = ""
+            if let example = operation["requestBody"]?["content"]?["application/json"]?["example"] {
+                body = example.json.serializedString
+            }
+            let concrete = path.replacingOccurrences(of: "{id}", with: deliveryID).replacingOccurrences(of: "{name}", with: "ingest")
+            // The documented request, authorized.
+            var cases: [(String, TestResponse)] = []
+            if path == "/events" {
+                cases.append(("authorized", try fixture.post(body)))
+                cases.append(("bad event", try fixture.post(#"{"event_type":1}"#)))
+                cases.append(("no token", try fixture.post(body, token: nil)))
+            } else {
+                cases.append(("authorized", try fixture.admin(method, concrete, body: body, token: adminToken)))
+                if operation["security"]?.list.isEmpty != true {
+                    cases.append(("no token", try fixture.admin(method, concrete, body: body)))
+                }
+                if path.contains("{") {
+                    let unknown = path.replacingOccurrences(of: "{id}", with: "whd_nope").replacingOccurrences(of: "{name}", with: "nope")
+                    cases.append(("unknown id", try fixture.admin(method, unknown, body: body, token: adminToken)))
+                }
+            }
+            for (what, response) in cases {
+                guard let documented = document.response(operation, status: response.status) else {
+                    Issue.record("\(label) (\(what)) answered \(response.status), which docs/openapi.yaml does not list: \(response.text)")
+                    continue
+                }
+                if let schema = documented["content"]?["application/json"]?["schema"] {
+                    #expect(response.headers["content-type"] == "application/json", "\(label) (\(what))")
+                    let value = try #require(try? JSONParser.parse(response.body), "\(label) (\(what)) body is not JSON: \(response.text)")
+                    let problems = document.check(value, against: schema)
+                    #expect(problems.isEmpty, "\(label) (\(what)) \(response.status): \(problems)")
+                } else if documented["content"]?["text/plain"] != nil {
+                    #expect(response.headers["content-type"]?.hasPrefix("text/plain") == true, "\(label)")
+                }
+                exercised += 1
+            }
+            #expect(cases.first?.1.status ?? 500 < 300, "\(label) did not succeed: \(cases.first?.1.text ?? "")")
+            // The server's router knows every documented admin path.
+            if path != "/events" { #expect(AdminEndpoint.match(concrete)?[method] != nil, "\(label) is not routed") }
+        }
+        #expect(exercised >= 28)
+        // Paths the document does not describe are 404s with the documented error shape.
+        let unknown = try fixture.admin("GET", "/api/nothing", token: adminToken)
+        #expect(unknown.status == 404)
+        #expect(document.check(try JSONParser.parse(unknown.body), against: .map([("$ref", .scalar("#/components/schemas/Error", plain: false))])).isEmpty)
+        let wrongMethod = try fixture.admin("DELETE", "/api/stats", token: adminToken)
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.headers["allow"] == "GET")
+    }
+
+    @Test("the API reports what the CLI's JSON renderings report for the same store")
+    func mirrorsCLI() throws {
+        let fixture = try ServeFixture()
+        #expect(try fixture.post(eventLine("evt_mirror_1")).status == 202)
+        let id = DeliveryID.make(eventID: "evt_mirror_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? fixture.store().detail(id: id))??.0.status == .succeeded })
+        let store = try fixture.store()
+        let (summary, attempts) = try #require(try store.detail(id: id))
+        let shown = try fixture.admin("GET", "/api/deliveries/\(id)")
+        #expect(shown.json == DeliveryJSON.detail(summary, attempts: attempts))
+        let listed = try fixture.admin("GET", "/api/deliveries?status=succeeded&pipeline=ingest&limit=10")
+        #expect(listed.json?.objects("deliveries") == (try store.list(DeliveryQuery(status: .succeeded, pipeline: "ingest", limit: 10))).map(DeliveryJSON.summary))
+        let bad = try fixture.admin("GET", "/api/deliveries?status=done")
+        #expect(bad.status == 400)
+        #expect(bad.json?.string("message")?.contains("status must be one of") == true)
+        let typo = try fixture.admin("GET", "/api/deliveries?pipline=ingest")
+        #expect(typo.json?.string("message")?.contains("did you mean 'pipeline'") == true)
+
+        // Resend one, then in bulk: the runner picks them up again.
+        let resent = try fixture.admin("POST", "/api/deliveries/\(id)/resend")
+        #expect(resent.status == 202)
+        #expect(ServeFixture.eventually { (try? fixture.store().detail(id: id))??.0.attempts == 2 })
+        let bulk = try fixture.admin("POST", "/api/resend", body: #"{"ids":["\#(id)","whd_unknown"]}"#)
+        #expect(bulk.json?["not_queued"] == .array([.string("whd_unknown")]))
+        #expect(try fixture.admin("POST", "/api/resend", body: #"{"failed":true,"pipeline":"ingest"}"#).json?.int("queued_count") == 0)
+        #expect(try fixture.admin("POST", "/api/resend", body: "{}").status == 400)
+
+        // Routes: points.earned goes to ingest/audit; the test button sends the sample there now.
+        let routes = try #require(try fixture.admin("GET", "/api/routes").json)
+        let points = routes.objects("routes").first { $0.string("event_type") == "points.earned" }
+        #expect(points?.objects("routes").map { "\($0.string("pipeline")!)/\($0.string("sink")!)" } == ["ingest/audit"])
+        let test = try fixture.admin("POST", "/api/pipelines/ingest/test?event=tier.upgraded")
+        #expect(test.json?["ok"] == .bool(true))
+        #expect(try fixture.admin("POST", "/api/pipelines/ingest/test", body: #"{"event":"point.earned"}"#).json?.string("message")?.contains("did you mean") == true)
+        #expect(try fixture.admin("POST", "/api/pipelines/nope/test", body: #"{"event":"points.earned"}"#).status == 404)
+        let stats = try #require(try fixture.admin("GET", "/api/stats?since=1h").json)
+        #expect(stats.objects("sinks").first?.int("deliveries") == 1)
+    }
+
+    @Test("with a token, /api/ and /metrics need it; the probes never do")
+    func token() throws {
+        let fixture = try ServeFixture(adminToken: "s3cret-admin")
+        #expect(try fixture.admin("GET", "/healthz").status == 200)
+        #expect(try fixture.admin("GET", "/readyz").json?.string("status") == "ready")
+        for path in ["/metrics", "/api/stats", "/api/deliveries"] {
+            let refused = try fixture.admin("GET", path, token: "nope")
+            #expect(refused.status == 401, "\(path)")
+            #expect(refused.headers["www-authenticate"] == "Bearer")
+            #expect(try fixture.admin("GET", path, token: "s3cret-admin").status == 200, "\(path)")
+        }
+        #expect(try fixture.admin("GET", "/api/stats").json?.string("message") == "missing bearer token")
+    }
+}
+
+// MARK: - Reload
+
+/// A loopback webhook receiver recording what arrives.
+final class RecordingReceiver: Sendable {
+    private final class Arrivals: Sendable {
+        let list = Mutex<[WebhookReceiver.Received]>([])
+    }
+
+    let server: HTTPServer
+    private let arrivals = Arrivals()
+
+    init(secret: String, failFirst: Int = 0) throws {
+        var behavior = WebhookReceiver.Behavior()
+        behavior.failFirst = failFirst
+        let arrivals = arrivals
+        let receiver = WebhookReceiver(secrets: [WebhookSecret(secret)], behavior: behavior) { received in
+            arrivals.list.withLock { $0.append(received) }
+        }
+        server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), handler: receiver)
+    }
+
+    var received: [WebhookReceiver.Received] { arrivals.list.withLock { $0 } }
+    var port: Int { server.address.port }
+}
+
+@Suite("serve: reload", .serialized)
+struct ReloadTests {
+    @Test("an invalid new configuration is logged with path:line:col and the old one keeps running")
+    func invalidKeepsOld() throws {
+        let fixture = try ServeFixture()
+        try fixture.write("ingest.yaml", """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+            filter: { events: [point.earned] }
+            sinks:
+              audit: { type: file, path: "${OUT}" }
+            """)
+        let diagnostics = try #require(fixture.daemon.reload(reason: "test"))
+        let headline = try #require(diagnostics.first { $0.severity == .error }?.headline)
+        #expect(headline.hasSuffix("ingest.yaml:3:20: error: filter.events: unknown event type 'point.earned'; did you mean 'points.earned'?"), "\(headline)")
+        #expect(fixture.daemon.generation == 1)
+        #expect(fixture.logs.all.contains { $0.contains("configuration reload failed; the running configuration is kept") })
+        #expect(fixture.logs.all.contains { $0.contains("ingest.yaml:3:20: error:") })
+        // The old configuration still ingests and delivers.
+        #expect(try fixture.post(eventLine("evt_keep_1")).status == 202)
+        let id = DeliveryID.make(eventID: "evt_keep_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: fixture.environment["OUT"]!, encoding: .utf8))?.contains(id) == true })
+        // Through the API the refusal is a 422 with the diagnostics.
+        let refused = try fixture.admin("POST", "/api/reload")
+        #expect(refused.status == 422)
+        #expect(refused.json?["diagnostics"]?.arrayValue?.first?.stringValue?.contains("ingest.yaml:3:20") == true)
+    }
+
+    @Test("a change to a watched pipeline file reloads it")
+    func watchedFileChange() throws {
+        let fixture = try ServeFixture(watch: .milliseconds(50), extraEnvironment: ["OUT2": NSTemporaryDirectory() + "loyali-out2-\(UUID().uuidString).jsonl"])
+        let out2 = fixture.environment["OUT2"]!
+        defer { try? FileManager.default.removeItem(atPath: out2) }
+        try fixture.write("ingest.yaml", ServeFixture.defaultPipeline.replacingOccurrences(of: "${OUT}", with: "${OUT2}"))
+        #expect(ServeFixture.eventually { fixture.daemon.generation == 2 }, "no reload after the file changed")
+        #expect(try fixture.post(eventLine("evt_watch_1")).status == 202)
+        let id = DeliveryID.make(eventID: "evt_watch_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: out2, encoding: .utf8))?.contains(id) == true })
+        #expect(fixture.logs.all.contains { $0.contains("configuration reloaded") && $0.contains("reason=\"file change\"") })
+    }
+
+    @Test("deliveries queued before a reload finish under the configuration they were created with")
+    func queuedFinishUnderTheirConfiguration() throws {
+        let old = try RecordingReceiver(secret: ServeFixture.secret, failFirst: 1)
+        let new = try RecordingReceiver(secret: ServeFixture.secret)
+        func pipeline(_ port: String) -> String {
+            """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: http, url: "http://127.0.0.1:${\(port)}/hook", retry: { schedule: [0s, 1s] } }
+            """
+        }
+        let fixture = try ServeFixture(
+            files: ["ingest.yaml": pipeline("OLD_PORT")],
+            extraEnvironment: ["OLD_PORT": String(old.port), "NEW_PORT": String(new.port)])
+        #expect(try fixture.post(eventLine("evt_old_1")).status == 202)
+        // Its first attempt fails; the retry is due in a second, under the old configuration.
+        #expect(ServeFixture.eventually { old.received.count == 1 })
+        try fixture.write("ingest.yaml", pipeline("NEW_PORT"))
+        #expect(fixture.daemon.reload(reason: "test") == nil)
+        #expect(fixture.daemon.runnerCount == 2)
+        #expect(try fixture.post(eventLine("evt_new_1")).status == 202)
+        #expect(ServeFixture.eventually(seconds: 6) { old.received.count == 2 && new.received.count == 1 })
+        let oldID = DeliveryID.make(eventID: "evt_old_1", pipeline: "ingest", sink: "hook")
+        let newID = DeliveryID.make(eventID: "evt_new_1", pipeline: "ingest", sink: "hook")
+        #expect(old.received.map(\.deliveryID) == [oldID, oldID])
+        #expect(old.received.map(\.attempt) == [1, 2])
+        #expect(new.received.map(\.deliveryID) == [newID])
+        #expect((old.received + new.received).allSatisfy { $0.verdict.valid == true })
+        // The old runner, its work done, hands over and ends.
+        #expect(ServeFixture.eventually { fixture.daemon.runnerCount == 1 })
+        #expect(try fixture.store().detail(id: oldID)?.0.status == .succeeded)
+    }
+}
+
+// MARK: - listen
+
+@Suite("listen", .serialized)
+struct ListenTests {
+    static let secret = "whsec_bGlzdGVuLXRlc3Qtc2VjcmV0LTAwMDAwMDAwMDA="
+
+    func request(body: String, headers: [HTTPHeader]) -> HTTPServerRequest {
+        HTTPServerRequest(method: "POST", path: "/hook", headers: headers, body: Array(body.utf8))
+    }
+
+    @Test("signature verdicts: valid, tampered, missing, stale, wrong secret, not checked, standard-webhooks")
+    func verdicts() throws {
+        let receiver = WebhookReceiver(secrets: [WebhookSecret(Self.secret)], behavior: WebhookReceiver.Behavior()) { _ in }
+        let body = #"{"id":"whd_1","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{}}"#
+        let now: Int64 = 1_700_000_000
+        let loyali = LoyaliSignatureScheme(secrets: [WebhookSecret(Self.secret)]).signatureHeaders(body: Array(body.utf8), deliveryID: "whd_1", timestamp: now)
+        let valid = receiver.verify(request(body: body, headers: loyali), now: now + 5)
+        #expect(valid == WebhookReceiver.Verdict(valid: true, schemes: ["loyali"], reason: nil))
+        #expect(valid.rendered == "✅ signature valid (loyali)")
+
+        let tampered = receiver.verify(request(body: body + " ", headers: loyali), now: now)
+        #expect(tampered.valid == false)
+        #expect(tampered.rendered == "❌ X-Loyali-Signature: no v1 signature matches the expected signature for the given secret(s)")
+        #expect(receiver.verify(request(body: body, headers: []), now: now).reason == "no X-Loyali-Signature or webhook-signature header")
+        #expect(receiver.verify(request(body: body, headers: loyali), now: now + 301).reason == "X-Loyali-Signature: timestamp is 301 s old, outside the 300 s tolerance")
+        let other = WebhookReceiver(secrets: [WebhookSecret("whsec_b3RoZXI=")], behavior: WebhookReceiver.Behavior()) { _ in }
+        #expect(other.verify(request(body: body, headers: loyali), now: now).valid == false)
+        let unchecked = WebhookReceiver(secrets: [], behavior: WebhookReceiver.Behavior()) { _ in }
+        #expect(unchecked.verify(request(body: body, headers: loyali), now: now).valid == nil)
+        #expect(unchecked.verify(request(body: body, headers: loyali), now: now).rendered.hasPrefix("⚠️ not verified"))
+
+        let standard = try StandardWebhooksScheme(secrets: [WebhookSecret(Self.secret)]).signatureHeaders(body: Array(body.utf8), deliveryID: "whd_1", timestamp: now)
+        #expect(receiver.verify(request(body: body, headers: standard), now: now).valid == true)
+        #expect(receiver.verify(request(body: body, headers: standard), now: now).schemes == ["standard-webhooks"])
+        let broken = standard.map { $0.name == "webhook-signature" ? HTTPHeader(name: $0.name, value: "v1,AAAA") : $0 }
+        #expect(receiver.verify(request(body: body, headers: broken), now: now).reason == "webhook-signature: no v1 signature matches the expected signature for the given secret(s)")
+    }
+
+    @Test("answers as told: --fail-first per delivery, then --status, with the details reported")
+    func answersAsTold() throws {
+        var behavior = WebhookReceiver.Behavior()
+        behavior.failFirst = 2
+        behavior.status = 204
+        let seen = Mutex<[WebhookReceiver.Received]>([])
+        let receiver = WebhookReceiver(secrets: [WebhookSecret(Self.secret)], behavior: behavior) { received in seen.withLock { $0.append(received) } }
+        let server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), handler: receiver)
+        let body = #"{"id":"whd_2","event_type":"tier.upgraded","created_at":"2024-01-20T14:30:00Z","data":{"tier":"gold"}}"#
+        let connection = try TestConnection(port: server.address.port)
+        var statuses: [Int] = []
+        for attempt in 1...3 {
+            let signature = LoyaliSignatureScheme(secrets: [WebhookSecret(Self.secret)])
+                .signatureHeaders(body: Array(body.utf8), deliveryID: "whd_2", timestamp: Int64(Date().timeIntervalSince1970))
+            let headers = [("Content-Type", "application/json"), ("X-Loyali-Event", "tier.upgraded"), ("X-Loyali-Delivery", "whd_2"), ("X-Loyali-Attempt", String(attempt))]
+                + signature.map { ($0.name, $0.value) }
+            statuses.append(try connection.request("POST", "/hook", headers: headers, body: Array(body.utf8)).status)
+        }
+        #expect(statuses == [500, 500, 204])
+        let received = seen.withLock { $0 }
+        #expect(received.map(\.attempt) == [1, 2, 3])
+        #expect(received.allSatisfy { $0.verdict.valid == true && $0.eventType == "tier.upgraded" && $0.deliveryID == "whd_2" })
+        let json = received[2].json
+        #expect(json["status"] == .number(JSONNumber(204)))
+        #expect(json["body"]?.objectValue?["data"] == .object(JSONObject(["tier": .string("gold")])))
+        #expect(try TestConnection(port: server.address.port).request("GET", "/").status == 405)
+    }
+}
+
+// MARK: - The executables
+
+/// Runs `loyali-hooks` as a child process (for signals and kill -9).
+final class ChildProcess {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary: `$LOYALI_HOOKS_BIN`, else the one built next to the tests.
+    static let binary: URL? = {
+        if let given = ProcessInfo.processInfo.environment["LOYALI_HOOKS_BIN"], !given.isEmpty { return URL(fileURLWithPath: given) }
+        var candidates: [URL] = []
+        if let bundle = Bundle.main.executableURL?.deletingLastPathComponent() { candidates.append(bundle.appendingPathComponent("loyali-hooks")) }
+        candidates.append(packageRoot.appendingPathComponent(".build/debug/loyali-hooks"))
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    let process = Process()
+    let stdout: URL
+    let stderr: URL
+
+    init(_ arguments: [String], environment: [String: String], directory: String) throws {
+        let binary = try #require(Self.binary, "loyali-hooks binary not found; run swift build or set LOYALI_HOOKS_BIN")
+        stdout = URL(fileURLWithPath: directory + "/child-\(UUID().uuidString).out")
+        stderr = URL(fileURLWithPath: directory + "/child-\(UUID().uuidString).err")
+        try Data().write(to: stdout)
+        try Data().write(to: stderr)
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    var output: String { (try? String(contentsOf: stdout, encoding: .utf8)) ?? "" }
+    var errors: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits (bounded) for the exit; returns the status, or nil if it did not exit.
+    func stop(with signal: Int32, within seconds: Double = 15) -> Int32? {
+        kill(process.processIdentifier, signal)
+        guard ServeFixture.eventually(seconds: seconds, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+
+    /// A port that was free a moment ago.
+    static func freePort() throws -> Int {
+        let (fd, port) = try ListenAddress(host: "127.0.0.1", port: 0).bind()
+        close(fd)
+        return port
+    }
+}
+
+@Suite("serve and listen executables", .serialized)
+struct ServeExecutableTests {
+    /// A temporary directory with one ingest pipeline on `ingestPort`.
+    static func setUp(ingestPort: Int, sink: String = #"{ type: file, path: out.jsonl }"#) throws -> String {
+        let directory = NSTemporaryDirectory() + "loyali-serve-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:\(ingestPort)", path: /events, token: "${INGEST_TOKEN}" }
+            sinks:
+              audit: \(sink)
+            """.write(toFile: directory + "/ingest.yaml", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    static func waitReady(adminPort: Int) -> Bool {
+        ServeFixture.eventually(seconds: 10) { (try? TestConnection(port: adminPort).request("GET", "/readyz").status) == 200 }
+    }
+
+    @Test("SIGTERM stops serve gracefully with exit 0; SIGHUP reloads")
+    func sigterm() throws {
+        let (ingestPort, adminPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())
+        let directory = try Self.setUp(ingestPort: ingestPort)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let child = try ChildProcess(
+            ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(adminPort)", "--no-watch"],
+            environment: ["INGEST_TOKEN": "cli-token"], directory: directory)
+        #expect(Self.waitReady(adminPort: adminPort), "serve never became ready: \(child.errors)")
+        let response = try TestConnection(port: ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer cli-token")], body: Array(eventLine("evt_cli_1").utf8))
+        #expect(response.status == 202)
+        kill(child.process.processIdentifier, SIGHUP)
+        #expect(ServeFixture.eventually { child.errors.contains("configuration reloaded") && child.errors.contains("reason=SIGHUP") })
+        #expect(child.stop(with: SIGTERM) == 0, "\(child.errors)")
+        #expect(child.errors.contains("stopped: 1 event(s) read"))
+        #expect(!child.errors.contains("cli-token"), "the ingest token reached the log")
+        let id = DeliveryID.make(eventID: "evt_cli_1", pipeline: "ingest", sink: "audit")
+        #expect(try String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8).contains(id))
+    }
+
+    @Test("kill -9 during ingest loses no event that got a 202")
+    func killNine() throws {
+        let (ingestPort, adminPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())
+        // The first attempt is far off, so deliveries sit in the store: only durability is tested.
+        let directory = try Self.setUp(ingestPort: ingestPort, sink: #"{ type: file, path: out.jsonl, retry: { schedule: [1h] } }"#)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let child = try ChildProcess(
+            ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(adminPort)", "--no-watch"],
+            environment: ["INGEST_TOKEN": "cli-token"], directory: directory)
+        #expect(Self.waitReady(adminPort: adminPort), "serve never became ready: \(child.errors)")
+        let accepted = Mutex<[String]>([])
+        let done = DispatchGroup()
+        for client in 0..<4 {
+            done.enter()
+            Thread.detachNewThread {
+                defer { done.leave() }
+                guard let connection = try? TestConnection(port: ingestPort) else { return }
+                for n in 0..<10_000 {
+                    guard let response = try? connection.request(
+                        "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer cli-token")],
+                        body: Array(eventLine("evt_k9_\(client)_\(n)").utf8)), response.status == 202
+                    else { return }
+                    accepted.withLock { $0.append("evt_k9_\(client)_\(n)") }
+                }
+            }
+        }
+        #expect(ServeFixture.eventually { accepted.withLock { $0.count } >= 2_000 })
+        kill(child.process.processIdentifier, SIGKILL)
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(ServeFixture.eventually { !child.process.isRunning })
+        let ids = accepted.withLock { $0 }
+        let store = try DeliveryStore(directory: directory + "/state")
+        let lost = try ids.filter { try store.detail(id: DeliveryID.make(eventID: $0, pipeline: "ingest", sink: "audit")) == nil }
+        #expect(lost.isEmpty, "\(lost.count) of \(ids.count) events answered 202 are missing after kill -9: \(lost.prefix(3))")
+    }
+
+    @Test("listen prints each webhook with its verdict, and --json as one line each")
+    func listen() throws {
+        let port = try ChildProcess.freePort()
+        let directory = NSTemporaryDirectory() + "loyali-listen-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let secret = ListenTests.secret
+        let child = try ChildProcess(["listen", "--port", String(port), "--secret", secret, "--json", "--fail-first", "1"], environment: [:], directory: directory)
+        #expect(ServeFixture.eventually { child.errors.contains("listening on http://127.0.0.1:\(port)/") }, "\(child.errors)")
+        let body = #"{"id":"whd_cli","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{"points":5}}"#
+        var statuses: [Int] = []
+        for attempt in 1...2 {
+            let signature = LoyaliSignatureScheme(secrets: [WebhookSecret(secret)])
+                .signatureHeaders(body: Array(body.utf8), deliveryID: "whd_cli", timestamp: Int64(Date().timeIntervalSince1970))
+            let headers = [("Content-Type", "application/json"), ("X-Loyali-Delivery", "whd_cli"), ("X-Loyali-Attempt", String(attempt))]
+                + signature.map { ($0.name, $0.value) }
+            statuses.append(try TestConnection(port: port).request("POST", "/hooks/loyali", headers: headers, body: Array(body.utf8)).status)
+        }
+        // A forged one.
+        _ = try TestConnection(port: port).request(
+            "POST", "/hooks/loyali", headers: [("X-Loyali-Signature", "t=1,v1=00"), ("X-Loyali-Delivery", "whd_forged")], body: Array(body.utf8))
+        #expect(statuses == [500, 200])
+        #expect(ServeFixture.eventually { child.output.split(separator: "\n").count == 3 })
+        #expect(child.stop(with: SIGINT) == 0)
+        let lines = try child.output.split(separator: "\n").map { try #require(try JSONParser.parse(String($0)).objectValue) }
+        #expect(lines.map { $0["status"] } == [.number(JSONNumber(500)), .number(JSONNumber(200)), .number(JSONNumber(500))])
+        #expect(lines[0]["signature"]?.objectValue?["valid"] == .bool(true))
+        #expect(lines[0].string("event_type") == "points.earned")
+        #expect(lines[1].int("attempt") == 2)
+        #expect(lines[2]["signature"]?.objectValue?["valid"] == .bool(false))
+        #expect(lines[2]["signature"]?.objectValue?.string("reason")?.contains("timestamp") == true || lines[2]["signature"]?.objectValue?.string("reason")?.contains("no v1") == true)
+
+        // The human format: time, type, delivery id, attempt, verdict, status, then the pretty body.
+        let humanPort = try ChildProcess.freePort()
+        let human = try ChildProcess(["listen", "--port", String(humanPort), "--secret", secret], environment: [:], directory: directory)
+        #expect(ServeFixture.eventually { human.errors.contains("listening on") }, "\(human.errors)")
+        let signature = LoyaliSignatureScheme(secrets: [WebhookSecret(secret)])
+            .signatureHeaders(body: Array(body.utf8), deliveryID: "whd_cli", timestamp: Int64(Date().timeIntervalSince1970))
+        let headers = [("X-Loyali-Event", "points.earned"), ("X-Loyali-Delivery", "whd_cli"), ("X-Loyali-Attempt", "1")] + signature.map { ($0.name, $0.value) }
+        #expect(try TestConnection(port: humanPort).request("POST", "/", headers: headers, body: Array(body.utf8)).status == 200)
+        #expect(ServeFixture.eventually { human.output.contains("\"points\": 5") })
+        #expect(human.stop(with: SIGTERM) == 0)
+        #expect(human.output.contains("  points.earned  whd_cli  attempt 1  ✅ signature valid (loyali)  → 200\n"), "\(human.output)")
+    }
+}
+
+@Suite("serve: request helpers")
+struct RequestHelperTests {
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER   abc  ", "abc"), ("Bearer", nil), ("Bearer ", nil),
+        ("Basic abc", nil), ("Bearerabc", nil), ("Bearer a b", "a b"),
+    ] as [(String, String?)])
+    func bearerToken(header: String, token: String?) {
+        #expect(HTTPServerRequest(method: "POST", path: "/", headers: [HTTPHeader(name: "authorization", value: header)]).bearerToken == token)
+    }
+
+    @Test(arguments: [
+        ("application/json", "application/json"), ("Application/JSON; charset=utf-8", "application/json"),
+        (" application/x-ndjson ;x=1", "application/x-ndjson"), ("", ""),
+    ])
+    func mediaType(header: String, type: String) {
+        #expect(HTTPServerRequest(method: "POST", path: "/", headers: [HTTPHeader(name: "Content-Type", value: header)]).mediaType == type)
+    }
+
+    @Test func tokensNeverPrint() {
+        let token = BearerToken("hunter2")!
+        #expect("\(token)" == "<redacted>")
+        #expect(String(reflecting: token) == "<redacted>")
+        #expect(token.matches("hunter2"))
+        #expect(!token.matches("hunter3"))
+        #expect(!token.matches(nil))
+        #expect(BearerToken("") == nil)
+    }
+
+    @Test(arguments: [("127.0.0.1:8787", "127.0.0.1", 8787), ("[::1]:9", "::1", 9), (":80", "0.0.0.0", 80), ("localhost:0", "localhost", 0)])
+    func listenAddresses(text: String, host: String, port: Int) throws {
+        let address = try #require(ListenAddress(text))
+        #expect(address.host == host)
+        #expect(address.port == port)
+    }
+
+    @Test(arguments: ["8787", "example.com:80", "127.0.0.1:99999", "127.0.0.1:x", "[::1:80"])
+    func badListenAddresses(text: String) {
+        #expect(ListenAddress(text) == nil)
+    }
+}
