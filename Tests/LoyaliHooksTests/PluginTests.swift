@@ -28,7 +28,7 @@ private enum Plugins {
     }
 
     /// A transform step running fixture plugin `name` with `config`, logging into `log`.
-    static func step(_ name: String, config: JSONObject = JSONObject(), log: LogCapture, in directory: String = fixtures) throws -> PluginTransformStep {
+    static func step(_ name: String, config: JSONObject = JSONObject(), log: PluginLogCapture, in directory: String = fixtures) throws -> PluginTransformStep {
         let supervisor = PluginSupervisor(manifest: try manifest(name, in: directory), config: config)
         try supervisor.start(logger: log.logger)
         return PluginTransformStep(supervisor: supervisor, location: SourceLocation(path: "test.yaml", line: 1, column: 1))
@@ -51,7 +51,7 @@ private enum Plugins {
 }
 
 /// Collects log lines, for checking what plugins and the supervisor said.
-private final class LogCapture: Sendable {
+private final class PluginLogCapture: Sendable {
     private let lines = Mutex<[String]>([])
     var logger: Logger { Logger(format: .logfmt) { [self] line in lines.withLock { $0.append(line) } } }
     var all: [String] { lines.withLock { $0 } }
@@ -209,7 +209,7 @@ struct PluginTests {
         let text = try String(contentsOf: Plugins.root.appendingPathComponent("pipelines/notifications.yaml"), encoding: .utf8)
         let (loaded, diagnostics) = Plugins.load(text, plugins: Plugins.examples, environment: environment)
         let pipeline = try #require(loaded, "\(diagnostics)")
-        let log = LogCapture()
+        let log = PluginLogCapture()
         #expect(PluginRuntime.start([pipeline], includingSinks: false, logger: log.logger).isEmpty)
         defer { PluginRuntime.shutdown([pipeline]) }
 
@@ -272,7 +272,7 @@ struct PluginTests {
             """
         let (loaded, diagnostics) = Plugins.load(yaml, plugins: directory)
         let pipeline = try #require(loaded, "\(diagnostics)")
-        #expect(PluginRuntime.start([pipeline], includingSinks: false, logger: LogCapture().logger).isEmpty)
+        #expect(PluginRuntime.start([pipeline], includingSinks: false, logger: PluginLogCapture().logger).isEmpty)
         defer { PluginRuntime.shutdown([pipeline]) }
         let plans = DeliveryPlanner(pipeline: pipeline).plan(batch: Plugins.events(3))
         for plan in plans {
@@ -321,7 +321,7 @@ struct PluginTests {
     }
 
     @Test func dropErrorAndIdentityChangesAreReportedPerEvent() throws {
-        let log = LogCapture()
+        let log = PluginLogCapture()
         let step = try Plugins.step("tagger", config: JSONObject(["tag": .string("t1"), "loud": .bool(false)]), log: log)
         defer { step.supervisor.shutdown() }
         var events = Plugins.events(6) { index in
@@ -372,7 +372,7 @@ struct PluginTests {
     }
 
     @Test func batchesSpreadOverProcessesAndKeepOrder() throws {
-        let step = try Plugins.step("tagger", config: JSONObject(["tag": .string("x")]), log: LogCapture())
+        let step = try Plugins.step("tagger", config: JSONObject(["tag": .string("x")]), log: PluginLogCapture())
         defer { step.supervisor.shutdown() }
         #expect(step.supervisor.manifest.concurrency == 2)
         var events = Plugins.events(500)
@@ -410,7 +410,7 @@ struct PluginTests {
     // MARK: Supervision
 
     @Test func aCrashFailsOnlyItsRequestAndTheProcessRestarts() throws {
-        let log = LogCapture()
+        let log = PluginLogCapture()
         let step = try Plugins.step("crash-at", config: JSONObject(["n": .number(JSONNumber(3))]), log: log)
         defer { step.supervisor.shutdown() }
         // Each process dies on its 3rd request: the first on event 2; its restart gets the
@@ -435,7 +435,7 @@ struct PluginTests {
     }
 
     @Test func aPluginThatCrashesOnEveryRequestFailsFastNotOnePerRestart() throws {
-        let log = LogCapture()
+        let log = PluginLogCapture()
         let step = try Plugins.step("crash-at", config: JSONObject(["n": .number(JSONNumber(1))]), log: log)
         defer { step.supervisor.shutdown() }
         var events = Plugins.events(50)
@@ -454,7 +454,7 @@ struct PluginTests {
     }
 
     @Test func aHangTimesOutItsRequestAndTheProcessRestarts() throws {
-        let log = LogCapture()
+        let log = PluginLogCapture()
         let step = try Plugins.step("hang-at", config: JSONObject(["n": .number(JSONNumber(2))]), log: log)
         defer { step.supervisor.shutdown() }
         var events = Plugins.events(5)
@@ -468,7 +468,7 @@ struct PluginTests {
     }
 
     @Test func garbageOnStdoutFailsItsRequestAndTheProcessRestarts() throws {
-        let log = LogCapture()
+        let log = PluginLogCapture()
         let step = try Plugins.step("garbage-at", config: JSONObject(["n": .number(JSONNumber(2))]), log: log)
         defer { step.supervisor.shutdown() }
         var events = Plugins.events(6)
@@ -482,9 +482,9 @@ struct PluginTests {
 
     @Test func aPluginThatExitsAtStartIsAConfigErrorWithItsStderr() throws {
         let supervisor = PluginSupervisor(manifest: try Plugins.manifest("exit-at-start"), config: JSONObject())
-        #expect(throws: PluginError.self) { try supervisor.start(logger: LogCapture().logger) }
+        #expect(throws: PluginError.self) { try supervisor.start(logger: PluginLogCapture().logger) }
         do {
-            try supervisor.start(logger: LogCapture().logger)
+            try supervisor.start(logger: PluginLogCapture().logger)
         } catch {
             #expect(error.kind == .startFailed)
             #expect(error.message == "did not start: it exited with status 1 before answering ready")
@@ -493,7 +493,7 @@ struct PluginTests {
         // Through a pipeline: reported at the step naming the plugin, with the stderr below.
         let (loaded, diagnostics) = Plugins.load("source: { type: stdin }\ntransform:\n  - plugin: exit-at-start\nsinks:\n  out: { type: stdout }\n")
         let pipeline = try #require(loaded, "\(diagnostics)")
-        let errors = PluginRuntime.start([pipeline], includingSinks: false, logger: LogCapture().logger)
+        let errors = PluginRuntime.start([pipeline], includingSinks: false, logger: PluginLogCapture().logger)
         #expect(errors.count == 1)
         #expect(errors.first?.headline.hasPrefix("t.yaml:3:13: error: plugin 'exit-at-start' did not start: it exited with status 1 before answering ready; its stderr:") == true)
         #expect(errors.first?.description.contains("    | ModuleNotFoundError: No module named 'requests'") == true)
@@ -507,7 +507,7 @@ struct PluginTests {
         let supervisor = PluginSupervisor(manifest: try Plugins.manifest("never-ready"), config: JSONObject())
         let started = ContinuousClock.now
         do {
-            try supervisor.start(logger: LogCapture().logger)
+            try supervisor.start(logger: PluginLogCapture().logger)
             Issue.record("start must fail")
         } catch {
             #expect(error.message == #"did not start: no {"type":"ready"} within 500ms"#)
@@ -517,7 +517,7 @@ struct PluginTests {
     }
 
     @Test func shutdownSendsEOFBeforeSIGTERM() throws {
-        let log = LogCapture()
+        let log = PluginLogCapture()
         let step = try Plugins.step("slow-shutdown", log: log)
         var events = Plugins.events(1)
         #expect(step.apply(batch: &events) == [.success(.keep)])
@@ -541,7 +541,7 @@ struct PluginTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let supervisor = PluginSupervisor(
             manifest: try Plugins.manifest("sink-recorder"), config: JSONObject(["path": .string(directory + "/deliveries.jsonl")]))
-        try supervisor.start(logger: LogCapture().logger)
+        try supervisor.start(logger: PluginLogCapture().logger)
         defer { supervisor.shutdown() }
         let sink = PluginSink(supervisor: supervisor, location: SourceLocation(path: "t.yaml", line: 1, column: 1))
         func request(_ mode: String) -> DeliveryRequest {
@@ -618,7 +618,7 @@ struct PluginTests {
             """
         let (loaded, diagnostics) = Plugins.load(yaml)
         let pipeline = try #require(loaded, "\(diagnostics)")
-        let log = LogCapture()
+        let log = PluginLogCapture()
         #expect(PluginRuntime.start([pipeline], includingSinks: true, logger: log.logger).isEmpty)
         defer { PluginRuntime.shutdown([pipeline]) }
         let store = try DeliveryStore(directory: directory + "/state")
