@@ -264,6 +264,31 @@ struct IngestTests {
         #expect(ServeFixture.eventually { (try? String(contentsOfFile: fixture.environment["OUT"]!, encoding: .utf8))?.contains(expectedID) == true })
     }
 
+    @Test("one endpoint fans out to every subscribed pipeline and sink; the answer lists each delivery id")
+    func fanOut() throws {
+        let shared = #"source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }"#
+        let fixture = try ServeFixture(files: [
+            "a.yaml": "pipeline: alpha\n\(shared)\nsinks:\n  one: { type: file, path: \"${OUT}\" }\n  two: { type: file, path: \"${OUT}\" }\n",
+            "b.yaml": "pipeline: beta\n\(shared)\nfilter: { events: [\"tier.*\"] }\nsinks:\n  three: { type: file, path: \"${OUT}\" }\n",
+        ])
+        let points = try #require(try fixture.post(eventLine("evt_fan_1")).json)
+        let deliveries = points.objects("accepted").first?.objects("deliveries").map { "\($0.string("pipeline")!)/\($0.string("sink")!)" }
+        #expect(deliveries == ["alpha/one", "alpha/two"])
+        let tier = try #require(try fixture.post(eventLine("evt_fan_2", type: "tier.upgraded")).json)
+        #expect(tier.objects("accepted").first?.objects("deliveries").count == 3)
+        let store = try fixture.store()
+        for (pipeline, sink) in [("alpha", "one"), ("alpha", "two"), ("beta", "three")] {
+            #expect(try store.detail(id: DeliveryID.make(eventID: "evt_fan_2", pipeline: pipeline, sink: sink)) != nil)
+        }
+        // Same endpoint, different tokens: refused at start.
+        #expect(throws: ServeDaemon.StartError.self) {
+            _ = try ServeFixture(files: [
+                "a.yaml": "pipeline: alpha\n\(shared)\nsinks:\n  one: { type: stdout }\n",
+                "b.yaml": "pipeline: beta\n" + shared.replacingOccurrences(of: "INGEST_TOKEN", with: "OTHER_TOKEN") + "\nsinks:\n  two: { type: stdout }\n",
+            ], extraEnvironment: ["OTHER_TOKEN": "other"])
+        }
+    }
+
     @Test("malformed JSON is rejected with its line, column and reason; a bad event with the field at fault")
     func malformedJSON() throws {
         let fixture = try ServeFixture()
