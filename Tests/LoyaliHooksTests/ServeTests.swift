@@ -1057,6 +1057,37 @@ struct ReloadTests {
         #expect(fixture.logs.all.contains { $0.contains("configuration reloaded") && $0.contains("reason=\"file change\"") })
     }
 
+    @Test("file sources keep working under serve, and a reload hands them on from their checkpoint without re-reading")
+    func fileSourceAcrossReload() throws {
+        let directory = NSTemporaryDirectory() + "loyali-serve-file-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let events = directory + "/events.jsonl"
+        let out = directory + "/file-out.jsonl"
+        try (eventLine("evt_file_1") + "\n").write(toFile: events, atomically: true, encoding: .utf8)
+        let pipeline = """
+            pipeline: tail
+            source: { type: file, path: "${EVENTS}" }
+            sinks:
+              copy: { type: file, path: "${FILE_OUT}" }
+            """
+        let fixture = try ServeFixture(files: ["tail.yaml": pipeline], extraEnvironment: ["EVENTS": events, "FILE_OUT": out])
+        func lines() -> [String] { ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        #expect(ServeFixture.eventually { lines().count == 1 })
+        let handle = try #require(FileHandle(forWritingAtPath: events))
+        handle.seekToEndOfFile()
+        handle.write(Data((eventLine("evt_file_2") + "\n").utf8))
+        #expect(ServeFixture.eventually { lines().count == 2 })
+        try fixture.write("tail.yaml", pipeline + "\n# touched\n")
+        #expect(fixture.daemon.reload(reason: "test") == nil)
+        handle.write(Data((eventLine("evt_file_3") + "\n").utf8))
+        try handle.close()
+        #expect(ServeFixture.eventually { lines().count == 3 })
+        Thread.sleep(forTimeInterval: 0.7)
+        let ids = lines().compactMap { (try? JSONParser.parse($0))?.objectValue?.string("id") }
+        #expect(ids == ["evt_file_1", "evt_file_2", "evt_file_3"].map { DeliveryID.make(eventID: $0, pipeline: "tail", sink: "copy") })
+    }
+
     @Test("deliveries queued before a reload finish under the configuration they were created with")
     func queuedFinishUnderTheirConfiguration() throws {
         let old = try RecordingReceiver(secret: ServeFixture.secret, failFirst: 1)
