@@ -264,6 +264,31 @@ struct IngestTests {
         #expect(ServeFixture.eventually { (try? String(contentsOfFile: fixture.environment["OUT"]!, encoding: .utf8))?.contains(expectedID) == true })
     }
 
+    @Test("one endpoint fans out to every subscribed pipeline and sink; the answer lists each delivery id")
+    func fanOut() throws {
+        let shared = #"source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }"#
+        let fixture = try ServeFixture(files: [
+            "a.yaml": "pipeline: alpha\n\(shared)\nsinks:\n  one: { type: file, path: \"${OUT}\" }\n  two: { type: file, path: \"${OUT}\" }\n",
+            "b.yaml": "pipeline: beta\n\(shared)\nfilter: { events: [\"tier.*\"] }\nsinks:\n  three: { type: file, path: \"${OUT}\" }\n",
+        ])
+        let points = try #require(try fixture.post(eventLine("evt_fan_1")).json)
+        let deliveries = points.objects("accepted").first?.objects("deliveries").map { "\($0.string("pipeline")!)/\($0.string("sink")!)" }
+        #expect(deliveries == ["alpha/one", "alpha/two"])
+        let tier = try #require(try fixture.post(eventLine("evt_fan_2", type: "tier.upgraded")).json)
+        #expect(tier.objects("accepted").first?.objects("deliveries").count == 3)
+        let store = try fixture.store()
+        for (pipeline, sink) in [("alpha", "one"), ("alpha", "two"), ("beta", "three")] {
+            #expect(try store.detail(id: DeliveryID.make(eventID: "evt_fan_2", pipeline: pipeline, sink: sink)) != nil)
+        }
+        // Same endpoint, different tokens: refused at start.
+        #expect(throws: ServeDaemon.StartError.self) {
+            _ = try ServeFixture(files: [
+                "a.yaml": "pipeline: alpha\n\(shared)\nsinks:\n  one: { type: stdout }\n",
+                "b.yaml": "pipeline: beta\n" + shared.replacingOccurrences(of: "INGEST_TOKEN", with: "OTHER_TOKEN") + "\nsinks:\n  two: { type: stdout }\n",
+            ], extraEnvironment: ["OTHER_TOKEN": "other"])
+        }
+    }
+
     @Test("malformed JSON is rejected with its line, column and reason; a bad event with the field at fault")
     func malformedJSON() throws {
         let fixture = try ServeFixture()
@@ -1030,6 +1055,37 @@ struct ReloadTests {
         let id = DeliveryID.make(eventID: "evt_watch_1", pipeline: "ingest", sink: "audit")
         #expect(ServeFixture.eventually { (try? String(contentsOfFile: out2, encoding: .utf8))?.contains(id) == true })
         #expect(fixture.logs.all.contains { $0.contains("configuration reloaded") && $0.contains("reason=\"file change\"") })
+    }
+
+    @Test("file sources keep working under serve, and a reload hands them on from their checkpoint without re-reading")
+    func fileSourceAcrossReload() throws {
+        let directory = NSTemporaryDirectory() + "loyali-serve-file-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let events = directory + "/events.jsonl"
+        let out = directory + "/file-out.jsonl"
+        try (eventLine("evt_file_1") + "\n").write(toFile: events, atomically: true, encoding: .utf8)
+        let pipeline = """
+            pipeline: tail
+            source: { type: file, path: "${EVENTS}" }
+            sinks:
+              copy: { type: file, path: "${FILE_OUT}" }
+            """
+        let fixture = try ServeFixture(files: ["tail.yaml": pipeline], extraEnvironment: ["EVENTS": events, "FILE_OUT": out])
+        func lines() -> [String] { ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
+        #expect(ServeFixture.eventually { lines().count == 1 })
+        let handle = try #require(FileHandle(forWritingAtPath: events))
+        handle.seekToEndOfFile()
+        handle.write(Data((eventLine("evt_file_2") + "\n").utf8))
+        #expect(ServeFixture.eventually { lines().count == 2 })
+        try fixture.write("tail.yaml", pipeline + "\n# touched\n")
+        #expect(fixture.daemon.reload(reason: "test") == nil)
+        handle.write(Data((eventLine("evt_file_3") + "\n").utf8))
+        try handle.close()
+        #expect(ServeFixture.eventually { lines().count == 3 })
+        Thread.sleep(forTimeInterval: 0.7)
+        let ids = lines().compactMap { (try? JSONParser.parse($0))?.objectValue?.string("id") }
+        #expect(ids == ["evt_file_1", "evt_file_2", "evt_file_3"].map { DeliveryID.make(eventID: $0, pipeline: "tail", sink: "copy") })
     }
 
     @Test("deliveries queued before a reload finish under the configuration they were created with")
