@@ -29,8 +29,12 @@ demo: build
 test: deps
 	$(SWIFT) test
 
+# Every benchmark, each against its baseline measured in the same run (see docs/benchmarks.md).
 bench: release
 	bash bench/dry-run.sh
+	bash bench/delivery.sh
+	bash bench/plugin.sh
+	bash bench/ingest.sh
 
 # A no-op Python transform plugin against a built-in no-op step, in the same run.
 bench-plugin: release

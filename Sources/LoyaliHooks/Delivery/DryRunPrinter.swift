@@ -35,16 +35,8 @@ public struct DryRunPrinter: Sendable {
         JSONValue.appendJSONString(request.eventType, to: &out)
         out += #","attempt":"#.utf8
         out += String(request.attempt).utf8
-        out += #","headers":{"#.utf8
-        for (i, header) in request.headers.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendJSONString(header.name, to: &out)
-            out.append(UInt8(ascii: ":"))
-            JSONValue.appendJSONString(header.value, to: &out)
-        }
-        out += #"},"body":"#.utf8
-        // The body is our own serializer's output, so it is valid UTF-8 already.
-        request.body.withUnsafeBufferPointer { JSONValue.appendJSONString(utf8: $0, to: &out) }
+        out.append(UInt8(ascii: ","))
+        request.appendHeadersAndBody(to: &out)
         out += "}\n".utf8
     }
 

@@ -65,16 +65,8 @@ public struct PluginSink: ConcurrentSink {
         JSONValue.appendJSONString(request.eventType, to: &out)
         out += #","attempt":"#.utf8
         out += String(request.attempt).utf8
-        out += #","headers":{"#.utf8
-        for (index, header) in request.headers.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.appendJSONString(header.name, to: &out)
-            out.append(UInt8(ascii: ":"))
-            JSONValue.appendJSONString(header.value, to: &out)
-        }
-        out += #"},"body":"#.utf8
-        // Bodies are our own serializer's output: valid UTF-8.
-        request.body.withUnsafeBufferPointer { JSONValue.appendJSONString(utf8: $0, to: &out) }
+        out.append(UInt8(ascii: ","))
+        request.appendHeadersAndBody(to: &out)
         out += "}}".utf8
         return out
     }
