@@ -145,6 +145,10 @@ public final class ServeDaemon: Sendable {
         do {
             store = try DeliveryStore(directory: configuration.stateDirectory)
             adminStore = try DeliveryStore(directory: configuration.stateDirectory)
+            // Group-committed ingest appends tens of MB of WAL per second; SQLite's default
+            // checkpoint every 1,000 pages would stall the committer on an fdatasync every few
+            // tens of milliseconds.
+            try store.setWALCheckpointInterval(pages: Self.walCheckpointPages)
         } catch {
             throw .store(directory: configuration.stateDirectory, message: "\(error)")
         }
@@ -207,6 +211,9 @@ public final class ServeDaemon: Sendable {
             "state": configuration.stateDirectory,
         ])
     }
+
+    /// WAL pages between automatic checkpoints on serve's writing connection (~40 MB).
+    static let walCheckpointPages = 10_000
 
     private func makeRunner(
         _ pipelines: [PipelineDefinition], store: DeliveryStore, window: CreationWindow, recoversInFlight: Bool
