@@ -1044,6 +1044,20 @@ struct ReloadTests {
         #expect(refused.json?["diagnostics"]?.arrayValue?.first?.stringValue?.contains("ingest.yaml:3:20") == true)
     }
 
+    @Test("a reload that moves the ingest endpoint binds the new address and closes the old one")
+    func movedListener() throws {
+        let fixture = try ServeFixture()
+        let oldPort = fixture.ingestPort
+        let newPort = try ChildProcess.freePort()
+        try fixture.write("ingest.yaml", ServeFixture.defaultPipeline.replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(newPort)"))
+        #expect(fixture.daemon.reload(reason: "test") == nil)
+        let moved = try TestConnection(port: newPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(ServeFixture.token)")],
+            body: Array(eventLine("evt_moved").utf8))
+        #expect(moved.status == 202)
+        #expect(throws: TestHTTPError.self) { _ = try TestConnection(port: oldPort) }
+    }
+
     @Test("a change to a watched pipeline file reloads it")
     func watchedFileChange() throws {
         let fixture = try ServeFixture(watch: .milliseconds(50), extraEnvironment: ["OUT2": NSTemporaryDirectory() + "loyali-out2-\(UUID().uuidString).jsonl"])

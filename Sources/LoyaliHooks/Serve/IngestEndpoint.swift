@@ -96,7 +96,7 @@ public final class IngestEndpoint: HTTPServerHandler {
             return
         }
         let nowMs = clock.nowMs()
-        let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: nowMs / 1000))
+        let decoder = InputEventDecoder(ingestTime: ingestTime(nowMs / 1000))
         let plan = IngestPlan(body: request.body, format: format, decoder: decoder, planners: route.planners, createdAtMs: nowMs)
         let source = route.source.identity
         for rejection in plan.rejections {
@@ -129,6 +129,16 @@ public final class IngestEndpoint: HTTPServerHandler {
         if !committer.submit(submission) {
             responder.respond(count(Self.unavailable("shutting down")))
         }
+    }
+
+    /// `created_at` for events without one, formatted once per second rather than per request.
+    private let formattedSecond = Mutex<(second: Int64, text: String)>((.min, ""))
+
+    private func ingestTime(_ second: Int64) -> String {
+        if let cached = formattedSecond.withLock({ $0.second == second ? $0.text : nil }) { return cached }
+        let text = RFC3339.format(unixSeconds: second)
+        formattedSecond.withLock { $0 = (second, text) }
+        return text
     }
 
     private func count(_ response: HTTPServerResponse) -> HTTPServerResponse {

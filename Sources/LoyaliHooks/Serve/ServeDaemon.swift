@@ -84,6 +84,7 @@ public final class ServeDaemon: Sendable {
     private struct Running {
         let store: DeliveryStore
         let committer: IngestCommitter
+        let checkpointer: WALCheckpointer
         let context: AdminContext
         var admin: HTTPServer?
         var generations: [ServeGeneration]
@@ -148,9 +149,14 @@ public final class ServeDaemon: Sendable {
         }
         let store: DeliveryStore
         let adminStore: DeliveryStore
+        let checkpointer: WALCheckpointer
         do {
             store = try DeliveryStore(directory: configuration.stateDirectory)
             adminStore = try DeliveryStore(directory: configuration.stateDirectory)
+            // Group-committed ingest appends tens of MB of WAL per second: checkpoints run on a
+            // thread of their own, and the writer's own is only a backstop.
+            try store.setWALCheckpointInterval(pages: Self.walBackstopPages)
+            checkpointer = try WALCheckpointer(directory: configuration.stateDirectory, interval: .milliseconds(200), logger: logger)
         } catch {
             throw .store(directory: configuration.stateDirectory, message: "\(error)")
         }
@@ -177,11 +183,12 @@ public final class ServeDaemon: Sendable {
         } catch {
             for listener in listeners.values { listener.server.stop(within: .zero) }
             committer.stop()
+            checkpointer.stop()
             throw .listen(error)
         }
         running.withLock {
             $0 = Running(
-                store: store, committer: committer, context: context, admin: admin, generations: [generation],
+                store: store, committer: committer, checkpointer: checkpointer, context: context, admin: admin, generations: [generation],
                 listeners: listeners, watcher: nil, nextGeneration: 2)
         }
         generation.start(logger: logger) { [weak self] finished in self?.generationFinished(finished) }
@@ -213,6 +220,10 @@ public final class ServeDaemon: Sendable {
             "state": configuration.stateDirectory,
         ])
     }
+
+    /// WAL pages after which the writing connection checkpoints by itself (~160 MB), should the
+    /// checkpoint thread fall behind.
+    static let walBackstopPages = 40_000
 
     private func makeRunner(
         _ pipelines: [PipelineDefinition], store: DeliveryStore, window: CreationWindow, recoversInFlight: Bool
@@ -414,6 +425,7 @@ public final class ServeDaemon: Sendable {
             }
             current.admin?.stop(within: .seconds(1))
             for generation in generations { PluginRuntime.shutdown(generation.pipelines) }
+            current.checkpointer.stop()
             return running.withLock { state in
                 var total = state!.finishedCounters
                 for generation in state!.generations { total.add(generation.counters) }
