@@ -23,6 +23,7 @@ import Foundation
 public final class AdminEndpoint: HTTPServerHandler {
     private let context: AdminContext
 
+    /// Serves `context`.
     public init(context: AdminContext) { self.context = context }
 
     /// A matched route: what to do and the path parameter, if any.
