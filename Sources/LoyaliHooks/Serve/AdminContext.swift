@@ -33,6 +33,7 @@ public final class AdminContext: Sendable {
         /// Group-commit totals of the ingest committer.
         public var commits: @Sendable () -> (transactions: Int, deliveries: Int, requests: Int)
 
+        /// Makes hooks; the defaults do nothing.
         public init(
             reload: @escaping @Sendable () -> [Diagnostic]? = { nil }, resent: @escaping @Sendable () -> Void = {},
             commits: @escaping @Sendable () -> (transactions: Int, deliveries: Int, requests: Int) = { (0, 0, 0) }
@@ -43,6 +44,7 @@ public final class AdminContext: Sendable {
         }
     }
 
+    /// A context over `store` (a connection of the admin's own) and `metrics`.
     public init(store: DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks()) {
         self.store = store
         self.metrics = metrics

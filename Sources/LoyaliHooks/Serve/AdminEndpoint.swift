@@ -23,6 +23,7 @@ import Foundation
 public final class AdminEndpoint: HTTPServerHandler {
     private let context: AdminContext
 
+    /// Serves `context`.
     public init(context: AdminContext) { self.context = context }
 
     /// A matched route: what to do and the path parameter, if any.
@@ -86,7 +87,8 @@ public final class AdminEndpoint: HTTPServerHandler {
             responder.respond(.error(404, "not_found", "no such endpoint: \(request.path)"))
             return
         }
-        if case .test(let name) = route {
+        switch route {
+        case .test(let name):
             // Sending waits on the sinks (up to their timeouts): do it on a thread of its own.
             let body = request.body
             let query = request.query
@@ -94,6 +96,15 @@ public final class AdminEndpoint: HTTPServerHandler {
                 responder.respond(test(name, body: body, query: query))
             }
             return
+        case .reload:
+            // A reload waits for the daemon's control lock, which a shutdown holds while it
+            // stops this very listener: never wait for it on a listener thread.
+            Thread.detachNewThread { [self] in
+                responder.respond(reload())
+            }
+            return
+        default:
+            break
         }
         responder.respond(respond(route, request))
     }
@@ -148,15 +159,8 @@ public final class AdminEndpoint: HTTPServerHandler {
                     "generation": .number(JSONNumber(Int64(generation))),
                     "pipelines": .array(pipelines.map { .object(DeliveryJSON.pipeline($0)) }),
                 ]))
-            case .reload:
-                if let diagnostics = context.currentHooks.reload() {
-                    return .error(
-                        422, "invalid_configuration", "the new configuration has errors; the old one keeps running",
-                        extra: [JSONObject.Member(key: "diagnostics", value: .array(diagnostics.map { .string($0.headline) }))])
-                }
-                return .json(200, JSONObject(["status": .string("reloaded"), "generation": .number(JSONNumber(Int64(context.configuration.generation)))]))
-            case .test:
-                return .error(500, "internal", "test is answered on its own thread")
+            case .test, .reload:
+                return .error(500, "internal", "answered on a thread of its own")
             }
         } catch let error as BadRequest {
             return .error(400, "invalid_parameter", error.message)
@@ -169,6 +173,16 @@ public final class AdminEndpoint: HTTPServerHandler {
         let outbox = try? context.store.outboxGauges()
         return context.metrics.render(ServeMetrics.Snapshot(
             outbox: outbox, commits: context.currentHooks.commits(), ready: context.readiness.ready, runners: context.runners))
+    }
+
+    /// `POST /api/reload`.
+    private func reload() -> HTTPServerResponse {
+        if let diagnostics = context.currentHooks.reload() {
+            return .error(
+                422, "invalid_configuration", "the new configuration has errors; the old one keeps running",
+                extra: [JSONObject.Member(key: "diagnostics", value: .array(diagnostics.map { .string($0.headline) }))])
+        }
+        return .json(200, JSONObject(["status": .string("reloaded"), "generation": .number(JSONNumber(Int64(context.configuration.generation)))]))
     }
 
     /// `POST /api/resend`: `{"ids": [...]}`, or `{"failed": true, "pipeline", "sink", "event_type", "since"}`.

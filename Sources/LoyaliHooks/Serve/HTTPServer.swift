@@ -37,6 +37,7 @@ public final class HTTPServer: Sendable {
         /// Polling threads.
         public var threads = 2
 
+        /// The defaults.
         public init() {}
     }
 

@@ -21,6 +21,7 @@ public final class IngestCommitter: Sendable {
         /// Called on the committer's thread with the outcome.
         public var completion: @Sendable (Result<Void, any Error>) -> Void
 
+        /// Makes a submission from its parts.
         public init(
             runner: DeliveryRunner, rows: [NewDelivery], counters: DeliveryRunner.Counters,
             completion: @escaping @Sendable (Result<Void, any Error>) -> Void

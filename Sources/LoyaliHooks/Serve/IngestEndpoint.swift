@@ -22,6 +22,7 @@ public final class IngestEndpoint: HTTPServerHandler {
         /// The runner whose outbox window their deliveries go to.
         public var runner: DeliveryRunner
 
+        /// Makes a route from its parts.
         public init(source: HTTPSource, planners: [DeliveryPlanner], runner: DeliveryRunner) {
             self.source = source
             self.planners = planners

@@ -8,6 +8,7 @@ public struct PrometheusText: Sendable {
     /// The text so far.
     public private(set) var text = ""
 
+    /// An empty exposition.
     public init() {}
 
     /// Starts a family: `# HELP name help` and `# TYPE name type`.

@@ -52,6 +52,7 @@ public final class ServeDaemon: Sendable {
         /// The time source.
         public var clock: any DeliveryClock = SystemClock()
 
+        /// Settings for `paths` with the store in `stateDirectory`; everything else defaults.
         public init(paths: [String], stateDirectory: String) {
             self.paths = paths
             self.stateDirectory = stateDirectory
@@ -108,6 +109,7 @@ public final class ServeDaemon: Sendable {
     private let stopped = Wakeup()
     private let hasStopped = Atomic<Bool>(false)
 
+    /// A daemon that does nothing until ``start()``.
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger

@@ -41,6 +41,7 @@ public final class ServeMetrics: DeliveryObserver {
     private let ingestStatuses = Mutex<[Int: Int]>([:])
     private let process = Mutex<Process>(Process())
 
+    /// All counters at zero.
     public init() {}
 
     /// Makes every sink and source of `pipelines` appear (at zero) before anything happens.
@@ -113,6 +114,7 @@ public final class ServeMetrics: DeliveryObserver {
         /// Runners delivering: the current configuration plus older ones still draining.
         public var runners: Int
 
+        /// Makes a snapshot from its parts.
         public init(outbox: [OutboxGauge]?, commits: (transactions: Int, deliveries: Int, requests: Int), ready: Bool, runners: Int) {
             self.outbox = outbox
             self.commits = commits

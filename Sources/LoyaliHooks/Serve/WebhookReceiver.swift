@@ -17,6 +17,7 @@ public final class WebhookReceiver: HTTPServerHandler {
         /// Allowed signature age in seconds.
         public var tolerance: Int64 = 300
 
+        /// 200 at once, no rehearsed failures, 300 s tolerance.
         public init() {}
     }
 
@@ -44,7 +45,9 @@ public final class WebhookReceiver: HTTPServerHandler {
     public struct Received: Sendable {
         /// When it arrived, ms since the Unix epoch.
         public var receivedAtMs: Int64
+        /// The request method.
         public var method: String
+        /// The request path.
         public var path: String
         /// `X-Loyali-Event`, else the body's `event_type`.
         public var eventType: String?
@@ -52,8 +55,11 @@ public final class WebhookReceiver: HTTPServerHandler {
         public var deliveryID: String?
         /// `X-Loyali-Attempt`.
         public var attempt: Int?
+        /// The signature check.
         public var verdict: Verdict
+        /// Every header as received.
         public var headers: [HTTPHeader]
+        /// The exact body bytes.
         public var body: [UInt8]
         /// The status answered.
         public var status: Int
