@@ -1,0 +1,166 @@
+import Foundation
+
+/// Reading sources into the outbox: each distinct source once, in batches whose deliveries and
+/// source position are stored in one transaction; file sources resume from their checkpoint and,
+/// when following, are watched for appended lines.
+extension DeliveryRunner {
+
+    /// How often a followed file is checked for appended lines.
+    static let followIntervalMs: Int64 = 500
+
+    func ingestAll() {
+        let groups = sourceGroups()
+        let following = options.mode == .follow
+        var finished = Set<String>()
+        repeat {
+            let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: clock.nowMs() / 1000))
+            for group in groups where !finished.contains(group.identity) {
+                guard !shouldStopReading else { return }
+                do {
+                    try ingest(group, decoder: decoder, following: following && group.checkpointed)
+                } catch {
+                    logger.log(.error, "source failed", ["source": group.identity, "error": "\(error)"])
+                    finished.insert(group.identity)
+                }
+                // Only checkpointed files can be followed; a stream is read once.
+                if !group.checkpointed { finished.insert(group.identity) }
+            }
+            guard following, finished.count < groups.count else { return }
+            ingestPause.wait(until: Date(timeIntervalSinceNow: Double(Self.followIntervalMs) / 1000))
+        } while !shouldStopReading
+    }
+
+    /// A stop or a retirement ends reading.
+    var shouldStopReading: Bool {
+        stopRequested.load(ordering: .relaxed) || retiring.load(ordering: .relaxed)
+    }
+
+    struct SourceGroup {
+        var identity: String
+        var stream: () throws(SourceError) -> InputStream
+        var checkpointed: Bool
+        var pipelines: [PipelineDefinition]
+    }
+
+    func sourceGroups() -> [SourceGroup] {
+        if let input = options.input {
+            let seekable = if case .descriptor(let fd, _, _) = input { lseek(fd, 0, SEEK_CUR) >= 0 } else { false }
+            return [SourceGroup(identity: "input:\(input.name)", stream: { input }, checkpointed: seekable, pipelines: pipelines)]
+        }
+        var groups: [SourceGroup] = []
+        for pipeline in pipelines where !options.externalSourceKinds.contains(pipeline.source.kind) {
+            if let i = groups.firstIndex(where: { $0.identity == pipeline.source.identity }) {
+                groups[i].pipelines.append(pipeline)
+            } else {
+                let source = pipeline.source
+                groups.append(SourceGroup(
+                    identity: source.identity, stream: { () throws(SourceError) in try source.open() },
+                    checkpointed: source is FileSource, pipelines: [pipeline]))
+            }
+        }
+        return groups
+    }
+
+    func ingest(_ group: SourceGroup, decoder: InputEventDecoder, following: Bool) throws {
+        let stream = try group.stream()
+        var startOffset: Int64 = 0
+        var firstLine = 1
+        if group.checkpointed, case .descriptor(let fd, _, _) = stream, let offset = try store.checkpoint(source: group.identity),
+            offset <= Self.size(of: fd) ?? offset
+        {
+            if let known = resumePoints[group.identity], known.offset == offset {
+                firstLine = known.line
+            } else {
+                firstLine = Self.lineNumber(atOffset: offset, fd: fd)
+                logger.log(.info, "resuming source from checkpoint", ["source": group.identity, "offset": String(offset), "line": String(firstLine)])
+            }
+            lseek(fd, off_t(offset), SEEK_SET)
+            startOffset = offset
+        }
+        let planners = group.pipelines.map(DeliveryPlanner.init(pipeline:))
+        var batch = LineBatch(capacity: options.batchSize)
+        let flush = { (batch: LineBatch) throws in
+            try self.commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name)
+            if let last = batch.entries.last { self.resumePoints[group.identity] = (batch.endOffset, last.number + 1) }
+        }
+        let reader = LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset, includesUnterminatedTail: !following)
+        try reader.forEachLine { line in
+            batch.append(line)
+            if batch.count == options.batchSize {
+                try flush(batch)
+                batch = LineBatch(capacity: options.batchSize)
+            }
+            return !shouldStopReading
+        }
+        if batch.count > 0 { try flush(batch) }
+    }
+
+    /// Turns a batch into outbox rows and stores them with the source position in one transaction.
+    func commit(
+        _ batch: LineBatch, planners: [DeliveryPlanner], group: SourceGroup, decoder: InputEventDecoder, source: String
+    ) throws {
+        var rows: [NewDelivery] = []
+        var delta = Counters()
+        var logs: [(Logger.Level, String, [(String, String)])] = []
+        let nowMs = clock.nowMs()
+        let createdAtMs = creationStampMs()
+        // Decode the whole batch first, so each pipeline plans it at once.
+        var envelopes: [EventEnvelope] = []
+        envelopes.reserveCapacity(batch.count)
+        batch.forEach { bytes, entry in
+            if entry.isTooLong || InputRejection.isBlank(bytes) {
+                if entry.isTooLong { reject(InputRejection(line: entry.number, reason: "line longer than \(LineReader.defaultMaxLineBytes) bytes"), raw: bytes, source: source, delta: &delta) }
+                return
+            }
+            delta.eventsRead += 1
+            do throws(InputRejection) {
+                envelopes.append(try decoder.decode(bytes, number: entry.number))
+            } catch {
+                reject(error, raw: bytes, source: source, delta: &delta)
+            }
+        }
+        Self.appendDeliveries(for: envelopes, planners: planners, createdAtMs: createdAtMs, to: &rows) { planner, envelope, failure in
+            delta.transformFailures += 1
+            logs.append((.error, "transform failed", [
+                ("pipeline", planner.pipeline.name), ("event", envelope.eventID), ("error", failure.description),
+            ]))
+        }
+        for (level, message, fields) in logs { logger.log(level, message, fields: fields) }
+        let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
+        delta.enqueued = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs)
+        counters.withLock { $0.add(delta) }
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, source: String, delta: inout Counters) {
+        delta.rejected += 1
+        logger.log(.warn, rejection.message(source: nil), ["source": source])
+        try? rejects?.append(line: rejection.record(source: source, raw: raw))
+    }
+
+    /// The file's size; a checkpoint past it means the file was truncated or replaced, and is
+    /// then read from the start (ids dedupe whatever was already delivered).
+    static func size(of fd: Int32) -> Int64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    /// Counts the newlines before `offset`, so line numbers stay true after a resume.
+    static func lineNumber(atOffset offset: Int64, fd: Int32) -> Int {
+        var count = 1
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var remaining = offset
+        var position: Int64 = 0
+        while remaining > 0 {
+            let want = Int(min(Int64(buffer.count), remaining))
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(position)) }
+            guard n > 0 else { break }
+            count += buffer[0..<n].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            remaining -= Int64(n)
+            position += Int64(n)
+        }
+        return count
+    }
+}
