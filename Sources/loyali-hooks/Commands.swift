@@ -33,7 +33,7 @@ enum Commands {
 
             """
         for command in all {
-            text += "  " + command.name.padding(10) + command.summary + "\n"
+            text += "  " + command.name.padding(12) + command.summary + "\n"
         }
         text += """
 
