@@ -254,4 +254,49 @@ struct DeliveryRunnerTests {
         #expect(requests[0].deliveryID == requests[1].deliveryID)
         #expect(requests[1].attempt == 2)
     }
+
+    @Test("a transform failure is stored as a failed delivery with its reason; a resend runs the steps again")
+    func transformFailureIsResendable() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let sink = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        // `amount` is a number, so setting a field inside it fails for this event.
+        let failing = try harness.pipelines("""
+            pipeline: runner
+            source: { type: file, path: "${EVENTS}" }
+            transform:
+              - set: { data.amount.currency: points }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: scripted, name: hook }
+            """, sinks: ["hook": sink])
+        let (_, done, result) = harness.start(failing)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result.withLock { $0 }?.transformFailures == 1)
+        #expect(sink.count == 0, "nothing untransformed may be sent")
+        var query = DeliveryQuery()
+        query.status = .failed
+        let failed = try harness.store.list(query)
+        #expect(failed.count == 1)
+        #expect(failed.first?.lastError?.contains("cannot set data.amount.currency") == true)
+
+        // The pipeline is fixed (same name and sink, a step that now succeeds) and the delivery resent.
+        let fixed = try harness.pipelines("""
+            pipeline: runner
+            source: { type: file, path: "${EVENTS}" }
+            transform:
+              - set: { data.currency: points }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: scripted, name: hook }
+            """, sinks: ["hook": sink])
+        #expect(try harness.store.resend(matching: query, nowMs: harness.clock.nowMs()) == 1)
+        let (_, again, _) = harness.start(fixed)
+        #expect(again.wait(until: Date(timeIntervalSinceNow: 5)))
+        let requests = sink.requests.withLock { $0 }
+        #expect(requests.count == 1)
+        #expect(requests.first?.deliveryID == failed.first?.id)
+        let body = try #require(requests.first.map { String(decoding: $0.body, as: UTF8.self) })
+        #expect(body.hasPrefix(#"{"id":"\#(failed.first!.id)","event_type":"points.earned""#))
+        #expect(body.contains(#""currency":"points""#))
+    }
 }

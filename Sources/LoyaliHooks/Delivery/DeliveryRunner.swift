@@ -222,6 +222,16 @@ public final class DeliveryRunner: @unchecked Sendable {
                     continue
                 case .failed(let failure):
                     onTransformFailure(planner, envelope, failure)
+                    // Stored as failed with the reason and the event as received, so it shows in
+                    // the delivery log and a resend runs the steps again (see `replan`).
+                    let raw = PlanningMarker.body(for: envelope)
+                    for sink in planner.pipeline.sinks {
+                        rows.append(NewDelivery(
+                            id: DeliveryID.make(eventID: envelope.eventID, pipeline: planner.pipeline.name, sink: sink.name),
+                            pipeline: planner.pipeline.name, sink: sink.name, eventID: envelope.eventID,
+                            eventType: envelope.eventType, body: raw, schedule: sink.retry.schedule.map(\.totalMilliseconds),
+                            createdAtMs: createdAtMs, planningFailure: failure.description))
+                    }
                 case .deliver(let transformed, let encoder):
                     for sink in planner.pipeline.sinks {
                         let id = DeliveryID.make(eventID: transformed.eventID, pipeline: planner.pipeline.name, sink: sink.name)
@@ -358,10 +368,20 @@ public final class DeliveryRunner: @unchecked Sendable {
             }
             guard let delivery = lane.nextClaimed() else { return }
             lane.inFlight += 1
+            var body = delivery.body
+            if let event = PlanningMarker.event(in: body) {
+                switch Self.replan(event, delivery: delivery, planner: lane.planner) {
+                case .success(let planned):
+                    body = planned
+                case .failure(let outcome):
+                    complete([Completion(lane: index, delivery: delivery, startedAtMs: nowMs, finishedAtMs: nowMs, result: outcome.result)])
+                    continue
+                }
+            }
             // Signed now, at send time, so every attempt carries a fresh timestamp.
             let request = lane.planner.signedRequest(
                 for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
-                body: delivery.body, attempt: delivery.attempt, timestamp: nowMs / 1000)
+                body: body, attempt: delivery.attempt, timestamp: nowMs / 1000)
             if let concurrent = lane.sink.sink as? any ConcurrentSink {
                 let startedAt = nowMs
                 concurrent.send(request) { [self] result in
@@ -370,6 +390,35 @@ public final class DeliveryRunner: @unchecked Sendable {
             } else {
                 batch.append((delivery, request))
             }
+        }
+    }
+
+    /// An attempt that ended before anything was sent.
+    struct Unsent: Error {
+        let result: AttemptResult
+    }
+
+    /// Runs the pipeline's filter and transform steps again over a delivery stored as the event
+    /// was received (its first planning failed), giving the body to send or the attempt's result.
+    static func replan(_ event: ArraySlice<UInt8>, delivery: ClaimedDelivery, planner: DeliveryPlanner) -> Result<[UInt8], Unsent> {
+        let decoded = event.withUnsafeBufferPointer { line in
+            Result { () throws(InputRejection) in try InputEventDecoder(ingestTime: "").decode(line, number: 1) }
+        }
+        guard case .success(let envelope) = decoded else {
+            return .failure(Unsent(result: .failure(DeliveryFailure(
+                errorClass: "transform", message: "the stored event cannot be read back", retryable: false))))
+        }
+        switch planner.plan(envelope) {
+        case .deliver(_, let encoder):
+            return .success(encoder.body(deliveryID: delivery.id))
+        case .dropped:
+            // A step now drops the event: there is nothing to send, which settles the delivery.
+            return .failure(Unsent(result: .accepted))
+        case .failed(let failure):
+            return .failure(Unsent(result: .failure(DeliveryFailure(errorClass: "transform", message: failure.description, retryable: false))))
+        case .notSubscribed:
+            return .failure(Unsent(result: .failure(DeliveryFailure(
+                errorClass: "transform", message: "the pipeline no longer subscribes to \(envelope.eventType)", retryable: false))))
         }
     }
 

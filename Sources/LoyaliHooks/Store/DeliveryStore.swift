@@ -160,6 +160,8 @@ public final class DeliveryStore: Sendable {
                     try insert.bind(nowMs + firstDelay, at: 7)
                     try insert.bind(delivery.createdAtMs, at: 8)
                     try insert.bind(nowMs, at: 9)
+                    try insert.bind(delivery.planningFailure == nil ? "pending" : "failed", at: 10)
+                    try insert.bind(delivery.planningFailure, at: 11)
                     try insert.run()
                     guard database.changes == 1 else { continue }  // already stored: a replay
                     inserted += 1
@@ -384,8 +386,8 @@ public final class DeliveryStore: Sendable {
     private static let insertDeliverySQL = """
         INSERT OR ROLLBACK INTO deliveries (
             id, pipeline, sink, event_id, event_type, schedule,
-            status, attempts, schedule_offset, next_attempt_at, created_at, updated_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, 0, ?7, ?8, ?9)
+            status, attempts, schedule_offset, next_attempt_at, created_at, updated_at, last_error)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, 0, 0, ?7, ?8, ?9, ?11)
         ON CONFLICT (id) DO NOTHING
         """
 

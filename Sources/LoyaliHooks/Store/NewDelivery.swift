@@ -17,12 +17,16 @@ public struct NewDelivery: Sendable, Hashable {
     public var schedule: [Int64]
     /// When the delivery was made, ms since the Unix epoch.
     public var createdAtMs: Int64
+    /// Set when the pipeline's transform steps failed for this event: the delivery is stored as
+    /// `failed` with this reason (its body is then a ``PlanningMarker`` body, see there).
+    public var planningFailure: String?
 
     /// Makes a delivery from its parts.
     public init(
         id: String, pipeline: String, sink: String, eventID: String, eventType: String,
-        body: [UInt8], schedule: [Int64], createdAtMs: Int64
+        body: [UInt8], schedule: [Int64], createdAtMs: Int64, planningFailure: String? = nil
     ) {
+        self.planningFailure = planningFailure
         self.id = id
         self.pipeline = pipeline
         self.sink = sink
