@@ -14,7 +14,8 @@ enum RunCommand {
         PATH is pipeline files or folders (default: pipelines/).
 
         MODES:
-          (default)          keep running after the sources end, delivering retries as they fall due
+          (default)          follow file sources as they grow and deliver retries as they fall due, until
+                             SIGINT/SIGTERM; with nothing to follow (stdin), exit once every delivery settled
           --drain            exit once the sources are exhausted and every delivery succeeded or failed
           --once             deliver what is due now and exit (for cron); later retries wait for the next run
           --dry-run          no store, no network, no sink file: print each delivery's headers and body

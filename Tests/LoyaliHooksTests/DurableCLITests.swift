@@ -154,4 +154,16 @@ struct DurableCLITests {
         let again = try String(contentsOf: directory.url.appendingPathComponent("out/audit.jsonl"), encoding: .utf8)
         #expect(again.split(separator: "\n").filter { $0.contains(id) }.count == 2, "resent with the same id")
     }
+
+    @Test("a plain run over stdin, with nothing to follow, exits once every delivery settled")
+    func plainRunOverStdinExits() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
+        let events = try Data(contentsOf: directory.url.appendingPathComponent("events.jsonl"))
+        let run = try CLI.run(
+            ["run", "pipeline.yaml", "--input", "-", "--state", directory.url.appendingPathComponent("state").path],
+            stdin: events, in: directory.url, environment: ["DURABLE_SECRET": Self.secret])
+        #expect(run.status == 0, "\(run.stderr)")
+        let written = try String(contentsOf: directory.url.appendingPathComponent("out/audit.jsonl"), encoding: .utf8)
+        #expect(written.split(separator: "\n").count == 3)
+    }
 }

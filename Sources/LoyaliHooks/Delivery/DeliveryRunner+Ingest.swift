@@ -17,15 +17,21 @@ extension DeliveryRunner {
             for group in groups where !finished.contains(group.identity) {
                 guard !shouldStopReading else { return }
                 do {
-                    try ingest(group, decoder: decoder, following: following && group.checkpointed)
+                    try ingest(group, decoder: decoder, following: following && group.followable)
                 } catch {
                     logger.log(.error, "source failed", ["source": group.identity, "error": "\(error)"])
                     finished.insert(group.identity)
                 }
-                // Only checkpointed files can be followed; a stream is read once.
-                if !group.checkpointed { finished.insert(group.identity) }
+                // Only a pipeline's own files are followed; streams and --input are read once.
+                if !group.followable { finished.insert(group.identity) }
             }
-            guard following, finished.count < groups.count else { return }
+            guard following, finished.count < groups.count else {
+                // Following, but nothing can be followed (stdin, --input -): the run then ends
+                // once every delivery has settled, like --drain. `serve` feeds its runner from
+                // outside, so it never ends this way.
+                if following, options.externalSourceKinds.isEmpty { nothingToFollow.store(true, ordering: .releasing) }
+                return
+            }
             ingestPause.wait(until: Date(timeIntervalSinceNow: Double(Self.followIntervalMs) / 1000))
         } while !shouldStopReading
     }
@@ -38,14 +44,20 @@ extension DeliveryRunner {
     struct SourceGroup {
         var identity: String
         var stream: () throws(SourceError) -> InputStream
+        /// Its read position is stored, so a restart resumes where the last batch ended.
         var checkpointed: Bool
+        /// Watched for appended lines in follow mode (a pipeline's own file source).
+        var followable: Bool
         var pipelines: [PipelineDefinition]
     }
 
     func sourceGroups() -> [SourceGroup] {
         if let input = options.input {
-            let seekable = if case .descriptor(let fd, _, _) = input { lseek(fd, 0, SEEK_CUR) >= 0 } else { false }
-            return [SourceGroup(identity: "input:\(input.name)", stream: { input }, checkpointed: seekable, pipelines: pipelines)]
+            // `--input FILE` resumes from its checkpoint; stdin is a new stream every run, so a
+            // stored position would skip the start of different data.
+            let resumable = if case .descriptor(let fd, _, let owned) = input { owned && lseek(fd, 0, SEEK_CUR) >= 0 } else { false }
+            return [SourceGroup(
+                identity: "input:\(input.name)", stream: { input }, checkpointed: resumable, followable: false, pipelines: pipelines)]
         }
         var groups: [SourceGroup] = []
         for pipeline in pipelines where !options.externalSourceKinds.contains(pipeline.source.kind) {
@@ -55,7 +67,7 @@ extension DeliveryRunner {
                 let source = pipeline.source
                 groups.append(SourceGroup(
                     identity: source.identity, stream: { () throws(SourceError) in try source.open() },
-                    checkpointed: source is FileSource, pipelines: [pipeline]))
+                    checkpointed: source is FileSource, followable: source is FileSource, pipelines: [pipeline]))
             }
         }
         return groups

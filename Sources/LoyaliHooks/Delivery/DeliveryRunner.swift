@@ -79,6 +79,8 @@ public final class DeliveryRunner: @unchecked Sendable {
     private let window: Mutex<CreationWindow>
     /// Set by ingest so the dispatcher forgets its cached due times and asks the store again.
     let newWork = Atomic<Bool>(false)
+    /// Set by ingest when following was asked for but no source can be followed.
+    let nothingToFollow = Atomic<Bool>(false)
     private let completions = Mutex<[Completion]>([])
     let counters = Mutex(Counters())
     let rejects: FileAppender?
@@ -319,7 +321,8 @@ public final class DeliveryRunner: @unchecked Sendable {
                 if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! { break }
             } else {
                 let ingestDone = ingestFinished.load(ordering: .acquiring)
-                let mode = retiring.load(ordering: .acquiring) ? Mode.drain : options.mode
+                let settlesAndExits = retiring.load(ordering: .acquiring) || nothingToFollow.load(ordering: .acquiring)
+                let mode = settlesAndExits ? Mode.drain : options.mode
                 if mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
                 // Work that falls due after the cutoff waits for the next `--once` run.
                 let horizon = min(now, onceCutoff ?? now)
