@@ -11,10 +11,9 @@ public enum PlanningMarker {
 
     /// `prefix` + the event as received.
     public static func body(for envelope: EventEnvelope) -> [UInt8] {
-        prefix + JSONValue.object(JSONObject([
-            "id": .string(envelope.eventID), "event_type": .string(envelope.eventType),
-            "created_at": .string(envelope.createdAt), "data": envelope.data,
-        ])).serializedBytes
+        var body = prefix
+        envelope.appendEventJSON(to: &body)
+        return body
     }
 
     /// The event JSON when `body` carries the marker.

@@ -62,15 +62,9 @@ public struct PluginTransformStep: BatchTransformStep {
 
     /// Appends the request after its id: `,"event":{"id":…,"event_type":…,"created_at":…,"data":…}}`.
     static func appendRequest(_ envelope: EventEnvelope, to out: inout [UInt8]) {
-        out += #","event":{"id":"#.utf8
-        JSONValue.appendJSONString(envelope.eventID, to: &out)
-        out += #","event_type":"#.utf8
-        JSONValue.appendJSONString(envelope.eventType, to: &out)
-        out += #","created_at":"#.utf8
-        JSONValue.appendJSONString(envelope.createdAt, to: &out)
-        out += #","data":"#.utf8
-        envelope.data.serialize(into: &out)
-        out += "}}".utf8
+        out += #","event":"#.utf8
+        envelope.appendEventJSON(to: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Applies one reply to its envelope.
