@@ -7,7 +7,6 @@
 /// row once the outbox is large. Half-size keys mean half as many pages to write and to cache.
 enum DeliveryIDColumn {
     private static let prefix = Array("whd_".utf8)
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Binds `id` to parameter `index` in its stored form.
     static func bind(_ id: String, to statement: SQLiteStatement, at index: Int) throws {
@@ -21,37 +20,16 @@ enum DeliveryIDColumn {
     /// Reads the id in column `index` back as the caller knows it.
     static func read(from statement: SQLiteStatement, at index: Int) -> String {
         guard statement.isBlob(at: index) else { return statement.string(at: index) }
-        let raw = statement.bytes(at: index)
-        var text = prefix
-        text.reserveCapacity(prefix.count + raw.count * 2)
-        for byte in raw {
-            text.append(hexDigits[Int(byte >> 4)])
-            text.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        return "whd_" + Hex.encode(statement.bytes(at: index))
     }
 
     /// The 16 bytes behind a canonical id, or `nil` for any other string.
     static func compact(_ id: String) -> [UInt8]? {
         let utf8 = id.utf8
         guard utf8.count == prefix.count + 32, utf8.starts(with: prefix) else { return nil }
-        var raw: [UInt8] = []
-        raw.reserveCapacity(16)
-        var high: UInt8? = nil
-        for character in utf8.dropFirst(prefix.count) {
-            let nibble: UInt8
-            switch character {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
-            default: return nil  // Upper case included: "whd_AB…" must stay distinct from "whd_ab…".
-            }
-            if let first = high {
-                raw.append(first << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        return raw
+        let digits = utf8.dropFirst(prefix.count)
+        // Lower case only: "whd_AB…" is a different id from "whd_ab…" and must stay TEXT.
+        guard !digits.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) }) else { return nil }
+        return Hex.decode(Substring(digits))
     }
 }
