@@ -267,28 +267,6 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     // MARK: Dispatch
 
-    /// Attempts written to the store in one transaction at most.
-    static let recordBatchSize = 512
-    /// How long a finished attempt may wait to be written.
-    static let recordWindowMs: Int64 = 5
-
-    /// Judged attempts not yet written to the store.
-    private struct UnrecordedAttempts {
-        var records: [AttemptRecord] = []
-        /// When the oldest of them finished.
-        var sinceMs = Int64.max
-    }
-
-    private func flush(_ unrecorded: inout UnrecordedAttempts) {
-        guard !unrecorded.records.isEmpty else { return }
-        do {
-            try store.record(unrecorded.records)
-        } catch {
-            logger.log(.error, "recording attempts failed", ["error": "\(error)"])
-        }
-        unrecorded = UnrecordedAttempts()
-    }
-
     /// How often an idle runner re-reads due times, to notice deliveries queued by another
     /// process (a `resend` while `run` is up). A timed wait, not a busy loop.
     static let refreshIntervalMs: Int64 = 1_000
@@ -298,20 +276,16 @@ public final class DeliveryRunner: @unchecked Sendable {
         for pipeline in pipelines {
             for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
         }
+        // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
+        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup)
+        defer { storeWorker.finish() }
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
-        var unrecorded = UnrecordedAttempts()
-        defer { flush(&unrecorded) }
         while true {
-            judgeCompletions(lanes: lanes, into: &unrecorded)
+            storeWorker.record(judgeCompletions(lanes: lanes))
             let now = clock.nowMs()
-            // Writing attempts in groups keeps the store off the hot path; the window is short so
-            // a crash re-sends (with the same id) only what finished in the last few milliseconds.
-            if unrecorded.records.count >= Self.recordBatchSize || now - unrecorded.sinceMs >= Self.recordWindowMs
-                || lanes.allSatisfy({ $0.inFlight == 0 }) {
-                flush(&unrecorded)
-            }
+            for result in storeWorker.takeResults() { lanes[result.lane].take(result, nowMs: now) }
             if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
                 for lane in lanes where !lane.hasClaimed { lane.nextDueMs = nil }
                 lastRefresh = now
@@ -326,7 +300,7 @@ public final class DeliveryRunner: @unchecked Sendable {
                 if mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
                 // Work that falls due after the cutoff waits for the next `--once` run.
                 let horizon = min(now, onceCutoff ?? now)
-                for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon) }
+                for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon, storeWorker: storeWorker) }
                 if ingestDone, lanes.allSatisfy(\.isIdle) {
                     switch mode {
                     case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
@@ -338,37 +312,29 @@ public final class DeliveryRunner: @unchecked Sendable {
                     }
                 }
             }
-            let nextDue = lanes.filter { $0.inFlight < $0.maxInFlight }.compactMap(\.nextDueMs).min() ?? SinkLane.nothingDue
-            let flushDue = unrecorded.records.isEmpty ? Int64.max : unrecorded.sinceMs + Self.recordWindowMs
-            let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs, flushDue)
+            let nextDue = lanes.filter { $0.inFlight < $0.maxInFlight && !$0.claimPending }.compactMap(\.nextDueMs).min()
+                ?? SinkLane.nothingDue
+            let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs)
             if completions.withLock({ $0.isEmpty }) && !newWork.load(ordering: .relaxed) {
                 clock.sleep(untilMs: max(deadline, now), wakeup: wakeup)
             }
         }
     }
 
-    /// Starts as many attempts on `lane` as it has free slots, claiming from the store as needed.
-    private func fill(_ lane: SinkLane, index: Int, nowMs: Int64) {
+    /// Starts as many attempts on `lane` as it has free slots, and asks the store thread for more
+    /// deliveries before the lane runs dry.
+    private func fill(_ lane: SinkLane, index: Int, nowMs: Int64, storeWorker: StoreWorker) {
         var batch: [(ClaimedDelivery, DeliveryRequest)] = []
-        defer { if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) } }
-        while lane.inFlight < lane.maxInFlight {
-            if !lane.hasClaimed {
-                if let due = lane.nextDueMs, due > nowMs { return }
-                do {
-                    let window = currentWindow
-                    lane.claimed = try store.claimDue(sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize, window: window)
-                    lane.claimedHead = 0
-                    if lane.claimed.isEmpty {
-                        lane.nextDueMs = try store.nextDueMs(sinkKey: lane.key, window: window) ?? SinkLane.nothingDue
-                        return
-                    }
-                    lane.nextDueMs = nowMs
-                } catch {
-                    logger.log(.error, "claiming deliveries failed", ["sink": "\(lane.pipeline.name)/\(lane.sink.name)", "error": "\(error)"])
-                    lane.nextDueMs = nowMs + 1_000
-                    return
-                }
+        defer {
+            if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
+            // Claimed a batch ahead, so the next one is there before the lane needs it.
+            if !lane.claimPending, lane.claimedCount < options.claimSize / 2, (lane.nextDueMs ?? .min) <= nowMs {
+                lane.claimPending = true
+                storeWorker.claim(StoreWorker.ClaimRequest(
+                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize, window: currentWindow))
             }
+        }
+        while lane.inFlight < lane.maxInFlight {
             guard let delivery = lane.nextClaimed() else { return }
             lane.inFlight += 1
             var body = delivery.body
@@ -457,14 +423,16 @@ public final class DeliveryRunner: @unchecked Sendable {
         if wasEmpty { wakeup.signal() }
     }
 
-    /// Judges finished attempts, freeing their lanes' slots at once; the records wait in
-    /// `unrecorded` for the next store write.
-    private func judgeCompletions(lanes: [SinkLane], into unrecorded: inout UnrecordedAttempts) {
+    /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to
+    /// write.
+    private func judgeCompletions(lanes: [SinkLane]) -> [AttemptRecord] {
         let finished = completions.withLock { pending -> [Completion] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
-        guard !finished.isEmpty else { return }
+        guard !finished.isEmpty else { return [] }
+        var records: [AttemptRecord] = []
+        records.reserveCapacity(finished.count)
         let now = clock.nowMs()
         var delta = Counters()
         for completion in finished {
@@ -495,7 +463,7 @@ public final class DeliveryRunner: @unchecked Sendable {
             case .retry(let at):
                 record.outcome = .retry(atMs: at)
                 delta.retriesScheduled += 1
-                lane.nextDueMs = min(lane.nextDueMs ?? at, at)
+                lane.scheduleRetry(atMs: at)
                 logAttempt(record, delivery: delivery, lane: lane, level: .warn, message: "attempt failed, retry scheduled", next: at)
             case .failed(let reason):
                 record.outcome = .failed
@@ -505,10 +473,10 @@ public final class DeliveryRunner: @unchecked Sendable {
             }
             options.observer?.attemptJudged(
                 pipeline: lane.pipeline.name, sink: lane.sink.name, outcome: record.outcome, durationMs: record.durationMs)
-            unrecorded.records.append(record)
-            unrecorded.sinceMs = min(unrecorded.sinceMs, completion.finishedAtMs)
+            records.append(record)
         }
         counters.withLock { $0.add(delta) }
+        return records
     }
 
     private func logAttempt(

@@ -18,6 +18,11 @@ final class SinkLane {
     /// ``nothingDue`` = the store holds nothing unsettled for it.
     var nextDueMs: Int64?
     static let nothingDue = Int64.max
+    /// A claim for this lane is with the store thread.
+    var claimPending = false
+    /// The earliest retry judged while a claim was pending: the claim's answer about the next due
+    /// time may predate it.
+    var retryDuringClaimMs: Int64?
     /// Blocking sinks (file, stdout) run here, one attempt at a time, off every other thread.
     let queue: DispatchQueue?
 
@@ -41,7 +46,31 @@ final class SinkLane {
 
     var key: (pipeline: String, sink: String) { (pipeline.name, sink.name) }
     var hasClaimed: Bool { claimedHead < claimed.count }
-    var isIdle: Bool { inFlight == 0 && !hasClaimed }
+    /// Claimed deliveries not started yet.
+    var claimedCount: Int { claimed.count - claimedHead }
+    var isIdle: Bool { inFlight == 0 && !hasClaimed && !claimPending }
+
+    /// Notes a retry falling due at `atMs`.
+    func scheduleRetry(atMs: Int64) {
+        nextDueMs = min(nextDueMs ?? atMs, atMs)
+        if claimPending { retryDuringClaimMs = min(retryDuringClaimMs ?? atMs, atMs) }
+    }
+
+    /// Takes the store thread's answer to this lane's claim.
+    func take(_ result: StoreWorker.ClaimResult, nowMs: Int64) {
+        claimPending = false
+        if result.claimed.isEmpty {
+            nextDueMs = min(result.nextDueMs ?? Self.nothingDue, retryDuringClaimMs ?? Self.nothingDue)
+        } else {
+            // Drop the taken prefix first: with claims made ahead, the buffer may never run empty.
+            claimed.removeFirst(claimedHead)
+            claimedHead = 0
+            claimed.append(contentsOf: result.claimed)
+            // More may be due than one claim took.
+            nextDueMs = nowMs
+        }
+        retryDuringClaimMs = nil
+    }
 
     /// Takes the next claimed delivery.
     func nextClaimed() -> ClaimedDelivery? {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The durable state of loyali-hooks: the outbox of deliveries, the attempt log and the source
 /// checkpoints, in one SQLite file (`loyali-hooks.db`) in the state directory.
@@ -8,7 +7,7 @@ import Synchronization
 /// transaction is on disk and a source position may be acknowledged. Each batch method is one
 /// transaction: it happens entirely or not at all.
 ///
-/// Threading: one connection, serialized by an internal `Mutex`, so a store is `Sendable` and
+/// Threading: one connection, serialized by an internal lock, so a store is `Sendable` and
 /// may be shared. Several processes (a runner and a `resend` from the CLI) may open the same
 /// directory; SQLite's locks and a 5 s busy timeout arbitrate between them. **Every method blocks
 /// on disk I/O and may wait for the lock: call it off Swift's cooperative thread pool** (from a
@@ -30,7 +29,9 @@ public final class DeliveryStore: Sendable {
 
     /// The database file.
     public let path: String
-    let state: Mutex<Connection>
+    /// A sleeping lock, not `Mutex`: it is held across transactions and their fsyncs (see
+    /// ``SleepingMutex``).
+    let state: SleepingMutex<Connection>
 
     /// The connection, and where the rows this store has claimed live, so that recording their
     /// attempts needs no lookup by id (ids are hashes: each lookup is a random index read).
@@ -87,7 +88,7 @@ public final class DeliveryStore: Sendable {
             """)
         try StoreSchema.migrate(database, migrations: migrations)
         self.path = path
-        self.state = Mutex(Connection(database: database))
+        self.state = SleepingMutex(Connection(database: database))
     }
 
     /// The state directory from `--state`, else `LOYALI_HOOKS_STATE`, else `.loyali-hooks`.

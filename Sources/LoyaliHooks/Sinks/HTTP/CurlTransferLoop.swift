@@ -2,7 +2,8 @@ import CCurl
 import Synchronization
 
 /// The body of a ``CurlHTTPClient``'s thread: starts queued requests on pooled easy handles,
-/// drives them with `curl_multi_poll`, and completes them.
+/// drives them with libcurl's socket interface over epoll (see ``CurlMultiHandle``), and completes
+/// them.
 ///
 /// `@unchecked Sendable` only so that it can be handed to its `Thread`: from then on it is used on
 /// that thread alone, and it shares nothing but ``CurlClientCore``, which is itself thread-safe.
@@ -21,9 +22,9 @@ final class CurlTransferLoop: @unchecked Sendable {
     /// The buffer swapped with the shared queue, so taking work allocates nothing.
     private var incoming: [CurlTransfer] = []
 
-    /// The longest single wait in `curl_multi_poll`. libcurl returns earlier for its own timers
-    /// and senders wake it for new work, so this only bounds an idle wait.
-    private static let idlePollMilliseconds: Int32 = 10_000
+    /// The longest single wait for sockets. libcurl's own timers cut it short, and senders wake
+    /// the loop for new work, so this only bounds an idle wait.
+    private static let idleWaitMilliseconds = 10_000
 
     init(core: CurlClientCore) {
         self.core = core
@@ -34,23 +35,25 @@ final class CurlTransferLoop: @unchecked Sendable {
         while true {
             let stopDeadline = takeIncoming()
             startWaiting()
-            var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
+            // Transfers just added start on libcurl's timer, which falls due at once.
+            core.multi.runDueTimers()
             completeFinished()
 
             if let stopDeadline {
                 if active == 0 && waitingCount == 0 && !sharedQueueHasWork() { break }
                 if ContinuousClock.now >= stopDeadline { break }
             }
-            // Slots freed and work waiting: start it before sleeping.
-            if waitingCount > 0 && active < core.maxInFlight { continue }
-            guard prepareToSleep() else { continue }
-            var timeout = Self.idlePollMilliseconds
-            if let stopDeadline {
-                let remaining = CurlEasyHandle.milliseconds(ContinuousClock.now.duration(to: stopDeadline))
-                timeout = Int32(clamping: min(Int(timeout), remaining))
+            var timeout = 0
+            // Sleep only with nothing startable and no new work; otherwise just look at the
+            // sockets and go round again.
+            if !(waitingCount > 0 && active < core.maxInFlight), prepareToSleep() {
+                timeout = Self.idleWaitMilliseconds
+                if let stopDeadline {
+                    timeout = min(timeout, CurlEasyHandle.milliseconds(ContinuousClock.now.duration(to: stopDeadline)))
+                }
             }
-            _ = curl_multi_poll(multi, nil, 0, timeout, nil)
+            core.multi.wait(upToMs: timeout)
+            completeFinished()
         }
         cancelEverything()
         handles.removeAll()

@@ -1,0 +1,142 @@
+import Foundation
+import Synchronization
+
+/// The runner's store thread: it writes judged attempts and claims due deliveries, so that the
+/// dispatch thread never waits for SQLite.
+///
+/// The ingest thread holds the store through each batch transaction and its fsync. When the
+/// dispatch thread did its own writes it stalled behind those, and with it every sink lane:
+/// finished requests waited to be judged while the network sat idle. Now the dispatch thread only
+/// hands work over and picks results up; this thread does the waiting.
+///
+/// Each pass writes every attempt handed over so far in one transaction, then serves the claims
+/// asked for, in that order: a claim never runs ahead of the outcomes judged before it.
+///
+/// `@unchecked Sendable`: the mutable state is behind `inbox` and `results`, both `Mutex`es;
+/// `store` and `logger` are themselves thread-safe, and `thread` is only set in `init`.
+final class StoreWorker: @unchecked Sendable {
+    /// A claim for one lane: up to `limit` deliveries of `sinkKey` due at `nowMs`.
+    struct ClaimRequest: Sendable {
+        var lane: Int
+        var sinkKey: (pipeline: String, sink: String)
+        var nowMs: Int64
+        var limit: Int
+        var window: CreationWindow
+    }
+
+    /// What a claim found.
+    struct ClaimResult: Sendable {
+        var lane: Int
+        var claimed: [ClaimedDelivery]
+        /// When nothing was due: when the store next has work for the lane (``SinkLane/nothingDue``
+        /// for none). After a failed claim: when to try again.
+        var nextDueMs: Int64?
+    }
+
+    private struct Inbox {
+        var records: [AttemptRecord] = []
+        var claims: [ClaimRequest] = []
+        var finishing = false
+    }
+
+    private let store: DeliveryStore
+    private let logger: Logger
+    private let inbox = Mutex(Inbox())
+    private let results = Mutex<[ClaimResult]>([])
+    /// Wakes this worker's thread for new work.
+    private let work = Wakeup()
+    /// Signalled when the thread has ended.
+    private let ended = Wakeup()
+    /// Wakes the dispatch thread when a claim result is ready.
+    private let resultsReady: Wakeup
+
+    /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
+    init(store: DeliveryStore, logger: Logger, resultsReady: Wakeup) {
+        self.store = store
+        self.logger = logger
+        self.resultsReady = resultsReady
+        let thread = Thread { [self] in
+            run()
+            ended.signal()
+        }
+        // At most 15 characters: Linux drops longer thread names.
+        thread.name = "loyali-store"
+        thread.start()
+    }
+
+    /// Queues attempts to be written in the next transaction.
+    func record(_ records: [AttemptRecord]) {
+        guard !records.isEmpty else { return }
+        let wasIdle = inbox.withLock { inbox -> Bool in
+            let idle = inbox.records.isEmpty && inbox.claims.isEmpty
+            inbox.records.append(contentsOf: records)
+            return idle
+        }
+        if wasIdle { work.signal() }
+    }
+
+    /// Asks for a claim; its result comes back through ``takeResults()``.
+    func claim(_ request: ClaimRequest) {
+        inbox.withLock { $0.claims.append(request) }
+        work.signal()
+    }
+
+    /// The claim results that have arrived since the last call.
+    func takeResults() -> [ClaimResult] {
+        results.withLock { results in
+            defer { results.removeAll(keepingCapacity: true) }
+            return results
+        }
+    }
+
+    /// Writes everything handed over, serves the claims asked for, then ends the thread; returns
+    /// once it has. Call once, when the dispatch thread is done.
+    func finish() {
+        inbox.withLock { $0.finishing = true }
+        work.signal()
+        ended.wait(until: nil)
+    }
+
+    private func run() {
+        while true {
+            let taken = inbox.withLock { inbox -> Inbox in
+                defer {
+                    inbox.records.removeAll(keepingCapacity: true)
+                    inbox.claims.removeAll(keepingCapacity: true)
+                }
+                return inbox
+            }
+            if !taken.records.isEmpty {
+                do {
+                    try store.record(taken.records)
+                } catch {
+                    logger.log(.error, "recording attempts failed", ["error": "\(error)"])
+                }
+            }
+            if !taken.claims.isEmpty {
+                let served = taken.claims.map(serve)
+                results.withLock { $0.append(contentsOf: served) }
+                resultsReady.signal()
+            }
+            if taken.records.isEmpty && taken.claims.isEmpty {
+                if taken.finishing { return }
+                work.wait(until: nil)
+            }
+        }
+    }
+
+    private func serve(_ request: ClaimRequest) -> ClaimResult {
+        do {
+            let claimed = try store.claimDue(
+                sinkKey: request.sinkKey, nowMs: request.nowMs, limit: request.limit, window: request.window)
+            if !claimed.isEmpty { return ClaimResult(lane: request.lane, claimed: claimed, nextDueMs: nil) }
+            let next = try store.nextDueMs(sinkKey: request.sinkKey, window: request.window)
+            return ClaimResult(lane: request.lane, claimed: [], nextDueMs: next ?? SinkLane.nothingDue)
+        } catch {
+            logger.log(.error, "claiming deliveries failed", [
+                "sink": "\(request.sinkKey.pipeline)/\(request.sinkKey.sink)", "error": "\(error)",
+            ])
+            return ClaimResult(lane: request.lane, claimed: [], nextDueMs: request.nowMs + 1_000)
+        }
+    }
+}
