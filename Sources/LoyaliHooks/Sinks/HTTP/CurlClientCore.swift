@@ -9,7 +9,7 @@ final class CurlClientCore: Sendable {
         var queue: [CurlTransfer] = []
         /// Whether `send` still takes requests.
         var accepting = true
-        /// The loop is in, or about to enter, its wait for sockets and must be woken for new work.
+        /// The loop is in, or about to enter, `curl_multi_poll` and must be woken for new work.
         /// Senders wake it only then, so a busy loop costs no wake-up system calls.
         var loopSleeping = false
         /// When set, the loop finishes what it has until this instant, then cancels the rest.

@@ -4,7 +4,7 @@ import Foundation
 /// thread, reusing keep-alive connections.
 ///
 /// - Blocking network work never runs on Swift's cooperative pool or on GCD: one `Thread` per
-///   client drives every transfer with libcurl's socket interface over epoll.
+///   client drives every transfer with `curl_multi_poll`.
 /// - At most `maxInFlight` requests run at once; more wait in order.
 /// - Redirects are never followed, TLS is always verified, only `http` and `https` are allowed,
 ///   environment proxies are ignored, and every request has an overall and a connect deadline.

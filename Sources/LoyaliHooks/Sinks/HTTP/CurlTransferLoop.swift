@@ -2,8 +2,7 @@ import CCurl
 import Synchronization
 
 /// The body of a ``CurlHTTPClient``'s thread: starts queued requests on pooled easy handles,
-/// drives them with libcurl's socket interface over epoll (see ``CurlMultiHandle``), and completes
-/// them.
+/// drives them with `curl_multi_poll`, and completes them.
 ///
 /// `@unchecked Sendable` only so that it can be handed to its `Thread`: from then on it is used on
 /// that thread alone, and it shares nothing but ``CurlClientCore``, which is itself thread-safe.
@@ -22,9 +21,9 @@ final class CurlTransferLoop: @unchecked Sendable {
     /// The buffer swapped with the shared queue, so taking work allocates nothing.
     private var incoming: [CurlTransfer] = []
 
-    /// The longest single wait for sockets. libcurl's own timers cut it short, and senders wake
-    /// the loop for new work, so this only bounds an idle wait.
-    private static let idleWaitMilliseconds = 10_000
+    /// The longest single wait in `curl_multi_poll`. libcurl returns earlier for its own timers
+    /// and senders wake it for new work, so this only bounds an idle wait.
+    private static let idlePollMilliseconds: Int32 = 10_000
 
     init(core: CurlClientCore) {
         self.core = core
@@ -35,25 +34,23 @@ final class CurlTransferLoop: @unchecked Sendable {
         while true {
             let stopDeadline = takeIncoming()
             startWaiting()
-            // Transfers just added start on libcurl's timer, which falls due at once.
-            core.multi.runDueTimers()
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
             completeFinished()
 
             if let stopDeadline {
                 if active == 0 && waitingCount == 0 && !sharedQueueHasWork() { break }
                 if ContinuousClock.now >= stopDeadline { break }
             }
-            var timeout = 0
-            // Sleep only with nothing startable and no new work; otherwise just look at the
-            // sockets and go round again.
-            if !(waitingCount > 0 && active < core.maxInFlight), prepareToSleep() {
-                timeout = Self.idleWaitMilliseconds
-                if let stopDeadline {
-                    timeout = min(timeout, CurlEasyHandle.milliseconds(ContinuousClock.now.duration(to: stopDeadline)))
-                }
+            // Slots freed and work waiting: start it before sleeping.
+            if waitingCount > 0 && active < core.maxInFlight { continue }
+            guard prepareToSleep() else { continue }
+            var timeout = Self.idlePollMilliseconds
+            if let stopDeadline {
+                let remaining = CurlEasyHandle.milliseconds(ContinuousClock.now.duration(to: stopDeadline))
+                timeout = Int32(clamping: min(Int(timeout), remaining))
             }
-            core.multi.wait(upToMs: timeout)
-            completeFinished()
+            _ = curl_multi_poll(multi, nil, 0, timeout, nil)
         }
         cancelEverything()
         handles.removeAll()
