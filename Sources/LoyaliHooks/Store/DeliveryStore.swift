@@ -297,19 +297,6 @@ public final class DeliveryStore: Sendable {
         }
     }
 
-    /// When the next delivery of any sink is due, or `nil` if none is waiting: what a runner
-    /// sleeps until. O(log n). Blocking.
-    public func nextDueMs() throws -> Int64? {
-        try withDatabase { database in
-            try database.scalarInt64(
-                """
-                SELECT next_attempt_at FROM deliveries
-                WHERE status IN ('pending', 'retrying')
-                ORDER BY next_attempt_at LIMIT 1
-                """)
-        }
-    }
-
     /// Logs a batch of finished attempts and applies each outcome to its delivery (status,
     /// attempt count, next attempt, last error, updated time), in ONE transaction. The runner
     /// decides outcomes; the store does not second-guess them. Throws `DeliveryStoreError` with

@@ -80,6 +80,13 @@ enum StoreSchema {
                 CREATE INDEX deliveries_failed ON deliveries (pipeline, sink, updated_at)
                     WHERE status = 'failed';
                 """),
+        StoreMigration(
+            version: 3, summary: "drop the all-sinks due index; runners ask per sink",
+            sql: """
+                -- Every enqueue and every claim paid for it, and no runner asked "what is due
+                -- across all sinks": each lane reads deliveries_due_by_sink.
+                DROP INDEX deliveries_due;
+                """),
     ]
 
     /// The schema version this build writes.

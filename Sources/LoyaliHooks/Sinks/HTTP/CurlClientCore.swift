@@ -26,6 +26,9 @@ final class CurlClientCore: Sendable {
     let maxInFlight: Int
     /// The shared state.
     let state = Mutex(State())
+    /// Requests given to this core and not completed yet; the client sends each new one to the
+    /// core with the fewest.
+    let outstanding = Atomic<Int>(0)
 
     init(multi: CurlMultiHandle, maxInFlight: Int) {
         self.multi = multi
