@@ -80,7 +80,7 @@ final class CurlEasyHandle {
         self.transfer = transfer
         errorBuffer[0] = 0
         _ = loyali_easy_setopt_str(raw, CURLOPT_URL, request.url)
-        _ = loyali_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, transfer.headerList)
+        _ = loyali_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, transfer.headers.head)
         _ = loyali_easy_setopt_ptr(raw, CURLOPT_POSTFIELDS, transfer.body.baseAddress)
         _ = loyali_easy_setopt_off_t(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
         _ = loyali_easy_setopt_long(raw, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))

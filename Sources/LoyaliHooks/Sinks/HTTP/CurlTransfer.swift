@@ -3,7 +3,7 @@ import CCurl
 /// One request while libcurl works on it: the C-side copies of its body and headers, and what the
 /// write and header callbacks have collected so far.
 ///
-/// Owns the `curl_slist` and body buffer handed to libcurl and frees them in `deinit`, after the
+/// Owns the header list and body buffer handed to libcurl and frees them in `deinit`, after the
 /// transfer has left its easy handle.
 ///
 /// `@unchecked Sendable` because it is built on the sender's thread and then handed to the loop
@@ -19,7 +19,7 @@ final class CurlTransfer: @unchecked Sendable {
     /// Called once with the result.
     let completion: @Sendable (HTTPResponse) -> Void
     /// The header lines as libcurl reads them.
-    let headerList: UnsafeMutablePointer<curl_slist>?
+    let headers: CurlHeaderList
     /// A stable copy of the body for `CURLOPT_POSTFIELDS`; never empty, so the pointer is never
     /// null even for an empty body.
     let body: UnsafeMutableRawBufferPointer
@@ -42,7 +42,7 @@ final class CurlTransfer: @unchecked Sendable {
     init(request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) throws(HTTPTransportError) {
         self.request = request
         self.completion = completion
-        headerList = try Self.headerList(for: request.headers)
+        headers = try CurlHeaderList(request.headers)
         body = .allocate(byteCount: max(1, request.body.count), alignment: 1)
         request.body.withUnsafeBytes { bytes in
             if let base = bytes.baseAddress {
@@ -52,7 +52,6 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     deinit {
-        curl_slist_free_all(headerList)
         body.deallocate()
     }
 
@@ -135,71 +134,5 @@ final class CurlTransfer: @unchecked Sendable {
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
         while end > start, [0x20, 0x09, 0x0D, 0x0A].contains(line[end - 1]) { end -= 1 }
         return String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
-    }
-
-    /// The `curl_slist` for `headers`, plus the lines that stop libcurl adding headers of its own.
-    private static func headerList(for headers: [HTTPHeader]) throws(HTTPTransportError) -> UnsafeMutablePointer<curl_slist>? {
-        // Without these libcurl would add `Expect: 100-continue` (a round trip on larger bodies),
-        // `Accept: */*` and a form `Content-Type`: the receiver must see only what was given.
-        var suppressed: [String] = ["expect", "accept", "content-type"]
-        var list: UnsafeMutablePointer<curl_slist>?
-        func append(_ line: String) throws(HTTPTransportError) {
-            guard let appended = curl_slist_append(list, line) else {
-                curl_slist_free_all(list)
-                throw HTTPTransportError(.other, "out of memory building the request headers")
-            }
-            list = appended
-        }
-        for header in headers {
-            do {
-                try validate(header)
-            } catch {
-                curl_slist_free_all(list)
-                throw error
-            }
-            if let given = suppressed.firstIndex(where: { asciiLowercasedEquals(header.name, $0) }) {
-                suppressed.remove(at: given)
-            }
-            // "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
-            try append(header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)")
-        }
-        for name in suppressed {
-            try append("\(name):")
-        }
-        return list
-    }
-
-    /// Whether `name` equals `lowercase` ignoring ASCII case.
-    private static func asciiLowercasedEquals(_ name: String, _ lowercase: String) -> Bool {
-        name.utf8.count == lowercase.utf8.count
-            && zip(name.utf8, lowercase.utf8).allSatisfy { byte, expected in
-                (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == expected
-            }
-    }
-
-    /// RFC 9110 `tchar`: the bytes allowed in a header name.
-    private static let tokenBytes: [Bool] = (0..<256).map { byte in
-        switch byte {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-        default: return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
-        }
-    }
-
-    private static let framingHeaders = ["content-length", "transfer-encoding"]
-
-    /// Rejects a header that would split into several lines or not parse as one field.
-    private static func validate(_ header: HTTPHeader) throws(HTTPTransportError) {
-        guard !header.name.isEmpty, header.name.utf8.allSatisfy({ tokenBytes[Int($0)] }) else {
-            throw HTTPTransportError(.invalidRequest, "header name '\(header.name)' is not a valid HTTP field name")
-        }
-        // The body's framing is the transport's: a second length would let the receiver read the
-        // request differently from how it was sent.
-        guard !framingHeaders.contains(where: { asciiLowercasedEquals(header.name, $0) }) else {
-            throw HTTPTransportError(.invalidRequest, "header '\(header.name)' is set by the transport and cannot be given")
-        }
-        guard !header.value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) else {
-            // The value is not echoed: it may be a credential.
-            throw HTTPTransportError(.invalidRequest, "header '\(header.name)' has a line break or NUL in its value")
-        }
     }
 }
