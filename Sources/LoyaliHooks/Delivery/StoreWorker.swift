@@ -37,7 +37,23 @@ final class StoreWorker: @unchecked Sendable {
         var records: [AttemptRecord] = []
         var claims: [ClaimRequest] = []
         var finishing = false
+
+        var isEmpty: Bool { records.isEmpty && claims.isEmpty }
+
+        mutating func merge(_ other: Inbox) {
+            records += other.records
+            claims += other.claims
+            finishing = finishing || other.finishing
+        }
     }
+
+    /// Attempts worth a transaction of their own.
+    static let recordBatchTarget = 512
+    /// How long a smaller group of attempts waits for company. A commit rewrites every page it
+    /// touched (the attempt log's tail, index leaves) whole, so ten attempts per commit wrote
+    /// several times the bytes per attempt of a few hundred. A crash re-sends, with the same
+    /// ids, at most what finished in this window.
+    static let recordWindow: Double = 0.002
 
     private let store: DeliveryStore
     private let logger: Logger
@@ -67,12 +83,13 @@ final class StoreWorker: @unchecked Sendable {
     /// Queues attempts to be written in the next transaction.
     func record(_ records: [AttemptRecord]) {
         guard !records.isEmpty else { return }
-        let wasIdle = inbox.withLock { inbox -> Bool in
-            let idle = inbox.records.isEmpty && inbox.claims.isEmpty
+        let wake = inbox.withLock { inbox -> Bool in
+            let wasIdle = inbox.isEmpty
+            let before = inbox.records.count
             inbox.records.append(contentsOf: records)
-            return idle
+            return wasIdle || (before < Self.recordBatchTarget && inbox.records.count >= Self.recordBatchTarget)
         }
-        if wasIdle { work.signal() }
+        if wake { work.signal() }
     }
 
     /// Asks for a claim; its result comes back through ``takeResults()``.
@@ -99,12 +116,16 @@ final class StoreWorker: @unchecked Sendable {
 
     private func run() {
         while true {
-            let taken = inbox.withLock { inbox -> Inbox in
-                defer {
-                    inbox.records.removeAll(keepingCapacity: true)
-                    inbox.claims.removeAll(keepingCapacity: true)
-                }
-                return inbox
+            var taken = takeInbox()
+            if taken.isEmpty {
+                if taken.finishing { return }
+                work.wait(until: nil)
+                continue
+            }
+            if taken.claims.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
+                // Woken early by a claim, a full batch or `finish`.
+                work.wait(until: Date(timeIntervalSinceNow: Self.recordWindow))
+                taken.merge(takeInbox())
             }
             if !taken.records.isEmpty {
                 do {
@@ -118,10 +139,16 @@ final class StoreWorker: @unchecked Sendable {
                 results.withLock { $0.append(contentsOf: served) }
                 resultsReady.signal()
             }
-            if taken.records.isEmpty && taken.claims.isEmpty {
-                if taken.finishing { return }
-                work.wait(until: nil)
+        }
+    }
+
+    private func takeInbox() -> Inbox {
+        inbox.withLock { inbox -> Inbox in
+            defer {
+                inbox.records.removeAll(keepingCapacity: true)
+                inbox.claims.removeAll(keepingCapacity: true)
             }
+            return inbox
         }
     }
 
