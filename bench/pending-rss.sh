@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Memory with a large backlog: ingest N events (default 1,000,000) into the store with the first
-# attempt due in an hour (so all stay pending), then run again with a due backlog against a closed
-# port (every attempt fails fast and is rescheduled). Reports peak RSS of both runs.
+# attempt due in an hour, so all of them stay pending, and report the run's peak RSS; then check
+# that the pending rows are visible to `deliveries`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-1000000}
