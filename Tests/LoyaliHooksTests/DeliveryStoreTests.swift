@@ -230,6 +230,54 @@ struct DeliveryStoreTests {
         #expect(detail.1.isEmpty)
     }
 
+    // MARK: The runner's store thread
+
+    /// Claim results from a ``StoreWorker``, waiting up to 10 s for `count` of them.
+    private func results(from worker: StoreWorker, ready: Wakeup, count: Int) -> [StoreWorker.ClaimResult] {
+        var collected: [StoreWorker.ClaimResult] = []
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while collected.count < count, Date() < deadline {
+            ready.wait(until: deadline)
+            collected += worker.takeResults()
+        }
+        return collected
+    }
+
+    @Test func theStoreThreadWritesOutcomesHandedOverBeforeItServesAClaim() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 10).first)
+        let ready = Wakeup()
+        let worker = StoreWorker(store: store, logger: Logger(format: .logfmt) { _ in }, resultsReady: ready)
+        // A retry due at once, handed over just before the claim: the claim must see it.
+        worker.record([attempt(first, at: 1_000, outcome: .retry(atMs: 1_000))])
+        worker.claim(StoreWorker.ClaimRequest(lane: 3, sinkKey: hooks, nowMs: 1_000, limit: 10, window: .all))
+        let answered = results(from: worker, ready: ready, count: 1)
+        worker.finish()
+        #expect(answered.map(\.lane) == [3])
+        #expect(answered.first?.claimed.map(\.id) == [first.id])
+        #expect(answered.first?.claimed.first?.attempt == 2)
+    }
+
+    @Test func anEmptyClaimSaysWhenTheLaneIsNextDueAndFinishWritesWhatIsLeft() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1), delivery(2, schedule: [5_000, 60_000])], checkpoint: nil, nowMs: 1_000)
+        let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 1).first)
+        let ready = Wakeup()
+        let worker = StoreWorker(store: store, logger: Logger(format: .logfmt) { _ in }, resultsReady: ready)
+        worker.claim(StoreWorker.ClaimRequest(lane: 0, sinkKey: hooks, nowMs: 1_000, limit: 10, window: .all))
+        worker.claim(StoreWorker.ClaimRequest(lane: 1, sinkKey: ("other", "sink"), nowMs: 1_000, limit: 10, window: .all))
+        let answered = results(from: worker, ready: ready, count: 2).sorted { $0.lane < $1.lane }
+        #expect(answered.map(\.claimed.count) == [0, 0])
+        #expect(answered.map(\.nextDueMs) == [6_000, SinkLane.nothingDue])
+        // A lone outcome waits briefly for company; finish writes it before returning.
+        worker.record([attempt(first, at: 1_000, httpStatus: 200, outcome: .succeeded)])
+        worker.finish()
+        #expect(try store.detail(id: first.id)?.0.status == .succeeded)
+    }
+
     // MARK: Crash recovery
 
     @Test func recoverInFlightSendsAgainWithTheSameIDAndAttempt() throws {
