@@ -343,7 +343,7 @@ public final class DeliveryRunner: @unchecked Sendable {
                 case .success(let planned):
                     body = planned
                 case .failure(let outcome):
-                    complete([Completion(lane: index, delivery: delivery, startedAtMs: nowMs, finishedAtMs: nowMs, result: outcome.result)])
+                    complete(Completion(lane: index, delivery: delivery, startedAtMs: nowMs, finishedAtMs: nowMs, result: outcome.result))
                     continue
                 }
             }
@@ -351,10 +351,10 @@ public final class DeliveryRunner: @unchecked Sendable {
             let request = lane.planner.signedRequest(
                 for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
                 body: body, attempt: delivery.attempt, timestamp: nowMs / 1000)
-            if let concurrent = lane.sink.sink as? any ConcurrentSink {
+            if let concurrent = lane.concurrent {
                 let startedAt = nowMs
                 concurrent.send(request) { [self] result in
-                    complete([Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: clock.nowMs(), result: result)])
+                    complete(Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: clock.nowMs(), result: result))
                 }
             } else {
                 batch.append((delivery, request))
@@ -412,12 +412,22 @@ public final class DeliveryRunner: @unchecked Sendable {
         }
     }
 
-    /// Queues finished attempts for the dispatch thread, waking it only if it may be asleep: it
-    /// drains the whole queue whenever it wakes.
+    /// Queues finished attempts for the dispatch thread.
     private func complete(_ finished: [Completion]) {
+        queueCompletions { $0.append(contentsOf: finished) }
+    }
+
+    /// ``complete(_:)`` for one attempt, the common case, without an array per attempt.
+    private func complete(_ finished: Completion) {
+        queueCompletions { $0.append(finished) }
+    }
+
+    /// Adds to the completion queue, waking the dispatch thread only if it may be asleep: it
+    /// drains the whole queue whenever it wakes.
+    private func queueCompletions(_ add: (inout [Completion]) -> Void) {
         let wasEmpty = completions.withLock { pending -> Bool in
             let empty = pending.isEmpty
-            pending.append(contentsOf: finished)
+            add(&pending)
             return empty
         }
         if wasEmpty { wakeup.signal() }

@@ -25,12 +25,15 @@ final class SinkLane {
     var retryDuringClaimMs: Int64?
     /// Blocking sinks (file, stdout) run here, one attempt at a time, off every other thread.
     let queue: DispatchQueue?
+    /// The sink as a ``ConcurrentSink`` (HTTP, plugin sinks), cast once rather than per attempt.
+    let concurrent: (any ConcurrentSink)?
 
     init(pipeline: PipelineDefinition, sink: SinkDefinition) {
         self.pipeline = pipeline
         self.sink = sink
         self.planner = DeliveryPlanner(pipeline: pipeline)
-        if let concurrent = sink.sink as? any ConcurrentSink {
+        concurrent = sink.sink as? any ConcurrentSink
+        if let concurrent {
             maxInFlight = concurrent.maxInFlight
             queue = nil
         } else {

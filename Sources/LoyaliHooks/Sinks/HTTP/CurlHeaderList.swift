@@ -57,7 +57,7 @@ struct CurlHeaderList: ~Copyable {
         }
         for header in headers {
             appendLine { text in
-                Self.copy(header.name.utf8, to: &text)
+                Self.copy(header.name, to: &text)
                 if header.value.isEmpty {
                     // "Name:" alone would tell libcurl to drop the header; "Name;" sends it empty.
                     text.pointee = UInt8(ascii: ";")
@@ -66,7 +66,7 @@ struct CurlHeaderList: ~Copyable {
                     text.pointee = UInt8(ascii: ":")
                     (text + 1).pointee = UInt8(ascii: " ")
                     text += 2
-                    Self.copy(header.value.utf8, to: &text)
+                    Self.copy(header.value, to: &text)
                 }
             }
         }
@@ -85,11 +85,19 @@ struct CurlHeaderList: ~Copyable {
         storage?.deallocate()
     }
 
-    private static func copy<C: Collection<UInt8>>(_ bytes: C, to text: inout UnsafeMutablePointer<UInt8>) {
-        for byte in bytes {
-            text.pointee = byte
-            text += 1
-        }
+    private static func copy(_ string: String, to text: inout UnsafeMutablePointer<UInt8>) {
+        var string = string
+        string.withUTF8 { copy($0, to: &text) }
+    }
+
+    private static func copy(_ bytes: [UInt8], to text: inout UnsafeMutablePointer<UInt8>) {
+        bytes.withUnsafeBufferPointer { copy($0, to: &text) }
+    }
+
+    private static func copy(_ bytes: UnsafeBufferPointer<UInt8>, to text: inout UnsafeMutablePointer<UInt8>) {
+        guard let base = bytes.baseAddress else { return }
+        text.initialize(from: base, count: bytes.count)
+        text += bytes.count
     }
 
     /// RFC 9110 `tchar`: the bytes allowed in a header name.
