@@ -299,4 +299,36 @@ struct DeliveryRunnerTests {
         #expect(body.hasPrefix(#"{"id":"\#(failed.first!.id)","event_type":"points.earned""#))
         #expect(body.contains(#""currency":"points""#))
     }
+
+    @Test("a lane keeps a retry judged while its claim was out, and compacts its buffer when more arrive")
+    func laneTakesClaimResults() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let pipeline = try #require(try harness.pipelines(Self.yaml(), sinks: ["hook": ScriptedSink { _ in .accepted }]).first)
+        let lane = SinkLane(pipeline: pipeline, sink: try #require(pipeline.sinks.first))
+        func claimed(_ number: Int) -> ClaimedDelivery {
+            ClaimedDelivery(
+                id: "whd_\(number)", pipeline: "runner", sink: "hook", eventID: "evt_\(number)", eventType: "points.earned",
+                body: [], attempt: 1, schedule: [0], scheduleOffset: 0)
+        }
+
+        // The store answered "nothing due" from before the retry was written: the retry wins.
+        lane.claimPending = true
+        lane.scheduleRetry(atMs: 5_000)
+        lane.take(StoreWorker.ClaimResult(lane: 0, claimed: [], nextDueMs: SinkLane.nothingDue), nowMs: 1_000)
+        #expect(!lane.claimPending)
+        #expect(lane.nextDueMs == 5_000)
+
+        // Claims made ahead append behind what is left, dropping what was already taken.
+        lane.claimPending = true
+        lane.take(StoreWorker.ClaimResult(lane: 0, claimed: [claimed(1), claimed(2)], nextDueMs: nil), nowMs: 2_000)
+        #expect(lane.nextClaimed()?.id == "whd_1")
+        lane.claimPending = true
+        lane.take(StoreWorker.ClaimResult(lane: 0, claimed: [claimed(3)], nextDueMs: nil), nowMs: 3_000)
+        #expect(lane.claimed.map(\.id) == ["whd_2", "whd_3"])
+        #expect(lane.claimedCount == 2)
+        #expect(lane.nextDueMs == 3_000, "more may be due than one claim took")
+        #expect(lane.nextClaimed()?.id == "whd_2")
+        #expect(lane.nextClaimed()?.id == "whd_3")
+        #expect(lane.isIdle)
+    }
 }
