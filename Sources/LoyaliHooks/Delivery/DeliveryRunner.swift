@@ -5,13 +5,17 @@ import Synchronization
 /// its sink, signing each attempt at send time, recording every attempt, and retrying on each
 /// sink's schedule until success or `failed`.
 ///
-/// Two threads do the work, both dedicated (blocking SQLite and file I/O never touch Swift's
-/// cooperative pool): the caller's thread ingests, and a dispatch thread claims, sends and records.
+/// Three dedicated threads do the work, so blocking SQLite and file I/O never touch Swift's
+/// cooperative pool: the caller's thread ingests (`DeliveryRunner+Ingest.swift`), a dispatch
+/// thread signs, sends and judges (`DeliveryRunner+Dispatch.swift`), and a store thread claims and
+/// records for it (``StoreWorker``). Sinks bring their own: the HTTP client's curl threads, a
+/// serial queue per file or stdout sink.
 /// Sources are acknowledged only with the deliveries they produced: a file checkpoint moves in the
 /// same transaction as its batch's outbox rows.
 public final class DeliveryRunner: @unchecked Sendable {
-    // Shared state is either immutable, in `Mutex`es, or touched only on the dispatch thread
-    // (`lanes`, `pendingRecords`); `Wakeup` is thread-safe. That is why `@unchecked` is sound.
+    // Shared state is either immutable, in `Mutex`es or atomics, or touched only on one thread
+    // (the dispatch thread's lanes, the ingest thread's `resumePoints`); `Wakeup` is thread-safe.
+    // That is why `@unchecked` is sound.
 
     /// When the runner stops.
     public enum Mode: Sendable {
@@ -70,7 +74,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// The follower's pause between looks at its files; a stop cuts it short.
     let ingestPause = Wakeup()
     let stopRequested = Atomic<Bool>(false)
-    private let ingestFinished = Atomic<Bool>(false)
+    let ingestFinished = Atomic<Bool>(false)
     /// Set by ``retire()``: stop reading, deliver what is ours, then end.
     let retiring = Atomic<Bool>(false)
     /// Signalled once the ingest loop has returned.
@@ -81,14 +85,14 @@ public final class DeliveryRunner: @unchecked Sendable {
     let newWork = Atomic<Bool>(false)
     /// Set by ingest when following was asked for but no source can be followed.
     let nothingToFollow = Atomic<Bool>(false)
-    private let completions = Mutex<[Completion]>([])
+    let completions = Mutex<[Completion]>([])
     let counters = Mutex(Counters())
     let rejects: FileAppender?
     /// Where each followed file was left and the line number there, so a follower does not recount
     /// newlines on every look. Touched only by the ingest thread.
     var resumePoints: [String: (offset: Int64, line: Int)] = [:]
 
-    private struct Completion: Sendable {
+    struct Completion: Sendable {
         let lane: Int
         let delivery: ClaimedDelivery
         let startedAtMs: Int64
@@ -263,242 +267,6 @@ public final class DeliveryRunner: @unchecked Sendable {
         wakeup.signal()
         dispatcherDone.wait(until: nil)
         return snapshot
-    }
-
-    // MARK: Dispatch
-
-    /// How often an idle runner re-reads due times, to notice deliveries queued by another
-    /// process (a `resend` while `run` is up). A timed wait, not a busy loop.
-    static let refreshIntervalMs: Int64 = 1_000
-
-    private func dispatchLoop() {
-        var lanes: [SinkLane] = []
-        for pipeline in pipelines {
-            for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
-        }
-        // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
-        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup)
-        defer { storeWorker.finish() }
-        var stopDeadline: Int64?
-        var onceCutoff: Int64?
-        var lastRefresh = clock.nowMs()
-        while true {
-            storeWorker.record(judgeCompletions(lanes: lanes))
-            let now = clock.nowMs()
-            for result in storeWorker.takeResults() { lanes[result.lane].take(result, nowMs: now) }
-            if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
-                for lane in lanes where !lane.hasClaimed { lane.nextDueMs = nil }
-                lastRefresh = now
-            }
-            if stopRequested.load(ordering: .relaxed) {
-                if stopDeadline == nil { stopDeadline = now + options.grace.totalMilliseconds }
-                if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! { break }
-            } else {
-                let ingestDone = ingestFinished.load(ordering: .acquiring)
-                let settlesAndExits = retiring.load(ordering: .acquiring) || nothingToFollow.load(ordering: .acquiring)
-                let mode = settlesAndExits ? Mode.drain : options.mode
-                if mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
-                // Work that falls due after the cutoff waits for the next `--once` run.
-                let horizon = min(now, onceCutoff ?? now)
-                for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon, storeWorker: storeWorker) }
-                if ingestDone, lanes.allSatisfy(\.isIdle) {
-                    switch mode {
-                    case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
-                        return
-                    case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue }):
-                        return
-                    default:
-                        break
-                    }
-                }
-            }
-            let nextDue = lanes.filter { $0.inFlight < $0.maxInFlight && !$0.claimPending }.compactMap(\.nextDueMs).min()
-                ?? SinkLane.nothingDue
-            let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs)
-            if completions.withLock({ $0.isEmpty }) && !newWork.load(ordering: .relaxed) {
-                clock.sleep(untilMs: max(deadline, now), wakeup: wakeup)
-            }
-        }
-    }
-
-    /// Starts as many attempts on `lane` as it has free slots, and asks the store thread for more
-    /// deliveries before the lane runs dry.
-    private func fill(_ lane: SinkLane, index: Int, nowMs: Int64, storeWorker: StoreWorker) {
-        var batch: [(ClaimedDelivery, DeliveryRequest)] = []
-        defer {
-            if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
-            // Claimed a batch ahead, so the next one is there before the lane needs it.
-            if !lane.claimPending, lane.claimedCount < options.claimSize / 2, (lane.nextDueMs ?? .min) <= nowMs {
-                lane.claimPending = true
-                storeWorker.claim(StoreWorker.ClaimRequest(
-                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize, window: currentWindow))
-            }
-        }
-        while lane.inFlight < lane.maxInFlight {
-            guard let delivery = lane.nextClaimed() else { return }
-            lane.inFlight += 1
-            var body = delivery.body
-            if let event = PlanningMarker.event(in: body) {
-                switch Self.replan(event, delivery: delivery, planner: lane.planner) {
-                case .success(let planned):
-                    body = planned
-                case .failure(let outcome):
-                    complete(Completion(lane: index, delivery: delivery, startedAtMs: nowMs, finishedAtMs: nowMs, result: outcome.result))
-                    continue
-                }
-            }
-            // Signed now, at send time, so every attempt carries a fresh timestamp.
-            let request = lane.planner.signedRequest(
-                for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
-                body: body, attempt: delivery.attempt, timestamp: nowMs / 1000)
-            if let concurrent = lane.concurrent {
-                let startedAt = nowMs
-                concurrent.send(request) { [self] result in
-                    complete(Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: clock.nowMs(), result: result))
-                }
-            } else {
-                batch.append((delivery, request))
-            }
-        }
-    }
-
-    /// An attempt that ended before anything was sent.
-    struct Unsent: Error {
-        let result: AttemptResult
-    }
-
-    /// Runs the pipeline's filter and transform steps again over a delivery stored as the event
-    /// was received (its first planning failed), giving the body to send or the attempt's result.
-    static func replan(_ event: ArraySlice<UInt8>, delivery: ClaimedDelivery, planner: DeliveryPlanner) -> Result<[UInt8], Unsent> {
-        let decoded = event.withUnsafeBufferPointer { line in
-            Result { () throws(InputRejection) in try InputEventDecoder(ingestTime: "").decode(line, number: 1) }
-        }
-        guard case .success(let envelope) = decoded else {
-            return .failure(Unsent(result: .failure(DeliveryFailure(
-                errorClass: "transform", message: "the stored event cannot be read back", retryable: false))))
-        }
-        switch planner.plan(envelope) {
-        case .deliver(_, let encoder):
-            return .success(encoder.body(deliveryID: delivery.id))
-        case .dropped:
-            // A step now drops the event: there is nothing to send, which settles the delivery.
-            return .failure(Unsent(result: .accepted))
-        case .failed(let failure):
-            return .failure(Unsent(result: .failure(DeliveryFailure(errorClass: "transform", message: failure.description, retryable: false))))
-        case .notSubscribed:
-            return .failure(Unsent(result: .failure(DeliveryFailure(
-                errorClass: "transform", message: "the pipeline no longer subscribes to \(envelope.eventType)", retryable: false))))
-        }
-    }
-
-    /// Hands a batch to a blocking sink's serial queue and reports the results together.
-    private func startBlocking(_ batch: [(ClaimedDelivery, DeliveryRequest)], on lane: SinkLane, index: Int, nowMs: Int64) {
-        let sink = lane.sink.sink
-        lane.queue!.async { [self] in
-            var finished: [Completion] = []
-            finished.reserveCapacity(batch.count)
-            for (delivery, request) in batch {
-                let startedAt = clock.nowMs()
-                let result: AttemptResult
-                do throws(DeliveryFailure) {
-                    try sink.deliver(request)
-                    result = .accepted
-                } catch {
-                    result = .failure(error)
-                }
-                finished.append(Completion(lane: index, delivery: delivery, startedAtMs: startedAt, finishedAtMs: clock.nowMs(), result: result))
-            }
-            complete(finished)
-        }
-    }
-
-    /// Queues finished attempts for the dispatch thread.
-    private func complete(_ finished: [Completion]) {
-        queueCompletions { $0.append(contentsOf: finished) }
-    }
-
-    /// ``complete(_:)`` for one attempt, the common case, without an array per attempt.
-    private func complete(_ finished: Completion) {
-        queueCompletions { $0.append(finished) }
-    }
-
-    /// Adds to the completion queue, waking the dispatch thread only if it may be asleep: it
-    /// drains the whole queue whenever it wakes.
-    private func queueCompletions(_ add: (inout [Completion]) -> Void) {
-        let wasEmpty = completions.withLock { pending -> Bool in
-            let empty = pending.isEmpty
-            add(&pending)
-            return empty
-        }
-        if wasEmpty { wakeup.signal() }
-    }
-
-    /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to
-    /// write.
-    private func judgeCompletions(lanes: [SinkLane]) -> [AttemptRecord] {
-        let finished = completions.withLock { pending -> [Completion] in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
-        }
-        guard !finished.isEmpty else { return [] }
-        var records: [AttemptRecord] = []
-        records.reserveCapacity(finished.count)
-        let now = clock.nowMs()
-        var delta = Counters()
-        for completion in finished {
-            let lane = lanes[completion.lane]
-            lane.inFlight -= 1
-            let delivery = completion.delivery
-            let attemptInRound = delivery.attempt - delivery.scheduleOffset
-            let outcome = lane.decision(for: delivery).outcome(for: completion.result, attemptInRound: attemptInRound, nowMs: now)
-            var record = AttemptRecord(
-                deliveryID: delivery.id, attempt: delivery.attempt, startedAtMs: completion.startedAtMs,
-                durationMs: max(0, completion.finishedAtMs - completion.startedAtMs), httpStatus: nil, errorClass: nil, errorMessage: nil,
-                responseSnippet: nil, outcome: .succeeded)
-            switch completion.result {
-            case .httpStatus(let status, _, let snippet):
-                record.httpStatus = status
-                record.responseSnippet = snippet
-                if !(200...299).contains(status) { record.errorClass = "http_\(status / 100)xx" }
-            case .accepted:
-                break
-            case .failure(let failure):
-                record.errorClass = failure.errorClass
-                record.errorMessage = failure.message
-            }
-            switch outcome {
-            case .succeeded:
-                record.outcome = .succeeded
-                delta.delivered += 1
-            case .retry(let at):
-                record.outcome = .retry(atMs: at)
-                delta.retriesScheduled += 1
-                lane.scheduleRetry(atMs: at)
-                logAttempt(record, delivery: delivery, lane: lane, level: .warn, message: "attempt failed, retry scheduled", next: at)
-            case .failed(let reason):
-                record.outcome = .failed
-                if record.errorMessage == nil { record.errorMessage = reason }
-                delta.failed += 1
-                logAttempt(record, delivery: delivery, lane: lane, level: .error, message: "delivery failed: \(reason)", next: nil)
-            }
-            options.observer?.attemptJudged(
-                pipeline: lane.pipeline.name, sink: lane.sink.name, outcome: record.outcome, durationMs: record.durationMs)
-            records.append(record)
-        }
-        counters.withLock { $0.add(delta) }
-        return records
-    }
-
-    private func logAttempt(
-        _ record: AttemptRecord, delivery: ClaimedDelivery, lane: SinkLane, level: Logger.Level, message: String, next: Int64?
-    ) {
-        logger.log(level, message, [
-            "pipeline": lane.pipeline.name, "sink": lane.sink.name, "delivery": delivery.id,
-            "attempt": String(delivery.attempt),
-            "status": record.httpStatus.map(String.init) ?? "-",
-            "error": record.errorClass ?? "-",
-            "next_attempt": next.map { RFC3339.format(unixSeconds: $0 / 1000) } ?? "-",
-        ])
     }
 }
 
