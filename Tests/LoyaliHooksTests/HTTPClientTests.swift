@@ -423,6 +423,30 @@ func httpClientCompletesManyConcurrentSendsWithinItsLimit() async throws {
 }
 
 @Test(.enabled(if: curlTestPythonAvailable))
+func httpClientSpreadsRequestsOverItsThreadsWithinTheLimit() async throws {
+    let receiver = try CurlTestReceiver()
+    // Three threads of two connections each.
+    let client = try CurlHTTPClient(maxInFlight: 6, threads: 3)
+    let url = receiver.url("/pause")
+    let statuses = await withTaskGroup(of: Int?.self) { group in
+        for _ in 0..<6 {
+            group.addTask { await client.send(curlTestPost(url)).status }
+        }
+        var statuses: [Int?] = []
+        for await status in group { statuses.append(status) }
+        return statuses
+    }
+    #expect(statuses == Array(repeating: 200, count: 6))
+    // The receiver holds each request 0.3 s, so all six are open at once: on six connections
+    // when spread over the threads, on two if they had all gone to one thread.
+    let connections = try #require(try await receiver.stats(using: client)["connections"])
+    #expect(connections == 6)
+    // Shutdown stops every thread.
+    await client.shutdown(grace: .seconds(2))
+    #expect(await client.send(curlTestPost(receiver.url("/ok"))).error?.errorClass == .cancelled)
+}
+
+@Test(.enabled(if: curlTestPythonAvailable))
 func httpClientCompletionHandlerCanChainSends() async throws {
     let receiver = try CurlTestReceiver()
     let client = try CurlHTTPClient(maxInFlight: 4)
