@@ -91,9 +91,12 @@ struct RunnerHarness {
     }
 
     /// Starts a drain run on its own thread; the returned wakeup fires when it ends.
-    func start(_ pipelines: [PipelineDefinition], mode: DeliveryRunner.Mode = .drain) -> (DeliveryRunner, Wakeup, RunOutcome) {
+    func start(
+        _ pipelines: [PipelineDefinition], mode: DeliveryRunner.Mode = .drain, batchSize: Int? = nil
+    ) -> (DeliveryRunner, Wakeup, RunOutcome) {
         var options = DeliveryRunner.Options()
         options.mode = mode
+        if let batchSize { options.batchSize = batchSize }
         let runner = DeliveryRunner(
             pipelines: pipelines, store: store, clock: clock, options: options, logger: Logger(format: .logfmt) { _ in })
         let done = Wakeup()
@@ -330,5 +333,102 @@ struct DeliveryRunnerTests {
         #expect(lane.nextClaimed()?.id == "whd_2")
         #expect(lane.nextClaimed()?.id == "whd_3")
         #expect(lane.isIdle)
+    }
+
+    @Test("a stuck sink's overflow goes through the store; ingest and the healthy sink carry on, and nothing is lost")
+    func handOffOverflowsToTheStore() throws {
+        let events = (1...200).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        let released = Mutex(false)
+        // Holds every request until released, then answers 200.
+        let stuck = ScriptedSink { _ in released.withLock { $0 } ? .httpStatus(200, retryAfter: nil, snippet: "") : nil }
+        let healthy = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let yaml = """
+            pipeline: runner
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              stuck: { type: scripted, name: stuck }
+              healthy: { type: scripted, name: healthy }
+            """
+        // Batches of 4: each lane takes 8 fresh deliveries at most before its rows go to the store.
+        let (_, done, result) = harness.start(
+            try harness.pipelines(yaml, sinks: ["stuck": stuck, "healthy": healthy]), batchSize: 4)
+        #expect(healthy.waitFor(200), "the healthy sink was held up by the stuck one")
+        #expect(stuck.count == stuck.maxInFlight)
+        // Every delivery is in the store, whichever way it reached its lane.
+        #expect(try harness.store.counts().values.reduce(0, +) == 400)
+
+        released.withLock { $0 = true }
+        for release in stuck.held.withLock({ $0 }) { release() }
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)))
+        #expect(result.withLock { $0 }?.delivered == 400)
+        let ids = Set(stuck.requests.withLock { $0.map(\.deliveryID) })
+        #expect(ids.count == 200, "every delivery of the stuck sink arrived")
+        #expect(try harness.store.counts()[.succeeded] == 400)
+    }
+}
+
+@Suite("Hand-off of fresh deliveries")
+struct HandOffTests {
+    func delivery(_ number: Int) -> ClaimedDelivery {
+        ClaimedDelivery(
+            id: "whd_\(number)", pipeline: "p", sink: "s", eventID: "evt_\(number)", eventType: "points.earned",
+            body: [], attempt: 1, schedule: [0], scheduleOffset: 0)
+    }
+
+    @Test("room, close, reopen, and oldest-first takes")
+    func bookkeeping() {
+        let handOff = HandOff(laneCount: 2, capacity: 3)
+        #expect(handOff.room() == [3, 3])
+        handOff.push([(0, delivery(1)), (0, delivery(2)), (1, delivery(3))])
+        #expect(handOff.room() == [1, 2])
+        handOff.close(1)
+        #expect(handOff.room() == [1, nil])
+        #expect(handOff.take(0, limit: 1).map(\.id) == ["whd_1"])
+        #expect(handOff.take(0, limit: 5).map(\.id) == ["whd_2"])
+        #expect(!handOff.hasQueued(0))
+        #expect(handOff.hasQueued(1), "a closed lane still gets what it was handed")
+        handOff.reopen(1)
+        #expect(handOff.room() == [3, 2])
+    }
+
+    @Test("ingest waits for a full lane while it takes work, and closes it when it stops")
+    func pacing() {
+        let handOff = HandOff(laneCount: 2, capacity: 2, patience: 0.05)
+        // Room: no wait.
+        var started = Date()
+        handOff.waitForRoom(fed: [0], batch: 2) { false }
+        #expect(Date().timeIntervalSince(started) < handOff.patience)
+        handOff.push([(0, delivery(1)), (0, delivery(2))])
+        handOff.close(1)
+        // Lane 0 is full and nobody takes from it; lane 1 is closed, so it is not waited for.
+        // After the patience lane 0 is closed too.
+        started = Date()
+        handOff.waitForRoom(fed: [0, 1], batch: 1) { false }
+        #expect(Date().timeIntervalSince(started) >= handOff.patience)
+        #expect(handOff.room() == [nil, nil])
+        // Nothing open: no wait.
+        started = Date()
+        handOff.waitForRoom(fed: [0, 1], batch: 1) { false }
+        #expect(Date().timeIntervalSince(started) < handOff.patience)
+
+        // A full lane that keeps taking is waited for until it has room for the whole batch.
+        let patient = HandOff(laneCount: 1, capacity: 2, patience: 5)
+        patient.push([(0, delivery(3)), (0, delivery(4))])
+        let taker = Thread {
+            for _ in 0..<2 {
+                Thread.sleep(forTimeInterval: 0.01)
+                _ = patient.take(0, limit: 1)
+            }
+        }
+        taker.start()
+        patient.waitForRoom(fed: [0], batch: 2) { false }
+        #expect(patient.room() == [2], "the wait ends when the lane has room for the batch, not before")
+        // A stop ends the wait at once.
+        patient.push([(0, delivery(5)), (0, delivery(6))])
+        started = Date()
+        patient.waitForRoom(fed: [0], batch: 2) { true }
+        #expect(Date().timeIntervalSince(started) < 1)
     }
 }

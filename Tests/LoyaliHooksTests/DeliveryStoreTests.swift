@@ -278,6 +278,34 @@ struct DeliveryStoreTests {
         #expect(try store.detail(id: first.id)?.0.status == .succeeded)
     }
 
+    @Test func enqueueCanStoreDueRowsAsAlreadyClaimed() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        let later = delivery(3, schedule: [60_000])
+        let stored = try store.enqueue([delivery(1), delivery(2), later], checkpoint: nil, nowMs: 1_000, claiming: [0, 2])
+        // Row 2 is due in a minute, so it is stored pending even though it was asked for.
+        #expect(stored.inserted == 3)
+        #expect(stored.claimed == [0])
+        #expect(try store.detail(id: delivery(1).id)?.0.status == .inFlight)
+        #expect(try store.detail(id: later.id)?.0.status == .pending)
+        // Claimed rows are not claimed again, and their attempts record without a lookup.
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 10).map(\.id) == [delivery(2).id])
+        let claimed = ClaimedDelivery(
+            id: delivery(1).id, pipeline: hooks.pipeline, sink: hooks.sink, eventID: "evt_1", eventType: "points.earned",
+            body: delivery(1).body, attempt: 1, schedule: guideSchedule, scheduleOffset: 0)
+        try store.record([attempt(claimed, at: 1_000, httpStatus: 200, outcome: .succeeded)])
+        #expect(try store.detail(id: delivery(1).id)?.0.status == .succeeded)
+        // A replay claims nothing: the row exists already.
+        let replayed = try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 2_000, claiming: [0])
+        #expect(replayed.inserted == 0)
+        #expect(replayed.claimed.isEmpty)
+        // After a crash, a row stored as claimed is due again like any claimed row.
+        _ = try store.enqueue([delivery(4)], checkpoint: nil, nowMs: 3_000, claiming: [0])
+        let reopened = try directory.open()
+        #expect(try reopened.recoverInFlight() == 2)
+        #expect(Set(try reopened.claimDue(sinkKey: hooks, nowMs: 3_000, limit: 10).map(\.id)) == [delivery(2).id, delivery(4).id])
+    }
+
     // MARK: Crash recovery
 
     @Test func recoverInFlightSendsAgainWithTheSameIDAndAttempt() throws {

@@ -22,9 +22,13 @@ extension DeliveryRunner {
         while true {
             storeWorker.record(judgeCompletions(lanes: lanes))
             let now = clock.nowMs()
-            for result in storeWorker.takeResults() { lanes[result.lane].take(result, nowMs: now) }
+            for result in storeWorker.takeResults() {
+                lanes[result.lane].take(result, nowMs: now)
+                // Nothing due in the store: fresh deliveries may skip it again.
+                if result.claimed.isEmpty { handOff.reopen(result.lane) }
+            }
             if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
-                for lane in lanes where !lane.hasClaimed { lane.nextDueMs = nil }
+                for lane in lanes { lane.invalidateDueTime() }
                 lastRefresh = now
             }
             if stopRequested.load(ordering: .relaxed) {
@@ -38,7 +42,7 @@ extension DeliveryRunner {
                 // Work that falls due after the cutoff waits for the next `--once` run.
                 let horizon = min(now, onceCutoff ?? now)
                 for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon, storeWorker: storeWorker) }
-                if ingestDone, lanes.allSatisfy(\.isIdle) {
+                if ingestDone, lanes.indices.allSatisfy({ lanes[$0].isIdle && !handOff.hasQueued($0) }) {
                     switch mode {
                     case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
                         return
@@ -72,6 +76,12 @@ extension DeliveryRunner {
             }
         }
         while lane.inFlight < lane.maxInFlight {
+            // Claimed deliveries (retries, backlog) first, then fresh ones handed over by ingest.
+            if !lane.hasClaimed {
+                let fresh = handOff.take(index, limit: lane.maxInFlight - lane.inFlight)
+                if fresh.isEmpty { return }
+                lane.append(fresh)
+            }
             guard let delivery = lane.nextClaimed() else { return }
             lane.inFlight += 1
             var body = delivery.body

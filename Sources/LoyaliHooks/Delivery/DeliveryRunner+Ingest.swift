@@ -96,9 +96,14 @@ extension DeliveryRunner {
             if let last = batch.entries.last { self.resumePoints[group.identity] = (batch.endOffset, last.number + 1) }
         }
         let reader = LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset, includesUnterminatedTail: !following)
+        let fed = group.pipelines.flatMap { pipeline in
+            pipeline.sinks.compactMap { laneIndex[LaneKey(pipeline: pipeline.name, sink: $0.name)] }
+        }
         try reader.forEachLine { line in
             batch.append(line)
             if batch.count == options.batchSize {
+                // Read no faster than the fastest sink takes fresh deliveries (see HandOff).
+                handOff.waitForRoom(fed: fed, batch: batch.count) { shouldStopReading }
                 try flush(batch)
                 batch = LineBatch(capacity: options.batchSize)
             }
@@ -139,10 +144,37 @@ extension DeliveryRunner {
         }
         for (level, message, fields) in logs { logger.log(level, message, fields: fields) }
         let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
-        delta.enqueued = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs)
+        let lanes = handOffLanes(for: rows)
+        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(lanes.keys))
+        delta.enqueued = stored.inserted
+        handOff.push(stored.claimed.map { index in
+            let row = rows[index]
+            return (lanes[index]!, ClaimedDelivery(
+                id: row.id, pipeline: row.pipeline, sink: row.sink, eventID: row.eventID, eventType: row.eventType,
+                body: row.body, attempt: 1, schedule: row.schedule, scheduleOffset: 0))
+        })
         counters.withLock { $0.add(delta) }
         newWork.store(true, ordering: .releasing)
         wakeup.signal()
+    }
+
+    /// Which of `rows` go straight to their lanes, by row index: those due at once whose lane is
+    /// open and has room. A lane that runs out of room is closed, and its later rows go to the
+    /// store, so the lane reads them back in order.
+    func handOffLanes(for rows: [NewDelivery]) -> [Int: Int] {
+        var room = handOff.room()
+        var chosen: [Int: Int] = [:]
+        for (index, row) in rows.enumerated() where row.planningFailure == nil && row.schedule.first == 0 {
+            guard let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)], let free = room[lane] else { continue }
+            if free > 0 {
+                room[lane] = free - 1
+                chosen[index] = lane
+            } else {
+                room[lane] = nil
+                handOff.close(lane)
+            }
+        }
+        return chosen
     }
 
     func reject(_ rejection: InputRejection, raw: UnsafeBufferPointer<UInt8>, source: String, delta: inout Counters) {

@@ -88,6 +88,16 @@ public final class DeliveryRunner: @unchecked Sendable {
     let completions = Mutex<[Completion]>([])
     let counters = Mutex(Counters())
     let rejects: FileAppender?
+    /// Fresh deliveries passed from ingest straight to their lanes (see ``HandOff``).
+    let handOff: HandOff
+    /// Each sink's lane, by pipeline and sink name; lanes are numbered pipeline by pipeline, sink
+    /// by sink, as the dispatch loop builds them.
+    let laneIndex: [LaneKey: Int]
+
+    struct LaneKey: Hashable {
+        var pipeline: String
+        var sink: String
+    }
     /// Where each followed file was left and the line number there, so a follower does not recount
     /// newlines on every look. Touched only by the ingest thread.
     var resumePoints: [String: (offset: Int64, line: Int)] = [:]
@@ -112,6 +122,13 @@ public final class DeliveryRunner: @unchecked Sendable {
         self.logger = logger
         self.rejects = options.rejectsPath.map(FileAppender.init(path:))
         self.window = Mutex(options.window)
+        var laneIndex: [LaneKey: Int] = [:]
+        for pipeline in pipelines {
+            for sink in pipeline.sinks { laneIndex[LaneKey(pipeline: pipeline.name, sink: sink.name)] = laneIndex.count }
+        }
+        self.laneIndex = laneIndex
+        // Two batches' worth per lane: room for the next batch while the lane works on the last.
+        self.handOff = HandOff(laneCount: laneIndex.count, capacity: 2 * max(1, options.batchSize))
     }
 
     /// A snapshot of the counters.

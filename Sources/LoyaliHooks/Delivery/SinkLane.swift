@@ -23,6 +23,8 @@ final class SinkLane {
     /// The earliest retry judged while a claim was pending: the claim's answer about the next due
     /// time may predate it.
     var retryDuringClaimMs: Int64?
+    /// New work reached the store while a claim was pending: an empty answer may predate it.
+    var newWorkDuringClaim = false
     /// Blocking sinks (file, stdout) run here, one attempt at a time, off every other thread.
     let queue: DispatchQueue?
     /// The sink as a ``ConcurrentSink`` (HTTP, plugin sinks), cast once rather than per attempt.
@@ -55,24 +57,39 @@ final class SinkLane {
 
     /// Notes a retry falling due at `atMs`.
     func scheduleRetry(atMs: Int64) {
-        nextDueMs = min(nextDueMs ?? atMs, atMs)
+        // `nil` already means "ask the store now", which covers the retry.
+        if let due = nextDueMs { nextDueMs = min(due, atMs) }
         if claimPending { retryDuringClaimMs = min(retryDuringClaimMs ?? atMs, atMs) }
+    }
+
+    /// Forgets the cached due time, so the lane asks the store when it next has room: new work
+    /// may be due (ingest, a resend, a widened window, the periodic refresh).
+    func invalidateDueTime() {
+        nextDueMs = nil
+        if claimPending { newWorkDuringClaim = true }
     }
 
     /// Takes the store thread's answer to this lane's claim.
     func take(_ result: StoreWorker.ClaimResult, nowMs: Int64) {
         claimPending = false
         if result.claimed.isEmpty {
-            nextDueMs = min(result.nextDueMs ?? Self.nothingDue, retryDuringClaimMs ?? Self.nothingDue)
+            nextDueMs = newWorkDuringClaim
+                ? nil : min(result.nextDueMs ?? Self.nothingDue, retryDuringClaimMs ?? Self.nothingDue)
         } else {
-            // Drop the taken prefix first: with claims made ahead, the buffer may never run empty.
-            claimed.removeFirst(claimedHead)
-            claimedHead = 0
-            claimed.append(contentsOf: result.claimed)
+            append(result.claimed)
             // More may be due than one claim took.
             nextDueMs = nowMs
         }
         retryDuringClaimMs = nil
+        newWorkDuringClaim = false
+    }
+
+    /// Queues deliveries behind those claimed already.
+    func append(_ deliveries: [ClaimedDelivery]) {
+        // Drop the taken prefix first: with claims made ahead, the buffer may never run empty.
+        claimed.removeFirst(claimedHead)
+        claimedHead = 0
+        claimed.append(contentsOf: deliveries)
     }
 
     /// Takes the next claimed delivery.

@@ -124,9 +124,21 @@ public final class DeliveryStore: Sendable {
     public func enqueue(
         _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64
     ) throws -> Int {
+        try enqueue(deliveries, checkpoint: checkpoint, nowMs: nowMs, claiming: []).inserted
+    }
+
+    /// ``enqueue(_:checkpoint:nowMs:)``, storing the rows at the `claiming` indexes as already
+    /// claimed by this store (`in_flight`), so the runner can send them without claiming them
+    /// back. Returns how many rows were new, and the indexes in `claiming` that were (a replayed id
+    /// is not stored again, so not claimed either). Only deliveries due at once may be claimed.
+    func enqueue(
+        _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64, claiming: Set<Int>
+    ) throws -> (inserted: Int, claimed: [Int]) {
         let checkpointValue = checkpoint.map { ($0.source, $0.offset) }
-        return try withDatabase { database in
-            try database.transaction {
+        return try withConnection { connection in
+            let database = connection.database
+            var claimedRows: [(index: Int, sequence: Int64)] = []
+            let inserted = try database.transaction {
                 var inserted = 0
                 let insert = try database.cachedStatement(Self.insertDeliverySQL)
                 let insertBody = try database.cachedStatement(
@@ -140,7 +152,7 @@ public final class DeliveryStore: Sendable {
                 // Deliveries of one batch usually share a schedule: encode it once.
                 var lastSchedule: [Int64] = []
                 var lastEncoded = ""
-                for delivery in deliveries {
+                for (index, delivery) in deliveries.enumerated() {
                     if delivery.schedule != lastSchedule {
                         guard !delivery.schedule.isEmpty, delivery.schedule.allSatisfy({ $0 >= 0 }) else {
                             throw DeliveryStoreError(
@@ -161,13 +173,17 @@ public final class DeliveryStore: Sendable {
                     try insert.bind(nowMs + firstDelay, at: 7)
                     try insert.bind(delivery.createdAtMs, at: 8)
                     try insert.bind(nowMs, at: 9)
-                    try insert.bind(delivery.planningFailure == nil ? "pending" : "failed", at: 10)
+                    let claims = delivery.planningFailure == nil && firstDelay == 0 && claiming.contains(index)
+                    let status = delivery.planningFailure != nil ? "failed" : claims ? "in_flight" : "pending"
+                    try insert.bind(status, at: 10)
                     try insert.bind(delivery.planningFailure, at: 11)
                     try insert.run()
                     guard database.changes == 1 else { continue }  // already stored: a replay
                     inserted += 1
+                    let sequence = database.lastInsertRowID
+                    if claims { claimedRows.append((index, sequence)) }
                     insertBody.reset()
-                    try insertBody.bind(database.lastInsertRowID, at: 1)
+                    try insertBody.bind(sequence, at: 1)
                     try insertBody.bind(bytes: delivery.body, at: 2)
                     try insertBody.run()
                 }
@@ -181,6 +197,12 @@ public final class DeliveryStore: Sendable {
                 }
                 return inserted
             }
+            // Known rows, as for a claim: recording their attempts needs no lookup by id.
+            for (index, sequence) in claimedRows {
+                let delivery = deliveries[index]
+                connection.claimed[delivery.id] = ClaimedRow(sequence: sequence, pipeline: delivery.pipeline, sink: delivery.sink)
+            }
+            return (inserted, claimedRows.map(\.index))
         }
     }
 
