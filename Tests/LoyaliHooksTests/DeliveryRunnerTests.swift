@@ -187,21 +187,23 @@ struct DeliveryRunnerTests {
         #expect(result.withLock { $0 }?.failed == 1)
     }
 
+    /// One source, two scripted sinks: `stuck` and `healthy`.
+    static let stuckAndHealthy = """
+        pipeline: runner
+        source: { type: file, path: "${EVENTS}" }
+        sign: { secrets: ["${SECRET}"] }
+        sinks:
+          stuck: { type: scripted, name: stuck }
+          healthy: { type: scripted, name: healthy }
+        """
+
     @Test("a stuck endpoint never delays another sink")
     func isolation() throws {
         let events = (1...20).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
         let harness = try RunnerHarness(events: events)
         let stuck = ScriptedSink { _ in nil }
         let healthy = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
-        let yaml = """
-            pipeline: runner
-            source: { type: file, path: "${EVENTS}" }
-            sign: { secrets: ["${SECRET}"] }
-            sinks:
-              stuck: { type: scripted, name: stuck }
-              healthy: { type: scripted, name: healthy }
-            """
-        let (runner, done, _) = harness.start(try harness.pipelines(yaml, sinks: ["stuck": stuck, "healthy": healthy]))
+        let (runner, done, _) = harness.start(try harness.pipelines(Self.stuckAndHealthy, sinks: ["stuck": stuck, "healthy": healthy]))
         #expect(healthy.waitFor(20), "the healthy sink was held up by the stuck one")
         #expect(stuck.count == stuck.maxInFlight, "the stuck sink must stop at its in-flight limit")
         runner.requestStop()
@@ -343,17 +345,9 @@ struct DeliveryRunnerTests {
         // Holds every request until released, then answers 200.
         let stuck = ScriptedSink { _ in released.withLock { $0 } ? .httpStatus(200, retryAfter: nil, snippet: "") : nil }
         let healthy = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
-        let yaml = """
-            pipeline: runner
-            source: { type: file, path: "${EVENTS}" }
-            sign: { secrets: ["${SECRET}"] }
-            sinks:
-              stuck: { type: scripted, name: stuck }
-              healthy: { type: scripted, name: healthy }
-            """
         // Batches of 4: each lane takes 8 fresh deliveries at most before its rows go to the store.
         let (_, done, result) = harness.start(
-            try harness.pipelines(yaml, sinks: ["stuck": stuck, "healthy": healthy]), batchSize: 4)
+            try harness.pipelines(Self.stuckAndHealthy, sinks: ["stuck": stuck, "healthy": healthy]), batchSize: 4)
         #expect(healthy.waitFor(200), "the healthy sink was held up by the stuck one")
         #expect(stuck.count == stuck.maxInFlight)
         // Every delivery is in the store, whichever way it reached its lane.
