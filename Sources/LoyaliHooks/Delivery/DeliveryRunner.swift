@@ -8,8 +8,9 @@ import Synchronization
 /// Three dedicated threads do the work, so blocking SQLite and file I/O never touch Swift's
 /// cooperative pool: the caller's thread ingests (`DeliveryRunner+Ingest.swift`), a dispatch
 /// thread signs, sends and judges (`DeliveryRunner+Dispatch.swift`), and a store thread claims and
-/// records for it (``StoreWorker``). Sinks bring their own: the HTTP client's curl threads, a
-/// serial queue per file or stdout sink.
+/// records for it (``StoreWorker``). Fresh deliveries due at once skip the claim: ingest stores
+/// them claimed and hands them over in memory (``HandOff``). Sinks bring their own threads: the
+/// HTTP client's curl threads, a serial queue per file or stdout sink.
 /// Sources are acknowledged only with the deliveries they produced: a file checkpoint moves in the
 /// same transaction as its batch's outbox rows.
 public final class DeliveryRunner: @unchecked Sendable {
