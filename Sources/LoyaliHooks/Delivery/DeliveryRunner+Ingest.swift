@@ -144,18 +144,24 @@ extension DeliveryRunner {
         }
         for (level, message, fields) in logs { logger.log(level, message, fields: fields) }
         let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
+        delta.enqueued = try storeAndHandOff(rows, checkpoint: checkpoint, nowMs: nowMs)
+        counters.withLock { $0.add(delta) }
+        newWork.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    /// Stores `rows` (and `checkpoint`) in one transaction, those due at once with room in their
+    /// lane already claimed, and hands those to their lanes. Returns how many rows were new.
+    func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
         let lanes = handOffLanes(for: rows)
         let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(lanes.keys))
-        delta.enqueued = stored.inserted
         handOff.push(stored.claimed.map { index in
             let row = rows[index]
             return (lanes[index]!, ClaimedDelivery(
                 id: row.id, pipeline: row.pipeline, sink: row.sink, eventID: row.eventID, eventType: row.eventType,
                 body: row.body, attempt: 1, schedule: row.schedule, scheduleOffset: 0))
         })
-        counters.withLock { $0.add(delta) }
-        newWork.store(true, ordering: .releasing)
-        wakeup.signal()
+        return stored.inserted
     }
 
     /// Which of `rows` go straight to their lanes, by row index: those due at once whose lane is

@@ -205,15 +205,16 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     /// Stores deliveries that came from outside the runner's own sources (`serve`'s HTTP ingest)
     /// in ONE transaction, counts them, and wakes the dispatcher. Each row's `createdAtMs` is
-    /// re-stamped inside this runner's window so the deliveries are this runner's to send.
-    /// Returns how many rows were new. Blocking; call from a dedicated thread.
+    /// re-stamped inside this runner's window so the deliveries are this runner's to send; those
+    /// due at once go straight to their lanes, as from the runner's own sources (see
+    /// ``HandOff``). Returns how many rows were new. Blocking; call from a dedicated thread.
     @discardableResult
     public func enqueueIngested(_ rows: [NewDelivery], counters delta: Counters) throws -> Int {
         let stamp = creationStampMs()
         var stamped = rows
         for index in stamped.indices { stamped[index].createdAtMs = stamp }
         var delta = delta
-        delta.enqueued = try store.enqueue(stamped, checkpoint: nil, nowMs: clock.nowMs())
+        delta.enqueued = try storeAndHandOff(stamped, checkpoint: nil, nowMs: clock.nowMs())
         counters.withLock { $0.add(delta) }
         newWork.store(true, ordering: .releasing)
         wakeup.signal()
