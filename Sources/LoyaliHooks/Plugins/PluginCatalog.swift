@@ -72,6 +72,19 @@ public final class PluginCatalog: Sendable {
         }
     }
 
+    /// A supervisor for plugin `name`, referenced at `node` with its `config` node, or `nil` when
+    /// ``manifest(named:kind:at:reader:)`` or the config check reported a problem to `reader`.
+    /// The plugin's processes see this process's environment with the pipeline's on top.
+    func supervisor(
+        named name: String, kind: PluginManifest.Kind, at node: YAMLNode, config: YAMLNode?, reader: ConfigReader
+    ) -> PluginSupervisor? {
+        guard let manifest = manifest(named: name, kind: kind, at: node, reader: reader),
+            let checked = manifest.checkConfig(config, reference: node, reader: reader)
+        else { return nil }
+        let environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
+        return PluginSupervisor(manifest: manifest, config: checked, environment: environment)
+    }
+
     /// Reads plugin `name`'s manifest the first time it is asked for; diagnostics are returned
     /// only that first time.
     private func load(_ name: String) -> (Entry, [Diagnostic]) {

@@ -109,11 +109,9 @@ public struct PluginSink: ConcurrentSink {
             let pluginNode = mapping["plugin"],
             let plugin = reader.literal(pluginNode, what: "plugin")
         else { return nil }
-        guard let manifest = reader.plugins.manifest(named: plugin, kind: .sink, at: pluginNode, reader: reader),
-            let config = manifest.checkConfig(mapping["config"], reference: pluginNode, reader: reader)
+        guard let supervisor = reader.plugins.supervisor(
+            named: plugin, kind: .sink, at: pluginNode, config: mapping["config"], reader: reader)
         else { return nil }
-        let environment = ProcessInfo.processInfo.environment.merging(reader.plugins.environment) { $1 }
-        let supervisor = PluginSupervisor(manifest: manifest, config: config, environment: environment)
         return PluginSink(supervisor: supervisor, location: pluginNode.location, sourceLine: reader.sourceLine(pluginNode.location.line))
     }
 }

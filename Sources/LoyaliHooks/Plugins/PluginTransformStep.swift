@@ -130,11 +130,9 @@ public struct PluginTransformStep: BatchTransformStep {
         optionKeys: ["config"]
     ) { value, options, reader in
         guard let name = reader.literal(value, what: "plugin") else { return nil }
-        guard let manifest = reader.plugins.manifest(named: name, kind: .transform, at: value, reader: reader),
-            let config = manifest.checkConfig(options["config"], reference: value, reader: reader)
+        guard let supervisor = reader.plugins.supervisor(
+            named: name, kind: .transform, at: value, config: options["config"], reader: reader)
         else { return nil }
-        let environment = ProcessInfo.processInfo.environment.merging(reader.plugins.environment) { $1 }
-        let supervisor = PluginSupervisor(manifest: manifest, config: config, environment: environment)
         return PluginTransformStep(supervisor: supervisor, location: value.location, sourceLine: reader.sourceLine(value.location.line))
     }
 }
