@@ -285,14 +285,13 @@ struct DeliveryStoreTests {
         let stored = try store.enqueue([delivery(1), delivery(2), later], checkpoint: nil, nowMs: 1_000, claiming: [0, 2])
         // Row 2 is due in a minute, so it is stored pending even though it was asked for.
         #expect(stored.inserted == 3)
-        #expect(stored.claimed == [0])
+        #expect(stored.claimed == [ClaimedDelivery(firstAttemptOf: delivery(1))])
+        #expect(stored.claimed.first?.attempt == 1)
         #expect(try store.detail(id: delivery(1).id)?.0.status == .inFlight)
         #expect(try store.detail(id: later.id)?.0.status == .pending)
         // Claimed rows are not claimed again, and their attempts record without a lookup.
         #expect(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 10).map(\.id) == [delivery(2).id])
-        let claimed = ClaimedDelivery(
-            id: delivery(1).id, pipeline: hooks.pipeline, sink: hooks.sink, eventID: "evt_1", eventType: "points.earned",
-            body: delivery(1).body, attempt: 1, schedule: guideSchedule, scheduleOffset: 0)
+        let claimed = try #require(stored.claimed.first)
         try store.record([attempt(claimed, at: 1_000, httpStatus: 200, outcome: .succeeded)])
         #expect(try store.detail(id: delivery(1).id)?.0.status == .succeeded)
         // A replay claims nothing: the row exists already.

@@ -153,28 +153,24 @@ extension DeliveryRunner {
     /// Stores `rows` (and `checkpoint`) in one transaction, those due at once with room in their
     /// lane already claimed, and hands those to their lanes. Returns how many rows were new.
     func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
-        let lanes = handOffLanes(for: rows)
-        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(lanes.keys))
-        handOff.push(stored.claimed.map { index in
-            let row = rows[index]
-            return (lanes[index]!, ClaimedDelivery(
-                id: row.id, pipeline: row.pipeline, sink: row.sink, eventID: row.eventID, eventType: row.eventType,
-                body: row.body, attempt: 1, schedule: row.schedule, scheduleOffset: 0))
+        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: handOffRows(in: rows))
+        handOff.push(stored.claimed.compactMap { delivery in
+            laneIndex[LaneKey(pipeline: delivery.pipeline, sink: delivery.sink)].map { ($0, delivery) }
         })
         return stored.inserted
     }
 
-    /// Which of `rows` go straight to their lanes, by row index: those due at once whose lane is
+    /// The indexes of the `rows` that go straight to their lanes: those due at once whose lane is
     /// open and has room. A lane that runs out of room is closed, and its later rows go to the
     /// store, so the lane reads them back in order.
-    func handOffLanes(for rows: [NewDelivery]) -> [Int: Int] {
+    func handOffRows(in rows: [NewDelivery]) -> Set<Int> {
         var room = handOff.room()
-        var chosen: [Int: Int] = [:]
+        var chosen = Set<Int>()
         for (index, row) in rows.enumerated() where row.planningFailure == nil && row.schedule.first == 0 {
             guard let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)], let free = room[lane] else { continue }
             if free > 0 {
                 room[lane] = free - 1
-                chosen[index] = lane
+                chosen.insert(index)
             } else {
                 room[lane] = nil
                 handOff.close(lane)

@@ -38,4 +38,11 @@ public struct ClaimedDelivery: Sendable, Hashable {
         self.schedule = schedule
         self.scheduleOffset = scheduleOffset
     }
+
+    /// The first attempt at a delivery just stored as claimed (see `DeliveryStore.enqueue`).
+    init(firstAttemptOf delivery: NewDelivery) {
+        self.init(
+            id: delivery.id, pipeline: delivery.pipeline, sink: delivery.sink, eventID: delivery.eventID,
+            eventType: delivery.eventType, body: delivery.body, attempt: 1, schedule: delivery.schedule, scheduleOffset: 0)
+    }
 }

@@ -129,11 +129,12 @@ public final class DeliveryStore: Sendable {
 
     /// ``enqueue(_:checkpoint:nowMs:)``, storing the rows at the `claiming` indexes as already
     /// claimed by this store (`in_flight`), so the runner can send them without claiming them
-    /// back. Returns how many rows were new, and the indexes in `claiming` that were (a replayed id
-    /// is not stored again, so not claimed either). Only deliveries due at once may be claimed.
+    /// back. Returns how many rows were new, and the first attempts of the claimed rows that were
+    /// (a replayed id is not stored again, so not claimed either). Only deliveries due at once may
+    /// be claimed.
     func enqueue(
         _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64, claiming: Set<Int>
-    ) throws -> (inserted: Int, claimed: [Int]) {
+    ) throws -> (inserted: Int, claimed: [ClaimedDelivery]) {
         let checkpointValue = checkpoint.map { ($0.source, $0.offset) }
         return try withConnection { connection in
             let database = connection.database
@@ -202,7 +203,7 @@ public final class DeliveryStore: Sendable {
                 let delivery = deliveries[index]
                 connection.claimed[delivery.id] = ClaimedRow(sequence: sequence, pipeline: delivery.pipeline, sink: delivery.sink)
             }
-            return (inserted, claimedRows.map(\.index))
+            return (inserted, claimedRows.map { ClaimedDelivery(firstAttemptOf: deliveries[$0.index]) })
         }
     }
 
