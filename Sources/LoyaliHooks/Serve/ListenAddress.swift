@@ -83,18 +83,14 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
             socketAddress.sin_family = sa_family_t(AF_INET)
             socketAddress.sin_port = in_port_t(UInt16(port).bigEndian)
             socketAddress.sin_addr = address
-            failure = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            failure = Self.bind(fd, to: &socketAddress)
         case .v6(let address):
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
             var socketAddress = sockaddr_in6()
             socketAddress.sin6_family = sa_family_t(AF_INET6)
             socketAddress.sin6_port = in_port_t(UInt16(port).bigEndian)
             socketAddress.sin6_addr = address
-            failure = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            failure = Self.bind(fd, to: &socketAddress)
         }
         if failure == 0 { failure = listen(fd, backlog) }
         guard failure == 0 else {
@@ -103,6 +99,13 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
             throw HTTPServerError(address: description, reason: reason)
         }
         return (fd, Self.boundPort(fd) ?? port)
+    }
+
+    /// `bind(2)` for a `sockaddr_in` or `sockaddr_in6`, passed as the generic `sockaddr` it is.
+    private static func bind<Address>(_ fd: Int32, to address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     /// The local port of a bound socket.
