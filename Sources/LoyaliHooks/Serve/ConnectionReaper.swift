@@ -37,32 +37,21 @@ final class ConnectionReaper: Sendable {
     }
 
     private let open = Mutex<[ObjectIdentifier: Connection]>([:])
-    private let wakeup = Wakeup()
-    private let running = Atomic<Bool>(false)
-    private let finished = Wakeup()
+    private let sweeper = Mutex<PeriodicThread?>(nil)
     private let deadlineNs = Atomic<UInt64>(UInt64.max)
 
     /// Starts the sweeping thread: connections get `deadline` to complete each request.
     func start(deadline: Duration) {
         deadlineNs.store(UInt64(deadline.totalMilliseconds) * 1_000_000, ordering: .relaxed)
-        running.store(true, ordering: .relaxed)
-        let interval = max(0.05, min(1.0, Double(deadline.totalMilliseconds) / 4_000))
-        let thread = Thread { [self] in
-            while running.load(ordering: .relaxed) {
-                wakeup.wait(until: Date(timeIntervalSinceNow: interval))
-                sweep()
-            }
-            finished.signal()
-        }
-        thread.name = "loyali-hooks.http-reaper"
-        thread.start()
+        // A quarter of the deadline, between 50 ms and 1 s.
+        let interval = Duration.milliseconds(max(50, min(1_000, deadline.totalMilliseconds / 4)))
+        let thread = PeriodicThread(name: "loyali-hooks.http-reaper", interval: interval) { [self] _ in sweep() }
+        sweeper.withLock { $0 = thread }
     }
 
     /// Stops the sweeping thread and waits for it.
     func stop() {
-        guard running.exchange(false, ordering: .relaxed) else { return }
-        wakeup.signal()
-        finished.wait(until: Date(timeIntervalSinceNow: 2))
+        sweeper.withLock { $0.take() }?.stop(waitingUpTo: .seconds(2))
     }
 
     /// Registers a new connection.

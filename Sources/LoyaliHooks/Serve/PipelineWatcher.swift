@@ -7,55 +7,36 @@ import Synchronization
 /// Kubernetes ConfigMap symlink swaps that inotify misses), and fires once a change has settled
 /// for one interval, so an editor's save-in-several-steps triggers one reload.
 final class PipelineWatcher: Sendable {
-    private let paths: [String]
-    private let interval: Duration
-    private let onChange: @Sendable () -> Void
-    private let running = Atomic<Bool>(true)
-    private let wakeup = Wakeup()
-    private let finished = Wakeup()
+    private let thread: PeriodicThread
 
     /// Starts watching `paths` (files or folders) every `interval`.
     init(paths: [String], interval: Duration, onChange: @escaping @Sendable () -> Void) {
-        self.paths = paths
-        self.interval = interval
-        self.onChange = onChange
-        // Taken now, so a change made right after `init` returns is seen as a change.
-        let initial = Self.fingerprint(paths)
-        let thread = Thread { [self] in
-            watch(from: initial)
-            finished.signal()
+        // What was last seen (taken now, so a change made right after `init` returns is seen as
+        // a change), and a change waiting one interval to settle. Only the watching thread
+        // touches them; the Mutex is what lets its closure hold them.
+        let state = Mutex<(seen: [String: String], pending: [String: String]?)>((Self.fingerprint(paths), nil))
+        thread = PeriodicThread(name: "loyali-hooks.watch", interval: interval) { stopping in
+            guard !stopping else { return }
+            let now = Self.fingerprint(paths)
+            let changed = state.withLock { state -> Bool in
+                if let settling = state.pending {
+                    if now == settling {
+                        state = (now, nil)
+                        return true
+                    }
+                    state.pending = now
+                } else if now != state.seen {
+                    state.pending = now
+                }
+                return false
+            }
+            if changed { onChange() }
         }
-        thread.name = "loyali-hooks.watch"
-        thread.start()
     }
 
     /// Stops the thread and waits for it.
     func stop() {
-        guard running.exchange(false, ordering: .relaxed) else { return }
-        wakeup.signal()
-        finished.wait(until: Date(timeIntervalSinceNow: 5))
-    }
-
-    private func watch(from initial: [String: String]) {
-        var seen = initial
-        var pending: [String: String]?
-        let seconds = Double(interval.totalMilliseconds) / 1000
-        while running.load(ordering: .relaxed) {
-            wakeup.wait(until: Date(timeIntervalSinceNow: seconds))
-            guard running.load(ordering: .relaxed) else { return }
-            let now = Self.fingerprint(paths)
-            if let settling = pending {
-                if now == settling {
-                    pending = nil
-                    seen = now
-                    onChange()
-                } else {
-                    pending = now
-                }
-            } else if now != seen {
-                pending = now
-            }
-        }
+        thread.stop(waitingUpTo: .seconds(5))
     }
 
     /// Each watched file's path with its modification time and size.
