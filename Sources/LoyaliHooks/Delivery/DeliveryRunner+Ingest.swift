@@ -166,7 +166,7 @@ extension DeliveryRunner {
     func handOffRows(in rows: [NewDelivery]) -> Set<Int> {
         var room = handOff.room()
         var chosen = Set<Int>()
-        for (index, row) in rows.enumerated() where row.planningFailure == nil && row.schedule.first == 0 {
+        for (index, row) in rows.enumerated() where row.isDueAtOnce {
             guard let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)], let free = room[lane] else { continue }
             if free > 0 {
                 room[lane] = free - 1

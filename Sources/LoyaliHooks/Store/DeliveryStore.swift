@@ -174,7 +174,7 @@ public final class DeliveryStore: Sendable {
                     try insert.bind(nowMs + firstDelay, at: 7)
                     try insert.bind(delivery.createdAtMs, at: 8)
                     try insert.bind(nowMs, at: 9)
-                    let claims = delivery.planningFailure == nil && firstDelay == 0 && claiming.contains(index)
+                    let claims = delivery.isDueAtOnce && claiming.contains(index)
                     let status = delivery.planningFailure != nil ? "failed" : claims ? "in_flight" : "pending"
                     try insert.bind(status, at: 10)
                     try insert.bind(delivery.planningFailure, at: 11)

@@ -36,4 +36,8 @@ public struct NewDelivery: Sendable, Hashable {
         self.schedule = schedule
         self.createdAtMs = createdAtMs
     }
+
+    /// Whether its first attempt is due the moment it is stored (and it is to be sent at all):
+    /// only such a delivery may be stored already claimed.
+    var isDueAtOnce: Bool { planningFailure == nil && schedule.first == 0 }
 }
