@@ -27,7 +27,7 @@ struct CurlHeaderList: ~Copyable {
         var byteCount = 0
         for header in headers {
             try Self.validate(header)
-            for (index, name) in Self.suppressed.enumerated() where Self.asciiCaseInsensitiveEquals(header.name, name) {
+            for (index, name) in Self.suppressed.enumerated() where header.name.utf8.caseInsensitiveEquals(name) {
                 given[index] = true
             }
             byteCount += header.name.utf8.count + 2 + header.value.utf8.count + 1
@@ -117,7 +117,7 @@ struct CurlHeaderList: ~Copyable {
         guard nameIsToken else {
             throw HTTPTransportError(.invalidRequest, "header name '\(header.name)' is not a valid HTTP field name")
         }
-        guard !framing.contains(where: { asciiCaseInsensitiveEquals(header.name, $0) }) else {
+        guard !framing.contains(where: { header.name.utf8.caseInsensitiveEquals($0) }) else {
             throw HTTPTransportError(.invalidRequest, "header '\(header.name)' is set by the transport and cannot be given")
         }
         var value = header.value
@@ -125,17 +125,6 @@ struct CurlHeaderList: ~Copyable {
         guard valueIsOneLine else {
             // The value is not echoed: it may be a credential.
             throw HTTPTransportError(.invalidRequest, "header '\(header.name)' has a line break or NUL in its value")
-        }
-    }
-
-    /// Whether `name` equals `lowercase` ignoring ASCII case.
-    private static func asciiCaseInsensitiveEquals(_ name: String, _ lowercase: [UInt8]) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in
-            bytes.count == lowercase.count
-                && zip(bytes, lowercase).allSatisfy { byte, expected in
-                    (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) == expected
-                }
         }
     }
 }

@@ -89,10 +89,10 @@ final class CurlTransfer: @unchecked Sendable {
             headersTooLarge = true
             return 0
         }
-        if Self.hasPrefix(line, Self.statusLinePrefix, caseInsensitive: false) {
+        if line.starts(with: Self.statusLinePrefix) {
             // A new response begins (after a 1xx): only the final one's headers count.
             retryAfter = nil
-        } else if Self.hasPrefix(line, Self.retryAfterPrefix, caseInsensitive: true) {
+        } else if line.prefix(Self.retryAfterPrefix.count).caseInsensitiveEquals(Self.retryAfterPrefix) {
             retryAfter = Self.trimmedValue(line, from: Self.retryAfterPrefix.count)
         }
         return line.count
@@ -115,17 +115,6 @@ final class CurlTransfer: @unchecked Sendable {
 
     private static let statusLinePrefix = Array("HTTP/".utf8)
     private static let retryAfterPrefix = Array("retry-after:".utf8)
-
-    private static func hasPrefix(_ line: UnsafeRawBufferPointer, _ prefix: [UInt8], caseInsensitive: Bool) -> Bool {
-        guard line.count >= prefix.count else { return false }
-        for index in prefix.indices {
-            var byte = line[index]
-            // ASCII letters only; ORing 0x20 would also map ':' onto itself, which is harmless.
-            if caseInsensitive, byte >= 0x41, byte <= 0x5A { byte |= 0x20 }
-            if byte != prefix[index] { return false }
-        }
-        return true
-    }
 
     /// The header value after `offset`, without surrounding spaces, tabs or the CRLF.
     private static func trimmedValue(_ line: UnsafeRawBufferPointer, from offset: Int) -> String {
