@@ -43,17 +43,7 @@ public struct PrometheusText: Sendable {
 
     /// A label value with `\`, `"` and newlines escaped.
     public static func escapeLabel(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for character in value {
-            switch character {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(character)
-            }
-        }
-        return out
+        value.escapedForDoubleQuotes
     }
 
     /// Help text with `\` and newlines escaped.

@@ -48,15 +48,6 @@ public struct Logger: Sendable {
     static func logfmtValue(_ value: String) -> String {
         let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
         guard needsQuotes else { return value }
-        var quoted = "\""
-        for character in value {
-            switch character {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            default: quoted.append(character)
-            }
-        }
-        return quoted + "\""
+        return "\"" + value.escapedForDoubleQuotes + "\""
     }
 }
