@@ -354,49 +354,49 @@ public final class PluginSupervisor: @unchecked Sendable {
         for (target, reply) in completions { target.deliver(reply) }
     }
 
-    private func handleFailure(_ process: PluginProcess, kind: PluginError.Kind, message: String) {
+    /// Runs `body` with the lock held and `process`'s slot, if `process` is still the one in that
+    /// slot (a replaced process's late events are ignored), then delivers the replies `body`
+    /// settled, after the lock is released.
+    private func withSlot(of process: PluginProcess, _ body: (Slot, inout [(Target, Reply)]) -> Void) {
         var completions: [(Target, Reply)] = []
         lock.lock()
         let slot = slots[process.slot]
-        if slot.process === process {
+        if slot.process === process { body(slot, &completions) }
+        lock.unlock()
+        for (target, reply) in completions { target.deliver(reply) }
+    }
+
+    private func handleFailure(_ process: PluginProcess, kind: PluginError.Kind, message: String) {
+        withSlot(of: process) { slot, completions in
             if case .starting = slot.state {
                 startFailed(slot, PluginError(plugin: manifest.name, kind: .startFailed, message: "did not start: it \(message)"), completions: &completions)
             } else {
                 failed(slot, kind: kind, message: message, completions: &completions)
             }
         }
-        lock.unlock()
-        for (target, reply) in completions { target.deliver(reply) }
     }
 
     private func handleExit(_ process: PluginProcess, _ termination: ChildProcess.Termination) {
         // Its last stderr lines explain the exit; they may trail the exit by a moment.
         let stderr = process.stderrLines(waitingUpTo: Self.stderrWait)
-        var completions: [(Target, Reply)] = []
-        lock.lock()
-        let slot = slots[process.slot]
-        guard slot.process === process else {
-            lock.unlock()
-            return
-        }
-        switch (phase, slot.state) {
-        case (.shuttingDown, _), (.shutDown, _):
-            let failure = PluginError(plugin: manifest.name, kind: .unavailable, message: "exited during shutdown (it \(termination)) before answering", stderr: stderr)
-            completions += slot.takePending().map { ($0.target, .failure(failure)) }
-            slot.state = .stopped
-            if termination != .exited(0) {
-                logger.log(.warn, "plugin exited abnormally at shutdown", ["plugin": manifest.name, "status": termination.description])
+        withSlot(of: process) { slot, completions in
+            switch (phase, slot.state) {
+            case (.shuttingDown, _), (.shutDown, _):
+                let failure = PluginError(plugin: manifest.name, kind: .unavailable, message: "exited during shutdown (it \(termination)) before answering", stderr: stderr)
+                completions += slot.takePending().map { ($0.target, .failure(failure)) }
+                slot.state = .stopped
+                if termination != .exited(0) {
+                    logger.log(.warn, "plugin exited abnormally at shutdown", ["plugin": manifest.name, "status": termination.description])
+                }
+                lock.broadcast()
+            case (_, .starting):
+                startFailed(slot, PluginError(
+                    plugin: manifest.name, kind: .startFailed, message: "did not start: it \(termination) before answering ready",
+                    stderr: stderr), completions: &completions)
+            default:
+                failed(slot, kind: .crashed, message: "crashed (it \(termination))", stderr: stderr, completions: &completions)
             }
-            lock.broadcast()
-        case (_, .starting):
-            startFailed(slot, PluginError(
-                plugin: manifest.name, kind: .startFailed, message: "did not start: it \(termination) before answering ready",
-                stderr: stderr), completions: &completions)
-        default:
-            failed(slot, kind: .crashed, message: "crashed (it \(termination))", stderr: stderr, completions: &completions)
         }
-        lock.unlock()
-        for (target, reply) in completions { target.deliver(reply) }
     }
 
     /// A working process failed: kill it, fail the request it was on, resend the others and
