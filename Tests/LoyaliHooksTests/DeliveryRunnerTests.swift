@@ -337,6 +337,37 @@ struct DeliveryRunnerTests {
         #expect(lane.isIdle)
     }
 
+    @Test("deliveries handed in before the run starts (serve's ingest) are sent once, not again after the in-flight recovery")
+    func ingestedBeforeRunIsSentOnce() throws {
+        let harness = try RunnerHarness(events: [])
+        // Holds every request, so a second copy would be claimed while the first is out.
+        let sink = ScriptedSink { _ in nil }
+        let pipelines = try harness.pipelines(Self.yaml(), sinks: ["hook": sink])
+        var options = DeliveryRunner.Options()
+        options.mode = .drain
+        let runner = DeliveryRunner(
+            pipelines: pipelines, store: harness.store, clock: harness.clock, options: options, logger: Logger(format: .logfmt) { _ in })
+        let rows = (1...5).map { number in
+            NewDelivery(
+                id: DeliveryID.make(eventID: "evt_\(number)", pipeline: "runner", sink: "hook"), pipeline: "runner", sink: "hook",
+                eventID: "evt_\(number)", eventType: "points.earned", body: Array(#"{"n":\#(number)}"#.utf8), schedule: [0],
+                createdAtMs: 0)
+        }
+        #expect(try runner.enqueueIngested(rows, counters: .init()) == 5)
+        let done = Wakeup()
+        let result = RunOutcome()
+        Thread.detachNewThread {
+            result.set(try? runner.run())
+            done.signal()
+        }
+        #expect(sink.waitFor(5))
+        #expect(!sink.waitFor(6, seconds: 0.5), "a delivery was sent a second time")
+        for release in sink.held.withLock({ $0 }) { release() }
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result.withLock { $0 }?.delivered == 5)
+        #expect(sink.count == 5, "each delivery is sent exactly once")
+    }
+
     @Test("a stuck sink's overflow goes through the store; ingest and the healthy sink carry on, and nothing is lost")
     func handOffOverflowsToTheStore() throws {
         let events = (1...200).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }

@@ -153,7 +153,8 @@ extension DeliveryRunner {
     /// Stores `rows` (and `checkpoint`) in one transaction, those due at once with room in their
     /// lane already claimed, and hands those to their lanes. Returns how many rows were new.
     func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
-        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: handOffRows(in: rows))
+        let claiming = inFlightRecovered.load(ordering: .acquiring) ? handOffRows(in: rows) : []
+        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: claiming)
         handOff.push(stored.claimed.compactMap { delivery in
             laneIndex[LaneKey(pipeline: delivery.pipeline, sink: delivery.sink)].map { ($0, delivery) }
         })

@@ -91,6 +91,10 @@ public final class DeliveryRunner: @unchecked Sendable {
     let rejects: FileAppender?
     /// Fresh deliveries passed from ingest straight to their lanes (see ``HandOff``).
     let handOff: HandOff
+    /// Set once `run()` has put back what a crash left in flight. Only then may deliveries be
+    /// stored as claimed: before, `serve` may already hand in events, and the recovery would make
+    /// those due again and send them twice.
+    let inFlightRecovered = Atomic<Bool>(false)
     /// Each sink's lane, by pipeline and sink name; lanes are numbered pipeline by pipeline, sink
     /// by sink, as the dispatch loop builds them.
     let laneIndex: [LaneKey: Int]
@@ -273,6 +277,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// Runs to completion according to the mode. Blocks the calling thread.
     public func run() throws -> Counters {
         if options.recoversInFlight { try store.recoverInFlight() }
+        inFlightRecovered.store(true, ordering: .releasing)
         let dispatcherDone = Wakeup()
         let finished = Thread { [self] in
             dispatchLoop()
