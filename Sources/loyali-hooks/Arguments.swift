@@ -63,4 +63,18 @@ struct Arguments {
         guard let number = Int64(text) else { throw CLIError.usage("\(option) must be an integer, not '\(text)'") }
         return number
     }
+
+    /// The latest unix time a timestamp option accepts: 9999-12-31T23:59:59Z, the last instant
+    /// RFC 3339 can write, far beyond any real delivery.
+    static let latestUnixTime: Int64 = 253_402_300_799
+
+    /// The value of `option` as unix seconds: a whole number from 0 to ``latestUnixTime``. A
+    /// signature header only carries digits, so a negative or absurd time could never verify.
+    func unixTime(_ option: String) throws(CLIError) -> Int64? {
+        guard let text = value(option) else { return nil }
+        guard let seconds = Int64(text), (0...Self.latestUnixTime).contains(seconds) else {
+            throw CLIError.usage("\(option) must be unix seconds from 0 to \(Self.latestUnixTime) (year 9999), not '\(text)'")
+        }
+        return seconds
+    }
 }

@@ -33,13 +33,7 @@ enum ListenCommand {
             raw, options: ["--port", "--host", "--secret", "--secret-env", "--status", "--fail-first", "--delay", "--tolerance"],
             flags: ["--json"])
         guard args.positionals.isEmpty else { throw .usage("listen takes no arguments; unexpected '\(args.positionals[0])'") }
-        var secrets = args.all("--secret").map(WebhookSecret.init)
-        for name in args.all("--secret-env") {
-            guard let value = ProcessEnvironment.value(name), !value.isEmpty else {
-                throw .usage("--secret-env \(name): the variable is unset or empty")
-            }
-            secrets.append(WebhookSecret(value))
-        }
+        let secrets = try Secrets.from(args, required: false)
         let port = try args.integer("--port") ?? 8080
         guard (0...65_535).contains(port) else { throw .usage("--port must be from 0 to 65535") }
         let host = args.value("--host") ?? "127.0.0.1"

@@ -43,7 +43,7 @@ enum RunCommand {
         options.dryRun = args.has("--dry-run")
         options.format = args.has("--json") ? .json : .human
         options.rejectsPath = args.value("--rejects")
-        options.timestamp = try args.integer("--timestamp")
+        options.timestamp = try args.unixTime("--timestamp")
         if let input = args.value("--input") {
             do {
                 options.input = input == "-" ? .descriptor(0, name: "input", closeWhenDone: false) : try InputStream.open(path: input)

@@ -558,6 +558,87 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(result.stderr == "invalid: no v1 signature matches the expected signature for the given secret(s)\n")
     }
 
+    @Test func signOutputIsAcceptedByVerifyAsPrinted() throws {
+        let signed = try CLI.run(["sign", "--secret", "whsec_test_secret", "--timestamp", "1700000000"], stdin: Self.body)
+        #expect(signed.status == 0)
+        let line = signed.stdout.trimmingCharacters(in: .newlines)
+        #expect(line == "X-Loyali-Signature: \(Self.header)")
+        for header in [signed.stdout, line, "x-loyali-signature: \(Self.header)",
+                       "x-loyali-signature:\(Self.header)", Self.header] {
+            let result = try CLI.run(["verify", "--secret", "whsec_test_secret", "--header", header, "--now", "1700000000"], stdin: Self.body)
+            #expect(result.status == 0, "\(header): \(result.stderr)")
+        }
+        // A wrong secret is still a verdict (exit 1), not a usage error.
+        let wrong = try CLI.run(["verify", "--secret", "whsec_other", "--header", signed.stdout, "--now", "1700000000"], stdin: Self.body)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr == "invalid: no v1 signature matches the expected signature for the given secret(s)\n")
+    }
+
+    @Test func standardWebhooksSignOutputIsAcceptedByVerifyAsPrinted() throws {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        let signed = try CLI.run(
+            ["sign", "--scheme", "standard-webhooks", "--secret", secret, "--timestamp", "1614265330", "--id", "msg_p5jXN8AQM9LWM0D4loKWxJek"],
+            stdin: Self.body)
+        #expect(signed.status == 0)
+        #expect(signed.stdoutLines.count == 3)
+        // All three lines: the scheme, id and timestamp come from them.
+        let all = try CLI.run(["verify", "--secret", secret, "--header", signed.stdout, "--now", "1614265330"], stdin: Self.body)
+        #expect(all.status == 0, "\(all.stderr)")
+        // The signature line alone, with --id and --timestamp.
+        let signatureLine = try #require(signed.stdoutLines.first { $0.hasPrefix("webhook-signature: ") })
+        let one = try CLI.run(
+            ["verify", "--scheme", "standard-webhooks", "--secret", secret, "--header", signatureLine, "--id", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+             "--timestamp", "1614265330", "--now", "1614265330"], stdin: Self.body)
+        #expect(one.status == 0, "\(one.stderr)")
+        // An --id that contradicts the pasted line is a usage error.
+        let contradiction = try CLI.run(
+            ["verify", "--secret", secret, "--header", signed.stdout, "--id", "msg_other", "--now", "1614265330"], stdin: Self.body)
+        #expect(contradiction.status == 2)
+        #expect(contradiction.stderr.contains("--id 'msg_other' disagrees with the webhook-id line"))
+        // A standard-webhooks line given to the loyali scheme says so.
+        let mismatch = try CLI.run(
+            ["verify", "--scheme", "loyali", "--secret", secret, "--header", signatureLine, "--now", "1614265330"], stdin: Self.body)
+        #expect(mismatch.status == 2)
+        #expect(mismatch.stderr.contains("webhook-signature line, which is not a loyali signature"))
+    }
+
+    @Test func emptySecretsAreRefused() throws {
+        for command in [["verify", "--header", Self.header, "--now", "1700000000"], ["sign"]] {
+            let literal = try CLI.run(command + ["--secret", ""], stdin: Self.body)
+            #expect(literal.status == 2, "\(command)")
+            #expect(literal.stderr.hasPrefix("error: --secret must not be empty\n"))
+            // An empty secret next to a good one is still refused.
+            let mixed = try CLI.run(command + ["--secret", "whsec_test_secret", "--secret", ""], stdin: Self.body)
+            #expect(mixed.status == 2)
+            let variable = try CLI.run(command + ["--secret-env", "EMPTY_SECRET"], stdin: Self.body, environment: ["EMPTY_SECRET": ""])
+            #expect(variable.status == 2)
+            #expect(variable.stderr.hasPrefix("error: --secret-env EMPTY_SECRET: the variable is unset or empty\n"))
+        }
+    }
+
+    @Test(arguments: ["-5", "-1", "253402300800", "99999999999999999999", "1e9", ""])
+    func timestampsVerifyCouldNotAcceptAreRefused(timestamp: String) throws {
+        let sign = try CLI.run(["sign", "--secret", "whsec_test_secret", "--timestamp", timestamp], stdin: Self.body)
+        #expect(sign.status == 2)
+        #expect(sign.stdout.isEmpty)
+        #expect(sign.stderr.hasPrefix("error: --timestamp must be unix seconds from 0 to 253402300799 (year 9999), not '\(timestamp)'\n"))
+        let verify = try CLI.run(["verify", "--secret", "whsec_test_secret", "--header", Self.header, "--now", timestamp], stdin: Self.body)
+        #expect(verify.status == 2)
+        let dryRun = try CLI.run(["run", "pipelines/notifications.yaml", "--dry-run", "--timestamp", timestamp])
+        #expect(dryRun.status == 2)
+        #expect(dryRun.stdout.isEmpty)
+    }
+
+    @Test func signAtTheEdgesOfTheTimestampRangeVerifies() throws {
+        for timestamp in ["0", "253402300799"] {
+            let signed = try CLI.run(["sign", "--secret", "whsec_test_secret", "--timestamp", timestamp], stdin: Self.body)
+            #expect(signed.status == 0)
+            let verified = try CLI.run(
+                ["verify", "--secret", "whsec_test_secret", "--header", signed.stdout, "--now", timestamp], stdin: Self.body)
+            #expect(verified.status == 0, "\(timestamp): \(verified.stderr)")
+        }
+    }
+
     @Test func verifyUsageErrors() throws {
         #expect(try CLI.run(["verify", "--secret", "s"], stdin: Self.body).status == 2)
         #expect(try CLI.run(["verify", "--header", Self.header], stdin: Self.body).status == 2)

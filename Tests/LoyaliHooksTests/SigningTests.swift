@@ -327,3 +327,25 @@ private func swFailure(
     #expect(a.count == 32 && a != b)
     #expect(a != [UInt8](repeating: 0, count: 32))
 }
+
+@Test func pastedSignatureHeadersSplitNamedLinesFromBareValues() {
+    let loyali = PastedSignatureHeaders("X-Loyali-Signature: t=1700000000,v1=abc\n")
+    #expect(loyali.named == [HTTPHeader(name: "X-Loyali-Signature", value: "t=1700000000,v1=abc")])
+    #expect(loyali.bare.isEmpty)
+    #expect(loyali.value(named: "x-loyali-signature") == "t=1700000000,v1=abc")
+
+    let bare = PastedSignatureHeaders("  t=1700000000,v1=abc  ")
+    #expect(bare.named.isEmpty)
+    #expect(bare.bare == ["t=1700000000,v1=abc"])
+
+    let standard = PastedSignatureHeaders("webhook-id: msg_1\r\nwebhook-timestamp: 1614265330\r\n\r\nwebhook-signature:v1,g0h+/A==\r\n")
+    #expect(standard.value(named: "Webhook-Id") == "msg_1")
+    #expect(standard.value(named: "webhook-timestamp") == "1614265330")
+    #expect(standard.value(named: "webhook-signature") == "v1,g0h+/A==")
+    #expect(standard.bare.isEmpty)
+    // Bare values of either scheme never read as a name.
+    #expect(PastedSignatureHeaders("v1,g0h+/A== v1,abc").bare == ["v1,g0h+/A== v1,abc"])
+    #expect(PastedSignatureHeaders("t=1:2,v1=x").bare == ["t=1:2,v1=x"])
+    #expect(PastedSignatureHeaders(": value").bare == [": value"])
+    #expect(PastedSignatureHeaders("").named.isEmpty && PastedSignatureHeaders("").bare.isEmpty)
+}
