@@ -216,6 +216,19 @@ private func isLowercaseHex(_ text: Substring) -> Bool {
         #expect(lone?.reason.hasPrefix("invalid JSON") == true)
     }
 
+    @Test("an event repeating a key at any depth is refused with the key, its path and column")
+    func duplicateKeysAreRefused() {
+        let top = rejection(#"{"event_type":"points.earned","data":{},"event_type":"tier.upgraded"}"#, number: 3)
+        #expect(top?.line == 3)
+        #expect(top?.reason.hasPrefix(#"duplicate key "event_type" at event_type;"#) == true, "\(String(describing: top))")
+        let nested = rejection(#"{"event_type":"points.earned","data":{"customer_email":"a@x","customer_email":"b@x"}}"#)
+        #expect(nested?.reason.hasPrefix(#"duplicate key "customer_email" at data.customer_email;"#) == true)
+        #expect(nested?.column == 62)
+        let deep = rejection(#"{"event_type":"points.earned","data":{"items":[{"p":{"email":"a","email":"b"}}]}}"#)
+        #expect(deep?.reason.contains("data.items.0.p.email") == true)
+        #expect(deep?.message(source: nil).hasPrefix("input:1: duplicate key") == true)
+    }
+
     @Test
     func emptyIDReasonSaysItIsEmpty() {
         let reason = rejection(#"{"id":"","event_type":"points.earned","data":{}}"#)?.reason

@@ -69,6 +69,9 @@ struct JSONTests {
         let url = try #require(JSONTestSuiteFiles.directory).appendingPathComponent(name)
         let bytes = [UInt8](try Data(contentsOf: url))
         switch name.first {
+        case "y" where name.hasPrefix("y_object_duplicated_key"):
+            // RFC 8259 allows repeated keys; I-JSON (RFC 7493), which this parser follows, does not.
+            #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes) }
         case "y":
             do {
                 let value = try JSONParser.parse(bytes)
@@ -110,14 +113,53 @@ struct JSONTests {
 
     // MARK: Round trips
 
-    @Test("keys keep their order, duplicates included, and the last duplicate wins on lookup")
+    @Test("keys keep their order")
     func keyOrder() throws {
-        let text = #"{"z":1,"a":{"y":true,"b":null},"m":[3,2,1],"a":"again"}"#
+        let text = #"{"z":1,"a":{"y":true,"b":null},"m":[3,2,1],"q":"again"}"#
         let value = try JSONParser.parse(text)
         #expect(value.serializedString == text)
         let object = try #require(value.objectValue)
-        #expect(object.keys == ["z", "a", "m", "a"])
-        #expect(object["a"] == .string("again"))
+        #expect(object.keys == ["z", "a", "m", "q"])
+    }
+
+    @Test(
+        "a duplicate key at any depth is refused, naming the key and its path (I-JSON, RFC 7493)",
+        arguments: [
+            (#"{"a":1,"a":2}"#, "a", [String](), 8),
+            (#"{"data":{"customer_email":"a@x","customer_email":"b@x"}}"#, "customer_email", ["data"], 33),
+            (#"{"data":{"x":[{"k":{"deep":1,"e":2,"deep":3}}]}}"#, "deep", ["data", "x", "0", "k"], 36),
+            (#"[0,{"b":1},{"b":1,"c":{"b":0},"b":2}]"#, "b", ["2"], 31),
+        ])
+    func duplicateKeys(text: String, key: String, path: [String], column: Int) {
+        #expect {
+            _ = try JSONParser.parse(text)
+        } throws: { error in
+            guard let error = error as? JSONParseError, let duplicate = error.duplicateKey else { return false }
+            return duplicate.key == key && duplicate.path == path && error.column == column
+                && error.reason.contains((path + [key]).joined(separator: "."))
+                && error.reason.contains("duplicate key \"\(key)\"")
+        }
+    }
+
+    @Test("duplicate detection also covers large objects, where a set replaces the linear scan")
+    func duplicateKeysInLargeObjects() throws {
+        let keys = (0..<200).map { "k\($0)" }
+        let unique = "{" + keys.map { "\"\($0)\":1" }.joined(separator: ",") + "}"
+        #expect(try JSONParser.parse(unique).objectValue?.count == 200)
+        for repeated in ["k0", "k15", "k16", "k199"] {
+            let text = "{\"outer\":" + unique.dropLast() + ",\"\(repeated)\":2}}"
+            do {
+                _ = try JSONParser.parse(text)
+                Issue.record("\(repeated) repeated in a large object was accepted")
+            } catch {
+                #expect(error.duplicateKey?.key == repeated)
+                #expect(error.duplicateKey?.path == ["outer"])
+            }
+        }
+        // The same key in sibling objects is no duplicate.
+        #expect(throws: Never.self) { try JSONParser.parse(#"[{"a":1},{"a":2},{"x":{"a":3}}]"#) }
+        // Escapes are decoded before keys are compared.
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(#"{"ab":1,"a\u0062":2}"#) }
     }
 
     @Test("numbers round-trip exactly as written")

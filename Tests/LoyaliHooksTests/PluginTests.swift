@@ -351,6 +351,20 @@ struct PluginTests {
         #expect(log.all.allSatisfy { $0.hasSuffix(" plugin=tagger") })
     }
 
+    @Test("a reply repeating a key at any depth is a malformed reply, so a redacted field cannot come back")
+    func replyWithDuplicateKeysIsMalformed() throws {
+        let reply = #"{"id":"r1","event":{"data":{"customer_email":"a@x","customer_email":"[REDACTED]"}}}"#
+        guard case .failure(let problem) = PluginSupervisor.decode(Array(reply.utf8)) else {
+            Issue.record("a reply with a duplicate key was accepted")
+            return
+        }
+        #expect(problem.description.hasPrefix(#"the reply repeats a key: duplicate key "customer_email" at event.data.customer_email"#))
+        guard case .success = PluginSupervisor.decode(Array(#"{"id":"r1","event":{"data":{"a":{"k":1},"b":{"k":2}}}}"#.utf8)) else {
+            Issue.record("the same key in sibling objects was refused")
+            return
+        }
+    }
+
     @Test func numbersAPluginDidNotChangeKeepTheirLiterals() throws {
         let original = try JSONParser.parse(#"{"a":12.50,"b":[1.0,12345678901234567890],"c":{"d":1e3},"e":7}"#)
         let echoed = try JSONParser.parse(#"{"a":12.5,"b":[1,12345678901234567000],"c":{"d":1000.0},"e":8,"f":2.0}"#)

@@ -309,6 +309,20 @@ struct IngestTests {
         #expect(empty.json?.objects("rejected").first?.string("reason")?.contains("empty") == true)
     }
 
+    @Test("an event repeating a key at any depth is refused with 400 naming its line; the others are accepted")
+    func duplicateKeysAreRefusedAtIngest() throws {
+        let fixture = try ServeFixture()
+        let duplicated = #"{"id":"evt_dup_2","event_type":"points.earned","data":{"customer":{"email":"a@x","email":"b@x"}}}"#
+        let response = try fixture.post(
+            [eventLine("evt_dup_1"), duplicated].joined(separator: "\n") + "\n", contentType: "application/x-ndjson")
+        #expect(response.status == 400)
+        let body = try #require(response.json)
+        let rejected = try #require(body.objects("rejected").first)
+        #expect(rejected.int("line") == 2)
+        #expect(rejected.string("reason")?.hasPrefix(#"duplicate key "email" at data.customer.email"#) == true, "\(rejected)")
+        #expect(body.objects("accepted").count == 1)
+    }
+
     @Test("a batch with good and bad lines: the good are accepted and durable, the bad named by line and reason")
     func mixedBatch() throws {
         let fixture = try ServeFixture()

@@ -13,7 +13,9 @@ public struct InputEventDecoder: Sendable {
         do {
             value = try JSONParser.parse(line)
         } catch {
-            throw InputRejection(line: number, column: error.column, reason: "invalid JSON: \(error.reason)")
+            // A repeated key is well-formed JSON, but not an event this tool will carry.
+            let prefix = error.duplicateKey == nil ? "invalid JSON: " : ""
+            throw InputRejection(line: number, column: error.column, reason: prefix + error.reason)
         }
         guard case .object(let object) = value else {
             throw InputRejection(line: number, reason: "an event must be a JSON object, not \(value.kindName)")

@@ -12,6 +12,18 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public var column: Int
     /// What is wrong, in a short human sentence (no trailing period).
     public var reason: String
+    /// Set when the problem is a repeated object key.
+    public internal(set) var duplicateKey: DuplicateKey?
+
+    /// A key that an object repeats, and where that object is.
+    public struct DuplicateKey: Sendable, Equatable {
+        /// The repeated key.
+        public var key: String
+        /// The keys (and array indices, as decimal text) from the document's root to the object
+        /// that repeats `key`; empty for the top level. Filled in as the error travels out
+        /// through each container.
+        public var path: [String]
+    }
 
     /// Creates an error at an explicit position.
     public init(offset: Int, line: Int, column: Int, reason: String) {
@@ -46,6 +58,38 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
             i += 1
         }
         self.init(offset: offset, line: line, column: column, reason: reason)
+    }
+
+    /// A duplicate `key` at `offset`; the path is added by ``inside(key:)`` and ``inside(index:)``.
+    init(duplicateKey key: String, offset: Int, in bytes: UnsafeBufferPointer<UInt8>) {
+        self.init(offset: offset, in: bytes, reason: "")
+        duplicateKey = DuplicateKey(key: key, path: [])
+        reason = Self.duplicateReason(key: key, path: [])
+    }
+
+    /// The error as seen from the container holding the member `key`: a duplicate-key error
+    /// gains `key` in front of its path; any other error is returned unchanged.
+    @inline(never)
+    func inside(key: String) -> JSONParseError {
+        guard var duplicate = duplicateKey else { return self }
+        duplicate.path.insert(key, at: 0)
+        var error = self
+        error.duplicateKey = duplicate
+        error.reason = Self.duplicateReason(key: duplicate.key, path: duplicate.path)
+        return error
+    }
+
+    /// Like ``inside(key:)``, for the element at `index` of an array.
+    @inline(never)
+    func inside(index: Int) -> JSONParseError {
+        duplicateKey == nil ? self : inside(key: String(index))
+    }
+
+    private static func duplicateReason(key: String, path: [String]) -> String {
+        let quoted = JSONValue.string(key).serializedString.controlCharactersEscaped
+        let at = (path + [key]).joined(separator: ".").controlCharactersEscaped
+        return "duplicate key \(quoted) at \(at); I-JSON (RFC 7493) forbids duplicate keys, "
+            + "and a receiver may read a copy that a transform did not change"
     }
 
     /// `line L, column C: reason`.

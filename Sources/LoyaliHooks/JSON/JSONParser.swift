@@ -5,7 +5,8 @@
 ///   `12.50` and `1000000000000` survive a round trip exactly as written.
 /// - Strings must be valid UTF-8 (no overlongs, no encoded surrogates, nothing above U+10FFFF),
 ///   may not contain raw control characters, and may not carry lone `\u` surrogates.
-/// - Duplicate keys are kept, in order (``JSONObject``'s subscript reads the last one).
+/// - Duplicate keys are refused at any depth, as I-JSON (RFC 7493) requires; the error names
+///   the key and its path (``JSONParseError/duplicateKey``).
 /// - Anything but whitespace after the value is an error.
 ///
 /// Errors carry the byte offset plus the line and column, which are only computed once parsing

@@ -8,6 +8,11 @@ extension JSONReader {
     }
 
     @inline(never)
+    func duplicateKey(_ key: String, at offset: Int) -> JSONParseError {
+        JSONParseError(duplicateKey: key, offset: offset, in: UnsafeBufferPointer(start: base, count: end))
+    }
+
+    @inline(never)
     func controlCharacter(_ byte: UInt8) -> JSONParseError {
         error(
             at: pos, "control character \(scalarName(UInt32(byte))) in string; it must be escaped")

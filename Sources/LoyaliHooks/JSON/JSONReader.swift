@@ -105,7 +105,12 @@ struct JSONReader: ~Copyable {
         }
         let start = valueCount
         while true {
-            let element = try parseValue()
+            let element: JSONValue
+            do {
+                element = try parseValue()
+            } catch {
+                throw error.inside(index: valueCount - start)
+            }
             pushValue(element)
             skipWhitespace()
             guard pos < end else {
@@ -143,11 +148,15 @@ struct JSONReader: ~Copyable {
         }
         let start = memberCount
         var afterComma = false
+        // Keys seen so far, built only for objects too large for a linear scan to stay cheap.
+        var seenKeys: Set<String>?
         while true {
             guard pos < end, base[pos] == JSONByte.quote else {
                 throw badKeyStart(afterComma: afterComma)
             }
+            let keyStart = pos
             let key = try parseString()
+            try checkUniqueKey(key, at: keyStart, from: start, seen: &seenKeys)
             skipWhitespace()
             guard pos < end, base[pos] == JSONByte.colon else {
                 throw error(
@@ -157,7 +166,12 @@ struct JSONReader: ~Copyable {
                         : "unexpected end of input; expected ':' after object key")
             }
             pos += 1
-            let value = try parseValue()
+            let value: JSONValue
+            do {
+                value = try parseValue()
+            } catch {
+                throw error.inside(key: key)
+            }
             pushMember(JSONObject.Member(key: key, value: value))
             skipWhitespace()
             guard pos < end else {
@@ -199,6 +213,35 @@ struct JSONReader: ~Copyable {
         throw error(
             at: start, "invalid literal '\(shown)'; expected a value such as true, false or null")
     }
+
+    /// Refuses a key the object already has: I-JSON (RFC 7493 §2.3) forbids duplicates, and a
+    /// duplicate is how a redacted field could travel on in clear (`redact` and `remove` see one
+    /// copy, a receiver may read the other). Small objects, the common case, are scanned without
+    /// allocating; past `linearScanLimit` keys a set takes over. Keys compare as Swift strings
+    /// do (canonical equivalence), which is also how ``JSONObject`` looks keys up, so no two keys
+    /// that one lookup could confuse survive.
+    @inline(__always)
+    mutating func checkUniqueKey(
+        _ key: String, at keyStart: Int, from start: Int, seen: inout Set<String>?
+    ) throws(JSONParseError) {
+        let count = memberCount - start
+        if count == 0 { return }
+        if count < Self.linearScanLimit {
+            for i in start..<memberCount where members[i].key == key {
+                throw duplicateKey(key, at: keyStart)
+            }
+            return
+        }
+        if seen == nil {
+            var keys = Set<String>(minimumCapacity: count * 2)
+            for i in start..<memberCount { keys.insert(members[i].key) }
+            seen = keys
+        }
+        if !seen!.insert(key).inserted { throw duplicateKey(key, at: keyStart) }
+    }
+
+    /// Objects with fewer members than this are checked for duplicates by a linear scan.
+    static let linearScanLimit = 16
 
     // MARK: Numbers
 

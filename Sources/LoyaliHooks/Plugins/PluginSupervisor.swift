@@ -293,7 +293,9 @@ public final class PluginSupervisor: @unchecked Sendable {
             }
             return .success(object)
         } catch {
-            return .failure(MalformedReply(description: "the reply is not valid JSON: \(error.reason) at column \(error.column)"))
+            // A repeated key could carry a redacted field back in clear, so it is a bad reply too.
+            let what = error.duplicateKey == nil ? "the reply is not valid JSON" : "the reply repeats a key"
+            return .failure(MalformedReply(description: "\(what): \(error.reason) at column \(error.column)"))
         }
     }
 
