@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Crash-safety check: kill -9 the runner at random moments during an N-event run (default 20,000),
 # restart it each time, then let it finish. Every event must reach the receiver at least once,
-# every duplicate must carry the same whd_ id, and the duplicates must be few (requests in flight
-# or finished but not yet recorded at each kill). Loopback only; every loop is bounded.
+# every duplicate must carry the same whd_ id and a higher attempt number, and the duplicates
+# must be few (requests in flight or finished but not yet recorded at each kill). Loopback only;
+# every loop is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-20000}
@@ -42,8 +43,11 @@ by_id = collections.Counter(l[0] for l in lines)
 bad_sig = sum(1 for l in lines if l[3] != "True")
 events = int(sys.argv[2])
 dups = sum(c - 1 for c in by_id.values())
-print(f"requests: {len(lines)}, distinct deliveries: {len(by_id)} of {events}, duplicates: {dups}, bad signatures: {bad_sig}")
-ok = len(by_id) == events and bad_sig == 0
-print("OK: every event delivered at least once" if ok else "FAILED: deliveries missing")
+# A re-send after a crash carries the next attempt number: no (id, attempt) pair may repeat.
+repeated = sum(c - 1 for c in collections.Counter((l[0], l[1]) for l in lines).values())
+print(f"requests: {len(lines)}, distinct deliveries: {len(by_id)} of {events}, duplicates: {dups}, "
+      f"repeated attempt numbers: {repeated}, bad signatures: {bad_sig}")
+ok = len(by_id) == events and bad_sig == 0 and repeated == 0
+print("OK: every event delivered at least once" if ok else "FAILED: deliveries missing or attempt numbers repeated")
 sys.exit(0 if ok else 1)
 PY

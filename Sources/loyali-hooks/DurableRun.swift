@@ -18,6 +18,9 @@ enum DurableRun {
             guard let parsed = Duration.parse(config: grace) else { throw .usage("--grace must be a duration such as 10s") }
             options.grace = parsed
         }
+        // One runner per store, checked before anything starts (see StateDirectoryLock).
+        let lock = try StateOptions.lockForRunner(args)
+        defer { withExtendedLifetime(lock) {} }
         let logger = Logger(format: logFormat)
         let startErrors = PluginRuntime.start(pipelines, includingSinks: true, logger: logger)
         defer { PluginRuntime.shutdown(pipelines) }

@@ -8,7 +8,9 @@ enum ResendCommand {
 
         Queues fresh attempts for deliveries: same whd_ id (receivers dedupe on it), a fresh
         signature at send time, and the sink's retry schedule starting over. A running
-        'loyali-hooks run' picks them up within a second; otherwise 'run --once' sends them.
+        'loyali-hooks run' or 'serve' picks them up within a second; otherwise 'run --once' sends
+        them. A delivery in flight (being sent right now) cannot be resent until its attempt is
+        recorded; resend says so and exits 1.
 
         EXAMPLES:
           loyali-hooks resend whd_3399ea5c12101c5af09822cd02fce6e4
@@ -30,9 +32,31 @@ enum ResendCommand {
         }
         guard !args.positionals.isEmpty else { throw .usage("give the WHD_IDs to resend, or --failed") }
         let store = try StateOptions.openStore(args)
-        let queued = try StateOptions.attempt { try store.resend(ids: args.positionals, nowMs: now) }
-        let unknown = args.positionals.filter { !queued.contains($0) }
+        let queued = Set(try StateOptions.attempt { try store.resend(ids: args.positionals, nowMs: now) })
         Terminal.out("queued \(queued.count) deliver\(queued.count == 1 ? "y" : "ies") for resend")
-        if !unknown.isEmpty { throw .failed("unknown delivery id(s): \(unknown.joined(separator: ", "))") }
+        // Say why each other id was not queued: it is unknown, or it exists but cannot be resent now.
+        var unknown: [String] = []
+        var reasons: [String] = []
+        var seen = Set<String>()
+        for id in args.positionals where !queued.contains(id) && seen.insert(id).inserted {
+            guard let (summary, _) = try StateOptions.attempt({ try store.detail(id: id) }) else {
+                unknown.append(id)
+                continue
+            }
+            reasons.append(Self.notResendable(summary))
+        }
+        if !unknown.isEmpty { reasons.append("unknown delivery id(s): \(unknown.joined(separator: ", "))") }
+        if !reasons.isEmpty { throw .failed(reasons.joined(separator: "\n")) }
+    }
+
+    /// Why a known delivery was not queued: the store only refuses one that is in flight.
+    static func notResendable(_ summary: DeliverySummary) -> String {
+        switch summary.status {
+        case .inFlight:
+            "cannot resend \(summary.id): it is in flight (an attempt is being sent right now, or a runner was killed "
+                + "mid-attempt and its next start puts it back in the queue); resend it once the attempt is recorded"
+        default:
+            "cannot resend \(summary.id): it is \(summary.status.rawValue) and could not be queued now; try again"
+        }
     }
 }

@@ -86,6 +86,9 @@ enum ServeCommand {
         } catch .configuration(let diagnostics) {
             Reports.diagnostics(diagnostics, json: false)
             throw .config
+        } catch .stateLocked(let failure) {
+            Terminal.err("error: \(failure)")
+            throw .config
         } catch {
             throw .failed("\(error)")
         }

@@ -14,6 +14,18 @@ enum StateOptions {
         }
     }
 
+    /// The state directory's runner lock (`run`, `serve`); another runner there is a usage
+    /// problem, reported at once: exit 2 with `state DIR is in use by pid N`.
+    static func lockForRunner(_ args: Arguments) throws(CLIError) -> StateDirectoryLock {
+        let directory = DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+        do {
+            return try StateDirectoryLock(directory: directory)
+        } catch {
+            Terminal.err("error: \(error)")
+            throw .config
+        }
+    }
+
     /// `--since 1h` as a cutoff in Unix milliseconds.
     static func since(_ args: Arguments, nowMs: Int64) throws(CLIError) -> Int64? {
         guard let text = args.value("--since") else { return nil }

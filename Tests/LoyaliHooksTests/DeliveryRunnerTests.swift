@@ -90,6 +90,16 @@ struct RunnerHarness {
         return false
     }
 
+    /// Waits (bounded in real time) until the store's status counts satisfy `condition`.
+    func waitForCounts(seconds: Double = 5, _ condition: ([DeliveryStatus: Int]) -> Bool) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while Date() < deadline {
+            if let counts = try? store.counts(), condition(counts) { return true }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return false
+    }
+
     /// Starts a drain run on its own thread; the returned wakeup fires when it ends.
     func start(
         _ pipelines: [PipelineDefinition], mode: DeliveryRunner.Mode = .drain, batchSize: Int? = nil
@@ -209,6 +219,47 @@ struct DeliveryRunnerTests {
         runner.requestStop()
         for release in stuck.held.withLock({ $0 }) { release() }
         #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+    }
+
+    @Test("a stop whose grace runs out leaves nothing in flight: cut-off attempts are logged as interrupted, unstarted ones go back")
+    func stopLeavesNothingInFlight() throws {
+        let events = (1...20).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        let stuck = ScriptedSink { _ in nil }
+        let (runner, done, _) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": stuck]), mode: .follow, batchSize: 4)
+        #expect(stuck.waitFor(stuck.maxInFlight))
+        #expect(harness.waitForCounts { $0[.pending, default: 0] + $0[.inFlight, default: 0] == 20 })
+        runner.requestStop()
+        // The default grace is 10 s; the stuck requests never answer.
+        Thread.sleep(forTimeInterval: 0.05)
+        harness.clock.advance(byMs: 11_000)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)), "the stop did not end the run")
+
+        let counts = try harness.store.counts()
+        #expect(counts[.inFlight] == 0)
+        #expect(counts[.retrying] == stuck.maxInFlight)
+        #expect(counts[.pending] == 20 - stuck.maxInFlight)
+        let sent = Set(stuck.requests.withLock { $0.map(\.deliveryID) })
+        for row in try harness.store.list(DeliveryQuery()) {
+            let (_, attempts) = try #require(try harness.store.detail(id: row.id))
+            if sent.contains(row.id) {
+                #expect(row.attempts == 1)
+                #expect(attempts.map(\.errorClass) == ["interrupted"])
+                #expect(row.nextAttemptMs != nil && row.nextAttemptMs! <= harness.clock.nowMs())
+            } else {
+                #expect(row.attempts == 0)
+                #expect(attempts.isEmpty)
+            }
+        }
+
+        // The restart sends the cut-off deliveries as attempt 2, the others as attempt 1.
+        let healthy = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let (_, again, result) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": healthy]))
+        #expect(again.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(result.withLock { $0 }?.delivered == 20)
+        for request in healthy.requests.withLock({ $0 }) {
+            #expect(request.attempt == (sent.contains(request.deliveryID) ? 2 : 1))
+        }
     }
 
     @Test("replaying a source never makes a second delivery, and a file source resumes from its checkpoint")

@@ -307,9 +307,9 @@ struct DeliveryStoreTests {
 
     // MARK: Crash recovery
 
-    @Test func recoverInFlightSendsAgainWithTheSameIDAndAttempt() throws {
+    @Test func recoverInFlightCountsTheInterruptedAttemptSoNoAttemptNumberRepeats() throws {
         let directory = StateDirectory()
-        var firstIDs: [String: Int] = [:]
+        var sentAttempts: [String: Int] = [:]
         do {
             let store = try directory.open()
             try store.enqueue([delivery(1), delivery(2)], checkpoint: nil, nowMs: 0)
@@ -319,19 +319,43 @@ struct DeliveryStoreTests {
             try store.record([attempt(retried, at: 0, outcome: .retry(atMs: 60_000))])
             _ = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 2)
             #expect(try store.counts()[.inFlight] == 2)
-            firstIDs = Dictionary(uniqueKeysWithValues: claimed.map { ($0.id, $0.eventID == "evt_2" ? 2 : 1) })
-            // The process dies here with both rows in flight.
+            sentAttempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.id, $0.eventID == "evt_2" ? 2 : 1) })
+            // The process dies here with both rows in flight: either attempt may have been sent.
         }
         let store = try directory.open()
         #expect(try store.recoverInFlight() == 2)
         let counts = try store.counts()
         #expect(counts[.inFlight] == 0)
-        #expect(counts[.pending] == 1)
-        #expect(counts[.retrying] == 1)
+        #expect(counts[.retrying] == 2)
+        for (id, sent) in sentAttempts {
+            let (summary, attempts) = try #require(try store.detail(id: id))
+            #expect(summary.attempts == sent)
+            #expect(attempts.last?.attempt == sent)
+            #expect(attempts.last?.errorClass == "interrupted")
+            #expect(summary.lastError?.hasPrefix("interrupted") == true)
+        }
         let again = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 10)
-        #expect(Dictionary(uniqueKeysWithValues: again.map { ($0.id, $0.attempt) }) == firstIDs)
+        #expect(Dictionary(uniqueKeysWithValues: again.map { ($0.id, $0.attempt) }) == sentAttempts.mapValues { $0 + 1 })
+        #expect(try store.recoverInFlight() == 2)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 10).map(\.attempt).sorted() == [3, 4])
         #expect(try store.recoverInFlight() == 2)
         #expect(try store.recoverInFlight() == 0)
+    }
+
+    @Test func releasePutsUnstartedDeliveriesBackWithNoAttempt() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1), delivery(2), delivery(3)], checkpoint: nil, nowMs: 0)
+        let claimed = try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 3)
+        let retried = try #require(claimed.first { $0.eventID == "evt_2" })
+        try store.record([attempt(retried, at: 0, outcome: .retry(atMs: 10))])
+        _ = try store.claimDue(sinkKey: hooks, nowMs: 10, limit: 3)
+        let done = try #require(claimed.first { $0.eventID == "evt_3" })
+        try store.record([attempt(done, at: 0, httpStatus: 200, outcome: .succeeded)])
+        #expect(try store.release(ids: claimed.map(\.id) + ["whd_missing"]) == 2)
+        #expect(try store.counts() == [.pending: 1, .retrying: 1, .inFlight: 0, .succeeded: 1, .failed: 0])
+        #expect(try store.detail(id: claimed[0].id)?.1.isEmpty == true)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 10, limit: 3).map(\.attempt).sorted() == [1, 2])
     }
 
     // MARK: Resend

@@ -48,6 +48,85 @@ final class VerifyingReceiver {
     }
 }
 
+/// A loopback endpoint that accepts connections and never answers: every attempt hangs.
+final class SilentReceiver {
+    let port: Int
+    private let process = Process()
+
+    init() throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            """
+            import socket, sys
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(128)
+            print(s.getsockname()[1], flush=True)
+            held = []
+            while True: held.append(s.accept())
+            """,
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            kill(process.processIdentifier, SIGKILL)
+            throw CLITestError(description: "silent receiver did not start: \(line)")
+        }
+        self.port = port
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// The CLI running in the background (a runner), stopped with a signal by the test.
+final class BackgroundCLI {
+    let process = Process()
+    let stderrURL: URL
+
+    init(_ arguments: [String], in directory: URL, environment extra: [String: String]) throws {
+        guard let binary = CLI.binary else { throw CLITestError(description: "loyali-hooks binary not found") }
+        stderrURL = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
+        try Data().write(to: stderrURL)
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = CLI.environment.merging(extra) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits (bounded) for the exit; `nil` if it did not exit in time.
+    func stop(_ signal: Int32 = SIGINT, seconds: Double = 20) -> Int32? {
+        kill(process.processIdentifier, signal)
+        guard eventually(seconds: seconds, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+}
+
+/// Waits (bounded in real time) until `condition` holds.
+func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date(timeIntervalSinceNow: seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    return try condition()
+}
+
 /// `run` for real (store on), then `deliveries`, `stats` and `resend` against the same state.
 @Suite("Durable delivery through the CLI", .serialized)
 struct DurableCLITests {
@@ -165,5 +244,109 @@ struct DurableCLITests {
         #expect(run.status == 0, "\(run.stderr)")
         let written = try String(contentsOf: directory.url.appendingPathComponent("out/audit.jsonl"), encoding: .utf8)
         #expect(written.split(separator: "\n").count == 3)
+    }
+
+    @Test("one runner per state directory: a second runner exits 2 naming the first; the log, stats and resend keep working")
+    func oneRunnerPerStateDirectory() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
+        let state = directory.path("state")
+        let outPath = directory.path("out/audit.jsonl")
+        func written() -> [Substring] {
+            ((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "").split(separator: "\n")
+        }
+        // Follow mode: the runner stays up, holding the state directory.
+        let runner = try BackgroundCLI(
+            ["run", "pipeline.yaml", "--state", state], in: directory.url, environment: ["DURABLE_SECRET": Self.secret])
+        #expect(eventually { written().count == 3 }, "\(runner.stderr)")
+
+        for command in [["run", "pipeline.yaml", "--drain"], ["serve", "pipeline.yaml", "--admin", "off"]] {
+            let second = try Self.run(command, in: directory)
+            #expect(second.status == 2, "\(command): \(second.stderr)")
+            #expect(second.stderr.contains("state \(state) is in use by pid \(runner.pid)"), "\(second.stderr)")
+        }
+        #expect(written().count == 3, "the refused runners sent nothing")
+
+        let list = try Self.run(["deliveries", "--json"], in: directory)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdoutLines.count == 3)
+        #expect(try Self.run(["stats"], in: directory).status == 0)
+        let id = try #require(try JSONParser.parse(list.stdoutLines[0]).objectValue?["id"]?.stringValue)
+        #expect(try Self.run(["deliveries", "show", id], in: directory).status == 0)
+        // The running runner notices a resend made by another process.
+        let resend = try Self.run(["resend", id], in: directory)
+        #expect(resend.status == 0, "\(resend.stderr)")
+        #expect(eventually { written().count == 4 }, "the runner did not pick the resend up")
+        #expect(written().last?.contains(id) == true)
+
+        #expect(runner.stop() == 0, "\(runner.stderr)")
+        // The lock goes with the process: the next runner starts.
+        let next = try Self.run(["run", "pipeline.yaml", "--once"], in: directory)
+        #expect(next.status == 0, "\(next.stderr)")
+    }
+
+    @Test("resend says why a known delivery cannot be resent now (in flight), and still queues the others")
+    func resendExplainsInFlight() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
+        #expect(try Self.run(["run", "pipeline.yaml", "--drain"], in: directory).status == 0)
+        let store = try DeliveryStore(directory: directory.path("state"))
+        let rows = try store.list(DeliveryQuery())
+        // Queued again and claimed by a runner that is sending it right now.
+        #expect(try store.resend(ids: [rows[0].id], nowMs: 0) == [rows[0].id])
+        let inFlight = try #require(try store.claimDue(sinkKey: ("durable", "audit"), nowMs: 0, limit: 1).first)
+        let other = try #require(rows.first { $0.id != inFlight.id }?.id)
+        let resend = try Self.run(["resend", inFlight.id, other, "whd_nope"], in: directory)
+        #expect(resend.status == 1)
+        #expect(resend.stdout.contains("queued 1 delivery"))
+        #expect(resend.stderr.contains("cannot resend \(inFlight.id): it is in flight"), "\(resend.stderr)")
+        #expect(resend.stderr.contains("unknown delivery id(s): whd_nope"))
+        #expect(!resend.stderr.contains("unknown delivery id(s): \(inFlight.id)"))
+    }
+
+    @Test("attempt numbers stay truthful across a clean stop mid-attempt and a kill -9: no attempt number is sent twice")
+    func attemptNumbersSurviveStopsAndCrashes() throws {
+        let directory = try Self.workspace(sink: """
+              hook: { type: http, url: "http://127.0.0.1:${PORT}/hook", timeout: 60s }
+            """)
+        let state = directory.path("state")
+        let silent = try SilentReceiver()
+        let environment = ["DURABLE_SECRET": Self.secret, "PORT": String(silent.port)]
+        func inFlight() -> Int { (try? DeliveryStore(directory: state).counts()[.inFlight]) ?? 0 }
+
+        // 1. A clean stop whose grace runs out while every attempt hangs.
+        let first = try BackgroundCLI(["run", "pipeline.yaml", "--state", state, "--grace", "200ms"], in: directory.url, environment: environment)
+        #expect(eventually { inFlight() == 3 }, "\(first.stderr)")
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(first.stop(SIGTERM) == 0, "\(first.stderr)")
+        let store = try DeliveryStore(directory: state)
+        #expect(try store.counts()[.inFlight] == 0, "a clean stop leaves nothing in flight")
+        let ids = try store.list(DeliveryQuery()).map(\.id)
+        #expect(ids.count == 3)
+        for id in ids {
+            let (summary, attempts) = try #require(try store.detail(id: id))
+            #expect(summary.status == .retrying)
+            #expect(attempts.map(\.attempt) == [1])
+            #expect(attempts.map(\.errorClass) == ["interrupted"])
+        }
+
+        // 2. Attempt 2 hangs too, and the runner is killed.
+        let second = try BackgroundCLI(["run", "pipeline.yaml", "--state", state], in: directory.url, environment: environment)
+        #expect(eventually { inFlight() == 3 }, "\(second.stderr)")
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(second.stop(SIGKILL) != nil)
+
+        // 3. The receiver is back: each delivery arrives as attempt 3, never as 1 or 2 again.
+        let receiver = try VerifyingReceiver(secret: Self.secret, directory: directory.url)
+        let third = try CLI.run(
+            ["run", "pipeline.yaml", "--drain", "--state", state], in: directory.url,
+            environment: ["DURABLE_SECRET": Self.secret, "PORT": String(receiver.port)])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(receiver.requests.map(\.attempt) == [3, 3, 3])
+        #expect(Set(receiver.requests.map(\.id)) == Set(ids))
+        for id in ids {
+            let (summary, attempts) = try #require(try store.detail(id: id))
+            #expect(summary.status == .succeeded)
+            #expect(attempts.map(\.attempt) == [1, 2, 3], "deliveries show lists every attempt")
+            #expect(attempts.map(\.errorClass) == ["interrupted", "interrupted", nil])
+        }
     }
 }

@@ -8,14 +8,20 @@ extension DeliveryRunner {
     /// process (a `resend` while `run` is up). A timed wait, not a busy loop.
     static let refreshIntervalMs: Int64 = 1_000
 
-    func dispatchLoop() {
+    /// What the dispatch loop leaves behind when a stop ends it: deliveries claimed but never
+    /// started, and the attempts the grace period cut off, judged `interrupted`.
+    struct Leftovers {
+        var unstarted: [String] = []
+        var interrupted: [AttemptRecord] = []
+    }
+
+    func dispatchLoop() -> Leftovers {
         var lanes: [SinkLane] = []
         for pipeline in pipelines {
             for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
         }
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
         let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup)
-        defer { storeWorker.finish() }
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
@@ -33,7 +39,9 @@ extension DeliveryRunner {
             }
             if stopRequested.load(ordering: .relaxed) {
                 if stopDeadline == nil { stopDeadline = now + options.grace.totalMilliseconds }
-                if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! { break }
+                if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! {
+                    return leftovers(lanes, storeWorker: storeWorker)
+                }
             } else {
                 let ingestDone = ingestFinished.load(ordering: .acquiring)
                 let settlesAndExits = retiring.load(ordering: .acquiring) || nothingToFollow.load(ordering: .acquiring)
@@ -45,9 +53,9 @@ extension DeliveryRunner {
                 if ingestDone, lanes.indices.allSatisfy({ lanes[$0].isIdle && !handOff.hasQueued($0) }) {
                     switch mode {
                     case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
-                        return
+                        return leftovers(lanes, storeWorker: storeWorker)
                     case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue }):
-                        return
+                        return leftovers(lanes, storeWorker: storeWorker)
                     default:
                         break
                     }
@@ -60,6 +68,29 @@ extension DeliveryRunner {
                 clock.sleep(untilMs: max(deadline, now), wakeup: wakeup)
             }
         }
+    }
+
+    /// Ends the loop: judges what finished, writes it and every claim still with the store
+    /// thread, then gathers what is left in flight (see ``Leftovers``). The store calls that put
+    /// those rows back happen in `run()`, once ingest has stopped handing deliveries over too.
+    private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker) -> Leftovers {
+        storeWorker.record(judgeCompletions(lanes: lanes))
+        storeWorker.finish()
+        var leftovers = Leftovers()
+        for result in storeWorker.takeResults() { leftovers.unstarted += result.claimed.map(\.id) }
+        let now = clock.nowMs()
+        for lane in lanes {
+            leftovers.unstarted += lane.takeUnstarted().map(\.id)
+            for (delivery, startedAtMs) in lane.started.values {
+                leftovers.interrupted.append(AttemptRecord(
+                    deliveryID: delivery.id, attempt: delivery.attempt, startedAtMs: startedAtMs,
+                    durationMs: max(0, now - startedAtMs), errorClass: DeliveryStore.interruptedErrorClass,
+                    errorMessage: "the stop's grace period ran out before the attempt finished; it may have reached the receiver",
+                    outcome: .retry(atMs: now)))
+            }
+            lane.started.removeAll()
+        }
+        return leftovers
     }
 
     /// Starts as many attempts on `lane` as it has free slots, and asks the store thread for more
@@ -98,6 +129,7 @@ extension DeliveryRunner {
             let request = lane.planner.signedRequest(
                 for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
                 body: body, attempt: delivery.attempt, timestamp: nowMs / 1000)
+            lane.started[delivery.id] = (delivery, nowMs)
             if let concurrent = lane.concurrent {
                 let startedAt = nowMs
                 concurrent.send(request) { [self] result in
@@ -196,6 +228,7 @@ extension DeliveryRunner {
             let lane = lanes[completion.lane]
             lane.inFlight -= 1
             let delivery = completion.delivery
+            lane.started[delivery.id] = nil
             let attemptInRound = delivery.attempt - delivery.scheduleOffset
             let outcome = lane.decision(for: delivery).outcome(for: completion.result, attemptInRound: attemptInRound, nowMs: now)
             var record = AttemptRecord(

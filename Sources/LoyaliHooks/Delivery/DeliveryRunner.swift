@@ -279,8 +279,10 @@ public final class DeliveryRunner: @unchecked Sendable {
         if options.recoversInFlight { try store.recoverInFlight() }
         inFlightRecovered.store(true, ordering: .releasing)
         let dispatcherDone = Wakeup()
+        let leftovers = Mutex(Leftovers())
         let finished = Thread { [self] in
-            dispatchLoop()
+            let left = dispatchLoop()
+            leftovers.withLock { $0 = left }
             dispatcherDone.signal()
         }
         finished.name = "loyali-hooks.dispatch"
@@ -290,7 +292,27 @@ public final class DeliveryRunner: @unchecked Sendable {
         ingestStopped.signal()
         wakeup.signal()
         dispatcherDone.wait(until: nil)
+        putBack(leftovers.withLock { $0 })
         return snapshot
+    }
+
+    /// After a stop, leaves nothing of this runner `in_flight`: attempts the grace period cut off
+    /// are logged as `interrupted` and due again (they count: they may have been sent), and
+    /// deliveries handed to a lane but never started go back to the queue with no attempt. Runs
+    /// once both the dispatch and the ingest thread are done, so no hand-off can follow it.
+    private func putBack(_ leftovers: Leftovers) {
+        var unstarted = leftovers.unstarted
+        for lane in 0..<laneIndex.count { unstarted += handOff.take(lane, limit: .max).map(\.id) }
+        guard !unstarted.isEmpty || !leftovers.interrupted.isEmpty else { return }
+        do {
+            try store.record(leftovers.interrupted)
+            let released = try store.release(ids: unstarted)
+            logger.log(.info, "stopped with deliveries unfinished; they are due again", [
+                "interrupted_attempts": String(leftovers.interrupted.count), "not_started": String(released),
+            ])
+        } catch {
+            logger.log(.error, "putting unfinished deliveries back failed; the next start recovers them", ["error": "\(error)"])
+        }
     }
 }
 

@@ -14,6 +14,9 @@ final class SinkLane {
     var claimed: [ClaimedDelivery] = []
     var claimedHead = 0
     var inFlight = 0
+    /// Attempts handed to the sink and not judged yet, by delivery id, with when they started:
+    /// what a stop whose grace runs out records as `interrupted`.
+    var started: [String: (delivery: ClaimedDelivery, startedAtMs: Int64)] = [:]
     /// When the store next has due work for this lane; `nil` = ask the store now;
     /// ``nothingDue`` = the store holds nothing unsettled for it.
     var nextDueMs: Int64?
@@ -90,6 +93,15 @@ final class SinkLane {
         claimed.removeFirst(claimedHead)
         claimedHead = 0
         claimed.append(contentsOf: deliveries)
+    }
+
+    /// Takes every claimed delivery not started yet (at a stop, to put them back in the queue).
+    func takeUnstarted() -> [ClaimedDelivery] {
+        defer {
+            claimed.removeAll()
+            claimedHead = 0
+        }
+        return Array(claimed[claimedHead...])
     }
 
     /// Takes the next claimed delivery.

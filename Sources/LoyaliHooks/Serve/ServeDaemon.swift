@@ -67,12 +67,15 @@ public final class ServeDaemon: Sendable {
         case store(directory: String, message: String)
         /// A listener could not bind.
         case listen(HTTPServerError)
+        /// Another runner holds the state directory, or it cannot be locked.
+        case stateLocked(StateDirectoryLock.Failure)
 
         public var description: String {
             switch self {
             case .configuration(let diagnostics): diagnostics.map(\.description).joined(separator: "\n")
             case .store(let directory, let message): "\(directory): error: cannot open the state store: \(message)"
             case .listen(let error): error.description
+            case .stateLocked(let failure): failure.description
             }
         }
     }
@@ -83,6 +86,8 @@ public final class ServeDaemon: Sendable {
     }
 
     private struct Running {
+        /// Held for the daemon's lifetime: one runner per store.
+        let lock: StateDirectoryLock
         let store: DeliveryStore
         let committer: IngestCommitter
         let checkpointer: WALCheckpointer
@@ -127,6 +132,13 @@ public final class ServeDaemon: Sendable {
     }
 
     private func startLocked() throws(StartError) {
+        // One runner per store, checked before anything starts (see StateDirectoryLock).
+        let lock: StateDirectoryLock
+        do {
+            lock = try StateDirectoryLock(directory: configuration.stateDirectory)
+        } catch {
+            throw .stateLocked(error)
+        }
         let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
         for warning in loaded.diagnostics where warning.severity != .error { logger.log(.warn, warning.description) }
         guard !loaded.hasErrors else { throw .configuration(loaded.diagnostics) }
@@ -190,7 +202,7 @@ public final class ServeDaemon: Sendable {
         }
         running.withLock {
             $0 = Running(
-                store: store, committer: committer, checkpointer: checkpointer, context: context, admin: admin, generations: [generation],
+                lock: lock, store: store, committer: committer, checkpointer: checkpointer, context: context, admin: admin, generations: [generation],
                 listeners: listeners, watcher: nil, nextGeneration: 2)
         }
         generation.start(logger: logger) { [weak self] finished in self?.generationFinished(finished) }

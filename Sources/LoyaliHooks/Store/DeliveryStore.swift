@@ -217,27 +217,6 @@ public final class DeliveryStore: Sendable {
         }
     }
 
-    /// At startup: deliveries left `in_flight` by a crash go back to `retrying` (or `pending` if
-    /// they had no attempt since the last resend), due at once, to be sent again with the same
-    /// id. Returns how many were recovered. Call before any runner claims. Blocking.
-    @discardableResult
-    public func recoverInFlight() throws -> Int {
-        try withConnection { connection in
-            connection.claimed.removeAll()
-            let database = connection.database
-            return try database.withStatement(
-                """
-                UPDATE deliveries
-                SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END
-                WHERE status = 'in_flight'
-                """
-            ) { statement in
-                try statement.run()
-                return database.changes
-            }
-        }
-    }
-
     /// Claims up to `limit` deliveries of one sink that are due at `nowMs` (pending or retrying,
     /// `next_attempt_at <= nowMs`), oldest due first, and marks them `in_flight` in the same
     /// transaction, so no two claimers (threads or processes) ever get the same row. Blocking.
