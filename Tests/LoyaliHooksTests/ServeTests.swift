@@ -406,6 +406,50 @@ struct IngestTests {
         #expect(after.status == 202, "the server stopped serving after the errors: \(after.text)")
     }
 
+    @Test("every answer is counted by status, including 413s (chunked or not) and 400s the server gives before the handler")
+    func everyAnswerCounted() throws {
+        let fixture = try ServeFixture { $0.ingestLimits.maxBodyBytes = 2_048 }
+        let auth = "Authorization: Bearer \(ServeFixture.token)\r\nContent-Type: application/json\r\n"
+        #expect(try fixture.post(eventLine("evt_count_1")).status == 202)
+        #expect(try fixture.post(String(repeating: "x", count: 3_000)).status == 413)
+        let chunk = String(repeating: "y", count: 1_500)
+        let chunked = try TestConnection(port: fixture.ingestPort)
+        try chunked.write("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\n\r\n5dc\r\n\(chunk)\r\n5dc\r\n\(chunk)\r\n0\r\n\r\n")
+        #expect(try chunked.readResponse().status == 413)
+        let smuggled = try TestConnection(port: fixture.ingestPort)
+        try smuggled.write("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        #expect(try smuggled.readResponse().status == 400)
+        #expect(try fixture.post(eventLine("evt_count_2"), token: nil).status == 401)
+        let exposition = try PrometheusParser.parse(try fixture.admin("GET", "/metrics").text)
+        for (code, expected) in [("202", 1.0), ("413", 2.0), ("400", 1.0), ("401", 1.0)] {
+            #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": code]) == expected, "code \(code)")
+        }
+    }
+
+    @Test(
+        "a head whose body framing is ambiguous gets 400 and the connection closes (request smuggling)",
+        arguments: [
+            "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+            "Content-Length: 4\r\nContent-Length: 4\r\n",
+            "Content-Length: 4\r\nContent-Length: 40\r\n",
+            "Transfer-Encoding: gzip, chunked\r\n",
+            "Transfer-Encoding: identity\r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+        ])
+    func ambiguousFraming(fields: String) throws {
+        let fixture = try ServeFixture()
+        let connection = try TestConnection(port: fixture.ingestPort)
+        try connection.write(
+            "POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(ServeFixture.token)\r\nContent-Type: application/json\r\n"
+                + fields + "\r\n0\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 400)
+        #expect(response.json?.string("error") == "bad_request")
+        #expect(response.headers["connection"] == "close")
+        #expect(connection.closes(within: 2))
+    }
+
     @Test("keep-alive carries interleaved single events and batches, pipelined or not, each answered in order")
     func keepAlive() throws {
         let fixture = try ServeFixture()
@@ -771,7 +815,7 @@ struct MetricsTests {
 // MARK: - Admin API against docs/openapi.yaml
 
 /// `docs/openapi.yaml` read with the project's own YAML parser, and a checker for the subset of
-/// JSON Schema it uses (`$ref`, `allOf`, `oneOf`, `type` including type lists, `properties`,
+/// JSON Schema it uses (`$ref`, `allOf`, `oneOf`, `anyOf`, `type` including type lists, `properties`,
 /// `required`, `items`, `enum`, `const`).
 struct OpenAPIDocument {
     indirect enum Node {
@@ -847,6 +891,9 @@ struct OpenAPIDocument {
         if let options = schema["oneOf"]?.list {
             let matching = options.filter { check(value, against: $0, at: path).isEmpty }
             if matching.count != 1 { problems.append("\(path): matches \(matching.count) of the oneOf schemas") }
+        }
+        if let options = schema["anyOf"]?.list, !options.contains(where: { check(value, against: $0, at: path).isEmpty }) {
+            problems.append("\(path): matches none of the anyOf schemas")
         }
         if let type = schema["type"] {
             let allowed = type.string.map { [$0] } ?? type.list.compactMap(\.string)

@@ -48,6 +48,12 @@ final class HTTPServerCore: Sendable {
                 headers: Self.values(of: connection, kind: .HEADER_KIND).map { HTTPHeader(name: $0.0, value: $0.1 ?? "") })
             let context = HTTPRequestContext(connection: connection, head: head)
             slot.pointee = Unmanaged.passRetained(context).toOpaque()
+            if let problem = head.framingProblem {
+                // Where this body ends is ambiguous: answer without reading it, and close.
+                var response = HTTPServerResponse.error(400, "bad_request", problem)
+                response.closesConnection = true
+                return queue(response, on: connection)
+            }
             if let early = handler.respondBeforeBody(to: head) {
                 return refuse(early, context: context, on: connection)
             }
@@ -172,6 +178,7 @@ final class HTTPServerCore: Sendable {
     }
 
     private func queue(_ response: HTTPServerResponse, on connection: OpaquePointer) -> MHD_Result {
+        handler.answered(status: response.status)
         let mhdResponse = response.body.withUnsafeBytes { bytes in
             MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
         }

@@ -9,8 +9,14 @@ public protocol HTTPServerHandler: Sendable {
     /// Called with the whole request. Answer exactly once through `responder`, now or later and
     /// from any thread; the connection waits, suspended, without holding a thread.
     func handle(_ request: HTTPServerRequest, responder: HTTPResponder)
+
+    /// Called for every answer the server sends, whoever made it: the handler, or the server
+    /// itself (413 over the body cap, 400 for ambiguous framing, 431 for an oversize head, …).
+    func answered(status: Int)
 }
 
 extension HTTPServerHandler {
     public func respondBeforeBody(to head: HTTPServerRequest) -> HTTPServerResponse? { nil }
+
+    public func answered(status: Int) {}
 }

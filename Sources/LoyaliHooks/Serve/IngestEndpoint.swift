@@ -72,28 +72,28 @@ public final class IngestEndpoint: HTTPServerHandler {
     public func respondBeforeBody(to head: HTTPServerRequest) -> HTTPServerResponse? {
         let route = routes.withLock { $0[head.path] }
         guard let route else {
-            return count(.error(404, "not_found", "no ingest endpoint at \(head.path)"))
+            return .error(404, "not_found", "no ingest endpoint at \(head.path)")
         }
         guard head.method == "POST" else {
-            return count(.error(405, "method_not_allowed", "ingest endpoints accept POST only", headers: [HTTPHeader(name: "Allow", value: "POST")]))
+            return .error(405, "method_not_allowed", "ingest endpoints accept POST only", headers: [HTTPHeader(name: "Allow", value: "POST")])
         }
         if let token = route.source.token, !token.matches(head.bearerToken) {
-            return count(.error(
+            return .error(
                 401, "unauthorized", head.header("Authorization") == nil ? "missing bearer token" : "invalid bearer token",
-                headers: [HTTPHeader(name: "WWW-Authenticate", value: "Bearer")]))
+                headers: [HTTPHeader(name: "WWW-Authenticate", value: "Bearer")])
         }
         guard let mediaType = head.mediaType, Self.formats[mediaType] != nil else {
-            return count(.error(
+            return .error(
                 415, "unsupported_media_type",
-                "send one event as application/json or a batch as application/x-ndjson, not \(head.mediaType ?? "no Content-Type")"))
+                "send one event as application/json or a batch as application/x-ndjson, not \(head.mediaType ?? "no Content-Type")")
         }
-        if draining.load(ordering: .relaxed) { return count(Self.unavailable("shutting down")) }
+        if draining.load(ordering: .relaxed) { return Self.unavailable("shutting down") }
         return nil
     }
 
     public func handle(_ request: HTTPServerRequest, responder: HTTPResponder) {
         guard let route = routes.withLock({ $0[request.path] }), let format = request.mediaType.flatMap({ Self.formats[$0] }) else {
-            responder.respond(count(.error(404, "not_found", "no ingest endpoint at \(request.path)")))
+            responder.respond(.error(404, "not_found", "no ingest endpoint at \(request.path)"))
             return
         }
         let nowMs = clock.nowMs()
@@ -111,7 +111,7 @@ public final class IngestEndpoint: HTTPServerHandler {
         guard !plan.rows.isEmpty else {
             // Nothing to make durable: rejected, or no pipeline subscribes to these types.
             metrics.ingested(source: source, accepted: plan.events.count, rejected: plan.rejections.count)
-            responder.respond(count(.json(status, plan.responseObject())))
+            responder.respond(.json(status, plan.responseObject()))
             return
         }
         // The answer is built here, on the listener's thread; the committer only releases it.
@@ -122,13 +122,13 @@ public final class IngestEndpoint: HTTPServerHandler {
             switch result {
             case .success:
                 metrics.ingested(source: source, accepted: accepted, rejected: rejected)
-                responder.respond(self.count(answer))
+                responder.respond(answer)
             case .failure(let error):
-                responder.respond(self.count(Self.unavailable("the delivery store could not be written: \(error)")))
+                responder.respond(Self.unavailable("the delivery store could not be written: \(error)"))
             }
         }
         if !committer.submit(submission) {
-            responder.respond(count(Self.unavailable("shutting down")))
+            responder.respond(Self.unavailable("shutting down"))
         }
     }
 
@@ -142,9 +142,9 @@ public final class IngestEndpoint: HTTPServerHandler {
         return text
     }
 
-    private func count(_ response: HTTPServerResponse) -> HTTPServerResponse {
-        metrics.ingestResponse(status: response.status)
-        return response
+    /// Every answer is counted here, including those the server makes before this handler runs.
+    public func answered(status: Int) {
+        metrics.ingestResponse(status: status)
     }
 
     static func unavailable(_ message: String) -> HTTPServerResponse {
