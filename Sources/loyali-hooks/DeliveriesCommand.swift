@@ -8,7 +8,9 @@ enum DeliveriesCommand {
                loyali-hooks deliveries show WHD_ID [--json] [--state DIR]
 
         The delivery log, newest first: each delivery's status, attempts and last result; 'show'
-        gives one delivery's attempt timeline (when, status, latency, error, next attempt).
+        gives one delivery's attempt timeline (when, status, latency, error, next attempt). Reads the
+        store read-only, also while a runner works on it; a state directory that does not exist is
+        an error (exit 2), never created.
 
         OPTIONS:
         \(StateOptions.help)
@@ -21,7 +23,7 @@ enum DeliveriesCommand {
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(
             raw, options: ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit", "--state"], flags: ["--json"])
-        let store = try StateOptions.openStore(args)
+        let store = try StateOptions.openExistingStore(args, readOnly: true)
         if args.positionals.first == "show" {
             guard args.positionals.count == 2 else { throw .usage("deliveries show needs one WHD_ID") }
             try show(args.positionals[1], store: store, json: args.has("--json"))

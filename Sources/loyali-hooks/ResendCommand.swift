@@ -25,13 +25,13 @@ enum ResendCommand {
             guard args.positionals.isEmpty else { throw .usage("give either WHD_IDs or --failed, not both") }
             var query = try DeliveryFilters.query(args, forcedStatus: .failed)
             query.limit = Int.max
-            let store = try StateOptions.openStore(args)
+            let store = try StateOptions.openExistingStore(args, readOnly: false)
             let count = try StateOptions.attempt { try store.resend(matching: query, nowMs: now) }
             Terminal.out("queued \(count) failed deliver\(count == 1 ? "y" : "ies") for resend")
             return
         }
         guard !args.positionals.isEmpty else { throw .usage("give the WHD_IDs to resend, or --failed") }
-        let store = try StateOptions.openStore(args)
+        let store = try StateOptions.openExistingStore(args, readOnly: false)
         let queued = Set(try StateOptions.attempt { try store.resend(ids: args.positionals, nowMs: now) })
         Terminal.out("queued \(queued.count) deliver\(queued.count == 1 ? "y" : "ies") for resend")
         // Say why each other id was not queued: it is unknown, or it exists but cannot be resent now.

@@ -14,6 +14,21 @@ enum StateOptions {
         }
     }
 
+    /// Opens the store for a command that works on existing state (`deliveries`, `stats` read
+    /// only; `resend`): a missing state directory or database is reported, exit 2, and nothing is
+    /// created.
+    static func openExistingStore(_ args: Arguments, readOnly: Bool) throws(CLIError) -> DeliveryStore {
+        let directory = DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+        do {
+            return try DeliveryStore(existingDirectory: directory, readOnly: readOnly)
+        } catch let error as DeliveryStoreError where error.kind == .noState {
+            Terminal.err("\(error)")
+            throw .config
+        } catch {
+            throw .usage("state store \(directory): \(error)")
+        }
+    }
+
     /// The state directory's runner lock (`run`, `serve`); another runner there is a usage
     /// problem, reported at once: exit 2 with `state DIR is in use by pid N`.
     static func lockForRunner(_ args: Arguments) throws(CLIError) -> StateDirectoryLock {

@@ -349,4 +349,43 @@ struct DurableCLITests {
             #expect(attempts.map(\.errorClass) == ["interrupted", "interrupted", nil])
         }
     }
+
+    @Test("deliveries, show, stats and resend never create state: a missing directory or database is exit 2")
+    func readCommandsNeverCreateState() throws {
+        let directory = try TemporaryDirectory()
+        let typo = directory.path("stat")
+        let commands = [["deliveries"], ["deliveries", "show", "whd_0"], ["stats"], ["stats", "--json"], ["resend", "whd_0"]]
+        for command in commands {
+            let result = try CLI.run(command + ["--state", typo], in: directory.url)
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("\(typo): error: the state directory does not exist"), "\(command): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: typo), "\(command) created \(typo)")
+        }
+        // The default directory, through the environment, behaves the same.
+        let fromEnvironment = try CLI.run(["deliveries"], in: directory.url, environment: ["LOYALI_HOOKS_STATE": typo])
+        #expect(fromEnvironment.status == 2)
+        let empty = directory.path("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        for command in commands {
+            let result = try CLI.run(command + ["--state", empty], in: directory.url)
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("has no database"), "\(command): \(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: empty).isEmpty, "\(command) wrote into \(empty)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).sorted() == ["empty"])
+    }
+
+    @Test("the log commands open the store read-only")
+    func readOnlyStoreCannotWrite() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
+        #expect(try Self.run(["run", "pipeline.yaml", "--drain"], in: directory).status == 0)
+        let store = try DeliveryStore(existingDirectory: directory.path("state"), readOnly: true)
+        let rows = try store.list(DeliveryQuery())
+        #expect(rows.count == 3)
+        #expect(throws: SQLiteError.self) { try store.resend(ids: [rows[0].id], nowMs: 0) }
+        let writable = try DeliveryStore(existingDirectory: directory.path("state"), readOnly: false)
+        #expect(try writable.resend(ids: [rows[0].id], nowMs: 0) == [rows[0].id])
+        // The reader sees the writer's commit.
+        #expect(try store.detail(id: rows[0].id)?.0.status == .pending)
+    }
 }

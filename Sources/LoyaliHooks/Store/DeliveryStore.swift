@@ -91,6 +91,12 @@ public final class DeliveryStore: Sendable {
         self.state = SleepingMutex(Connection(database: database))
     }
 
+    /// A store over an already opened and migrated database (see `DeliveryStore+Open.swift`).
+    init(opened database: SQLiteDatabase) {
+        self.path = database.path
+        self.state = SleepingMutex(Connection(database: database))
+    }
+
     /// The state directory from `--state`, else `LOYALI_HOOKS_STATE`, else `.loyali-hooks`.
     public static func stateDirectory(option: String?, environment: [String: String]) -> String {
         if let option, !option.isEmpty { return option }

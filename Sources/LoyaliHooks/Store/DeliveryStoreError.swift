@@ -10,6 +10,9 @@ public struct DeliveryStoreError: Error, Sendable, Hashable, CustomStringConvert
         case schemaTooNew(found: Int, known: Int)
         /// The state directory is missing and could not be created.
         case cannotCreateDirectory
+        /// A command that only reads or changes existing state found no state directory, or no
+        /// database in it; nothing was created.
+        case noState
         /// A `NewDelivery` breaks a rule the store relies on (e.g. an empty retry schedule).
         case invalidDelivery(id: String)
         /// An attempt was recorded for a delivery id the store does not hold.

@@ -17,10 +17,11 @@ final class SQLiteDatabase {
     private let connection: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
 
-    /// Opens (creating if needed) the database file at `path`.
-    init(path: String) throws {
+    /// Opens (creating if needed) the database file at `path`; with `readOnly`, opens an existing
+    /// file for reading only and never creates it.
+    init(path: String, readOnly: Bool = false) throws {
         var opened: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &opened, flags, nil)
         guard code == SQLITE_OK, let opened else {
             // Even a failed open may allocate a handle, which carries the better message.
