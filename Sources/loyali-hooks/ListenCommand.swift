@@ -68,6 +68,9 @@ enum ListenCommand {
         let server: HTTPServer
         do {
             server = try HTTPServer(address: ListenAddress(host: host, port: Int(port)), limits: limits, handler: receiver)
+        } catch where error.isAddressProblem {
+            Terminal.err(error.description)
+            throw .config
         } catch {
             throw .failed("\(error)")
         }

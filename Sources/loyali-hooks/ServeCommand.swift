@@ -89,6 +89,9 @@ enum ServeCommand {
         } catch .stateLocked(let failure) {
             Terminal.err("error: \(failure)")
             throw .config
+        } catch .listen(let failure) where failure.isAddressProblem {
+            Terminal.err(failure.description)
+            throw .config
         } catch {
             throw .failed("\(error)")
         }

@@ -1361,6 +1361,34 @@ struct ServeExecutableTests {
         #expect(try String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8).contains(id))
     }
 
+    @Test("a port already in use is a configuration problem: exit 2 naming the address, for serve's ingest and admin listeners and for listen")
+    func portInUse() throws {
+        let (taken, port) = try ListenAddress(host: "127.0.0.1", port: 0).bind()
+        defer { close(taken) }
+        let freeAdmin = try ChildProcess.freePort()
+        let directory = try Self.setUp(ingestPort: port)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let runs: [[String]] = [
+            ["serve", "ingest.yaml", "--state", "state-a", "--admin", "127.0.0.1:\(freeAdmin)", "--no-watch"],
+            ["listen", "--port", String(port)],
+        ]
+        for arguments in runs {
+            let child = try ChildProcess(arguments, environment: ["INGEST_TOKEN": "cli-token"], directory: directory)
+            #expect(ServeFixture.eventually(seconds: 10) { !child.process.isRunning }, "\(arguments[0]) kept running")
+            #expect(child.process.terminationStatus == 2, "\(arguments[0]): \(child.errors)")
+            #expect(child.errors.contains("127.0.0.1:\(port): error: cannot listen: port \(port) is already in use"), "\(child.errors)")
+        }
+        // The admin listener on the taken port, the ingest one free.
+        let other = try Self.setUp(ingestPort: try ChildProcess.freePort())
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        let child = try ChildProcess(
+            ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(port)", "--no-watch"], environment: ["INGEST_TOKEN": "cli-token"],
+            directory: other)
+        #expect(ServeFixture.eventually(seconds: 10) { !child.process.isRunning })
+        #expect(child.process.terminationStatus == 2, "\(child.errors)")
+        #expect(child.errors.contains("127.0.0.1:\(port): error: cannot listen: port \(port) is already in use"), "\(child.errors)")
+    }
+
     @Test("kill -9 during ingest loses no event that got a 202")
     func killNine() throws {
         let (ingestPort, adminPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())

@@ -65,7 +65,7 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     /// the port actually bound. The caller owns the descriptor.
     func bind(backlog: Int32 = 1_024) throws(HTTPServerError) -> (fd: Int32, port: Int) {
         guard let resolved = Self.resolve(host) else {
-            throw HTTPServerError(address: description, reason: "'\(host)' is not a numeric IP address or localhost")
+            throw HTTPServerError(address: description, reason: "'\(host)' is not a numeric IP address or localhost", isAddressProblem: true)
         }
         let family: Int32
         switch resolved {
@@ -94,11 +94,23 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
         }
         if failure == 0 { failure = listen(fd, backlog) }
         guard failure == 0 else {
-            let reason = SystemError.describe(errno)
+            let code = errno
             close(fd)
-            throw HTTPServerError(address: description, reason: reason)
+            throw bindError(code)
         }
         return (fd, Self.boundPort(fd) ?? port)
+    }
+
+    /// Why binding failed, naming the port when it is taken.
+    private func bindError(_ code: Int32) -> HTTPServerError {
+        let reason =
+            switch code {
+            case EADDRINUSE: "port \(port) is already in use (\(SystemError.describe(code)))"
+            case EACCES: "port \(port) needs privileges (\(SystemError.describe(code)))"
+            case EADDRNOTAVAIL: "\(host) is not an address of this machine (\(SystemError.describe(code)))"
+            default: SystemError.describe(code)
+            }
+        return HTTPServerError(address: description, reason: reason, isAddressProblem: [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(code))
     }
 
     /// `bind(2)` for a `sockaddr_in` or `sockaddr_in6`, passed as the generic `sockaddr` it is.
