@@ -351,7 +351,7 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             """)
         #expect(lines.contains("pipelines/p.yaml:2:11: error: unknown key 'event' in filter; did you mean 'events'?"))
         #expect(lines.contains("pipelines/p.yaml:4:22: error: unknown key 'pth' in file sink 'out'; did you mean 'path'?"))
-        #expect(lines.contains("pipelines/p.yaml:4:8: error: file sink 'out' is missing required key 'path'"))
+        #expect(lines.contains("pipelines/p.yaml:4:3: error: file sink 'out' is missing required key 'path'"))
         #expect(lines.count == 3)
     }
 
@@ -651,6 +651,20 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
         let error = try singleError(pipeline(withSink: "hook: { type: http, url: https://e.com/h }", sign: false))
         #expect(error.location == SourceLocation(path: "pipelines/p.yaml", line: 4, column: 3))
         #expect(error.message.hasPrefix("sink 'hook' sends webhooks, which must be signed"))
+        // Each unsigned webhook sink is reported at its own name, not at the first sink.
+        let second = headlines(
+            """
+            source: { type: stdin }
+            sinks:
+              log: { type: file, path: x.jsonl }
+              audit:
+                type: stdout
+              hook:
+                type: http
+                url: https://e.com/h
+            """)
+        #expect(second.count == 1)
+        #expect(second.first?.hasPrefix("pipelines/p.yaml:6:3: error: sink 'hook' sends webhooks") == true)
         // Local sinks need no signature.
         let (loaded, diagnostics) = load(pipeline(withSink: "log: { type: file, path: x.jsonl }", sign: false))
         #expect(diagnostics.isEmpty)
@@ -679,9 +693,43 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
               secrets: ["${SW_SECRET}"]
             sinks: { out: { type: stdout } }
             """, environment: environment)
-        #expect(error.location?.line == 3)
+        // At the secret itself, not at the 'scheme:' line that starts the sign mapping.
+        #expect(error.location == SourceLocation(path: "pipelines/p.yaml", line: 4, column: 13))
         #expect(error.message.contains("is not valid base64"))
         #expect(!error.description.contains("!!not*base64"))
+    }
+
+    @Test func badSecretOfSeveralIsReportedAtItsOwnLine() throws {
+        var environment = baseEnvironment
+        environment["SW_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        environment["SW_OLD"] = "whsec_%%%"
+        let error = try singleError(
+            """
+            source: { type: stdin }
+            sign:
+              scheme: standard-webhooks
+              secrets:
+                - "${SW_SECRET}"
+                - "${SW_OLD}"
+            sinks: { out: { type: stdout } }
+            """, environment: environment)
+        #expect(error.location == SourceLocation(path: "pipelines/p.yaml", line: 6, column: 7))
+        #expect(error.message.contains("secret #2"))
+    }
+
+    @Test func missingKeyOfABlockSinkPointsAtTheSinkName() {
+        #expect(headlines(
+            """
+            source:
+              path: events.jsonl
+            sinks:
+              first: { type: stdout }
+              second:
+                url: https://e.com/h
+            """) == [
+                "pipelines/p.yaml:1:1: error: source is missing required key 'type'",
+                "pipelines/p.yaml:5:3: error: sink 'second' is missing required key 'type'",
+            ])
     }
 
     @Test func unknownSignatureScheme() throws {
@@ -852,7 +900,7 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             """)
         #expect(loaded != nil)
         #expect(diagnostics.map(\.headline) == [
-            "pipelines/p.yaml:2:9: warning: filter accepts no event type once 'exclude' is applied"
+            "pipelines/p.yaml:2:42: warning: filter accepts no event type once 'exclude' is applied"
         ])
     }
 }

@@ -8,8 +8,12 @@ public struct ConfigMapping {
         public var value: YAMLNode
     }
 
-    /// The mapping node itself (for "missing key" errors).
+    /// The mapping node itself.
     public var node: YAMLNode
+    /// The key that names this mapping (`hook:` above a sink's options), when the reader was told;
+    /// "missing key" errors point there, since a block mapping's own node starts at its first key,
+    /// which is about something else.
+    public var nameNode: YAMLNode?
     /// Entries in file order.
     public var entries: [Entry]
 

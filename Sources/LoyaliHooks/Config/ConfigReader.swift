@@ -86,8 +86,9 @@ public final class ConfigReader {
 
     /// Reads `node` as a mapping whose keys must come from `allowedKeys`. Unknown keys (with a
     /// "did you mean") and duplicate keys are reported; the first occurrence of a key is kept.
-    /// Returns `nil`, after reporting, when `node` is not a mapping.
-    public func mapping(_ node: YAMLNode, allowedKeys: [String]?, in context: String) -> ConfigMapping? {
+    /// Returns `nil`, after reporting, when `node` is not a mapping. `nameNode` is the key that
+    /// names the mapping, if any, for errors about the mapping as a whole.
+    public func mapping(_ node: YAMLNode, allowedKeys: [String]?, in context: String, nameNode: YAMLNode? = nil) -> ConfigMapping? {
         guard case .mapping(let pairs) = node.content else {
             error("\(context) must be a mapping, not \(node.kindName)", at: node)
             return nil
@@ -112,7 +113,7 @@ public final class ConfigReader {
             }
             entries.append(ConfigMapping.Entry(key: key, keyNode: pair.key, value: pair.value))
         }
-        return ConfigMapping(node: node, entries: entries)
+        return ConfigMapping(node: node, nameNode: nameNode, entries: entries)
     }
 
     /// Reports each of `keys` that `mapping` lacks.
@@ -120,7 +121,7 @@ public final class ConfigReader {
     public func require(_ keys: [String], in mapping: ConfigMapping, context: String) -> Bool {
         var ok = true
         for key in keys where mapping[key] == nil {
-            error("\(context) is missing required key '\(key)'", at: mapping.node)
+            error("\(context) is missing required key '\(key)'", at: mapping.nameNode ?? mapping.node)
             ok = false
         }
         return ok

@@ -132,16 +132,17 @@ public struct PipelineLoader: Sendable {
             Self.checkName(text, what: "pipeline name", at: node, reader: reader)
         }
         let description = top["description"].flatMap { reader.string($0, what: "description") }
-        let source = top["source"].flatMap { self.source($0, reader: reader) }
+        let source = top["source"].flatMap { self.source($0, nameNode: root.key(named: "source"), reader: reader) }
         let filter = reader.eventFilter(top["filter"])
         let steps = transformSteps(top["transform"], reader: reader)
         let sinks = top["sinks"].flatMap { self.sinks($0, reader: reader) }
         let signing = top["sign"].flatMap { self.signing($0, reader: reader) }
-        if signing == nil, top["sign"] == nil, let sinks {
+        if signing == nil, top["sign"] == nil, let sinks, let sinksNode = top["sinks"] {
             for sink in sinks where sink.sink.requiresSignature {
+                // At the sink's own name: the sinks mapping starts at its first sink, maybe another.
                 reader.error(
                     "sink '\(sink.name)' sends webhooks, which must be signed; add sign: { secrets: [\"${YOUR_SECRET}\"] }",
-                    at: top["sinks"]!)
+                    at: sinksNode.key(named: sink.name) ?? sinksNode)
             }
         }
         guard let source, let filter, let steps, let sinks, !reader.hasErrors else { return nil }
@@ -167,8 +168,8 @@ public struct PipelineLoader: Sendable {
         }
     }
 
-    private func source(_ node: YAMLNode, reader: ConfigReader) -> (any EventSource)? {
-        guard let mapping = reader.mapping(node, allowedKeys: nil, in: "source"),
+    private func source(_ node: YAMLNode, nameNode: YAMLNode?, reader: ConfigReader) -> (any EventSource)? {
+        guard let mapping = reader.mapping(node, allowedKeys: nil, in: "source", nameNode: nameNode),
             reader.require(["type"], in: mapping, context: "source"),
             let kind = reader.literal(mapping["type"]!, what: "source.type")
         else { return nil }
@@ -176,7 +177,7 @@ public struct PipelineLoader: Sendable {
             reader.error("unknown source type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sources.keys.sorted()))", at: mapping["type"]!)
             return nil
         }
-        guard let checked = reader.mapping(node, allowedKeys: ["type"] + factory.keys, in: "a \(kind) source") else { return nil }
+        guard let checked = reader.mapping(node, allowedKeys: ["type"] + factory.keys, in: "a \(kind) source", nameNode: nameNode) else { return nil }
         return factory.make(checked, reader)
     }
 
@@ -223,7 +224,7 @@ public struct PipelineLoader: Sendable {
         var sinks: [SinkDefinition] = []
         for entry in mapping.entries {
             Self.checkName(entry.key, what: "sink name", at: entry.keyNode, reader: reader)
-            guard let options = reader.mapping(entry.value, allowedKeys: nil, in: "sink '\(entry.key)'"),
+            guard let options = reader.mapping(entry.value, allowedKeys: nil, in: "sink '\(entry.key)'", nameNode: entry.keyNode),
                 reader.require(["type"], in: options, context: "sink '\(entry.key)'"),
                 let kind = reader.literal(options["type"]!, what: "sink type")
             else { continue }
@@ -231,7 +232,7 @@ public struct PipelineLoader: Sendable {
                 reader.error("unknown sink type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sinks.keys.sorted()))", at: options["type"]!)
                 continue
             }
-            guard let checked = reader.mapping(entry.value, allowedKeys: ["type", "retry"] + factory.keys, in: "\(kind) sink '\(entry.key)'")
+            guard let checked = reader.mapping(entry.value, allowedKeys: ["type", "retry"] + factory.keys, in: "\(kind) sink '\(entry.key)'", nameNode: entry.keyNode)
             else { continue }
             // Both are read even when one fails, so every mistake in the sink is reported.
             let retry = reader.retryPolicy(checked["retry"])
@@ -250,7 +251,8 @@ public struct PipelineLoader: Sendable {
             return nil
         }
         let problemsBefore = reader.problemCount
-        var secrets: [WebhookSecret] = []
+        // Each secret keeps the node it came from, so a bad one is reported where it is written.
+        var secrets: [(secret: WebhookSecret, node: YAMLNode)] = []
         if let secretsNode = mapping["secrets"] {
             let items: [YAMLNode]
             if case .sequence(let nodes) = secretsNode.content { items = nodes } else { items = [secretsNode] }
@@ -262,7 +264,7 @@ public struct PipelineLoader: Sendable {
                         at: item, secret: item.scalar ?? "")
                     continue
                 }
-                if !expansion.value.isEmpty { secrets.append(WebhookSecret(expansion.value)) }
+                if !expansion.value.isEmpty { secrets.append((WebhookSecret(expansion.value), item)) }
             }
         }
         if let fileNode = mapping["secret_file"], let path = reader.string(fileNode, what: "sign.secret_file") {
@@ -270,18 +272,28 @@ public struct PipelineLoader: Sendable {
                 let lines = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline)
                 let fileSecrets = lines.map { $0.trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
                 if fileSecrets.isEmpty { reader.error("sign.secret_file '\(path)' holds no secret", at: fileNode) }
-                secrets += fileSecrets.map(WebhookSecret.init)
+                secrets += fileSecrets.map { (WebhookSecret($0), fileNode) }
             } else {
                 reader.error("sign.secret_file '\(path)' cannot be read", at: fileNode)
             }
         }
         guard reader.problemCount == problemsBefore else { return nil }
         if secrets.isEmpty {
-            reader.error("sign has no active secret: every referenced variable is empty or unset", at: node)
+            reader.error("sign has no active secret: every referenced variable is empty or unset", at: mapping["secrets"] ?? mapping["secret_file"] ?? node)
             return nil
         }
+        if schemeName == StandardWebhooksScheme.name {
+            for (index, entry) in secrets.enumerated() {
+                do throws(SigningError) {
+                    _ = try entry.secret.standardWebhooksKey()
+                } catch {
+                    reader.error("sign: \(schemeName) secret #\(index + 1): \(error.message)", at: entry.node)
+                }
+            }
+            guard reader.problemCount == problemsBefore else { return nil }
+        }
         do {
-            let scheme = try SignatureSchemes.make(name: schemeName, secrets: secrets)
+            let scheme = try SignatureSchemes.make(name: schemeName, secrets: secrets.map(\.secret))
             return PipelineSigning(schemeName: schemeName, scheme: scheme, secretCount: secrets.count)
         } catch {
             reader.error("sign: \(error)", at: node)

@@ -81,6 +81,12 @@ public struct YAMLNode: Sendable, Equatable {
         mapping?.first { $0.key.scalar == key }?.value
     }
 
+    /// The key node of the first pair whose key is the scalar `key`, or `nil`: where a diagnostic
+    /// about that entry as a whole points.
+    public func key(named key: String) -> YAMLNode? {
+        mapping?.first { $0.key.scalar == key }?.key
+    }
+
     /// Whether this is YAML's null: an empty or `~`/`null` plain scalar, or one tagged `!!null`.
     /// A quoted `"null"` or a `!!str null` is a string.
     public var isNull: Bool {

@@ -42,7 +42,7 @@ extension ConfigReader {
         }
         let filter = EventFilter(include: include, exclude: exclude)
         if !include.isEmpty, filter.acceptedTypes.isEmpty {
-            warning("filter accepts no event type once 'exclude' is applied", at: node)
+            warning("filter accepts no event type once 'exclude' is applied", at: mapping["exclude"] ?? node)
         }
         return filter
     }
