@@ -64,6 +64,13 @@ struct Arguments {
         return number
     }
 
+    /// `--log-format`: logfmt (the default) or json.
+    func logFormat() throws(CLIError) -> Logger.Format {
+        let text = value("--log-format") ?? Logger.Format.logfmt.rawValue
+        guard let format = Logger.Format(rawValue: text) else { throw CLIError.usage("--log-format must be logfmt or json, not '\(text)'") }
+        return format
+    }
+
     /// The latest unix time a timestamp option accepts: 9999-12-31T23:59:59Z, the last instant
     /// RFC 3339 can write, far beyond any real delivery.
     static let latestUnixTime: Int64 = 253_402_300_799

@@ -70,7 +70,11 @@ enum Commands {
             Terminal.out(command.usage)
             return
         }
-        try command.run(rest)
+        do {
+            try command.run(rest)
+        } catch .usage(let message) {
+            throw .commandUsage(message, command: command.name)
+        }
     }
 }
 

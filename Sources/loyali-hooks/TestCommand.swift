@@ -3,29 +3,42 @@ import LoyaliHooks
 /// `loyali-hooks test PIPELINE --event TYPE`: the guide's "Test" button.
 enum TestCommand {
     static let usage = """
-        USAGE: loyali-hooks test PIPELINE --event TYPE [PATH…] [--json]
+        USAGE: loyali-hooks test PIPELINE --event TYPE [--sink NAME]… [PATH…] [--json]
 
-        Sends the catalogue's realistic sample of TYPE through PIPELINE's transform steps, signing
-        and sinks right now, and prints each sink's response. Nothing is written to the delivery log.
-        PATH is where to find pipelines (default: pipelines/).
+        Sends the catalogue's realistic sample of TYPE through PIPELINE's transform steps and signing
+        to its sinks right now, and prints each sink's answer. PIPELINE is a pipeline name, found in
+        PATH (default: pipelines/; only the pipeline's own file has to load, so other pipelines'
+        unset secrets do not matter), or a pipeline file such as pipelines/fulfillment.yaml.
 
-        EXAMPLE:
+        The sample goes to every http and plugin sink (the receivers being tested), or only to the
+        sinks named with --sink. File and stdout sinks are used only when named. Nothing is written
+        to the delivery log; a plugin sink may write where its own config says (csv-analytics does).
+
+        OPTIONS:
+          --event TYPE       the event type whose sample to send ('loyali-hooks events' lists them)
+          --sink NAME        send only to this sink; repeat for several; any sink type may be named
+          --json             one JSON object per sink
+        EXIT CODES: 0 every chosen sink accepted the sample; 1 one did not; 2 usage or config error,
+          such as an event type the pipeline does not subscribe to.
+        EXAMPLES:
           loyali-hooks test fulfillment --event redemption.created
+          loyali-hooks test pipelines/fulfillment.yaml --event redemption.created --sink audit
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
-        let args = try Arguments(raw, options: ["--event"], flags: ["--json"])
-        guard let name = args.positionals.first else { throw .usage("test needs a PIPELINE name") }
+        let args = try Arguments(raw, options: ["--event", "--sink"], flags: ["--json"])
+        guard let name = args.positionals.first else { throw .usage("test needs a PIPELINE name or file") }
         guard let eventName = args.value("--event") else { throw .usage("test needs --event TYPE") }
         guard let type = EventCatalogue.type(named: eventName) else {
             throw .usage("unknown event type '\(eventName)'\(Suggestion.didYouMean(eventName, in: EventCatalogue.names))")
         }
-        let result = PipelineLoader().load(paths: args.positionals.count > 1 ? Array(args.positionals.dropFirst()) : ["pipelines"])
-        Reports.diagnostics(result.diagnostics, json: false)
-        guard !result.hasErrors else { throw .config }
-        guard let pipeline = result.pipelines.first(where: { $0.name == name }) else {
-            throw .usage("no pipeline '\(name)'\(Suggestion.didYouMean(name, in: result.pipelines.map(\.name)))")
+        let loaded = try pipeline(name, paths: Array(args.positionals.dropFirst()))
+        guard loaded.filter.accepts(type.name) else {
+            throw .usage(
+                "pipeline '\(loaded.name)' does not subscribe to \(type.name); it subscribes to: "
+                    + loaded.filter.acceptedTypes.joined(separator: ", "))
         }
+        let pipeline = try chosenSinks(of: loaded, named: args.all("--sink"))
         let startErrors = PluginRuntime.start([pipeline], includingSinks: true)
         defer { PluginRuntime.shutdown([pipeline]) }
         Reports.diagnostics(startErrors, json: false)
@@ -38,6 +51,49 @@ enum TestCommand {
         }
         for result in results { report(result, json: args.has("--json")) }
         if results.contains(where: { !$0.outcome.isSuccess }) { throw .failed("") }
+    }
+
+    /// The pipeline `argument` names: a pipeline file, or a name looked up in `paths`.
+    private static func pipeline(_ argument: String, paths: [String]) throws(CLIError) -> PipelineDefinition {
+        let isFile = argument.contains("/") || argument.hasSuffix(".yaml") || argument.hasSuffix(".yml")
+        if isFile {
+            guard paths.isEmpty else { throw .usage("PATH… looks up a pipeline by name; with a pipeline file, give no PATH") }
+            let result = PipelineLoader().load(paths: [argument])
+            Reports.diagnostics(result.diagnostics, json: false)
+            guard !result.hasErrors, let pipeline = result.pipelines.first else { throw .config }
+            return pipeline
+        }
+        let result = PipelineLoader().load(pipelineNamed: argument, in: paths.isEmpty ? ["pipelines"] : paths)
+        Reports.diagnostics(result.diagnostics, json: false)
+        guard !result.diagnostics.contains(where: { $0.severity == .error }) else { throw .config }
+        guard let pipeline = result.pipeline else {
+            var message = "no pipeline '\(argument)'\(Suggestion.didYouMean(argument, in: result.knownNames))"
+            if !result.unreadableFiles.isEmpty {
+                message += " (not loaded, with errors: \(result.unreadableFiles.joined(separator: ", ")); 'loyali-hooks validate' shows them)"
+            }
+            throw .usage(message)
+        }
+        return pipeline
+    }
+
+    /// `pipeline` with the sinks named by --sink, or else with its http and plugin sinks.
+    private static func chosenSinks(of pipeline: PipelineDefinition, named names: [String]) throws(CLIError) -> PipelineDefinition {
+        let all = pipeline.sinks.map(\.name)
+        for name in names where !all.contains(name) {
+            throw .usage("pipeline '\(pipeline.name)' has no sink '\(name)'\(Suggestion.didYouMean(name, in: all)); its sinks: \(describe(pipeline))")
+        }
+        if !names.isEmpty { return pipeline.keepingSinks(Set(names)) }
+        let tested = pipeline.sinks.filter { PipelineDefinition.testedSinkKinds.contains($0.sink.kind) }.map(\.name)
+        guard !tested.isEmpty else {
+            throw .usage(
+                "pipeline '\(pipeline.name)' has no http or plugin sink to test; file and stdout sinks are used only when named: "
+                    + "give --sink NAME (its sinks: \(describe(pipeline)))")
+        }
+        return pipeline.keepingSinks(Set(tested))
+    }
+
+    private static func describe(_ pipeline: PipelineDefinition) -> String {
+        pipeline.sinks.map { "\($0.name) (\($0.sink.kind))" }.joined(separator: ", ")
     }
 
     private static func report(_ result: SampleSend.Result, json: Bool) {

@@ -11,6 +11,10 @@ do {
     Terminal.err("error: \(message)")
     Terminal.err("run 'loyali-hooks --help' for usage")
     status = ExitCode.usageOrConfig
+} catch .commandUsage(let message, let command) {
+    Terminal.err("error: \(message)")
+    Terminal.err("run 'loyali-hooks \(command) --help' for usage")
+    status = ExitCode.usageOrConfig
 } catch .config {
     status = ExitCode.usageOrConfig
 } catch .failed(let message) {

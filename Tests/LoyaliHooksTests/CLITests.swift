@@ -234,10 +234,17 @@ private func object(_ line: String) throws -> JSONObject {
         let result = try CLI.run(["run", "pipelines/notifications.yaml", "--dry-run", "--timestamp", "1700000000"])
         #expect(result.status == 0, "\(result.stderr)")
         try CLI.expectGolden(result.stdoutData, "run-dry-run-notifications.txt")
-        #expect(result.stdout.hasPrefix("── notifications → push (http) · "))
-        #expect(result.stdout.contains("POST https://push.example.com/hooks/loyali\n"))
+        #expect(result.stdout.hasPrefix("PIPELINE → SINK (TYPE)"))
+        #expect(result.stdout.contains("\nnotifications → push (http)  points.earned "))
+        #expect(result.stdout.contains("\n── notifications → push (http) · points.earned · whd_"))
+        #expect(result.stdout.contains("\nPOST "))
         #expect(result.stdout.contains("X-Loyali-Signature: t=1700000000,v1="))
-        #expect(result.stderr.hasSuffix("across 1 pipeline(s)\n"))
+        #expect(result.stdout.hasSuffix("across 1 pipeline(s)\n"))
+        #expect(result.stderr.isEmpty)
+        // --full: every delivery as the one above.
+        let full = try CLI.run(["run", "pipelines/notifications.yaml", "--dry-run", "--full", "--timestamp", "1700000000"])
+        #expect(full.status == 0, "\(full.stderr)")
+        try CLI.expectGolden(full.stdoutData, "run-dry-run-notifications-full.txt")
     }
 
     @Test func validateReportsEveryErrorOfABadPipeline() throws {

@@ -17,6 +17,16 @@ struct BatchWorker: Sendable {
         /// Rejected lines as JSON objects for `--rejects`.
         var rejects: [[UInt8]] = []
         var summary = RunSummary()
+        /// In the `human` dry-run form: this batch's candidate to show in full, the first
+        /// delivery to an `http` sink, else the first delivery.
+        var featured: Featured?
+    }
+
+    /// One delivery rendered in full, and whether it goes to an `http` sink (preferred, since
+    /// that is the signed request a receiver gets).
+    struct Featured: Sendable {
+        var output: [UInt8]
+        var isHTTP: Bool
     }
 
     func process(_ batch: LineBatch) -> Result {
@@ -78,6 +88,12 @@ struct BatchWorker: Sendable {
                 if let printer {
                     printer.print(request, sink: sink, to: &result.output)
                     result.summary.delivered += 1
+                    let isHTTP = sink.sink.kind == "http"
+                    if printer.format == .human, result.featured.map({ !$0.isHTTP && isHTTP }) ?? true {
+                        var output: [UInt8] = []
+                        printer.printFull(request, sink: sink, to: &output)
+                        result.featured = Featured(output: output, isHTTP: isHTTP)
+                    }
                     continue
                 }
                 do {

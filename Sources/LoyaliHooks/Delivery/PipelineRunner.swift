@@ -15,6 +15,8 @@ public final class PipelineRunner {
         public var dryRun = true
         /// Dry-run output format.
         public var format = DryRunPrinter.Format.human
+        /// Dry run: indent the bodies of deliveries shown in full (labelled as not the signed bytes).
+        public var pretty = false
         /// Read this stream for every pipeline instead of their own sources.
         public var input: InputStream?
         /// Unix seconds to sign with (and to stamp events lacking `created_at`); `nil` = now.
@@ -34,6 +36,10 @@ public final class PipelineRunner {
     private let output: OutputBuffer
     private let log: (String) -> Void
     private let rejects: FileAppender?
+    /// The `human` form's delivery to show in full once every short line is out.
+    private var featured: BatchWorker.Featured?
+    /// The `human` form's column titles, written above the first short line.
+    private var pendingTitles: String?
 
     /// Creates a runner that prints to `output` and reports problems through `log` (stderr).
     public init(pipelines: [PipelineDefinition], options: Options, output: OutputBuffer, log: @escaping (String) -> Void) {
@@ -70,9 +76,16 @@ public final class PipelineRunner {
         return groups
     }
 
-    /// Runs every source to its end.
+    private var printer: DryRunPrinter {
+        DryRunPrinter(format: options.format, pretty: options.pretty, routeWidth: DryRunPrinter.routeWidth(for: pipelines))
+    }
+
+    /// Runs every source to its end. In the `human` dry-run form, one delivery (the first to an
+    /// `http` sink, else the first) follows the short lines in full.
     public func run() -> RunSummary {
         var summary = RunSummary()
+        featured = nil
+        pendingTitles = options.dryRun ? printer.columnTitles : nil
         let now = options.timestamp ?? Int64(Date().timeIntervalSince1970)
         for group in sourceGroups() {
             let stream: InputStream
@@ -86,7 +99,7 @@ public final class PipelineRunner {
             let worker = BatchWorker(
                 planners: group.pipelines.map(DeliveryPlanner.init(pipeline:)),
                 decoder: InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: now)),
-                printer: options.dryRun ? DryRunPrinter(format: options.format) : nil,
+                printer: options.dryRun ? printer : nil,
                 timestamp: now, sourceName: stream.name, showSource: options.input == nil)
             // Real deliveries keep input order for file and stdout sinks: one batch at a time.
             let pipeline = BatchPipeline(worker: worker, depth: options.dryRun ? max(1, options.workers) * 2 : 1)
@@ -108,6 +121,11 @@ public final class PipelineRunner {
             pipeline.submit(batch)
             while let result = pipeline.nextInOrder() { finish(result, summary: &summary) }
         }
+        if let featured {
+            let how = options.pretty ? "with its body indented" : "exactly as it would be sent"
+            output.bytes += "\n── one delivery in full, \(how) (--full shows every delivery this way):\n".utf8
+            output.bytes += featured.output
+        }
         output.flush()
         if let problem = output.writeError { log("error: writing output: \(problem)") }
         return summary
@@ -116,6 +134,10 @@ public final class PipelineRunner {
     /// Writes one batch's output, logs and rejects; called in input order.
     private func finish(_ result: BatchWorker.Result, summary: inout RunSummary) {
         do {
+            if let titles = pendingTitles, !result.output.isEmpty {
+                output.bytes += titles.utf8
+                pendingTitles = nil
+            }
             output.bytes += result.output
             output.flushIfFull()
             for line in result.logs { log(line) }
@@ -127,6 +149,9 @@ public final class PipelineRunner {
                 }
             }
             summary.add(result.summary)
+            if let candidate = result.featured, featured.map({ !$0.isHTTP && candidate.isHTTP }) ?? true {
+                featured = candidate
+            }
         }
     }
 }
