@@ -309,6 +309,30 @@ struct IngestTests {
         #expect(empty.json?.objects("rejected").first?.string("reason")?.contains("empty") == true)
     }
 
+    @Test("NDJSON posted as application/json is named as such, at the end of its first value; other errors get their own line")
+    func ndjsonAsJSON() throws {
+        let fixture = try ServeFixture()
+        let first = eventLine("evt_nd_1")
+        for (body, lines) in [(first + "\n" + eventLine("evt_nd_2") + "\n" + eventLine("evt_nd_3") + "\n", 3), ("\n  " + first + "\r\n\r\n" + eventLine("evt_nd_2"), 2)] {
+            let response = try fixture.post(body)
+            #expect(response.status == 400)
+            let rejected = try #require(response.json?.objects("rejected").first)
+            let firstLine = body.hasPrefix("\n") ? 2 : 1
+            let firstColumn = body.hasPrefix("\n") ? first.unicodeScalars.count + 2 : first.unicodeScalars.count
+            #expect(rejected.int("line") == firstLine, "\(rejected)")
+            #expect(rejected.int("column") == firstColumn, "\(rejected)")
+            let reason = try #require(rejected.string("reason"))
+            #expect(reason.contains("holds \(lines) JSON lines") && reason.contains("application/x-ndjson"), "\(reason)")
+        }
+        #expect(try fixture.store().list(DeliveryQuery()).isEmpty)
+        // Pretty-printed JSON with a mistake on its third line is blamed on that line.
+        let pretty = try fixture.post("{\n  \"event_type\": \"points.earned\",\n  \"data\": {\"points\": 1,}\n}\n")
+        let rejected = try #require(pretty.json?.objects("rejected").first)
+        #expect(rejected.int("line") == 3, "\(rejected)")
+        #expect(rejected.int("column") == 24, "\(rejected)")
+        #expect(rejected.string("reason")?.hasPrefix("invalid JSON") == true)
+    }
+
     @Test("an event repeating a key at any depth is refused with 400 naming its line; the others are accepted")
     func duplicateKeysAreRefusedAtIngest() throws {
         let fixture = try ServeFixture()

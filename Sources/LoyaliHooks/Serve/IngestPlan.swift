@@ -44,7 +44,11 @@ public struct IngestPlan: Sendable {
                 if start == end {
                     rejections.append(InputRejection(line: 1, reason: "the body is empty; expected one JSON event"))
                 } else {
+                    let before = rejections.count
                     add(UnsafeBufferPointer(rebasing: all[start..<end]), number: 1, decoder: decoder, planners: planners, createdAtMs: createdAtMs)
+                    if rejections.count > before, rejections[before].column != nil {
+                        rejections[before] = Self.locatingSyntaxError(rejections[before], in: all, event: start..<end)
+                    }
                 }
             case .lines:
                 var start = 0
@@ -85,6 +89,39 @@ public struct IngestPlan: Sendable {
         }
         transformFailures += failures
         events.append(Event(line: number, eventID: envelope.eventID, eventType: envelope.eventType, rows: first..<rows.count))
+    }
+
+    /// A JSON syntax error in a one-event body, placed at its line and column in the whole body
+    /// (the decoder sees the body as line 1). Values on lines of their own after the first are
+    /// an NDJSON batch sent as `application/json`: said so, pointing at the end of the first.
+    /// Runs only once the body was rejected, so accepted bodies are parsed once.
+    private static func locatingSyntaxError(_ rejection: InputRejection, in body: UnsafeBufferPointer<UInt8>, event: Range<Int>) -> InputRejection {
+        let error: JSONParseError
+        do {
+            _ = try JSONParser.parse(UnsafeBufferPointer(rebasing: body[event]))
+            return rejection
+        } catch let caught {
+            error = caught
+        }
+        let offset = event.lowerBound + error.offset
+        var valueEnd = offset
+        while valueEnd > event.lowerBound, isSpace(body[valueEnd - 1]) { valueEnd -= 1 }
+        let firstValue = UnsafeBufferPointer(rebasing: body[event.lowerBound..<valueEnd])
+        if valueEnd > event.lowerBound, body[valueEnd..<offset].contains(0x0A), (try? JSONParser.parse(firstValue)) != nil {
+            var lines = 0
+            var lineStart = event.lowerBound
+            for index in event.lowerBound...event.upperBound where index == event.upperBound || body[index] == 0x0A {
+                if !isBlank(UnsafeBufferPointer(rebasing: body[lineStart..<index])) { lines += 1 }
+                lineStart = index + 1
+            }
+            let end = JSONParseError(offset: valueEnd - 1, in: body, reason: "")
+            return InputRejection(
+                line: end.line, column: end.column,
+                reason: "the first JSON value ends here, but the body holds \(lines) JSON lines; "
+                    + "application/json carries one event: send a batch with Content-Type: application/x-ndjson")
+        }
+        let located = JSONParseError(offset: offset, in: body, reason: error.reason)
+        return InputRejection(line: located.line, column: located.column, reason: rejection.reason)
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
