@@ -45,7 +45,11 @@ enum DurableRun {
         _ = signals
         Terminal.err(
             "\(counters.eventsRead) event(s) read, \(counters.rejected) rejected, \(counters.enqueued) deliveries queued, "
-                + "\(counters.delivered) delivered, \(counters.retriesScheduled) retries scheduled, \(counters.failed) failed")
+                + "\(counters.delivered) delivered, \(counters.retriesScheduled) retries scheduled, \(counters.failed) failed"
+                + (counters.sourcesFailed > 0 ? ", \(counters.sourcesFailed) source(s) failed" : ""))
+        // A source that could not be read or a store that could not be written is a failed run.
+        let reasons = runner.failureReasons
+        if !reasons.isEmpty { throw .failed(reasons.map { "error: run failed: \($0)" }.joined(separator: "\n")) }
         if counters.rejected > 0 || counters.failed > 0 || counters.transformFailures > 0 { throw .failed("") }
     }
 }

@@ -262,6 +262,30 @@ struct DeliveryRunnerTests {
         }
     }
 
+    @Test("a store that fills up stops reading, acknowledges nothing unstored, and fails the run with the reason")
+    func fullStoreFailsTheRun() throws {
+        let events = (1...300).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        let sink = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        try harness.store.limitGrowth(true)
+        let (runner, done, result) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]), mode: .follow)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)), "a follow run whose store is full must end")
+        #expect(result.withLock { $0 }?.sourcesFailed == 1)
+        #expect(runner.failureReasons.count == 1)
+        #expect(runner.failureReasons.first?.contains("could not be stored") == true, "\(runner.failureReasons)")
+        #expect(runner.failureReasons.first?.contains("full") == true, "\(runner.failureReasons)")
+        #expect(try harness.store.checkpoint(source: "file:" + harness.eventsPath) == nil, "nothing was acknowledged")
+        #expect(try harness.store.counts().values.reduce(0, +) == 0)
+        #expect(sink.count == 0)
+        #expect(harness.store.writeFailure?.contains("full") == true)
+
+        try harness.store.limitGrowth(false)
+        let (_, again, second) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]))
+        #expect(again.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(second.withLock { $0 }?.delivered == 300)
+        #expect(harness.store.writeFailure == nil)
+    }
+
     @Test("replaying a source never makes a second delivery, and a file source resumes from its checkpoint")
     func replayAndCheckpoint() throws {
         let harness = try RunnerHarness(events: [Self.event])

@@ -388,4 +388,20 @@ struct DurableCLITests {
         // The reader sees the writer's commit.
         #expect(try store.detail(id: rows[0].id)?.0.status == .pending)
     }
+
+    @Test("a source that cannot be read fails the run: exit 1 with the reason in the summary")
+    func failedSourceFailsTheRun() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
+        let input = try Self.run(["run", "pipeline.yaml", "--drain", "--input", directory.url.path], in: directory)
+        #expect(input.status == 1, "\(input.stderr)")
+        #expect(input.stderr.contains("1 source(s) failed"), "\(input.stderr)")
+        #expect(input.stderr.contains("error: run failed: source input:\(directory.url.path) failed"), "\(input.stderr)")
+        #expect(input.stderr.contains("Is a directory"))
+        // A pipeline's own file source, in the default (follow) mode: the run ends, failed.
+        try FileManager.default.removeItem(at: directory.url.appendingPathComponent("events.jsonl"))
+        try FileManager.default.createDirectory(at: directory.url.appendingPathComponent("events.jsonl"), withIntermediateDirectories: false)
+        let own = try Self.run(["run", "pipeline.yaml"], in: directory)
+        #expect(own.status == 1, "\(own.stderr)")
+        #expect(own.stderr.contains("error: run failed: source file:events.jsonl failed"), "\(own.stderr)")
+    }
 }

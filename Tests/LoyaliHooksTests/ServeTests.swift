@@ -1076,6 +1076,36 @@ struct AdminAPITests {
     }
 }
 
+/// The runners' store, handed out by ``ServeDaemon/Configuration/prepareStore``.
+final class StoreBox: Sendable {
+    private let value = Mutex<DeliveryStore?>(nil)
+    func set(_ store: DeliveryStore) { value.withLock { $0 = store } }
+    var store: DeliveryStore? { value.withLock { $0 } }
+}
+
+@Suite("serve: a store that cannot be written", .serialized)
+struct FullStoreTests {
+    @Test("while the store is full, ingest answers 503 and /readyz 503; both recover once writes go through")
+    func readyzFollowsTheStore() throws {
+        let box = StoreBox()
+        let fixture = try ServeFixture { $0.prepareStore = { box.set($0) } }
+        let store = try #require(box.store)
+        #expect(try fixture.admin("GET", "/readyz").status == 200)
+        try store.limitGrowth(true)
+        let batch = (1...300).map { eventLine("evt_full_\($0)") }.joined(separator: "\n") + "\n"
+        let refused = try fixture.post(batch, contentType: "application/x-ndjson")
+        #expect(refused.status == 503, "nothing is acknowledged that is not durable: \(refused.text)")
+        let notReady = try fixture.admin("GET", "/readyz")
+        #expect(notReady.status == 503)
+        #expect(notReady.json?.string("reason")?.contains("cannot be written") == true, "\(notReady.text)")
+        #expect(try fixture.store().list(DeliveryQuery()).isEmpty)
+
+        try store.limitGrowth(false)
+        #expect(try fixture.post(batch, contentType: "application/x-ndjson").status == 202)
+        #expect(try fixture.admin("GET", "/readyz").status == 200)
+    }
+}
+
 // MARK: - Reload
 
 /// A loopback webhook receiver recording what arrives.

@@ -21,7 +21,7 @@ extension DeliveryRunner {
             for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
         }
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
-        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup)
+        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup) { [self] in noteFailure($0) }
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()

@@ -12,14 +12,36 @@ extension DeliveryRunner {
         let groups = sourceGroups()
         let following = options.mode == .follow
         var finished = Set<String>()
+        var storeFailing = false
         repeat {
             let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: clock.nowMs() / 1000))
             for group in groups where !finished.contains(group.identity) {
                 guard !shouldStopReading else { return }
                 do {
                     try ingest(group, decoder: decoder, following: following && group.followable)
+                    storeFailing = false
+                } catch where error is SQLiteError || error is DeliveryStoreError {
+                    // The store cannot take the deliveries (disk full, I/O error): nothing read
+                    // since the last checkpoint was acknowledged, so reading stops here.
+                    if options.retriesStoreFailures && following && group.followable {
+                        // serve: look again at the next interval; the checkpoint resumes it.
+                        if !storeFailing {
+                            logger.log(.error, "storing deliveries failed; reading paused until the store takes writes again", [
+                                "source": group.identity, "error": "\(error)",
+                            ])
+                        }
+                        storeFailing = true
+                        continue
+                    }
+                    logger.log(.error, "storing deliveries failed; reading stopped", ["source": group.identity, "error": "\(error)"])
+                    noteFailure("the deliveries of source \(group.identity) could not be stored, so reading stopped (nothing unstored was acknowledged): \(error)")
+                    counters.withLock { $0.sourcesFailed += 1 }
+                    if following, options.externalSourceKinds.isEmpty { nothingToFollow.store(true, ordering: .releasing) }
+                    return
                 } catch {
                     logger.log(.error, "source failed", ["source": group.identity, "error": "\(error)"])
+                    noteFailure("source \(group.identity) failed: \(error)")
+                    counters.withLock { $0.sourcesFailed += 1 }
                     finished.insert(group.identity)
                 }
                 // Only a pipeline's own files are followed; streams and --input are read once.

@@ -52,6 +52,9 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var window = CreationWindow.all
         /// Told about every judged attempt.
         public var observer: (any DeliveryObserver)?
+        /// Whether a followed source whose deliveries cannot be stored (disk full) is tried again
+        /// at the next look, as `serve` wants, instead of ending all reading, as `run` does.
+        public var retriesStoreFailures = false
         public init() {}
     }
 
@@ -64,6 +67,8 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var retriesScheduled = 0
         public var failed = 0
         public var transformFailures = 0
+        /// Sources that failed (could not be read, or their deliveries could not be stored).
+        public var sourcesFailed = 0
     }
 
     let pipelines: [PipelineDefinition]
@@ -87,6 +92,8 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// Set by ingest when following was asked for but no source can be followed.
     let nothingToFollow = Atomic<Bool>(false)
     let completions = Mutex<[Completion]>([])
+    /// Why the run failed, beyond failed deliveries: each failed source and store, once.
+    let failures = Mutex<[String]>([])
     let counters = Mutex(Counters())
     let rejects: FileAppender?
     /// Fresh deliveries passed from ingest straight to their lanes (see ``HandOff``).
@@ -138,6 +145,16 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     /// A snapshot of the counters.
     public var snapshot: Counters { counters.withLock { $0 } }
+
+    /// Why the run failed, beyond failed deliveries: a source that could not be read, deliveries
+    /// or attempts that could not be stored. Each reason once, in order. A caller that finds any
+    /// must not report success.
+    public var failureReasons: [String] { failures.withLock { $0 } }
+
+    /// Adds `reason` to ``failureReasons`` unless it is there already.
+    func noteFailure(_ reason: String) {
+        failures.withLock { if !$0.contains(reason) { $0.append(reason) } }
+    }
 
     /// Asks the runner to stop: no more reading or claiming; in-flight attempts get the grace
     /// period. Safe from any thread (signal handlers call it).
@@ -312,6 +329,7 @@ public final class DeliveryRunner: @unchecked Sendable {
             ])
         } catch {
             logger.log(.error, "putting unfinished deliveries back failed; the next start recovers them", ["error": "\(error)"])
+            noteFailure("unfinished deliveries could not be put back in the queue (the next start recovers them): \(error)")
         }
     }
 }
@@ -325,5 +343,6 @@ extension DeliveryRunner.Counters {
         retriesScheduled += other.retriesScheduled
         failed += other.failed
         transformFailures += other.transformFailures
+        sourcesFailed += other.sourcesFailed
     }
 }

@@ -66,11 +66,15 @@ final class StoreWorker: @unchecked Sendable {
     /// Wakes the dispatch thread when a claim result is ready.
     private let resultsReady: Wakeup
 
+    /// Told why a write or claim failed (the message also goes to the log).
+    private let onFailure: @Sendable (String) -> Void
+
     /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
-    init(store: DeliveryStore, logger: Logger, resultsReady: Wakeup) {
+    init(store: DeliveryStore, logger: Logger, resultsReady: Wakeup, onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.logger = logger
         self.resultsReady = resultsReady
+        self.onFailure = onFailure
         let thread = Thread { [self] in
             run()
             ended.signal()
@@ -132,6 +136,8 @@ final class StoreWorker: @unchecked Sendable {
                     try store.record(taken.records)
                 } catch {
                     logger.log(.error, "recording attempts failed", ["error": "\(error)"])
+                    // Their deliveries stay in flight; the next start recovers them, counted.
+                    onFailure("\(taken.records.count) attempt(s) could not be recorded: \(error)")
                 }
             }
             if !taken.claims.isEmpty {
@@ -163,6 +169,7 @@ final class StoreWorker: @unchecked Sendable {
             logger.log(.error, "claiming deliveries failed", [
                 "sink": "\(request.sinkKey.pipeline)/\(request.sinkKey.sink)", "error": "\(error)",
             ])
+            onFailure("claiming deliveries of \(request.sinkKey.pipeline)/\(request.sinkKey.sink) failed: \(error)")
             return ClaimResult(lane: request.lane, claimed: [], nextDueMs: request.nowMs + 1_000)
         }
     }

@@ -15,6 +15,8 @@ public final class AdminContext: Sendable {
     public let clock: any DeliveryClock
     private let state = Mutex<State>(State())
     private let hooks: Mutex<Hooks>
+    /// Why the runners' store cannot be written now, or `nil`; see ``setWriteProbe(_:)``.
+    private let writeProbe = Mutex<@Sendable () -> String?>({ nil })
 
     private struct State {
         var pipelines: [PipelineDefinition] = []
@@ -82,8 +84,18 @@ public final class AdminContext: Sendable {
         state.withLock { ($0.pipelines, $0.generation) }
     }
 
-    /// Whether the process is ready, and if not why.
-    public var readiness: (ready: Bool, reason: String) { state.withLock { ($0.ready, $0.notReadyReason) } }
+    /// Installs the check of the store the runners write: while it reports a failure (a full
+    /// disk), the process is not ready, and it is again as soon as a write succeeds.
+    public func setWriteProbe(_ probe: @escaping @Sendable () -> String?) { writeProbe.withLock { $0 = probe } }
+
+    /// Whether the process is ready, and if not why: started and not stopping, and its store
+    /// taking writes.
+    public var readiness: (ready: Bool, reason: String) {
+        let (ready, reason) = state.withLock { ($0.ready, $0.notReadyReason) }
+        guard ready else { return (false, reason) }
+        if let failure = writeProbe.withLock({ $0 })() { return (false, "the state store cannot be written: \(failure)") }
+        return (true, "")
+    }
 
     /// Runners delivering now.
     public var runners: Int { state.withLock { $0.runners } }

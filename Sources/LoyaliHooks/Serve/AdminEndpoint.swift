@@ -6,7 +6,7 @@ import Foundation
 /// | method | path | CLI |
 /// |---|---|---|
 /// | GET | `/healthz` | answers while the process is alive |
-/// | GET | `/readyz` | 200 once the store is open and pipelines are loaded, else 503 |
+/// | GET | `/readyz` | 200 once the store is open and pipelines are loaded, else 503 (also while the store cannot be written, e.g. a full disk) |
 /// | GET | `/metrics` | Prometheus text format |
 /// | GET | `/api/deliveries` | `deliveries [--status …] [--pipeline …] [--sink …] [--event-type …] [--since …] [--limit …]` |
 /// | GET | `/api/deliveries/{id}` | `deliveries show ID` |

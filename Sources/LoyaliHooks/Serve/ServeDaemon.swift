@@ -51,6 +51,9 @@ public final class ServeDaemon: Sendable {
         public var registry = StageRegistry.builtIn
         /// The time source.
         public var clock: any DeliveryClock = SystemClock()
+        /// Test hook: called with the runners' store once it is open (e.g. to cap its size and
+        /// simulate a full disk).
+        var prepareStore: (@Sendable (DeliveryStore) throws -> Void)?
 
         /// Settings for `paths` with the store in `stateDirectory`; everything else defaults.
         public init(paths: [String], stateDirectory: String) {
@@ -170,6 +173,7 @@ public final class ServeDaemon: Sendable {
             // Group-committed ingest appends tens of MB of WAL per second: checkpoints run on a
             // thread of their own, and the writer's own is only a backstop.
             try store.setWALCheckpointInterval(pages: Self.walBackstopPages)
+            try configuration.prepareStore?(store)
             checkpointer = try WALCheckpointer(directory: configuration.stateDirectory, interval: .milliseconds(200), logger: logger)
         } catch {
             throw .store(directory: configuration.stateDirectory, message: "\(error)")
@@ -215,6 +219,7 @@ public final class ServeDaemon: Sendable {
             }))
         context.setConfiguration(loaded.pipelines, generation: 1)
         context.setRunners(1)
+        context.setWriteProbe { [store] in store.writeFailure }
         if let interval = configuration.watchInterval {
             let watcher = PipelineWatcher(paths: configuration.paths, interval: interval) { [weak self] in
                 // Reload off the watcher's thread so stopping the watcher never waits on a reload.
@@ -250,6 +255,8 @@ public final class ServeDaemon: Sendable {
         options.window = window
         options.recoversInFlight = recoversInFlight
         options.observer = metrics
+        // A full disk pauses reading file sources; it resumes once writes go through again.
+        options.retriesStoreFailures = true
         return DeliveryRunner(pipelines: pipelines, store: store, clock: configuration.clock, options: options, logger: logger)
     }
 

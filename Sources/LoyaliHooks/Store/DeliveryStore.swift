@@ -32,6 +32,8 @@ public final class DeliveryStore: Sendable {
     /// A sleeping lock, not `Mutex`: it is held across transactions and their fsyncs (see
     /// ``SleepingMutex``).
     let state: SleepingMutex<Connection>
+    /// Whether writes go through (see ``writeFailure``).
+    let health = WriteHealth()
 
     /// The connection, and where the rows this store has claimed live, so that recording their
     /// attempts needs no lookup by id (ids are hashes: each lookup is a random index read).
@@ -88,13 +90,28 @@ public final class DeliveryStore: Sendable {
             """)
         try StoreSchema.migrate(database, migrations: migrations)
         self.path = path
+        database.writeHealth = health
         self.state = SleepingMutex(Connection(database: database))
     }
 
     /// A store over an already opened and migrated database (see `DeliveryStore+Open.swift`).
     init(opened database: SQLiteDatabase) {
         self.path = database.path
+        database.writeHealth = health
         self.state = SleepingMutex(Connection(database: database))
+    }
+
+    /// Why this connection's last write transaction failed for want of disk (full, I/O error,
+    /// read-only), or `nil` when it succeeded. Does not wait for the store's lock.
+    public var writeFailure: String? { health.current }
+
+    /// Test hook: caps the database at its current size (`PRAGMA max_page_count`), so the next
+    /// write that needs a new page fails with `SQLITE_FULL`, as on a full disk; `nil` lifts the cap.
+    func limitGrowth(_ limited: Bool) throws {
+        try withDatabase { database in
+            let pages = limited ? try database.scalarInt64("PRAGMA page_count") ?? 1 : 1 << 30
+            _ = try database.scalarInt64("PRAGMA max_page_count = \(pages)")
+        }
     }
 
     /// The state directory from `--state`, else `LOYALI_HOOKS_STATE`, else `.loyali-hooks`.

@@ -16,6 +16,8 @@ final class SQLiteDatabase {
     let path: String
     private let connection: OpaquePointer
     private var statements: [String: SQLiteStatement] = [:]
+    /// Told the outcome of every write transaction, if set.
+    var writeHealth: WriteHealth?
 
     /// Opens (creating if needed) the database file at `path`; with `readOnly`, opens an existing
     /// file for reading only and never creates it.
@@ -92,13 +94,15 @@ final class SQLiteDatabase {
     func transaction<T>(durable: Bool = true, _ body: () throws -> T) throws -> T {
         if !durable { try withStatement("PRAGMA synchronous = NORMAL") { try $0.run() } }
         defer { if !durable { try? withStatement("PRAGMA synchronous = FULL") { try $0.run() } } }
-        try withStatement("BEGIN IMMEDIATE") { try $0.run() }
         do {
+            try withStatement("BEGIN IMMEDIATE") { try $0.run() }
             let result = try body()
             try withStatement("COMMIT") { try $0.run() }
+            writeHealth?.note(nil)
             return result
         } catch {
             if !isAutocommit { try? withStatement("ROLLBACK") { try $0.run() } }
+            writeHealth?.note(error)
             throw error
         }
     }
