@@ -884,6 +884,31 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             """)
     }
 
+    @Test func aLongLineIsQuotedAsAWindowAroundTheColumn() throws {
+        // One line of a megabyte: the error quotes a bounded window, cut with …, caret aligned.
+        let filler = String(repeating: "x", count: 1_000_000)
+        let line = "{ source: { type: stdin }, sinks: { out: { type: file, path: \"\(filler)\", pth: y } }, description: \"\(filler)\" }"
+        let error = try #require(load(line).1.first { $0.message.hasPrefix("unknown key 'pth'") })
+        let column = try #require(error.location?.column)
+        #expect(Array(line)[column - 1] == "p")
+        let shown = error.description.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(shown.count == 3)
+        #expect(shown.allSatisfy { $0.count < 200 }, "quoted \(error.description.count) characters")
+        let excerpt = try #require(error.excerpt)
+        #expect(excerpt.text.hasPrefix("…") && excerpt.text.hasSuffix("…"))
+        #expect(Array(excerpt.text)[excerpt.caretColumn - 1] == "p")
+        #expect(shown[2].count - 2 == excerpt.caretColumn, "the caret sits under the column")
+
+        // Near the start of a long line: no leading marker, caret at its column.
+        let early = SourceExcerpt(line: "ab\tc" + filler, column: 4)
+        #expect(early.text.hasPrefix("ab c") && early.text.hasSuffix("…") && early.caretColumn == 4)
+        // Past the end of a long line: its tail, and the caret just after it.
+        let late = SourceExcerpt(line: filler + "end", column: filler.count + 4)
+        #expect(late.text.hasPrefix("…") && late.text.hasSuffix("end") && late.caretColumn == late.text.count + 1)
+        // A short line is quoted whole.
+        #expect(SourceExcerpt(line: "sinks: x", column: 8) == SourceExcerpt(text: "sinks: x", caretColumn: 8))
+    }
+
     @Test func diagnosticWithoutSourceLineIsJustTheHeadline() {
         let diagnostic = Diagnostic(.error, at: nil, "x: no such file or directory")
         #expect(diagnostic.description == "error: x: no such file or directory")

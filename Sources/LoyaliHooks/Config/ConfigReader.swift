@@ -14,15 +14,17 @@ public final class ConfigReader {
     public let plugins: PluginCatalog
     /// Every problem found so far, in the order found.
     public var diagnostics: [Diagnostic] {
-        // Mask every literal secret found anywhere, including in other errors quoting its line.
-        guard !literalSecrets.isEmpty else { return recorded }
-        return recorded.map { diagnostic in
-            var masked = diagnostic
-            masked.sourceLine = diagnostic.sourceLine.map(maskingSecrets)
-            return masked
+        recorded.map { record in
+            guard record.quotesLine, let location = record.diagnostic.location else { return record.diagnostic }
+            var quoted = record.diagnostic
+            quoted.excerpt = excerpt(at: location)
+            return quoted
         }
     }
-    private var recorded: [Diagnostic] = []
+    /// Diagnostics and whether to quote this file's line under them. The line is quoted when the
+    /// diagnostics are read, so every literal secret found by then is masked, including in
+    /// errors recorded before the secret was found.
+    private var recorded: [(diagnostic: Diagnostic, quotesLine: Bool)] = []
     private var literalSecrets: [String] = []
     private let source: SourceText
 
@@ -40,18 +42,19 @@ public final class ConfigReader {
 
     /// Records an error at `location`, with the source line for the caret.
     public func error(_ message: String, at location: SourceLocation) {
-        recorded.append(Diagnostic(.error, at: location, message, sourceLine: source.line(location.line)))
+        recorded.append((Diagnostic(.error, at: location, message), true))
     }
 
-    /// The text of line `line` of the file, for diagnostics made later (a plugin that fails to
-    /// start is reported at the step that names it).
-    public func sourceLine(_ line: Int) -> String? {
-        source.line(line)
+    /// The quoted source at `location`, literal secrets found so far masked: for diagnostics made
+    /// later (a plugin that fails to start is reported at the step that names it).
+    public func excerpt(at location: SourceLocation) -> SourceExcerpt? {
+        guard let line = source.line(location.line) else { return nil }
+        return SourceExcerpt(line: literalSecrets.isEmpty ? line : maskingSecrets(line), column: location.column)
     }
 
     /// Records a diagnostic made elsewhere, e.g. one in a plugin manifest the file refers to.
     public func report(_ diagnostic: Diagnostic) {
-        recorded.append(diagnostic)
+        recorded.append((diagnostic, false))
     }
 
     /// Records an error at `node`.
@@ -76,11 +79,11 @@ public final class ConfigReader {
 
     /// Records a warning at `node`.
     public func warning(_ message: String, at node: YAMLNode) {
-        recorded.append(Diagnostic(.warning, at: node.location, message, sourceLine: source.line(node.location.line)))
+        recorded.append((Diagnostic(.warning, at: node.location, message), true))
     }
 
     /// Whether any error (not warning) has been recorded.
-    public var hasErrors: Bool { recorded.contains { $0.severity == .error } }
+    public var hasErrors: Bool { recorded.contains { $0.diagnostic.severity == .error } }
 
     // MARK: Mappings
 

@@ -12,7 +12,7 @@ public enum PluginRuntime {
     struct Use {
         var supervisor: PluginSupervisor
         var location: SourceLocation
-        var sourceLine: String?
+        var excerpt: SourceExcerpt?
     }
 
     /// The plugin steps (and, with `includingSinks`, plugin sinks) of `pipelines`.
@@ -20,12 +20,12 @@ public enum PluginRuntime {
         var uses: [Use] = []
         for pipeline in pipelines {
             for case let step as PluginTransformStep in pipeline.steps {
-                uses.append(Use(supervisor: step.supervisor, location: step.location, sourceLine: step.sourceLine))
+                uses.append(Use(supervisor: step.supervisor, location: step.location, excerpt: step.excerpt))
             }
             guard includingSinks else { continue }
             for sink in pipeline.sinks {
                 if let plugin = sink.sink as? PluginSink {
-                    uses.append(Use(supervisor: plugin.supervisor, location: plugin.location, sourceLine: plugin.sourceLine))
+                    uses.append(Use(supervisor: plugin.supervisor, location: plugin.location, excerpt: plugin.excerpt))
                 }
             }
         }
@@ -43,7 +43,7 @@ public enum PluginRuntime {
             do throws(PluginError) {
                 try use.supervisor.start(logger: logger)
             } catch {
-                let diagnostic = Diagnostic(.error, at: use.location, error.detailedDescription, sourceLine: use.sourceLine)
+                let diagnostic = Diagnostic(.error, at: use.location, error.detailedDescription, excerpt: use.excerpt)
                 failures.withLock { $0[index] = diagnostic }
             }
         }

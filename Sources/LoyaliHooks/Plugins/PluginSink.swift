@@ -22,17 +22,17 @@ public struct PluginSink: ConcurrentSink {
     public let supervisor: PluginSupervisor
     /// Where the sink names its plugin, for start-up errors.
     public let location: SourceLocation
-    /// That line of the pipeline file.
-    public let sourceLine: String?
+    /// The quoted part of that line, for the caret under start-up errors.
+    public let excerpt: SourceExcerpt?
 
     /// Requests pipelined to each process.
     static let inFlightPerProcess = 64
 
     /// A sink served by `supervisor`, named in its pipeline at `location`.
-    public init(supervisor: PluginSupervisor, location: SourceLocation, sourceLine: String? = nil) {
+    public init(supervisor: PluginSupervisor, location: SourceLocation, excerpt: SourceExcerpt? = nil) {
         self.supervisor = supervisor
         self.location = location
-        self.sourceLine = sourceLine
+        self.excerpt = excerpt
     }
 
     /// The plugin's name.
@@ -112,6 +112,6 @@ public struct PluginSink: ConcurrentSink {
         guard let supervisor = reader.plugins.supervisor(
             named: plugin, kind: .sink, at: pluginNode, config: mapping["config"], reader: reader)
         else { return nil }
-        return PluginSink(supervisor: supervisor, location: pluginNode.location, sourceLine: reader.sourceLine(pluginNode.location.line))
+        return PluginSink(supervisor: supervisor, location: pluginNode.location, excerpt: reader.excerpt(at: pluginNode.location))
     }
 }

@@ -17,17 +17,17 @@ public struct PluginTransformStep: BatchTransformStep {
     public let supervisor: PluginSupervisor
     /// Where the step names its plugin, for start-up errors.
     public let location: SourceLocation
-    /// That line of the pipeline file, for the caret under start-up errors.
-    public let sourceLine: String?
+    /// The quoted part of that line, for the caret under start-up errors.
+    public let excerpt: SourceExcerpt?
 
     /// The plugin's name.
     public var name: String { supervisor.manifest.name }
 
     /// A step served by `supervisor`, named in its pipeline at `location`.
-    public init(supervisor: PluginSupervisor, location: SourceLocation, sourceLine: String? = nil) {
+    public init(supervisor: PluginSupervisor, location: SourceLocation, excerpt: SourceExcerpt? = nil) {
         self.supervisor = supervisor
         self.location = location
-        self.sourceLine = sourceLine
+        self.excerpt = excerpt
     }
 
     /// One event: a batch of one. Prefer ``apply(batch:)``, which pipelines.
@@ -133,6 +133,6 @@ public struct PluginTransformStep: BatchTransformStep {
         guard let supervisor = reader.plugins.supervisor(
             named: name, kind: .transform, at: value, config: options["config"], reader: reader)
         else { return nil }
-        return PluginTransformStep(supervisor: supervisor, location: value.location, sourceLine: reader.sourceLine(value.location.line))
+        return PluginTransformStep(supervisor: supervisor, location: value.location, excerpt: reader.excerpt(at: value.location))
     }
 }

@@ -16,17 +16,27 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation?
     /// What is wrong, in one sentence.
     public var message: String
-    /// The text of the offending source line, shown under the message with a caret.
-    public var sourceLine: String?
+    /// The quoted part of the offending source line, with the caret's place in it.
+    public var excerpt: SourceExcerpt?
 
+    /// The quoted text of the offending source line (a window of it when the line is long).
+    public var sourceLine: String? { excerpt?.text }
+
+    /// A diagnostic quoting `sourceLine`, cut to a window around the location's column.
     public init(
         _ severity: Severity = .error, at location: SourceLocation?, _ message: String,
         sourceLine: String? = nil
     ) {
+        let excerpt = sourceLine.map { SourceExcerpt(line: $0, column: location?.column ?? 1) }
+        self.init(severity, at: location, message, excerpt: excerpt)
+    }
+
+    /// A diagnostic quoting an excerpt already cut.
+    public init(_ severity: Severity = .error, at location: SourceLocation?, _ message: String, excerpt: SourceExcerpt?) {
         self.severity = severity
         self.location = location
         self.message = message
-        self.sourceLine = sourceLine
+        self.excerpt = excerpt
     }
 
     /// `path:line:col: error: message`, without the source snippet.
@@ -35,19 +45,10 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
         return "\(prefix)\(severity.rawValue): \(message)"
     }
 
-    /// The headline, then the source line and a caret under the column when known.
+    /// The headline, then the quoted source and a caret under the column when known.
     public var description: String {
-        guard let location, let sourceLine else { return headline }
-        let shown = sourceLine.replacingTabs()
-        let caretColumn = max(1, min(location.column, shown.count + 1))
-        return headline + "\n  " + shown + "\n  " + String(repeating: " ", count: caretColumn - 1) + "^"
-    }
-}
-
-extension String {
-    /// Tabs become one space so the caret under a column still lines up.
-    fileprivate func replacingTabs() -> String {
-        String(map { $0 == "\t" ? " " : $0 })
+        guard location != nil, let excerpt else { return headline }
+        return headline + "\n  " + excerpt.text + "\n  " + String(repeating: " ", count: excerpt.caretColumn - 1) + "^"
     }
 }
 
