@@ -652,3 +652,50 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(try CLI.run(["verify", "--secret", "s", "--header", "h", "--tolerance", "-5"], stdin: Self.body).status == 2)
     }
 }
+
+// MARK: - Privacy
+
+@Suite struct CLIPrivacyTests {
+    static let secrets = ["URL_TOKEN": "tok_url_5b1d9e", "AUTH_TOKEN": "tok_auth_77c3a0", "HOOK_SECRET": "whsec_privacy_test_1"]
+
+    /// A pipeline whose sink URL and header take tokens from the environment; the URL's port is
+    /// closed, so `test` fails with curl's error.
+    static func directory() throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.path("pipelines"), withIntermediateDirectories: true)
+        try Data("""
+            pipeline: leaky
+            source: { type: stdin }
+            sign: { secrets: ["${HOOK_SECRET}"] }
+            sinks:
+              hook:
+                type: http
+                url: "http://127.0.0.1:9/in?token=${URL_TOKEN}"
+                headers: { Authorization: "Bearer ${AUTH_TOKEN}" }
+
+            """.utf8).write(to: URL(fileURLWithPath: directory.path("pipelines/leaky.yaml")))
+        return directory
+    }
+
+    @Test("validate, dry runs and test show the sink URL as written and never a variable's value")
+    func urlVariablesNeverShown() throws {
+        let directory = try Self.directory()
+        let event = Data(#"{"event_type":"points.earned","data":{"customer_id":"c1"}}"#.utf8 + [0x0A])
+        let runs: [[String]] = [
+            ["validate", "pipelines"],
+            ["validate", "pipelines", "--json"],
+            ["run", "pipelines/leaky.yaml", "--dry-run"],
+            ["run", "pipelines/leaky.yaml", "--dry-run", "--json"],
+            ["test", "leaky", "--event", "points.earned"],
+            ["test", "leaky", "--event", "points.earned", "--json"],
+        ]
+        for arguments in runs {
+            let result = try CLI.run(arguments, stdin: event, in: directory.url, environment: Self.secrets)
+            let output = result.stdout + result.stderr
+            for value in Self.secrets.values {
+                #expect(!output.contains(value), "\(arguments) printed \(value): \(output)")
+            }
+            #expect(output.contains("http://127.0.0.1:9/in?token=${URL_TOKEN}"), "\(arguments): \(output)")
+        }
+    }
+}

@@ -229,10 +229,11 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
 
     @Test func interpolatorReportsWhatItExpanded() {
         let interpolator = VariableInterpolator(environment: ["A": "x"])
-        #expect(interpolator.expand("${A}") == .success(.init(value: "x", hasReferences: true, hasLiteralText: false)))
+        let a = TextRedaction.Replacement(hidden: "x", shownAs: "${A}")
+        #expect(interpolator.expand("${A}") == .success(.init(value: "x", hasReferences: true, hasLiteralText: false, substitutions: [a])))
         #expect(interpolator.expand("${B:-}") == .success(.init(value: "", hasReferences: true, hasLiteralText: false)))
         #expect(interpolator.expand("${B:-d}") == .success(.init(value: "d", hasReferences: true, hasLiteralText: true)))
-        #expect(interpolator.expand("p${A}") == .success(.init(value: "px", hasReferences: true, hasLiteralText: true)))
+        #expect(interpolator.expand("p${A}") == .success(.init(value: "px", hasReferences: true, hasLiteralText: true, substitutions: [a])))
         #expect(interpolator.expand("plain") == .success(.init(value: "plain", hasReferences: false, hasLiteralText: true)))
         guard case .failure(let failure) = interpolator.expand("ab${NOPE}") else {
             Issue.record("an undefined variable must fail")
@@ -552,6 +553,51 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             pipeline(withSink: "hook: { type: http, url: http://hooks.example.com/x, allow_insecure_http: true }"))
         #expect(diagnostics.isEmpty)
         #expect(loaded?.sinks.first?.sink.target == "http://hooks.example.com/x")
+    }
+
+    @Test("a sink URL is shown as written, ${VAR} unexpanded, and only the request uses the values")
+    func sinkURLIsShownAsWritten() throws {
+        var environment = baseEnvironment
+        environment["URL_TOKEN"] = "tok_9f8e7d6c5b4a"
+        environment["HOOK_HOST"] = "127.0.0.1"
+        let written = "http://${HOOK_HOST}:9/hooks?token=${URL_TOKEN}&region=${REGION}"
+        let (loaded, diagnostics) = load(pipeline(withSink: "hook: { type: http, url: \"\(written)\" }"), environment: environment)
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        let sinkDefinition = try #require(loaded?.sinks.first)
+        let sink = try #require(sinkDefinition.sink as? HTTPSink)
+        #expect(sink.url.description == "http://127.0.0.1:9/hooks?token=tok_9f8e7d6c5b4a&region=eu-west")
+        #expect(sink.target == written)
+        let pipeline = try #require(loaded)
+        // validate --json and the admin API's routes and pipelines.
+        let json = JSONValue.object(DeliveryJSON.pipeline(pipeline)).serializedString
+        #expect(json.contains("token=${URL_TOKEN}") && !json.contains("tok_9f8e7d6c5b4a"), "\(json)")
+        // Both dry-run formats.
+        let request = DeliveryRequest(
+            pipeline: "minimal", sink: "hook", deliveryID: "whd_1", eventID: "evt_1", eventType: "points.earned",
+            attempt: 1, headers: [], body: Array("{}".utf8))
+        for format in [DryRunPrinter.Format.full, .json] {
+            var out: [UInt8] = []
+            DryRunPrinter(format: format).print(request, sink: sinkDefinition, to: &out)
+            let text = String(decoding: out, as: UTF8.self)
+            #expect(text.contains(written) && !text.contains("tok_9f8e7d6c5b4a"), "\(text)")
+        }
+        // What the attempt reports (a refused connection names the host) carries no value either.
+        let result = HTTPSink.wait { sink.send(request, completion: $0) }
+        guard case .failure(let failure) = result else {
+            Issue.record("port 9 answered: \(result)")
+            return
+        }
+        #expect(!failure.message.contains("127.0.0.1"), "\(failure.message)")
+    }
+
+    @Test("a bad sink URL built from variables is quoted as written")
+    func badSinkURLProblemsQuoteTheWrittenURL() throws {
+        var environment = baseEnvironment
+        environment["URL_TOKEN"] = "tok_9f8e7d6c5b4a"
+        for url in ["ftp://e.com/h?t=${URL_TOKEN}", "https://e.com:99999/h?t=${URL_TOKEN}", "${URL_TOKEN}", "http://h${URL_TOKEN}.com/"] {
+            let error = try singleError(pipeline(withSink: "hook: { type: http, url: \"\(url)\" }"), environment: environment)
+            #expect(error.message.contains(url) && !error.description.contains("tok_9f8e7d6c5b4a"), "\(error)")
+        }
     }
 
     @Test func webhookURLChecks() {

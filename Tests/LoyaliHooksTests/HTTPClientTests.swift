@@ -518,3 +518,47 @@ func httpClientReleasedMidRequestCancelsIt() async throws {
     // Cancelled, not a timeout at the request's 2 s deadline, nor the receiver's answer at 5 s.
     #expect(response.error?.errorClass == .cancelled)
 }
+
+// MARK: - What an attempt keeps of a response
+
+@Suite struct ResponseSnippetTests {
+    @Test("an attempt keeps a short snippet of the body (2 KiB by default), cut at a character boundary")
+    func snippetIsShort() throws {
+        let page = Array(repeating: UInt8(ascii: "x"), count: 2047) + Array("é and 60 KiB more".utf8)
+            + Array(repeating: UInt8(ascii: "y"), count: 60_000)
+        let response = HTTPResponse(
+            outcome: .response(status: 500, retryAfter: nil, bodySnippet: page, truncated: false), durationMs: 1)
+        let result = HTTPSink.result(of: response, snippetBytes: HTTPSink.defaultResponseSnippetBytes, redaction: TextRedaction())
+        guard case .httpStatus(500, _, let snippet) = result else {
+            Issue.record("\(result)")
+            return
+        }
+        // "é" starts at byte 2047 and needs two bytes: the cut falls before it, not inside it.
+        #expect(snippet == String(repeating: "x", count: 2047))
+        #expect(HTTPSink.snippet(of: Array("short".utf8), bytes: 2048, redaction: TextRedaction()) == "short")
+        #expect(HTTPSink.snippet(of: Array("abc".utf8), bytes: 0, redaction: TextRedaction()) == "")
+    }
+
+    @Test("a value the URL took from a variable is hidden in the snippet, even where the cut would split it")
+    func snippetIsRedacted() {
+        let redaction = TextRedaction([TextRedaction.Replacement(hidden: "tok_secret_123", shownAs: "${URL_TOKEN}")])
+        let body = Array("Cannot POST /h?token=tok_secret_123".utf8)
+        #expect(HTTPSink.snippet(of: body, bytes: 2048, redaction: redaction) == "Cannot POST /h?token=${URL_TOKEN}")
+        #expect(HTTPSink.snippet(of: body, bytes: 25, redaction: redaction) == "Cannot POST /h?token=${UR")
+    }
+
+    @Test("response_snippet_bytes sets the snippet size; it must stay within 0…65536")
+    func snippetSizeIsConfigurable() throws {
+        let loader = PipelineLoader(environment: ["S": "whsec_x"], registry: .builtIn)
+        func sink(_ options: String) -> (HTTPSink?, [Diagnostic]) {
+            let text = "source: { type: stdin }\nsign: { secrets: [\"${S}\"] }\nsinks:\n  h: { type: http, url: \"http://127.0.0.1:1/\"\(options) }\n"
+            let (result, diagnostics) = loader.load(file: "p.yaml", text: text)
+            return (result?.0.sinks.first?.sink as? HTTPSink, diagnostics)
+        }
+        #expect(sink("").0?.responseSnippetBytes == 2048)
+        #expect(sink(", response_snippet_bytes: 256").0?.responseSnippetBytes == 256)
+        let (tooBig, diagnostics) = sink(", response_snippet_bytes: 1000000")
+        #expect(tooBig == nil)
+        #expect(diagnostics.first?.message == "response_snippet_bytes must be between 0 and 65536, not 1000000")
+    }
+}

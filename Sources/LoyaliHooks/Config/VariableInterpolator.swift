@@ -17,6 +17,17 @@ public struct VariableInterpolator: Sendable {
         /// True when some characters of the result were written literally in the file (outside
         /// references, or in a non-empty `:-default`).
         public var hasLiteralText: Bool
+        /// Each environment value the text took in, with the reference that brought it in, so
+        /// that messages can show `${NAME}` wherever the value would otherwise appear.
+        public var substitutions: [TextRedaction.Replacement] = []
+
+        /// An expansion; `substitutions` lists the environment values it took in.
+        public init(value: String, hasReferences: Bool, hasLiteralText: Bool, substitutions: [TextRedaction.Replacement] = []) {
+            self.value = value
+            self.hasReferences = hasReferences
+            self.hasLiteralText = hasLiteralText
+            self.substitutions = substitutions
+        }
     }
 
     /// Why an expansion failed, and at which character offset of the value.
@@ -34,6 +45,7 @@ public struct VariableInterpolator: Sendable {
         var out = ""
         var hasReferences = false
         var hasLiteral = false
+        var substitutions: [TextRedaction.Replacement] = []
         var i = 0
         while i < chars.count {
             let c = chars[i]
@@ -68,6 +80,7 @@ public struct VariableInterpolator: Sendable {
             hasReferences = true
             if let value = environment[name], !(value.isEmpty && fallback != nil) {
                 out += value
+                if !value.isEmpty { substitutions.append(TextRedaction.Replacement(hidden: value, shownAs: "${\(name)}")) }
             } else if let fallback {
                 out += fallback
                 if !fallback.isEmpty { hasLiteral = true }
@@ -78,7 +91,8 @@ public struct VariableInterpolator: Sendable {
             }
             i = close + 1
         }
-        return .success(Expansion(value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral))
+        return .success(Expansion(
+            value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral, substitutions: substitutions))
     }
 
     /// Variable names follow the shell: a letter or underscore, then letters, digits, underscores.

@@ -27,14 +27,22 @@ public struct HTTPSink: ConcurrentSink {
     public let maxInFlight: Int
     /// Response bytes read at most.
     public let maxResponseBytes: Int
+    /// Response bytes kept in the attempt log (and shown by `test`), from the start of the body.
+    public let responseSnippetBytes: Int
     /// Extra CA bundle for TLS verification.
     public let caFile: String?
     public let configuredHeaders: [ConfiguredHeader]
+    /// The URL as written in the pipeline file, `${VAR}` references unexpanded, which is how
+    /// every output shows it; only the request itself uses ``url``.
+    public let displayURL: String
+    /// Hides the values the URL took from the environment in whatever this sink reports: a curl
+    /// error naming the host, a receiver's error page echoing the query string.
+    public let redaction: TextRedaction
 
     /// Started on first use, so `validate` and dry runs never spin up a transfer thread.
     let client: LazyHTTPClient
 
-    public var target: String { url.description }
+    public var target: String { displayURL }
     public var requiresSignature: Bool { true }
 
     public func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
@@ -48,7 +56,9 @@ public struct HTTPSink: ConcurrentSink {
         let httpRequest = HTTPRequest(
             url: url.description, headers: request.headers, body: request.body, timeout: timeout,
             connectTimeout: connectTimeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
-        client.send(httpRequest) { response in completion(Self.result(of: response)) }
+        client.send(httpRequest) { [redaction, responseSnippetBytes] response in
+            completion(Self.result(of: response, snippetBytes: responseSnippetBytes, redaction: redaction))
+        }
     }
 
     /// A blocking attempt, for the `test` command; never call it from the cooperative pool.
@@ -77,16 +87,38 @@ public struct HTTPSink: ConcurrentSink {
     }
 
     /// Maps a transport response to an attempt result; only the status decides success.
-    static func result(of response: HTTPResponse) -> AttemptResult {
+    /// The body is cut to `snippetBytes` (at a character boundary) and both it and any error
+    /// message pass through `redaction` before they can reach a log or the state database.
+    static func result(of response: HTTPResponse, snippetBytes: Int, redaction: TextRedaction) -> AttemptResult {
         switch response.outcome {
-        case .response(let status, let retryAfter, let snippet, _):
-            return .httpStatus(status, retryAfter: retryAfter, snippet: String(decoding: snippet, as: UTF8.self))
+        case .response(let status, let retryAfter, let body, _):
+            return .httpStatus(status, retryAfter: retryAfter, snippet: snippet(of: body, bytes: snippetBytes, redaction: redaction))
         case .failure(let error):
             return .failure(DeliveryFailure(
-                errorClass: error.errorClass.rawValue, message: error.message,
+                errorClass: error.errorClass.rawValue, message: redaction.apply(error.message),
                 retryable: error.errorClass != .invalidRequest))
         }
     }
+
+    /// The first `bytes` of a response body as text, cut at a character boundary. Redaction
+    /// runs over the whole body first, so a hidden value straddling the cut is not left half shown.
+    static func snippet(of body: [UInt8], bytes: Int, redaction: TextRedaction) -> String {
+        var utf8 = body
+        if !redaction.isEmpty {
+            utf8 = Array(redaction.apply(String(decoding: body, as: UTF8.self)).utf8)
+        }
+        guard utf8.count > bytes else { return String(decoding: utf8, as: UTF8.self) }
+        var cut = bytes
+        // Back off to the start of a UTF-8 sequence rather than end on a broken character.
+        while cut > 0, utf8[cut] & 0xC0 == 0x80 { cut -= 1 }
+        return String(decoding: utf8[..<cut], as: UTF8.self)
+    }
+
+    /// Response bytes each attempt keeps when `response_snippet_bytes` is not given: enough for
+    /// an error message, too little for a receiver's error pages to fill the disk.
+    public static let defaultResponseSnippetBytes = 2048
+    /// The most `response_snippet_bytes` may be.
+    public static let maxResponseSnippetBytes = 65_536
 
     /// Header names whose values are credentials: a literal value for one is a config error.
     static let credentialHeaderWords = ["authorization", "token", "secret", "api-key", "apikey", "password", "cookie"]
@@ -101,15 +133,24 @@ public struct HTTPSink: ConcurrentSink {
     /// Registry entry.
     public static let factory = SinkFactory(
         kind: "http", summary: "POST each delivery to a webhook URL",
-        keys: ["url", "timeout", "connect_timeout", "headers", "max_in_flight", "max_response_bytes", "ca_file", "allow_insecure_http"]
+        keys: [
+            "url", "timeout", "connect_timeout", "headers", "max_in_flight", "max_response_bytes", "response_snippet_bytes",
+            "ca_file", "allow_insecure_http",
+        ]
     ) { name, mapping, reader in
         guard reader.require(["url"], in: mapping, context: "http sink '\(name)'") else { return nil }
         let allowInsecure = mapping["allow_insecure_http"].flatMap { reader.bool($0, what: "allow_insecure_http") } ?? false
         let urlNode = mapping["url"]!
         var url: WebhookURL?
-        if let urlText = reader.string(urlNode, what: "url") {
-            switch WebhookURL.parse(urlText, allowInsecureHTTP: allowInsecure) {
-            case .success(let parsed): url = parsed
+        var displayURL = ""
+        var redaction = TextRedaction()
+        if let expansion = reader.expansion(urlNode, what: "url"), case .scalar(let template, _) = urlNode.content {
+            displayURL = expansion.hasReferences ? template : expansion.value
+            for substitution in expansion.substitutions { redaction.add(substitution) }
+            switch WebhookURL.parse(expansion.value, allowInsecureHTTP: allowInsecure, written: expansion.hasReferences ? template : nil) {
+            case .success(let parsed):
+                url = parsed
+                if !expansion.hasReferences { displayURL = parsed.description }
             case .failure(let problem): reader.error(problem.description, at: urlNode)
             }
         }
@@ -117,6 +158,9 @@ public struct HTTPSink: ConcurrentSink {
         let connectTimeout = mapping["connect_timeout"].map { reader.duration($0, what: "connect_timeout") } ?? .seconds(5)
         let maxInFlight = mapping["max_in_flight"].map { reader.integer($0, what: "max_in_flight", in: 1...1024) } ?? 32
         let maxResponse = mapping["max_response_bytes"].map { reader.integer($0, what: "max_response_bytes", in: 0...(64 << 20)) } ?? 65_536
+        let snippetBytes = mapping["response_snippet_bytes"].map {
+            reader.integer($0, what: "response_snippet_bytes", in: 0...maxResponseSnippetBytes)
+        } ?? defaultResponseSnippetBytes
         var caFile: String?
         if let caNode = mapping["ca_file"], let path = reader.string(caNode, what: "ca_file") {
             if FileManager.default.isReadableFile(atPath: path) {
@@ -146,9 +190,10 @@ public struct HTTPSink: ConcurrentSink {
                     name: entry.key, value: expansion.value, displayValue: expansion.hasReferences ? template : expansion.value))
             }
         }
-        guard let url, let timeout, let connectTimeout, let maxInFlight, let maxResponse else { return nil }
+        guard let url, let timeout, let connectTimeout, let maxInFlight, let maxResponse, let snippetBytes else { return nil }
         return HTTPSink(
             url: url, timeout: timeout, connectTimeout: connectTimeout, maxInFlight: maxInFlight,
-            maxResponseBytes: maxResponse, caFile: caFile, configuredHeaders: headers, client: LazyHTTPClient())
+            maxResponseBytes: maxResponse, responseSnippetBytes: snippetBytes, caFile: caFile, configuredHeaders: headers,
+            displayURL: displayURL, redaction: redaction, client: LazyHTTPClient())
     }
 }

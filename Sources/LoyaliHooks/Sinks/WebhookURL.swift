@@ -17,13 +17,23 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses and checks `text`.
-    public static func parse(_ text: String, allowInsecureHTTP: Bool) -> Result<WebhookURL, Problem> {
+    ///
+    /// - Parameter written: the URL as written in the pipeline file, when `text` is its expansion
+    ///   with `${VAR}` values. Problems then quote only `written`, since any part of the expanded
+    ///   text (a token in the query, a host) may have come from a variable.
+    public static func parse(_ text: String, allowInsecureHTTP: Bool, written: String? = nil) -> Result<WebhookURL, Problem> {
+        // The whole URL, quoted as written.
+        func quoted(_ text: String) -> String { "'\(written ?? text)'" }
+        // "port '99999'", or "port in '<URL as written>'" when the part may hold a variable's value.
+        func named(_ what: String, _ part: some StringProtocol) -> String {
+            written.map { "\(what) in '\($0)'" } ?? "\(what) '\(part)'"
+        }
         guard let schemeEnd = text.range(of: "://") else {
-            return .failure(Problem(description: "'\(text)' is not an absolute URL; expected https://host/path"))
+            return .failure(Problem(description: "\(quoted(text)) is not an absolute URL; expected https://host/path"))
         }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "https" || scheme == "http" else {
-            return .failure(Problem(description: "unsupported URL scheme '\(scheme)'; use https"))
+            return .failure(Problem(description: "unsupported \(named("URL scheme", scheme)); use https"))
         }
         let rest = text[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
@@ -38,12 +48,12 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
         var portText: Substring?
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else {
-                return .failure(Problem(description: "unterminated IPv6 address in '\(text)'"))
+                return .failure(Problem(description: "unterminated IPv6 address in \(quoted(text))"))
             }
             host = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
             if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
-                return .failure(Problem(description: "unexpected '\(after)' after the IPv6 address"))
+                return .failure(Problem(description: "unexpected \(named("text", after)) after the IPv6 address"))
             }
         } else if let colon = authority.lastIndex(of: ":") {
             host = authority[..<colon]
@@ -51,18 +61,18 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
         } else {
             host = authority
         }
-        guard !host.isEmpty else { return .failure(Problem(description: "URL '\(text)' has no host")) }
+        guard !host.isEmpty else { return .failure(Problem(description: "URL \(quoted(text)) has no host")) }
         var port: Int?
         if let portText {
             guard let value = Int(portText), (1...65_535).contains(value) else {
-                return .failure(Problem(description: "invalid port '\(portText)'"))
+                return .failure(Problem(description: "invalid \(named("port", portText))"))
             }
             port = value
         }
         let url = WebhookURL(scheme: scheme, host: host.lowercased(), port: port, pathAndQuery: path)
         if scheme == "http", !url.isLoopback, !allowInsecureHTTP {
             return .failure(Problem(description:
-                "plain http:// to non-loopback host '\(url.host)' would expose payloads and signatures; use https, or set allow_insecure_http: true"))
+                "plain http:// to non-loopback \(named("host", url.host)) would expose payloads and signatures; use https, or set allow_insecure_http: true"))
         }
         return .success(url)
     }
