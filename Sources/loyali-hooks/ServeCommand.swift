@@ -12,7 +12,9 @@ enum ServeCommand {
         Runs every pipeline (default: pipelines/) until SIGTERM: 'http' sources are received on their
         listen address and path (POST one event as application/json or a batch as
         application/x-ndjson; 202 only once the deliveries are durable), other sources are read as
-        'run' reads them, and every delivery is sent, signed, retried and logged as in 'run'.
+        'run' reads them, and every delivery is sent, signed, retried and logged as in 'run'. An
+        'http' source needs a bearer token (token: "${INGEST_TOKEN}"), or auth: none, which only a
+        loopback listen address may use.
 
         The admin listener serves GET /healthz, GET /readyz, GET /metrics (Prometheus) and a JSON API
         under /api/ mirroring the CLI (deliveries, resend, stats, test, routes; docs/openapi.yaml).

@@ -693,6 +693,35 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             ])
     }
 
+    @Test func httpSourceNeedsATokenOrAnExplicitAuthNone() throws {
+        func source(_ options: String) -> String {
+            "pipeline: ingest\nsource: { type: http\(options) }\nsinks:\n  log: { type: stdout }\n"
+        }
+        #expect(headlines(source(", listen: \"127.0.0.1:8787\"")) == [
+            "pipelines/p.yaml:2:1: error: an http source needs a token (token: \"${INGEST_TOKEN}\"), or auth: none to receive without one on a loopback address"
+        ])
+        #expect(headlines(source(", token: \"${INGEST_TOKEN:-}\"")) == [
+            "pipelines/p.yaml:2:30: error: source.token is empty; set the variable, or write auth: none to receive without a token (loopback only)"
+        ])
+        #expect(headlines(source(", listen: \"0.0.0.0:8787\", auth: none")) == [
+            "pipelines/p.yaml:2:53: error: source.auth: none is refused on 0.0.0.0:8787, which other machines can reach; listen on 127.0.0.1 or set a token"
+        ])
+        #expect(headlines(source(", listen: \":9000\", auth: none")).first?.contains("refused on 0.0.0.0:9000") == true)
+        #expect(headlines(source(", listen: \"10.1.2.3:9000\", auth: none")).first?.contains("refused on 10.1.2.3:9000") == true)
+        #expect(headlines(source(", auth: none, token: \"${INGEST_TOKEN}\""), environment: ["INGEST_TOKEN": "t"]) == [
+            "pipelines/p.yaml:2:29: error: source.auth: none contradicts source.token; keep one of them"
+        ])
+        #expect(headlines(source(", auth: bearer")).first?.hasPrefix("pipelines/p.yaml:2:29: error: source.auth must be 'none'") == true)
+        for loopback in ["127.0.0.1:8787", "[::1]:8787", "localhost:8787"] {
+            let (open, diagnostics) = load(source(", listen: \"\(loopback)\", auth: none"))
+            #expect(diagnostics.isEmpty, "\(diagnostics)")
+            #expect((open?.source as? HTTPSource)?.requiresToken == false)
+        }
+        let (guarded, diagnostics) = load(source(", token: \"${INGEST_TOKEN}\""), environment: ["INGEST_TOKEN": "t"])
+        #expect(diagnostics.isEmpty)
+        #expect((guarded?.source as? HTTPSource)?.requiresToken == true)
+    }
+
     @Test func httpSinkWithoutSign() throws {
         let error = try singleError(pipeline(withSink: "hook: { type: http, url: https://e.com/h }", sign: false))
         #expect(error.location == SourceLocation(path: "pipelines/p.yaml", line: 4, column: 3))

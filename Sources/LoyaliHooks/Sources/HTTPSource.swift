@@ -1,14 +1,18 @@
 /// `source: { type: http, listen: 127.0.0.1:8787, path: /events, token: "${INGEST_TOKEN}" }`:
 /// events POSTed by the Loyali platform. It is received by `loyali-hooks serve`; `run` can feed
 /// the same pipeline from a file with `--input`.
+///
+/// Ingest is authenticated unless the file says otherwise: a `token`, or `auth: none`, is
+/// required, and `auth: none` only on a loopback `listen`, so no endpoint is open to other
+/// machines by omission.
 public struct HTTPSource: EventSource {
     public let kind = "http"
     /// `host:port` to listen on.
     public let listen: String
     /// The request path events are POSTed to.
     public let path: String
-    /// The bearer token clients must present, if configured. It prints as `<redacted>` and is
-    /// compared in constant time; it is never logged.
+    /// The bearer token clients must present; `nil` only with `auth: none`. It prints as
+    /// `<redacted>` and is compared in constant time; it is never logged.
     public let token: BearerToken?
     /// Whether a bearer token is configured.
     public var requiresToken: Bool { token != nil }
@@ -29,7 +33,7 @@ public struct HTTPSource: EventSource {
 
     /// Registry entry.
     public static let factory = SourceFactory(
-        kind: "http", summary: "events POSTed to an ingest endpoint", keys: ["listen", "path", "token"]
+        kind: "http", summary: "events POSTed to an ingest endpoint", keys: ["listen", "path", "token", "auth"]
     ) { mapping, reader in
         let listen = mapping["listen"].flatMap { reader.string($0, what: "source.listen") } ?? "127.0.0.1:8787"
         let path = mapping["path"].flatMap { reader.string($0, what: "source.path") } ?? "/events"
@@ -44,9 +48,29 @@ public struct HTTPSource: EventSource {
                     at: node, secret: token.value)
             }
             bearer = BearerToken(token.value)
+            if bearer == nil {
+                reader.error("source.token is empty; set the variable, or write auth: none to receive without a token (loopback only)", at: node)
+            }
         }
-        if let node = mapping["listen"], ListenAddress(listen) == nil {
+        let address = ListenAddress(listen)
+        if let node = mapping["listen"], address == nil {
             reader.error("source.listen must be host:port with a numeric address or localhost, e.g. 127.0.0.1:8787", at: node)
+        }
+        if let node = mapping["auth"] {
+            let auth = reader.string(node, what: "source.auth")
+            if auth != nil, auth != "none" {
+                reader.error("source.auth must be 'none' (to receive without a token); for bearer tokens write token: \"${INGEST_TOKEN}\"", at: node)
+            } else if auth == "none", mapping["token"] != nil {
+                reader.error("source.auth: none contradicts source.token; keep one of them", at: node)
+            } else if auth == "none", let address, !address.isLoopback {
+                reader.error(
+                    "source.auth: none is refused on \(address), which other machines can reach; listen on 127.0.0.1 or set a token",
+                    at: node)
+            }
+        } else if mapping["token"] == nil {
+            reader.error(
+                "an http source needs a token (token: \"${INGEST_TOKEN}\"), or auth: none to receive without one on a loopback address",
+                at: mapping.nameNode ?? mapping.node)
         }
         return HTTPSource(listen: listen, path: path, token: bearer)
     }
