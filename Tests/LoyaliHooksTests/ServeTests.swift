@@ -1106,6 +1106,35 @@ struct FullStoreTests {
     }
 }
 
+@Suite("serve: shutdown", .serialized)
+struct ServeShutdownTests {
+    @Test("a shutdown whose grace runs out leaves nothing in flight: the cut-off attempt is logged as interrupted")
+    func shutdownLeavesNothingInFlight() throws {
+        let silent = try SilentReceiver()
+        let pipeline = """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: http, url: "http://127.0.0.1:${PORT}/hook", timeout: 60s }
+            """
+        let fixture = try ServeFixture(files: ["ingest.yaml": pipeline], extraEnvironment: ["PORT": String(silent.port)]) {
+            $0.grace = .milliseconds(200)
+        }
+        let batch = (1...3).map { eventLine("evt_stop_\($0)") }.joined(separator: "\n") + "\n"
+        #expect(try fixture.post(batch, contentType: "application/x-ndjson").status == 202)
+        let store = try fixture.store()
+        #expect(ServeFixture.eventually { (try? store.counts()[.inFlight]) == 3 })
+        Thread.sleep(forTimeInterval: 0.2)
+        fixture.daemon.shutdown()
+        #expect(try store.counts()[.inFlight] == 0)
+        for row in try store.list(DeliveryQuery()) {
+            #expect(row.status == .retrying)
+            #expect(try store.detail(id: row.id)?.1.map(\.errorClass) == ["interrupted"])
+        }
+    }
+}
+
 // MARK: - Reload
 
 /// A loopback webhook receiver recording what arrives.
