@@ -21,7 +21,8 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Dry-run every pipeline in pipelines/ on the bundled sample events: prints the signed payloads.
+# Dry-run every pipeline in pipelines/ on the bundled sample events: a line per delivery, one
+# delivery in full (headers and the exact signed body) and the summary, on one screen.
 demo: build
 	$(DEMO_ENV) $(BIN) validate pipelines/
 	$(DEMO_ENV) $(BIN) run pipelines/ --dry-run

@@ -257,3 +257,38 @@ private struct PrintedDelivery {
         #expect(own.stderr.contains("undefined variable 'OTHER_SECRET_NOT_SET'"))
     }
 }
+
+@Suite struct ShippedExampleTests {
+    /// The bundled pipelines as a new user loads them: the demo secrets, no URL variables.
+    static func load(_ extra: [String: String] = [:]) throws -> [PipelineDefinition] {
+        let result = PipelineLoader(environment: CLI.environment.merging(extra) { $1 })
+            .load(paths: [CLI.packageRoot.appendingPathComponent("pipelines").path])
+        #expect(!result.hasErrors, "\(result.diagnostics.map(\.description))")
+        return result.pipelines
+    }
+
+    @Test func webhookSinksPostToListenAndRetryWithinAMinute() throws {
+        let sinks = try Self.load().flatMap(\.sinks).filter { $0.sink is HTTPSink }
+        #expect(sinks.count == 3)
+        for definition in sinks {
+            let url = try #require((definition.sink as? HTTPSink)?.url)
+            // `loyali-hooks listen`'s defaults: the examples run end to end as shipped.
+            #expect(url.scheme == "http" && url.host == "127.0.0.1" && url.port == 8080, "\(definition.name): \(url)")
+            let schedule = definition.retry.schedule
+            #expect(schedule.count >= 2, "\(definition.name)")
+            // The first retry, jitter included, lands within a minute: the README's journey shows it.
+            if schedule.count >= 2 {
+                #expect(Double(schedule[1].totalMilliseconds) * (1 + definition.retry.jitter) < 60_000, "\(definition.name)")
+            }
+        }
+    }
+
+    @Test func deploymentsPointTheSinksElsewhereThroughVariables() throws {
+        let pipelines = try Self.load([
+            "NOTIFY_URL": "https://push.example.com/hooks/loyali", "WAREHOUSE_URL": "https://warehouse.example.com/hooks/loyali",
+            "PROFILES_URL": "https://api.example.com/loyalty/sync",
+        ])
+        let hosts = pipelines.flatMap(\.sinks).compactMap { ($0.sink as? HTTPSink)?.url.host }.sorted()
+        #expect(hosts == ["api.example.com", "push.example.com", "warehouse.example.com"])
+    }
+}

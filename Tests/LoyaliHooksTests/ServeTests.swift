@@ -1320,6 +1320,24 @@ struct ListenTests {
         #expect(receiver.verify(request(body: body, headers: broken), now: now).reason == "webhook-signature: no v1 signature matches the expected signature for the given secret(s)")
     }
 
+    @Test("one listen for every local pipeline: secrets that are not base64 do not stop Standard Webhooks checks")
+    func mixedSecretsVerifyBothSchemes() throws {
+        let loyaliSecret = WebhookSecret("whsec_demo_notifications_not_for_production")
+        let receiver = WebhookReceiver(secrets: [loyaliSecret, WebhookSecret(Self.secret)], behavior: WebhookReceiver.Behavior()) { _ in }
+        let body = Array(#"{"id":"whd_1","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{}}"#.utf8)
+        let now: Int64 = 1_700_000_000
+        let standard = try StandardWebhooksScheme(secrets: [WebhookSecret(Self.secret)]).signatureHeaders(body: body, deliveryID: "whd_1", timestamp: now)
+        let verdict = receiver.verify(HTTPServerRequest(method: "POST", path: "/profiles", headers: standard, body: body), now: now)
+        #expect(verdict == WebhookReceiver.Verdict(valid: true, schemes: ["standard-webhooks"], reason: nil))
+        let loyali = LoyaliSignatureScheme(secrets: [loyaliSecret]).signatureHeaders(body: body, deliveryID: "whd_1", timestamp: now)
+        #expect(receiver.verify(HTTPServerRequest(method: "POST", path: "/push", headers: loyali, body: body), now: now).valid == true)
+        // With no base64 secret at all, the reason still says why.
+        let onlyLoyali = WebhookReceiver(secrets: [loyaliSecret], behavior: WebhookReceiver.Behavior()) { _ in }
+        let refused = onlyLoyali.verify(HTTPServerRequest(method: "POST", path: "/profiles", headers: standard, body: body), now: now)
+        #expect(refused.valid == false)
+        #expect(refused.reason?.hasPrefix("webhook-signature: ") == true)
+    }
+
     @Test("answers as told: --fail-first per delivery, then --status, with the details reported")
     func answersAsTold() throws {
         var behavior = WebhookReceiver.Behavior()

@@ -173,7 +173,11 @@ public final class WebhookReceiver: HTTPServerHandler {
                 return Verdict(valid: false, schemes: schemes, reason: "webhook-signature without webhook-id and webhook-timestamp")
             }
             do {
-                let verifier = try StandardWebhooksVerifier(secrets: secrets, tolerance: behavior.tolerance)
+                // One listen serves every local pipeline, so its secrets mix both schemes: Standard
+                // Webhooks checks with those that are its kind of key (base64), when there are any.
+                let standardSecrets = secrets.filter { (try? $0.standardWebhooksKey()) != nil }
+                let verifier = try StandardWebhooksVerifier(
+                    secrets: standardSecrets.isEmpty ? secrets : standardSecrets, tolerance: behavior.tolerance)
                 do throws(SignatureVerificationError) {
                     try verifier.verify(id: standardID, timestamp: standardTimestamp, signatureHeader: standardSignature, body: request.body, now: now)
                 } catch {
