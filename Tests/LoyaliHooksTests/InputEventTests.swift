@@ -166,6 +166,59 @@ private func isLowercaseHex(_ text: Substring) -> Bool {
     }
 }
 
+// MARK: - Byte-order marks
+
+@Suite struct ByteOrderMarkTests {
+    static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+    static let first = Array(#"{"id":"evt_1","event_type":"points.earned","data":{"amount":1}}"#.utf8)
+    static let second = Array(#"{"id":"evt_2","event_type":"points.earned","data":{"amount":2}}"#.utf8)
+
+    static func lines(_ bytes: [UInt8], startOffset: Int64 = 0) throws -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        try LineReader(.bytes(bytes, name: "t"), startOffset: startOffset).forEachLine { line in
+            lines.append(Array(line.bytes))
+            return true
+        }
+        return lines
+    }
+
+    @Test func aMarkAtTheVeryStartOfAnEventsStreamIsSkipped() throws {
+        let read = try Self.lines(Self.bom + Self.first + [0x0A] + Self.second + [0x0A])
+        #expect(read == [Self.first, Self.second])
+        #expect(try decodeBytes(read[0]).eventID == "evt_1")
+        // Also when the first line is the whole input, with CRLF, or from a descriptor (stdin).
+        #expect(try Self.lines(Self.bom + Self.first) == [Self.first])
+        #expect(try Self.lines(Self.bom + Self.first + [0x0D, 0x0A]) == [Self.first])
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let input = Self.bom + Self.first + [0x0A]
+        #expect(input.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) } == input.count)
+        close(fds[1])
+        var piped: [[UInt8]] = []
+        try LineReader(.descriptor(fds[0], name: "stdin", closeWhenDone: true)).forEachLine { line in
+            piped.append(Array(line.bytes))
+            return true
+        }
+        #expect(piped == [Self.first])
+    }
+
+    @Test func aMarkAnywhereElseIsData() throws {
+        // Mid-stream it is not an encoding marker: the line is kept as it is (and rejected).
+        let read = try Self.lines(Self.first + [0x0A] + Self.bom + Self.second)
+        #expect(read == [Self.first, Self.bom + Self.second])
+        // Resuming a file past its start does not strip anything either.
+        #expect(try Self.lines(Self.bom + Self.second, startOffset: 100) == [Self.bom + Self.second])
+    }
+
+    @Test func aMarkOpeningAnIngestBodyIsSkipped() throws {
+        for (format, body) in [(IngestPlan.Format.single, Self.bom + Self.first), (.lines, Self.bom + Self.first + [0x0A] + Self.second)] {
+            let plan = IngestPlan(body: body, format: format, decoder: decoder, planners: [], createdAtMs: 0)
+            #expect(plan.rejections.isEmpty, "\(format): \(plan.rejections)")
+            #expect(plan.events.first?.eventID == "evt_1")
+        }
+    }
+}
+
 // MARK: - Decoding rules
 
 @Suite struct InputEventDecoderTests {

@@ -323,6 +323,21 @@ private func at(_ node: YAMLNode?) -> [Int]? {
         #expect(decomposed.location?.column == 6)
     }
 
+    @Test func aByteOrderMarkOpeningTheFileIsAccepted() throws {
+        let root = try parseOne("\u{FEFF}name: sync\nsinks: { out: x }\n")
+        #expect(root.value(forKey: "name")?.scalar == "sync")
+        #expect(at(root.key(named: "sinks")) == [2, 1])
+        #expect(at(root.key(named: "name")) == [1, 1])
+        // Errors in such a file keep their real line and column.
+        let error = try #require(parseError("\u{FEFF}a: 1\nb: *missing\n"))
+        #expect(error.location == SourceLocation(path: "p.yaml", line: 2, column: 4))
+        // And the loader takes a whole pipeline file saved with one.
+        let (loaded, diagnostics) = PipelineLoader(environment: [:]).load(
+            file: "p.yaml", text: "\u{FEFF}pipeline: bom\nsource: { type: stdin }\nsinks: { out: { type: stdout } }\n")
+        #expect(diagnostics.isEmpty, "\(diagnostics)")
+        #expect(loaded?.0.name == "bom")
+    }
+
     @Test func controlCharacterIsReportedWhereItIs() throws {
         let error = try #require(parseError("a: 1\nbé: \u{1}\n"))
         #expect(error.location == SourceLocation(path: "p.yaml", line: 2, column: 5))

@@ -58,7 +58,9 @@ final class YAMLParser {
         self.source = SourceText(text)
         self.maximumNodeCount = maximumNodeCount
         self.maximumDepth = maximumDepth
-        let utf8 = Array(text.utf8)
+        // With the encoding set, libyaml takes a byte-order mark for content ("did not find
+        // expected <document start>"); a file saved with one is still plain UTF-8 YAML.
+        let utf8 = Array(text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? text.utf8.dropFirst(3) : text.utf8.dropFirst(0))
         input = .allocate(capacity: max(utf8.count, 1))
         _ = input.initialize(from: utf8)
         parser = .allocate(capacity: 1)
@@ -265,9 +267,8 @@ final class YAMLParser {
         var line = 1
         var column = 1
         var previous: Unicode.Scalar?
-        for (index, scalar) in before.enumerated() {
+        for scalar in before {
             defer { previous = scalar }
-            if index == 0, scalar == "\u{FEFF}" { continue }
             if scalar == "\n", previous == "\r" { continue }
             if SourceText.isLineBreak(scalar) {
                 line += 1

@@ -32,7 +32,9 @@ public struct IngestPlan: Sendable {
 
     /// Decodes `body` and plans each good event through `planners`.
     public init(body: [UInt8], format: Format, decoder: InputEventDecoder, planners: [DeliveryPlanner], createdAtMs: Int64) {
-        body.withUnsafeBufferPointer { all in
+        body.withUnsafeBufferPointer { whole in
+            // A byte-order mark opening the body is an encoding marker, not part of the first event.
+            let all = UnsafeBufferPointer(rebasing: whole[(whole.starts(with: LineReader.byteOrderMark) ? 3 : 0)...])
             switch format {
             case .single:
                 // Surrounding whitespace is not part of the event: the same event posted as JSON or

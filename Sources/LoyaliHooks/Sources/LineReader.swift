@@ -124,12 +124,19 @@ public final class LineReader {
         return (start, true)
     }
 
+    /// UTF-8's byte-order mark. Editors on some systems open files with it; it is an encoding
+    /// marker, so it is skipped at the very start of a stream instead of spoiling the first line.
+    public static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
     private func emit(
         _ buffer: UnsafeBufferPointer<UInt8>, start: Int, end: Int, next: Int, state: inout SplitState,
         _ body: (Line) throws -> Bool
     ) throws -> Bool {
+        var start = start
+        let atStreamStart = state.consumedOffset == 0
         state.lineNumber += 1
         state.consumedOffset += Int64(next - start)
+        if atStreamStart, UnsafeBufferPointer(rebasing: buffer[start..<end]).starts(with: Self.byteOrderMark) { start += 3 }
         var stop = end
         if stop > start, buffer[stop - 1] == 0x0D { stop -= 1 }
         let tooLong = state.skippingLongLine
