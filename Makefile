@@ -10,7 +10,7 @@ DEMO_ENV := NOTIFY_SECRET=whsec_demo_notifications_not_for_production \
             FULFILLMENT_SECRET=whsec_demo_fulfillment_not_for_production \
             SYNC_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 
-.PHONY: deps build release demo test bench bench-plugin clean
+.PHONY: deps build release demo test bench bench-plugin fuzz clean
 
 deps:
 	@bash .ci/install-deps
@@ -41,5 +41,11 @@ bench: release
 bench-plugin: release
 	bash bench/plugin.sh
 
+# Every libFuzzer target in Tests/Fuzz for SECONDS seconds each (docs/fuzzing.md). Not part of
+# `make test` or CI: it needs a release build with -sanitize=fuzzer,address.
+SECONDS ?= 60
+fuzz: deps
+	SWIFT=$(SWIFT) bash Tests/Fuzz/run.sh $(SECONDS)
+
 clean:
-	rm -rf .build
+	rm -rf .build Tests/Fuzz/.build
