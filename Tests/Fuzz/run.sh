@@ -82,24 +82,48 @@ for target in "${targets[@]}"; do
     dict=()
     [[ -f $here/Dictionaries/$target.dict ]] && dict=(-dict="$here/Dictionaries/$target.dict")
     echo "fuzz: $target for ${seconds}s"
-    touch "$log.start"
+    marker="$here/.artifacts/$target/.run-start"
+    touch "$marker"  # its time stamp tells which artifacts this run saved
+    # Fork mode with crashes ignored: a crash is saved and counted, and the run goes on for the
+    # whole time instead of stopping at the first one.
     set +e
-    SWIFT_BACKTRACE=enable=no "$bin/$target" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 \
-        -max_len="${max_len[$target]:-4096}" -print_final_stats=1 "${dict[@]}" \
-        -artifact_prefix="$here/.artifacts/$target/" "$here/.corpus/$target" "$seeds/$target" > "$log" 2>&1
+    SWIFT_BACKTRACE=enable=no "$bin/$target" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+        -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -max_len="${max_len[$target]:-4096}" \
+        "${dict[@]}" -artifact_prefix="$here/.artifacts/$target/" "$here/.corpus/$target" "$seeds/$target" > "$log" 2>&1
     code=$?
     set -e
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-    crashes=$(find "$here/.artifacts/$target" -newer "$log.start" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
-    summary+=("$(printf '%-20s %10s runs %8s exec/s  cov %6s  exit %3s  new crash/timeout/oom files: %s' \
-        "$target" "${runs:-?}" "${rate:-?}" "${cov:-?}" "$code" "$crashes")")
-    if [[ $code -ne 0 ]]; then
+    # The last status line: "#RUNS: cov: C ft: F corp: N exec/s: E oom/timeout/crash: O/T/C time: Ss ...".
+    last=$( (grep -E '^#[0-9]+: cov:' "$log" || true) | tail -1)
+    runs=$(sed -E 's/^#([0-9]+):.*/\1/' <<< "$last")
+    cov=$(sed -nE 's/.* cov: ([0-9]+) .*/\1/p' <<< "$last")
+    failures=$(sed -nE 's|.*oom/timeout/crash: ([0-9]+/[0-9]+/[0-9]+) .*|\1|p' <<< "$last")
+    elapsed=$(sed -nE 's/.* time: ([0-9]+)s .*/\1/p' <<< "$last")
+    rate="?"
+    [[ -n $runs && -n $elapsed && $elapsed -gt 0 ]] && rate=$((runs / elapsed))
+    # Fork mode logs no reasons, so each saved input is replayed once to name what broke.
+    # Fork mode logs no reasons, so each saved input is replayed once to name what broke.
+    kinds=$(find "$here/.artifacts/$target" -newer "$marker" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' \) \
+        | head -50 | while read -r input; do
+        replay=$(SWIFT_BACKTRACE=enable=no timeout 60 "$bin/$target" -timeout=25 -rss_limit_mb=4096 "$input" 2>&1 || true)
+        reason=""
+        for pattern in 'FUZZ PROPERTY FAILED: .{0,70}' 'Swift runtime failure: [^/]*[^ /]' 'Fatal error: .{0,70}' \
+            'ERROR: AddressSanitizer: [a-z-]+' 'ERROR: libFuzzer: [a-z -]+'; do
+            reason=$( (grep -aoE "$pattern" <<< "$replay" || true) | head -1)
+            [[ -n $reason ]] && break
+        done
+        echo "${reason:-$(basename "$input"): did not fail again on replay}"
+    done | sort | uniq -c | sort -rn)
+    summary+=("$(printf '%-19s %9s runs in %4ss = %6s exec/s  cov %5s  oom/timeout/crash %s' \
+        "$target" "${runs:-?}" "${elapsed:-?}" "$rate" "${cov:-?}" "${failures:-?}")")
+    if [[ -n $kinds ]]; then
         status=1
-        echo "fuzz: $target stopped (exit $code); see $log" >&2
-        grep -E 'FUZZ PROPERTY FAILED|Fatal error|ERROR: (libFuzzer|AddressSanitizer)|Test unit written' "$log" | head -5 >&2 || true
+        summary+=("$(sed 's/^ */    /' <<< "$kinds")")
+    elif [[ $code -ne 0 ]]; then
+        status=1
+        summary+=("    exit $code; see $log")
     fi
 done
+echo
 printf '%s\n' "${summary[@]}"
+echo "(crash inputs: Tests/Fuzz/.artifacts/<target>/crash-*; replay one with: Tests/Fuzz/.build/release/<target> FILE)"
 exit $status

@@ -3,9 +3,10 @@ import LoyaliHooks
 
 // JSONParser on arbitrary bytes: never a crash, and any accepted text round-trips —
 // parse → serialize → parse gives an equal value, the compact form is a fixed point, and the
-// pretty form parses back to the same value.
+// pretty form parses back to the same value. No object holds a key twice (I-JSON).
 runFuzzer { data, size in
     guard let value = try? JSONParser.parse(fuzzBytes(data, size)) else { return 0 }
+    requireUniqueKeys(value)
     let compact = value.serializedBytes
     let reparsed: JSONValue
     do {
@@ -23,4 +24,17 @@ runFuzzer { data, size in
         fail("the pretty form does not parse (\(error)): \(pretty)")
     }
     return 0
+}
+
+/// Fails if any object in `value`, at any depth, repeats a key.
+func requireUniqueKeys(_ value: JSONValue) {
+    switch value {
+    case .object(let object):
+        require(Set(object.keys).count == object.count, "an object with a repeated key was accepted: \(object.keys)")
+        for member in object.members { requireUniqueKeys(member.value) }
+    case .array(let elements):
+        for element in elements { requireUniqueKeys(element) }
+    default:
+        break
+    }
 }

@@ -5,8 +5,8 @@ import LoyaliHooks
 //   signature header (X-Loyali-Signature or webhook-signature) \n webhook-id \n timestamp \n
 //   secret \n body
 // - Parsing and verifying any header against any body never crashes.
-// - Whatever verifies for the fixed secrets must have been signed with one of them: a fuzzed
-//   header that verifies is a forgery.
+// - A fuzzed header that verifies for the fixed secrets carries a signature one of them made over
+//   this body at a timestamp within the tolerance; anything else passing would be a forgery.
 // - Signing the body (fuzzed secret, id and a non-negative timestamp) and verifying the result
 //   passes; after flipping one body bit it fails with `noMatch`.
 enum Target {
@@ -35,6 +35,26 @@ func split(_ bytes: UnsafeBufferPointer<UInt8>, lines count: Int) -> (lines: [St
     return (lines, Array(bytes[start...]))
 }
 
+/// Whether `header` holds a signature that one of the fixed secrets gives `body` at some
+/// timestamp within the tolerance: `loyali` when `id` is nil, else `standard-webhooks`.
+func carriesGenuineSignature(_ header: String, body: [UInt8], id: String?) -> Bool {
+    for secret in Target.secrets {
+        for timestamp in (Target.now - 300)...(Target.now + 300) {
+            let expected: String
+            if let id {
+                guard let scheme = try? StandardWebhooksScheme(secrets: [secret]) else { continue }
+                let headers = body.withUnsafeBytes { scheme.signatureHeaders(body: $0, deliveryID: id, timestamp: timestamp) }
+                expected = String(headers.first { $0.name == StandardWebhooksScheme.signatureHeaderName }!.value.dropFirst(3))
+            } else {
+                let value = body.withUnsafeBytes { LoyaliSignatureScheme(secrets: [secret]).headerValue(body: $0, timestamp: timestamp) }
+                expected = String(value.drop { $0 != "," }.dropFirst(4))  // the hex after ",v1="
+            }
+            if header.contains(expected) { return true }
+        }
+    }
+    return false
+}
+
 runFuzzer { data, size in
     let (lines, body) = split(fuzzBytes(data, size), lines: 4)
     let (header, id, timestampText, secretText) = (lines[0], lines[1], lines[2], lines[3])
@@ -42,13 +62,13 @@ runFuzzer { data, size in
     // Fuzzed headers against the fixed secrets: errors are fine, a pass is a forgery.
     do throws(SignatureVerificationError) {
         try Target.loyali.verify(header: header, body: body, now: Target.now)
-        fail("a fuzzed X-Loyali-Signature verified: \(header)")
+        require(carriesGenuineSignature(header, body: body, id: nil), "a forged X-Loyali-Signature verified: \(header)")
     } catch {
         _ = error.description
     }
     do throws(SignatureVerificationError) {
         try Target.standard.verify(id: id, timestamp: timestampText, signatureHeader: header, body: body, now: Target.now)
-        fail("a fuzzed webhook-signature verified: \(header)")
+        require(carriesGenuineSignature(header, body: body, id: id), "a forged webhook-signature verified: \(header)")
     } catch {
         _ = error.description
     }
@@ -80,7 +100,8 @@ runFuzzer { data, size in
     do throws(SigningError) {
         standardSigner = try StandardWebhooksScheme(secrets: [secret])
     } catch {
-        require(!error.message.contains(secretText) || secretText.count < 4, "the secret is quoted: \(error.message)")
+        // Short secrets ("whsec_", "secret") occur in the message's own words.
+        require(secretText.count < 24 || !error.message.contains(secretText), "the secret is quoted: \(error.message)")
         return 0
     }
     let messageID = id.isEmpty ? "whd_fuzz" : id
