@@ -69,12 +69,13 @@ for target in "${targets[@]}"; do
             | sort -u | while read -r duration; do printf '%s' "$duration" > "$dir/from-docs-$duration"; done
         ;;
     FuzzDryRun)
+        lines_of "$dir" "${event_files[@]}"
         for file in "${event_files[@]}"; do [[ -f $file ]] && cp "$file" "$dir/$(basename "$file")"; done
         ;;
     esac
 done
 
-declare -A max_len=([FuzzPipelineLoader]=8192 [FuzzDryRun]=16384 [FuzzJSON]=8192)
+declare -A max_len=([FuzzPipelineLoader]=8192 [FuzzJSON]=8192)
 status=0
 summary=()
 for target in "${targets[@]}"; do
@@ -104,7 +105,7 @@ for target in "${targets[@]}"; do
     # Fork mode logs no reasons, so each saved input is replayed once to name what broke.
     kinds=$(find "$here/.artifacts/$target" -newer "$marker" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' \) \
         | head -50 | while read -r input; do
-        replay=$(SWIFT_BACKTRACE=enable=no timeout 60 "$bin/$target" -timeout=25 -rss_limit_mb=4096 "$input" 2>&1 || true)
+        replay=$(SWIFT_BACKTRACE=enable=no timeout 60 "$bin/$target" -timeout=25 -rss_limit_mb=4096 "$input" 2>&1 | tr -d '\0' || true)
         reason=""
         for pattern in 'FUZZ PROPERTY FAILED: .{0,70}' 'Swift runtime failure: [^/]*[^ /]' 'Fatal error: .{0,70}' \
             'ERROR: AddressSanitizer: [a-z-]+' 'ERROR: libFuzzer: [a-z -]+'; do
