@@ -4,9 +4,10 @@ import Glibc
 import FuzzSupport
 import LoyaliHooks
 
-// The in-process dry-run (`run --input - --dry-run --json`) over arbitrary event lines, through
-// two pipelines, one per signature scheme. Never a crash, and of what it prints:
-// - one line per delivery counted, each a JSON object whose body is the exact signed bytes;
+// The in-process dry-run (`run --input - --dry-run`, as `--json` and as `--full`) over arbitrary
+// event lines, through two pipelines, one per signature scheme. Never a crash, and of what it
+// prints in either form:
+// - one record per delivery counted, with the exact signed body;
 // - every signature verifies against the printed body with the pipeline's secrets;
 // - the delivery id is the same in the header, the record and the body;
 // - no secret's value appears in the output or the log;
@@ -91,24 +92,18 @@ func takeOutput() -> [UInt8] {
     return bytes
 }
 
-func checkDelivery(_ line: ArraySlice<UInt8>) {
-    let text = String(decoding: line, as: UTF8.self)
-    guard let record = (try? JSONParser.parse(Array(line)))?.objectValue,
-        case .string(let pipeline)? = record["pipeline"],
-        case .string(let sinkType)? = record["sink_type"],
-        case .string(let deliveryID)? = record["delivery_id"],
-        let headers = record["headers"]?.objectValue,
-        case .string(let bodyText)? = record["body"]
-    else { fail("dry-run printed a line that is not a delivery record: \(text)") }
-    let body = Array(bodyText.utf8)
-    func header(_ name: String) -> String? { headers[name]?.stringValue }
-    require(header("X-Loyali-Delivery") == deliveryID, "X-Loyali-Delivery differs from delivery_id: \(text)")
+/// Checks one delivery as printed: the id agrees everywhere, the signature verifies against the
+/// exact body and a redacted field is not in clear. `text` is what was printed, for the message.
+func checkDelivery(
+    pipeline: String, isHTTP: Bool, deliveryID: String, header: (String) -> String?, body: [UInt8], text: String
+) {
+    require(header("X-Loyali-Delivery") == deliveryID, "X-Loyali-Delivery differs from the delivery id: \(text)")
     guard let envelope = (try? JSONParser.parse(body))?.objectValue else { fail("body is not a JSON object: \(text)") }
-    require(envelope["id"] == .string(deliveryID), "body id differs from delivery_id: \(text)")
+    require(envelope["id"] == .string(deliveryID), "body id differs from the delivery id: \(text)")
     switch pipeline {
     case "rewards":
         guard let signature = header(LoyaliSignatureScheme.headerName) else {
-            require(sinkType != "http", "unsigned http delivery: \(text)")
+            require(!isHTTP, "unsigned http delivery: \(text)")
             return
         }
         do throws(SignatureVerificationError) {
@@ -126,7 +121,7 @@ func checkDelivery(_ line: ArraySlice<UInt8>) {
             let timestamp = header(StandardWebhooksScheme.timestampHeaderName),
             let signature = header(StandardWebhooksScheme.signatureHeaderName)
         else {
-            require(sinkType != "http", "unsigned http delivery: \(text)")
+            require(!isHTTP, "unsigned http delivery: \(text)")
             return
         }
         do throws(SignatureVerificationError) {
@@ -139,11 +134,76 @@ func checkDelivery(_ line: ArraySlice<UInt8>) {
     }
 }
 
-runFuzzer { data, size in
-    let input = Array(fuzzBytes(data, size))
+/// `--json`: one record per line.
+func checkJSONOutput(_ printed: [UInt8], delivered: Int) {
+    let lines = printed.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+    require(lines.last?.isEmpty ?? true, "output does not end in a newline")
+    let records = lines.dropLast()
+    require(records.count == delivered, "\(delivered) deliveries counted, \(records.count) printed with --json")
+    for line in records {
+        let text = String(decoding: line, as: UTF8.self)
+        guard let record = (try? JSONParser.parse(Array(line)))?.objectValue,
+            case .string(let pipeline)? = record["pipeline"],
+            case .string(let sinkType)? = record["sink_type"],
+            case .string(let deliveryID)? = record["delivery_id"],
+            let headers = record["headers"]?.objectValue,
+            case .string(let bodyText)? = record["body"]
+        else { fail("dry-run printed a line that is not a delivery record: \(text)") }
+        checkDelivery(
+            pipeline: pipeline, isHTTP: sinkType == "http", deliveryID: deliveryID,
+            header: { headers[$0]?.stringValue }, body: Array(bodyText.utf8), text: text)
+    }
+}
+
+/// `--full`: per delivery a title `── pipeline → sink (kind) · type · id`, the request line, the
+/// headers, a blank line, the exact body on one line (compact JSON has no raw line break), a blank line.
+func checkFullOutput(_ printed: [UInt8], delivered: Int) {
+    let lines = printed.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
+        String(decoding: $0, as: UTF8.self)
+    }
+    var index = 0
+    var blocks = 0
+    while index < lines.count {
+        guard lines[index].hasPrefix("── ") else {
+            require(lines[index].isEmpty, "unexpected line in --full output: \(lines[index])")
+            index += 1
+            continue
+        }
+        let title = lines[index]
+        guard index + 1 < lines.count, let arrow = title.range(of: " → ") else { fail("bad title: \(title)") }
+        let pipeline = title[title.index(title.startIndex, offsetBy: 3)..<arrow.lowerBound].trimmingCharacters(in: " ")
+        let deliveryID = String(title.split(separator: " ").last ?? "")
+        let isHTTP = lines[index + 1].hasPrefix("POST ")
+        var headers: [String: String] = [:]
+        index += 2
+        while index < lines.count, !lines[index].isEmpty {
+            guard let colon = lines[index].range(of: ": ") else { fail("bad header line: \(lines[index])") }
+            headers[String(lines[index][..<colon.lowerBound])] = String(lines[index][colon.upperBound...])
+            index += 1
+        }
+        guard index + 1 < lines.count else { fail("--full block without a body: \(title)") }
+        let body = lines[index + 1]
+        checkDelivery(
+            pipeline: pipeline, isHTTP: isHTTP, deliveryID: deliveryID, header: { headers[$0] },
+            body: Array(body.utf8), text: title + "\n" + body)
+        blocks += 1
+        index += 2
+    }
+    require(blocks == delivered, "\(delivered) deliveries counted, \(blocks) printed with --full")
+}
+
+extension StringProtocol {
+    /// Without leading and trailing `character`s (the route column is padded with spaces).
+    func trimmingCharacters(in character: Character) -> String {
+        String(drop { $0 == character }.reversed().drop { $0 == character }.reversed())
+    }
+}
+
+/// Runs the dry-run over `input` in `format` and returns what it printed, its count and its log.
+func dryRun(_ input: [UInt8], format: DryRunPrinter.Format) -> (printed: [UInt8], delivered: Int, log: [String]) {
     var options = PipelineRunner.Options()
     options.dryRun = true
-    options.format = .json
+    options.format = format
     options.input = .bytes(input, name: "input")
     options.timestamp = Target.timestamp
     options.workers = 1
@@ -152,15 +212,21 @@ runFuzzer { data, size in
     let output = OutputBuffer(descriptor: Target.outputDescriptor, flushThreshold: 1 << 16)
     let summary = PipelineRunner(pipelines: Target.pipelines, options: options, output: output) { log.lines.append($0) }
         .run()
-    let printed = takeOutput()
-    let lines = printed.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-    require(lines.last?.isEmpty ?? true, "output does not end in a newline")
-    let records = lines.dropLast()
-    require(records.count == summary.delivered, "\(summary.delivered) deliveries counted, \(records.count) printed")
-    for record in records { checkDelivery(record) }
-    let everything = String(decoding: printed, as: UTF8.self) + log.lines.joined(separator: "\n")
-    for secret in Target.secretValues {
-        require(!everything.contains(secret) || input.count >= secret.utf8.count, "a secret's value is printed")
+    return (takeOutput(), summary.delivered, log.lines)
+}
+
+runFuzzer { data, size in
+    let input = Array(fuzzBytes(data, size))
+    let json = dryRun(input, format: .json)
+    checkJSONOutput(json.printed, delivered: json.delivered)
+    let full = dryRun(input, format: .full)
+    checkFullOutput(full.printed, delivered: full.delivered)
+    require(full.delivered == json.delivered, "--full and --json count different deliveries")
+    for (printed, log) in [(json.printed, json.log), (full.printed, full.log)] {
+        let everything = String(decoding: printed, as: UTF8.self) + log.joined(separator: "\n")
+        for secret in Target.secretValues where !String(decoding: input, as: UTF8.self).contains(secret) {
+            require(!everything.contains(secret), "a secret's value is printed")
+        }
     }
     return 0
 }
