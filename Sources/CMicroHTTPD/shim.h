@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <microhttpd.h>
 
 /// Starts a daemon with its own polling thread(s) (`flags` includes
@@ -17,12 +18,14 @@
 /// - `timeout_seconds` of inactivity before a connection, idle keep-alive included, is closed;
 /// - `memory_limit` bytes per connection for the request line, headers and read buffer (MHD
 ///   answers 431 or 414 beyond it);
-/// - `completed` called when a request ends, `notify` when a connection opens or closes.
+/// - `completed` called when a request ends, `notify` when a connection opens or closes,
+///   `uri_log` when a request line has been parsed (it must return NULL).
 static inline struct MHD_Daemon *loyali_mhd_start(
     unsigned int flags, int listen_fd,
     MHD_AccessHandlerCallback handler, void *handler_cls,
     MHD_RequestCompletedCallback completed, void *completed_cls,
     MHD_NotifyConnectionCallback notify, void *notify_cls,
+    void *(*uri_log)(void *cls, const char *uri, struct MHD_Connection *connection), void *uri_log_cls,
     unsigned int thread_pool_size, unsigned int connection_limit, unsigned int per_ip_limit,
     unsigned int timeout_seconds, size_t memory_limit)
 {
@@ -30,6 +33,7 @@ static inline struct MHD_Daemon *loyali_mhd_start(
         { MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify, notify_cls },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, uri_log_cls },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_limit, NULL },
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip_limit, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_seconds, NULL },
@@ -57,6 +61,21 @@ static inline void *loyali_mhd_socket_context(struct MHD_Connection *connection)
 static inline const struct sockaddr *loyali_mhd_client_address(struct MHD_Connection *connection) {
     const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     return info == NULL ? NULL : info->client_addr;
+}
+
+/// Milliseconds since the kernel last received data on TCP socket `fd`, or -1 if unknown.
+/// (The polling threads read every byte as it comes, so the socket's own record is the only
+/// place that says when a request's bytes arrived.)
+static inline long loyali_tcp_ms_since_data(int fd) {
+#ifdef TCP_INFO
+    struct tcp_info info;
+    socklen_t length = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return -1;
+    return (long)info.tcpi_last_data_recv;
+#else
+    (void)fd;
+    return -1;
+#endif
 }
 
 #endif

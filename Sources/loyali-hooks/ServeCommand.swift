@@ -35,7 +35,8 @@ enum ServeCommand {
           --max-body N          largest ingest body in bytes (default 1048576); larger get 413
           --max-connections N   ingest connections at once (default 4096, within the descriptor limit)
           --idle-timeout D      close a silent connection, idle keep-alive included (default 10s)
-          --request-timeout D   cut off a request still trickling in after D (slowloris; default 10s)
+          --request-timeout D   a request must arrive whole within D of its first byte, or its
+                                connection is cut (slowloris; default 10s)
           --ingest-threads N    ingest listener threads (default 2)
           --no-watch            reload on SIGHUP or POST /api/reload only, not on file changes
           --rejects FILE        also append rejected lines of file sources to FILE (JSON lines)

@@ -575,6 +575,53 @@ struct IngestTests {
         #expect(try fixture.post(eventLine("evt_after_slow")).status == 202)
     }
 
+    /// Writes `bytes` one at a time every `every` seconds (then keeps polling); the seconds from
+    /// `since` until the server closed the connection, or nil if it was still open after `limit`.
+    static func secondsUntilCut(_ connection: TestConnection, trickling bytes: [UInt8], every: Double = 0.1, since: Date, limit: Double = 4) -> Double? {
+        var remaining = bytes[...]
+        while Date().timeIntervalSince(since) < limit {
+            if let byte = remaining.popFirst(), (try? connection.write([byte])) == nil { return Date().timeIntervalSince(since) }
+            if connection.closes(within: every) { return Date().timeIntervalSince(since) }
+        }
+        return nil
+    }
+
+    @Test("--request-timeout counts from a request's first byte: a trickled head or body is cut within it, idle time before it is not counted")
+    func requestTimeoutFromFirstByte() throws {
+        let fixture = try ServeFixture {
+            $0.ingestLimits.idleTimeoutSeconds = 5
+            $0.ingestLimits.requestTimeout = .seconds(1)
+        }
+        let auth = "Authorization: Bearer \(ServeFixture.token)\r\nContent-Type: application/json\r\n"
+        let head = Array("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: 200\r\n\r\n".utf8)
+        // The head trickled from its first byte.
+        let slowHead = try TestConnection(port: fixture.ingestPort)
+        let cutHead = Self.secondsUntilCut(slowHead, trickling: head, since: Date())
+        #expect(cutHead.map { $0 >= 0.9 && $0 < 2 } == true, "head trickle cut after \(cutHead.map { "\($0)" } ?? "never")")
+        // The request line at once with the connection, then the rest trickled.
+        let burst = try TestConnection(port: fixture.ingestPort)
+        let started = Date()
+        try burst.write(Array(head[..<16]))
+        let cutBurst = Self.secondsUntilCut(burst, trickling: Array(head[16...]), every: 0.3, since: started)
+        #expect(cutBurst.map { $0 >= 0.9 && $0 < 2 } == true, "burst then trickle cut after \(cutBurst.map { "\($0)" } ?? "never")")
+        // The head at once, the body trickled.
+        let slowBody = try TestConnection(port: fixture.ingestPort)
+        let bodyStart = Date()
+        try slowBody.write(head)
+        let cutBody = Self.secondsUntilCut(slowBody, trickling: Array(repeating: UInt8(ascii: " "), count: 200), since: bodyStart)
+        #expect(cutBody.map { $0 >= 0.9 && $0 < 2 } == true, "body trickle cut after \(cutBody.map { "\($0)" } ?? "never")")
+        // Keep-alive: idle longer than the request timeout between requests is fine; the next
+        // request's clock starts with its own first byte.
+        let steady = try TestConnection(port: fixture.ingestPort)
+        let authPair = ("Authorization", "Bearer \(ServeFixture.token)")
+        #expect(try steady.request("POST", "/events", headers: [("Content-Type", "application/json"), authPair], body: Array(eventLine("evt_rt_1").utf8)).status == 202)
+        Thread.sleep(forTimeInterval: 1.6)
+        #expect(try steady.request("POST", "/events", headers: [("Content-Type", "application/json"), authPair], body: Array(eventLine("evt_rt_2").utf8)).status == 202)
+        Thread.sleep(forTimeInterval: 1.3)
+        let cutAgain = Self.secondsUntilCut(steady, trickling: head, since: Date())
+        #expect(cutAgain.map { $0 >= 0.9 && $0 < 2 } == true, "keep-alive trickle cut after \(cutAgain.map { "\($0)" } ?? "never")")
+    }
+
     @Test("shutdown answers every request already received; each 202 is durable, the rest are refused")
     func shutdownDrains() throws {
         let fixture = try ServeFixture()

@@ -30,9 +30,9 @@ public final class HTTPServer: Sendable {
         public var maxConnectionsPerClient = 0
         /// Seconds without a byte before a connection is closed, idle keep-alive included.
         public var idleTimeoutSeconds = 10
-        /// How long a request may take to arrive, counted from when its connection opened or its
-        /// previous response completed, beyond one idle timeout allowed before it starts. A client
-        /// trickling bytes to hold the connection (slowloris) is disconnected.
+        /// How long a whole request (head and body) may take to arrive, counted from its first
+        /// byte; waiting for that byte is the idle timeout's business. A client trickling bytes to
+        /// hold the connection (slowloris) is disconnected.
         public var requestTimeout = Duration.seconds(10)
         /// Polling threads.
         public var threads = 2
@@ -83,6 +83,10 @@ public final class HTTPServer: Sendable {
                 Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().connectionEvent(
                     connection!, socketContext: socketContext, event: event)
             }, context,
+            { cls, _, connection in
+                Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().requestLineReceived(connection!)
+                return nil
+            }, context,
             UInt32(max(1, limits.threads)), UInt32(Self.connectionLimit(limits.maxConnections)), UInt32(limits.maxConnectionsPerClient),
             UInt32(limits.idleTimeoutSeconds), limits.maxHeaderBytes)
         guard let started else {
@@ -92,8 +96,7 @@ public final class HTTPServer: Sendable {
         self.core = core
         self.daemon = DaemonPointer(raw: started)
         self.address = ListenAddress(host: address.host, port: port)
-        core.reaper.start(
-            deadline: Duration.seconds(limits.idleTimeoutSeconds) + limits.requestTimeout)
+        core.reaper.start(deadline: limits.requestTimeout)
     }
 
     deinit { stop(within: .seconds(5)) }

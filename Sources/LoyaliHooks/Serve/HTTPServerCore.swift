@@ -128,6 +128,11 @@ final class HTTPServerCore: Sendable {
         }
     }
 
+    /// A request line has been parsed on `connection`.
+    func requestLineReceived(_ connection: OpaquePointer) {
+        Self.connectionRecord(of: connection)?.requestLineReceived()
+    }
+
     /// The reaper's record of a connection, kept in its socket context.
     private static func connectionRecord(of connection: OpaquePointer) -> ConnectionReaper.Connection? {
         loyali_mhd_socket_context(connection).map { Unmanaged<ConnectionReaper.Connection>.fromOpaque($0).takeUnretainedValue() }
