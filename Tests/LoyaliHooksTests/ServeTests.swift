@@ -1093,6 +1093,17 @@ struct AdminAPITests {
         #expect(ServeFixture.eventually { (try? fixture.store().detail(id: id))??.0.attempts == 2 })
         let bulk = try fixture.admin("POST", "/api/resend", body: #"{"ids":["\#(id)","whd_unknown"]}"#)
         #expect(bulk.json?["not_queued"] == .array([.string("whd_unknown")]))
+        #expect(bulk.json?["unknown"] == .array([.string("whd_unknown")]))
+        // A delivery in flight is named as such, not as unknown.
+        let other = try fixture.store()
+        #expect(ServeFixture.eventually { (try? other.detail(id: id))??.0.status == .succeeded })
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        _ = try other.resend(ids: [id], nowMs: now + 3_600_000)
+        _ = try other.claimDue(sinkKey: ("ingest", "audit"), nowMs: now + 3_600_000, limit: 1)
+        let busy = try fixture.admin("POST", "/api/resend", body: #"{"ids":["\#(id)"]}"#)
+        #expect(busy.json?["in_flight"] == .array([.string(id)]))
+        #expect(busy.json?["unknown"] == .array([]))
+        _ = try other.release(ids: [id])
         #expect(try fixture.admin("POST", "/api/resend", body: #"{"failed":true,"pipeline":"ingest"}"#).json?.int("queued_count") == 0)
         #expect(try fixture.admin("POST", "/api/resend", body: "{}").status == 400)
 

@@ -197,9 +197,16 @@ public final class AdminEndpoint: HTTPServerHandler {
             let wanted = list.compactMap(\.stringValue)
             let queued = try context.store.resend(ids: wanted, nowMs: nowMs)
             if !queued.isEmpty { context.currentHooks.resent() }
-            let unknown = wanted.filter { !queued.contains($0) }
+            let notQueued = wanted.filter { !queued.contains($0) }
+            // Say why: a known id is only refused while it is in flight.
+            var inFlight: [String] = []
+            var unknown: [String] = []
+            for id in notQueued {
+                if try context.store.detail(id: id) == nil { unknown.append(id) } else { inFlight.append(id) }
+            }
             return .json(202, JSONObject([
-                "queued": .array(queued.map(JSONValue.string)), "not_queued": .array(unknown.map(JSONValue.string)),
+                "queued": .array(queued.map(JSONValue.string)), "not_queued": .array(notQueued.map(JSONValue.string)),
+                "in_flight": .array(inFlight.map(JSONValue.string)), "unknown": .array(unknown.map(JSONValue.string)),
             ]))
         }
         guard object["failed"] == .bool(true) else {

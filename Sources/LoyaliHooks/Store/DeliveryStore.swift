@@ -8,14 +8,17 @@ import Foundation
 /// transaction: it happens entirely or not at all.
 ///
 /// Threading: one connection, serialized by an internal lock, so a store is `Sendable` and
-/// may be shared. Several processes (a runner and a `resend` from the CLI) may open the same
-/// directory; SQLite's locks and a 5 s busy timeout arbitrate between them. **Every method blocks
+/// may be shared. Several processes (one runner, holding the directory's ``StateDirectoryLock``,
+/// and the CLI's `resend`, `deliveries`, `stats`) may open the same directory; SQLite's locks and
+/// a 5 s busy timeout arbitrate between them. **Every method blocks
 /// on disk I/O and may wait for the lock: call it off Swift's cooperative thread pool** (from a
 /// dedicated thread, as the runner does).
 ///
 /// Durability is relaxed in exactly two places, `claimDue` and `record`, which commit without an
 /// fsync: they survive a crash of the process, and the next durable commit syncs them too; a
-/// power loss in between can only make deliveries due again, i.e. sent again with the same id.
+/// power loss in between can only make deliveries due again, i.e. sent again with the same id
+/// (and, since the undone claim and record leave no trace, possibly with an attempt number the
+/// receiver has seen; a process crash never does that, see `DeliveryStore+Recovery.swift`).
 ///
 /// Memory stays flat however large the outbox grows: queries walk indexes with `LIMIT`, and the
 /// page cache is capped at 16 MB.
@@ -255,7 +258,7 @@ public final class DeliveryStore: Sendable {
         return try withConnection { connection in
             let database = connection.database
             // Not fsynced: if a power loss undoes a claim, the rows are simply due again, which
-            // is what recoverInFlight would make of them anyway.
+            // is what release(ids:) would make of them.
             let (claimed, sequences) = try database.transaction(durable: false) {
                 var sequences: [Int64] = []
                 var claimed: [ClaimedDelivery] = []
