@@ -5,9 +5,12 @@ enum StatsCommand {
     static let usage = """
         USAGE: loyali-hooks stats [--since 24h] [--json] [--state DIR]
 
-        The guide's delivery health table for each pipeline and sink: success rate (healthy > 99%),
+        The guide's delivery health table for each pipeline and sink: deliveries, those still
+        pending (waiting for a first attempt or a retry) and in flight, success rate (healthy > 99%),
         latency p50/p95/p99 (healthy < 500 ms), retry rate (healthy < 5%) and failed deliveries
-        (healthy 0), each marked ✅ or ❌.
+        (healthy 0), each marked ✅ or ❌. Success rate and failed are judged on settled deliveries:
+        while some are pending or in flight, a good figure is marked ⏳ (not final), never ✅.
+        --json gives the same figures, with healthy flags null where the mark is ⏳ or '-'.
 
         EXAMPLE:
           loyali-hooks stats --since 1h
@@ -26,11 +29,14 @@ enum StatsCommand {
             Terminal.out("no deliveries in this period")
             return
         }
-        Terminal.out("PIPELINE/SINK".padding(28) + "DELIVERIES".padding(12) + "SUCCESS".padding(12) + "P50".padding(11) + "P95".padding(11) + "P99".padding(11) + "RETRY RATE".padding(13) + "FAILED")
+        Terminal.out(
+            "PIPELINE/SINK".padding(28) + "DELIVERIES".padding(12) + "PENDING".padding(9) + "IN FLIGHT".padding(11)
+                + "SUCCESS".padding(12) + "P50".padding(11) + "P95".padding(11) + "P99".padding(11) + "RETRY RATE".padding(13) + "FAILED")
         for row in rows {
             let health = Health(row)
             Terminal.out(
                 "\(row.pipeline)/\(row.sink)".padding(28) + String(row.total).padding(12)
+                    + String(row.pending + row.retrying).padding(9) + String(row.inFlight).padding(11)
                     + cell(row.successRate.map(percent), health.successRate).padding(12)
                     + cell(row.latencyP50Ms.map { "\($0)ms" }, health.latency(row.latencyP50Ms)).padding(11)
                     + cell(row.latencyP95Ms.map { "\($0)ms" }, health.latency(row.latencyP95Ms)).padding(11)
@@ -38,13 +44,19 @@ enum StatsCommand {
                     + cell(row.retryRate.map(percent), health.retryRate).padding(13)
                     + cell(String(row.failed), health.failed))
         }
+        let unsettled = rows.reduce(0) { $0 + Health($1).unsettled }
+        if unsettled > 0 {
+            Terminal.out("⏳ not final: \(Plural.count(unsettled, "delivery", "deliveries")) still pending or in flight")
+        }
     }
 
     /// The guide's healthy ranges.
     typealias Health = SinkHealth
 
+    /// `value ✅`, `value ❌`, `value ⏳` (a figure not final yet), or `-` without a value.
     static func cell(_ value: String?, _ healthy: Bool?) -> String {
-        guard let value, let healthy else { return "-" }
+        guard let value else { return "-" }
+        guard let healthy else { return "\(value) ⏳" }
         return "\(value) \(healthy ? "✅" : "❌")"
     }
 

@@ -234,6 +234,44 @@ struct DurableCLITests {
         #expect(again.split(separator: "\n").filter { $0.contains(id) }.count == 2, "resent with the same id")
     }
 
+    @Test("stats counts pending and in-flight deliveries and marks no unsettled figure healthy")
+    func statsWithUnsettledWork() throws {
+        let directory = try TemporaryDirectory()
+        let state = directory.url.appendingPathComponent("state").path
+        let store = try DeliveryStore(directory: state)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let rows = (1...6).map { number in
+            NewDelivery(
+                id: DeliveryID.make(eventID: "evt_\(number)", pipeline: "p", sink: "hook"), pipeline: "p", sink: "hook",
+                eventID: "evt_\(number)", eventType: "points.earned", body: Array("{}".utf8), schedule: [0, 60_000], createdAtMs: now)
+        }
+        try store.enqueue(rows, checkpoint: nil, nowMs: now)
+        // Three succeed, one is being sent, two wait: a third of the work is not settled.
+        let claimed = try store.claimDue(sinkKey: (pipeline: "p", sink: "hook"), nowMs: now, limit: 4)
+        try store.record(claimed.prefix(3).map {
+            AttemptRecord(
+                deliveryID: $0.id, attempt: $0.attempt, startedAtMs: now, durationMs: 5, httpStatus: 200, errorClass: nil,
+                errorMessage: nil, responseSnippet: nil, outcome: .succeeded)
+        })
+        let text = try CLI.run(["stats", "--state", state], in: directory.url)
+        #expect(text.status == 0, "\(text.stderr)")
+        let header = try #require(text.stdoutLines.first)
+        #expect(header.contains("PENDING") && header.contains("IN FLIGHT"))
+        let row = try #require(text.stdoutLines.dropFirst().first)
+        #expect(row.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["p/hook", "6", "2", "1"])
+        #expect(row.contains("100.0% ⏳"), "\(row)")
+        #expect(row.hasSuffix("0 ⏳"), "\(row)")
+        #expect(!row.contains("100.0% ✅"))
+        #expect(text.stdout.contains("3 deliveries still pending or in flight"))
+
+        let json = try CLI.run(["stats", "--json", "--state", state], in: directory.url)
+        let object = try #require(try JSONParser.parse(json.stdoutLines[0]).objectValue)
+        #expect(object["pending"] == .number(JSONNumber(2)))
+        #expect(object["in_flight"] == .number(JSONNumber(1)))
+        #expect(object["healthy"]?.objectValue?["success_rate"] == .null)
+        #expect(object["healthy"]?.objectValue?["failed"] == .null)
+    }
+
     @Test("a plain run over stdin, with nothing to follow, exits once every delivery settled")
     func plainRunOverStdinExits() throws {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")

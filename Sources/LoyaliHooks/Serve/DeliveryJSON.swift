@@ -45,7 +45,9 @@ public enum DeliveryJSON {
         return object
     }
 
-    /// One row of the health table (`stats --json`, `GET /api/stats`).
+    /// One row of the health table (`stats --json`, `GET /api/stats`). `pending` counts deliveries
+    /// waiting for an attempt (first or retry), `in_flight` those being sent; a `healthy` flag is
+    /// `null` when there is nothing to judge yet or the figure is not final (see ``SinkHealth``).
     public static func stats(_ row: SinkStats) -> JSONObject {
         let health = SinkHealth(row)
         func number(_ value: Int64?) -> JSONValue { value.map { .number(JSONNumber($0)) } ?? .null }
@@ -57,7 +59,8 @@ public enum DeliveryJSON {
         object["deliveries"] = number(Int64(row.total))
         object["succeeded"] = number(Int64(row.succeeded))
         object["failed"] = number(Int64(row.failed))
-        object["pending"] = number(Int64(row.pending + row.retrying + row.inFlight))
+        object["pending"] = number(Int64(row.pending + row.retrying))
+        object["in_flight"] = number(Int64(row.inFlight))
         object["success_rate"] = rate(row.successRate)
         object["retry_rate"] = rate(row.retryRate)
         object["latency_p50_ms"] = number(row.latencyP50Ms)
@@ -68,7 +71,7 @@ public enum DeliveryJSON {
             "success_rate": flag(health.successRate),
             "latency": flag(latencies.reduce(nil as Bool?) { ($0 ?? true) && $1 }),
             "retry_rate": flag(health.retryRate),
-            "failed": .bool(health.failed),
+            "failed": flag(health.failed),
         ]))
         return object
     }
