@@ -23,9 +23,10 @@ enum ListenCommand {
           --delay D          wait D before answering (e.g. 2s, to trip a sink's timeout)
           --tolerance S      allowed signature age in seconds (default 300)
           --json             one JSON object per webhook
-        EXAMPLE (a full local journey):
-          loyali-hooks listen --secret "$NOTIFY_SECRET" --fail-first 2 &
-          loyali-hooks test notifications --event points.earned      # a sink pointing at http://127.0.0.1:8080/
+        EXAMPLE (a full local journey; the example pipelines post here unless NOTIFY_URL etc. are set):
+          loyali-hooks listen --secret-env NOTIFY_SECRET --secret-env FULFILLMENT_SECRET --secret-env SYNC_SECRET --fail-first 1 &
+          loyali-hooks test notifications --event points.earned      # ❌ 500, then run it again: ✅ 200
+          loyali-hooks run pipelines/ --drain                        # each webhook fails once, retried 10 s later
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
