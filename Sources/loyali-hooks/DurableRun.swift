@@ -15,8 +15,7 @@ enum DurableRun {
         options.input = input
         options.rejectsPath = rejects
         if let grace = args.value("--grace") {
-            guard let parsed = Duration.parse(config: grace) else { throw .usage("--grace must be a duration such as 10s") }
-            options.grace = parsed
+            options.grace = try ServeCommand.duration(grace, "--grace")
         }
         // One runner per store, checked before anything starts (see StateDirectoryLock).
         let lock = try StateOptions.lockForRunner(args)

@@ -143,9 +143,13 @@ enum ServeCommand {
         if let text = args.value("--request-timeout") { limits.requestTimeout = try duration(text, "--request-timeout") }
     }
 
-    static func duration(_ text: String, _ option: String) throws(CLIError) -> Duration {
-        guard let parsed = Duration.parse(config: text) else { throw .usage("\(option) must be a duration such as 10s, not '\(text)'") }
-        return parsed
+    /// A duration flag, at most `maximum` (every wait and timeout flag shares `Duration.maximumWait`).
+    static func duration(_ text: String, _ option: String, maximum: Duration = .maximumWait) throws(CLIError) -> Duration {
+        switch Duration.parse(config: text, maximum: maximum) {
+        case .success(let parsed): return parsed
+        case .failure(.malformed): throw .usage("\(option) must be a duration such as 10s, not '\(text)'")
+        case .failure(.tooLong(let maximum)): throw .usage("\(option) must be at most \(maximum.configDescription), not '\(text)'")
+        }
     }
 
     /// `--admin-token-file`, else `LOYALI_HOOKS_ADMIN_TOKEN`, else none.

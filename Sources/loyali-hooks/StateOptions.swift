@@ -44,10 +44,10 @@ enum StateOptions {
     /// `--since 1h` as a cutoff in Unix milliseconds.
     static func since(_ args: Arguments, nowMs: Int64) throws(CLIError) -> Int64? {
         guard let text = args.value("--since") else { return nil }
-        guard let duration = Duration.parse(config: text) else {
-            throw .usage("--since must be a duration such as 30m, 1h or 7d, not '\(text)'")
+        switch Duration.lookBackCutoffMs(text, name: "--since", nowMs: nowMs) {
+        case .success(let cutoff): return cutoff
+        case .failure(let problem): throw .usage(problem.message)
         }
-        return nowMs - duration.totalMilliseconds
     }
 
     /// Runs a store call, mapping its error to a failure exit.

@@ -18,8 +18,8 @@ enum StatsCommand {
 
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(raw, options: ["--since", "--state"], flags: ["--json"])
-        let store = try StateOptions.openExistingStore(args, readOnly: true)
         let since = try StateOptions.since(args, nowMs: Terminal.now * 1000) ?? (Terminal.now - 86_400) * 1000
+        let store = try StateOptions.openExistingStore(args, readOnly: true)
         let rows = try StateOptions.attempt { try store.stats(sinceMs: since) }
         if args.has("--json") {
             for row in rows { Terminal.out(JSONValue.object(json(row)).serializedString) }

@@ -310,6 +310,38 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(modes.stderr.contains("choose one of --once and --drain"))
     }
 
+    /// A duration past its limit is a usage or config error that names the limit, in every
+    /// command and flag that takes one; none of them may trap.
+    @Test(arguments: ["99999999999999999999d", "9223372036854775808s", "106751991160d"])
+    func durationsPastTheirLimit(value: String) throws {
+        let scratch = try TemporaryDirectory()
+        let state = scratch.path("state")
+        let pipeline = scratch.path("p.yaml")
+        try """
+            source: { type: stdin }
+            sinks: { out: { type: stdout, retry: { schedule: [0s, \(value)], max_retry_after: 1h } } }
+            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let validate = try CLI.run(["validate", pipeline])
+        #expect(validate.status == 2)
+        #expect(validate.stderr.contains("p.yaml:2:55: error: retry.schedule item must be at most 365d, not '\(value)'"), "\(validate.stderr)")
+        let cases: [(arguments: [String], message: String)] = [
+            (["deliveries", "--since", value, "--state", state], "--since must be at most 36500d"),
+            (["stats", "--since", value, "--state", state], "--since must be at most 36500d"),
+            (["resend", "--failed", "--since", value, "--state", state], "--since must be at most 36500d"),
+            (["run", fixture("cli/file-sink.yaml"), "--once", "--grace", value, "--state", state], "--grace must be at most 1d"),
+            (["serve", fixture("cli/file-sink.yaml"), "--grace", value, "--state", state, "--admin", "off"], "--grace must be at most 1d"),
+            (["serve", fixture("cli/file-sink.yaml"), "--request-timeout", value, "--state", state], "--request-timeout must be at most 1d"),
+            (["serve", fixture("cli/file-sink.yaml"), "--idle-timeout", value, "--state", state], "--idle-timeout must be at most 1d"),
+            (["listen", "--port", "0", "--delay", value], "--delay must be at most 1d"),
+        ]
+        for (arguments, message) in cases {
+            let result = try CLI.run(arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains("\(message), not '\(value)'"), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("runtime failure"), "\(arguments)")
+        }
+    }
+
     @Test func unsetOrEmptySecretVariableIsAConfigError() throws {
         let unset = try CLI.run(["validate", "pipelines/notifications.yaml"], unsetting: ["NOTIFY_SECRET"])
         #expect(unset.status == 2)

@@ -405,6 +405,30 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             """).first?.hasPrefix("pipelines/p.yaml:3:43: error: retry.schedule must be a non-empty list of durations") == true)
     }
 
+    /// Each duration key has a limit, checked while loading: a value past it (or too long for any
+    /// integer) is a `path:line:col` error, never a trap later in the runner.
+    @Test(arguments: ["99999999999999999d", "9223372036854775808s", "106751991160d", "1e3s"])
+    func durationsPastTheirLimitAreErrors(value: String) {
+        let found = headlines(
+            """
+            source: { type: stdin }
+            sign: { secrets: ["${HOOK_SECRET}"] }
+            sinks:
+              hook: { type: http, url: "https://e.com/h", timeout: \(value), connect_timeout: \(value) }
+              out: { type: stdout, retry: { schedule: [0s, \(value)], max_retry_after: \(value) } }
+            """)
+        let tooLong = value == "1e3s" ? "a duration such as 500ms, 10s, 5m, 2h or 1d" : "at most"
+        #expect(found.count == 4, "\(found)")
+        for (key, limit) in [("timeout", "1d"), ("connect_timeout", "1d"), ("retry.schedule item", "365d"), ("retry.max_retry_after", "365d")] {
+            let message = value == "1e3s" ? "\(key) must be \(tooLong)" : "\(key) must be at most \(limit), not '\(value)'"
+            #expect(found.contains { $0.hasPrefix("pipelines/p.yaml:") && $0.contains("error: \(message)") }, "\(key): \(found)")
+        }
+        #expect(headlines(pipeline(withSink: "out: { type: stdout, retry: { schedule: [0s, 365d], max_retry_after: 365d } }")).isEmpty)
+        #expect(headlines(pipeline(withSink: #"hook: { type: http, url: "https://e.com/h", timeout: 24h, connect_timeout: 1d }"#)).isEmpty)
+        #expect(headlines(pipeline(withSink: "out: { type: stdout, retry: { schedule: [0s, 366d] } }"))
+            == ["pipelines/p.yaml:5:48: error: retry.schedule item must be at most 365d, not '366d'"])
+    }
+
     @Test func unknownEventTypeSuggestsTheCataloguedOne() throws {
         let error = try singleError(
             """

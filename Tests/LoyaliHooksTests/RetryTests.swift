@@ -87,6 +87,81 @@ struct RetryTests {
         #expect(RetryAfter.delayMs("tomorrow", nowMs: 0) == nil)
     }
 
+    @Test("Retry-After accepts the obsolete RFC 850 and asctime date forms too")
+    func retryAfterObsoleteDates() {
+        let at: Int64 = 784_111_777_000
+        #expect(RetryAfter.delayMs("Sunday, 06-Nov-94 08:49:47 GMT", nowMs: at) == 10_000)
+        #expect(RetryAfter.delayMs("Sun Nov  6 08:49:47 1994", nowMs: at) == 10_000)
+        #expect(RetryAfter.delayMs("Sun Nov 16 08:49:37 1994", nowMs: at) == 864_000_000)
+        // A two-digit year more than 50 years ahead is the same year in the past century.
+        #expect(RetryAfter.delayMs("Monday, 06-Nov-95 08:49:37 GMT", nowMs: at) == 31_536_000_000)
+        #expect(RetryAfter.delayMs("Friday, 06-Nov-99 08:49:37 GMT", nowMs: 4_102_444_800_000) == 0)
+    }
+
+    /// Hostile or broken `Retry-After` values a receiver may send. None may trap; dates that are
+    /// not HTTP-dates are absent, and huge delays are capped by the policy.
+    @Test("hostile Retry-After values are absent or capped, never a crash", arguments: [
+        "Sun, 06 Nov 999999999 08:49:37 GMT", "Sun, 06 Nov -999999999 08:49:37 GMT", "Sun, 06 Nov -1994 08:49:37 GMT",
+        "Sun, 06 Nov 9223372036854775807 08:49:37 GMT", "Sun, 06 Nov 1994 99999999999999999999:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:99999999999999999999 GMT", "Sun, 06 Nov 1994 -8:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+        "Sun, 99 Nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 0000 08:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 06 Nov 1994 08:49 GMT", "Sunday, 06-Nov-9999 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 99999999999", "-1", "+5", "1.5", "", " ", "0x10", "１２",
+    ])
+    func hostileRetryAfter(value: String) {
+        #expect(RetryAfter.delayMs(value, nowMs: now) == nil)
+        let capped = RetryDecision(policy: RetryPolicy(schedule: [.zero, .seconds(5)], jitter: 0.1, maxRetryAfter: .seconds(60)))
+        #expect(capped.outcome(for: .httpStatus(429, retryAfter: value, snippet: ""), attemptInRound: 1, nowMs: now, random: { 0.5 })
+            == .retry(atMs: now + 5_000))
+    }
+
+    @Test("far-future Retry-After values saturate and are clamped to max_retry_after", arguments: [
+        "9223372036854775", "9223372036854775808", "99999999999999999999999999999999999999", "Fri, 31 Dec 9999 23:59:60 GMT",
+    ])
+    func hugeRetryAfterIsCapped(value: String) {
+        #expect((RetryAfter.delayMs(value, nowMs: now) ?? 0) > 3_600_000)
+        let capped = RetryDecision(policy: RetryPolicy(schedule: [.zero, .seconds(5)], jitter: 0, maxRetryAfter: .seconds(60)))
+        #expect(capped.outcome(for: .httpStatus(503, retryAfter: value, snippet: ""), attemptInRound: 1, nowMs: now) == .retry(atMs: now + 60_000))
+        let longest = RetryDecision(policy: RetryPolicy(schedule: [.zero, .zero], jitter: 0, maxRetryAfter: .maximumRetryDelay))
+        #expect(longest.outcome(for: .httpStatus(429, retryAfter: value, snippet: ""), attemptInRound: 1, nowMs: now)
+            == .retry(atMs: now + Duration.maximumRetryDelay.totalMilliseconds))
+    }
+
+    @Test("scheduling saturates: a stored schedule or clock at the Int64 edge cannot trap")
+    func schedulingSaturates() {
+        let huge = RetryDecision(policy: RetryPolicy(schedule: [.zero, .milliseconds(Int64.max)], jitter: 1, maxRetryAfter: .seconds(1)))
+        let failure = AttemptResult.httpStatus(500, retryAfter: nil, snippet: "")
+        #expect(huge.outcome(for: failure, attemptInRound: 1, nowMs: now, random: { 0.999 }) == .retry(atMs: .max))
+        #expect(huge.outcome(for: failure, attemptInRound: 1, nowMs: .max - 1, random: { 0.5 }) == .retry(atMs: .max))
+        #expect(Duration.seconds(Int64.max).totalMilliseconds == .max)
+        #expect(Duration.seconds(Int64.min).totalMilliseconds == .min)
+        #expect(DeliveryStore.decode(schedule: "0,99999999999999999999999") == [0, .max])
+        #expect(Int64(saturating: 1e300) == .max && Int64(saturating: -1e300) == .min && Int64(saturating: .nan) == 0)
+    }
+
+    @Test("durations have limits, checked before any conversion", arguments: [
+        "9223372036854775808s", "99999999999999999d", "106751991160d", "36501d", "99999999999999999999999999999999999999999ms",
+        "1e400s", "inf s", "nan",
+    ])
+    func durationLimits(text: String) {
+        #expect(Duration.parse(config: text) == nil)
+    }
+
+    @Test("each limit is inclusive, and a longer value says which limit applies")
+    func durationMaxima() {
+        #expect(Duration.parse(config: "1d", maximum: .maximumWait) == .success(.seconds(86_400)))
+        #expect(Duration.parse(config: "24h", maximum: .maximumWait) == .success(.seconds(86_400)))
+        #expect(Duration.parse(config: "86400001ms", maximum: .maximumWait) == .failure(.tooLong(maximum: .maximumWait)))
+        #expect(Duration.parse(config: "365d", maximum: .maximumRetryDelay) == .success(.seconds(365 * 86_400)))
+        #expect(Duration.parse(config: "366d", maximum: .maximumRetryDelay) == .failure(.tooLong(maximum: .maximumRetryDelay)))
+        #expect(Duration.parse(config: "36500d") == .seconds(36_500 * 86_400))
+        #expect(Duration.parse(config: "soon", maximum: .maximumWait) == .failure(.malformed))
+        #expect(Duration.lookBackCutoffMs("1h", name: "--since", nowMs: now) == .success(now - 3_600_000))
+        #expect(Duration.lookBackCutoffMs("36500d", name: "--since", nowMs: 0) == .success(-3_153_600_000_000))
+        #expect(Duration.lookBackCutoffMs("99999999999999999999d", name: "--since", nowMs: now)
+            == .failure(Duration.LookBackError(message: "--since must be at most 36500d, not '99999999999999999999d'")))
+    }
+
     @Test("durations in config syntax")
     func durations() {
         #expect(Duration.parse(config: "500ms") == .milliseconds(500))

@@ -1119,6 +1119,22 @@ struct AdminAPITests {
         #expect(stats.objects("sinks").first?.int("deliveries") == 1)
     }
 
+    @Test("a since window past its limit is a 400, and the daemon keeps serving")
+    func hostileSince() throws {
+        let fixture = try ServeFixture()
+        for value in ["99999999999999999999999d", "9223372036854775808s", "106751991160d", "1e9d"] {
+            for path in ["/api/deliveries?since=\(value)", "/api/stats?since=\(value)"] {
+                let answer = try fixture.admin("GET", path)
+                #expect(answer.status == 400, "\(path)")
+                #expect(answer.json?.string("message")?.hasPrefix("since must be") == true, "\(path)")
+            }
+            let resend = try fixture.admin("POST", "/api/resend", body: #"{"failed":true,"since":"\#(value)"}"#)
+            #expect(resend.status == 400)
+        }
+        #expect(try fixture.admin("GET", "/api/deliveries?since=36500d").status == 200)
+        #expect(try fixture.post(eventLine("evt_after_since")).status == 202)
+    }
+
     @Test("with a token, /api/ and /metrics need it; the probes never do")
     func token() throws {
         let fixture = try ServeFixture(adminToken: "s3cret-admin")
@@ -1244,6 +1260,23 @@ struct ReloadTests {
         let refused = try fixture.admin("POST", "/api/reload")
         #expect(refused.status == 422)
         #expect(refused.json?["diagnostics"]?.arrayValue?.first?.stringValue?.contains("ingest.yaml:3:20") == true)
+    }
+
+    @Test("a reload to a duration past its limit is refused with path:line:col; the daemon lives on")
+    func hugeDurationOnReload() throws {
+        let fixture = try ServeFixture()
+        try fixture.write("ingest.yaml", """
+            pipeline: ingest
+            source: { type: http, listen: "127.0.0.1:0", path: /events, token: "${INGEST_TOKEN}" }
+            sinks:
+              audit: { type: file, path: "${OUT}", retry: { schedule: [0s, 106751991160d], max_retry_after: 99999999999999999d } }
+            """)
+        let diagnostics = try #require(fixture.daemon.reload(reason: "test"))
+        let errors = diagnostics.filter { $0.severity == .error }.map(\.headline)
+        #expect(errors.contains { $0.hasSuffix("ingest.yaml:4:64: error: retry.schedule item must be at most 365d, not '106751991160d'") }, "\(errors)")
+        #expect(errors.contains { $0.contains("retry.max_retry_after must be at most 365d") }, "\(errors)")
+        #expect(fixture.daemon.generation == 1)
+        #expect(try fixture.post(eventLine("evt_reload_huge")).status == 202)
     }
 
     @Test("a reload that moves the ingest endpoint binds the new address and closes the old one")

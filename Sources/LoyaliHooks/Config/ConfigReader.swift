@@ -216,14 +216,19 @@ public final class ConfigReader {
         return value
     }
 
-    /// A duration such as `500ms`, `10s`, `5m`, `2h`, `1d`.
-    public func duration(_ node: YAMLNode, what: String) -> Duration? {
+    /// A duration such as `500ms`, `10s`, `5m`, `2h`, `1d`, at most `maximum` (the documented
+    /// limit for the key: `Duration.maximumWait` for timeouts, `Duration.maximumRetryDelay` by default).
+    public func duration(_ node: YAMLNode, what: String, maximum: Duration = .maximumRetryDelay) -> Duration? {
         guard let text = string(node, what: what) else { return nil }
-        guard let duration = Duration.parse(config: text) else {
+        switch Duration.parse(config: text, maximum: maximum) {
+        case .success(let duration):
+            return duration
+        case .failure(.malformed):
             error("\(what) must be a duration such as 500ms, 10s, 5m, 2h or 1d, not '\(text)'", at: node)
-            return nil
+        case .failure(.tooLong(let maximum)):
+            error("\(what) must be at most \(maximum.configDescription), not '\(text)'", at: node)
         }
-        return duration
+        return nil
     }
 
     /// A list of strings; a single scalar counts as a one-item list. Each item keeps its node so

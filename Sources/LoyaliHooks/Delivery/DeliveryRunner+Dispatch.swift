@@ -38,7 +38,7 @@ extension DeliveryRunner {
                 lastRefresh = now
             }
             if stopRequested.load(ordering: .relaxed) {
-                if stopDeadline == nil { stopDeadline = now + options.grace.totalMilliseconds }
+                if stopDeadline == nil { stopDeadline = now.saturatingAdd(options.grace.totalMilliseconds) }
                 if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! {
                     return leftovers(lanes, storeWorker: storeWorker)
                 }

@@ -28,7 +28,7 @@ public struct RetryDecision: Sendable {
             return .failed(reason: "410 Gone: the endpoint asked not to be sent more deliveries")
         case .httpStatus(let status, let retryAfter, _) where status == 429 || status == 503:
             if let retryAfter, let delay = RetryAfter.delayMs(retryAfter, nowMs: nowMs) {
-                minimumDelayMs = min(delay, policy.maxRetryAfter.totalMilliseconds)
+                minimumDelayMs = min(delay, max(0, policy.maxRetryAfter.totalMilliseconds))
             }
         case .failure(let failure) where !failure.retryable:
             return .failed(reason: failure.description)
@@ -38,11 +38,12 @@ public struct RetryDecision: Sendable {
         guard attemptInRound < policy.schedule.count else {
             return .failed(reason: "no attempts left after \(attemptInRound) of \(policy.schedule.count)")
         }
+        // The schedule may come from the store, written by another version: nothing here may trap.
         var delayMs = policy.schedule[attemptInRound].totalMilliseconds
         if policy.jitter > 0, delayMs > 0 {
             let spread = Double(delayMs) * policy.jitter
-            delayMs += Int64((random() * 2 - 1) * spread)
+            delayMs = delayMs.saturatingAdd(Int64(saturating: (random() * 2 - 1) * spread))
         }
-        return .retry(atMs: nowMs + max(delayMs, minimumDelayMs, 0))
+        return .retry(atMs: nowMs.saturatingAdd(max(delayMs, minimumDelayMs, 0)))
     }
 }

@@ -33,31 +33,41 @@ extension ConfigReader {
         guard let node else { return .standard }
         guard let mapping = mapping(node, allowedKeys: ["schedule", "jitter", "max_retry_after"], in: "retry") else { return nil }
         var policy = RetryPolicy.standard
+        // Every key is checked even after one fails, so all problems are reported in one go.
+        var valid = true
         if let scheduleNode = mapping["schedule"] {
-            guard case .sequence(let items) = scheduleNode.content, !items.isEmpty else {
+            if case .sequence(let items) = scheduleNode.content, !items.isEmpty {
+                let delays = items.compactMap { duration($0, what: "retry.schedule item", maximum: .maximumRetryDelay) }
+                if delays.count != items.count {
+                    valid = false
+                } else if delays.count > 100 {
+                    error("retry.schedule has \(delays.count) attempts; at most 100 are allowed", at: scheduleNode)
+                    valid = false
+                } else {
+                    policy.schedule = delays
+                }
+            } else {
                 error("retry.schedule must be a non-empty list of durations, e.g. [0s, 1m, 5m, 30m, 2h]", at: scheduleNode)
-                return nil
+                valid = false
             }
-            let delays = items.compactMap { duration($0, what: "retry.schedule item") }
-            guard delays.count == items.count else { return nil }
-            guard delays.count <= 100 else {
-                error("retry.schedule has \(delays.count) attempts; at most 100 are allowed", at: scheduleNode)
-                return nil
-            }
-            policy.schedule = delays
         }
         if let jitterNode = mapping["jitter"], let text = string(jitterNode, what: "retry.jitter") {
             let number = text.hasSuffix("%") ? String(text.dropLast()) : text
-            guard let percent = Double(number), (0...100).contains(percent) else {
+            if let percent = Double(number), (0...100).contains(percent) {
+                policy.jitter = percent / 100
+            } else {
                 error("retry.jitter must be a percentage between 0% and 100%, not '\(text)'", at: jitterNode)
-                return nil
+                valid = false
             }
-            policy.jitter = percent / 100
         }
         if let capNode = mapping["max_retry_after"] {
-            guard let cap = duration(capNode, what: "retry.max_retry_after") else { return nil }
-            policy.maxRetryAfter = cap
+            if let cap = duration(capNode, what: "retry.max_retry_after", maximum: .maximumRetryDelay) {
+                policy.maxRetryAfter = cap
+            } else {
+                valid = false
+            }
         }
+        guard valid else { return nil }
         return policy
     }
 }

@@ -134,7 +134,7 @@ public struct PluginManifest: Sendable {
     }
 
     private static func positiveDuration(_ node: YAMLNode, what: String, reader: ConfigReader) -> Duration? {
-        guard let duration = reader.duration(node, what: what) else { return nil }
+        guard let duration = reader.duration(node, what: what, maximum: .maximumWait) else { return nil }
         guard duration > .zero else {
             reader.error("\(what) must be longer than 0", at: node)
             return nil

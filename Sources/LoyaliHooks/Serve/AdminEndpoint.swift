@@ -292,10 +292,10 @@ public final class AdminEndpoint: HTTPServerHandler {
 
     static func since(_ text: String?, nowMs: Int64) throws -> Int64? {
         guard let text else { return nil }
-        guard let duration = Duration.parse(config: text) else {
-            throw BadRequest("since must be a duration such as 30m, 1h or 7d, not '\(text)'")
+        switch Duration.lookBackCutoffMs(text, name: "since", nowMs: nowMs) {
+        case .success(let cutoff): return cutoff
+        case .failure(let problem): throw BadRequest(problem.message)
         }
-        return nowMs - duration.totalMilliseconds
     }
 
     static func string(_ value: JSONValue?, _ name: String) throws -> String? {

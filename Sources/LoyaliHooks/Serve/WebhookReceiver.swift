@@ -131,7 +131,7 @@ public final class WebhookReceiver: HTTPServerHandler {
             : .json(status, JSONObject(["received": .bool(true), "signature_valid": verdict.valid.map(JSONValue.bool) ?? .null]))
         if behavior.delay > .zero {
             // Answer later without holding a listener thread.
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(behavior.delay.totalMilliseconds))) {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(min(behavior.delay, .maximumWait).totalMilliseconds))) {
                 responder.respond(response)
             }
         } else {

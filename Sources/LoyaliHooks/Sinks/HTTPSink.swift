@@ -154,8 +154,8 @@ public struct HTTPSink: ConcurrentSink {
             case .failure(let problem): reader.error(problem.description, at: urlNode)
             }
         }
-        let timeout = mapping["timeout"].map { reader.duration($0, what: "timeout") } ?? .seconds(10)
-        let connectTimeout = mapping["connect_timeout"].map { reader.duration($0, what: "connect_timeout") } ?? .seconds(5)
+        let timeout = mapping["timeout"].map { reader.duration($0, what: "timeout", maximum: .maximumWait) } ?? .seconds(10)
+        let connectTimeout = mapping["connect_timeout"].map { reader.duration($0, what: "connect_timeout", maximum: .maximumWait) } ?? .seconds(5)
         let maxInFlight = mapping["max_in_flight"].map { reader.integer($0, what: "max_in_flight", in: 1...1024) } ?? 32
         let maxResponse = mapping["max_response_bytes"].map { reader.integer($0, what: "max_response_bytes", in: 0...(64 << 20)) } ?? 65_536
         let snippetBytes = mapping["response_snippet_bytes"].map {

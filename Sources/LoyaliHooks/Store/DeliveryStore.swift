@@ -197,7 +197,7 @@ public final class DeliveryStore: Sendable {
                     try insert.bind(delivery.eventID, at: 4)
                     try insert.bind(delivery.eventType, at: 5)
                     try insert.bind(lastEncoded, at: 6)
-                    try insert.bind(nowMs + firstDelay, at: 7)
+                    try insert.bind(nowMs.saturatingAdd(firstDelay), at: 7)
                     try insert.bind(delivery.createdAtMs, at: 8)
                     try insert.bind(nowMs, at: 9)
                     let claims = delivery.isDueAtOnce && claiming.contains(index)
@@ -370,7 +370,7 @@ public final class DeliveryStore: Sendable {
                     try update.bind(record.outcome.nextAttemptMs, at: 4)
                     try update.bind(record.summarizedError, at: 5)
                     try update.bind(record.httpStatus, at: 6)
-                    try update.bind(record.startedAtMs + record.durationMs, at: 7)
+                    try update.bind(record.startedAtMs.saturatingAdd(record.durationMs), at: 7)
                     try update.run()
                     insert.reset()
                     try insert.bind(row.sequence, at: 1)
@@ -472,7 +472,7 @@ public final class DeliveryStore: Sendable {
                 current = 0
                 digits = 0
             } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                current = current &* 10 &+ Int64(byte - UInt8(ascii: "0"))
+                current = current.saturatingMultiply(10).saturatingAdd(Int64(byte - UInt8(ascii: "0")))
                 digits += 1
             }
         }
