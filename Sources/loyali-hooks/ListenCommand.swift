@@ -20,7 +20,7 @@ enum ListenCommand {
           --secret-env VAR   read a secret from an environment variable
           --status CODE      status to answer (default 200)
           --fail-first N     answer 500 to the first N attempts of every delivery, then --status
-          --delay D          wait D before answering (e.g. 2s, to trip a sink's timeout)
+          --delay D          wait D before answering (e.g. 2s, to trip a sink's timeout; at most 1d)
           --tolerance S      allowed signature age in seconds (default 300)
           --json             one JSON object per webhook
         EXAMPLE (a full local journey; the example pipelines post here unless NOTIFY_URL etc. are set):

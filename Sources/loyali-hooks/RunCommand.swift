@@ -31,7 +31,7 @@ enum RunCommand {
           --timestamp T      with --dry-run: sign with unix time T (and stamp events lacking created_at)
           --rejects FILE     also append each rejected input line, with its reason, to FILE (JSON lines)
         \(StateOptions.help)
-          --grace D          on SIGINT/SIGTERM, let in-flight attempts finish for up to D (default 10s)
+          --grace D          on SIGINT/SIGTERM, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F     logfmt (default) or json, on stderr (with --dry-run: rejected lines and errors)
         EXAMPLES:
           loyali-hooks run pipelines/ --input pipelines/events/sample.jsonl --dry-run

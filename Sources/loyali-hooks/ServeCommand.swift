@@ -30,13 +30,13 @@ enum ServeCommand {
         \(StateOptions.help)
           --admin ADDR          admin listener host:port, or 'off' (default 127.0.0.1:8788)
           --admin-token-file F  file holding the admin bearer token (else $LOYALI_HOOKS_ADMIN_TOKEN)
-          --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s)
+          --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F        logfmt (default) or json, on stderr
           --max-body N          largest ingest body in bytes (default 1048576); larger get 413
           --max-connections N   ingest connections at once (default 4096, within the descriptor limit)
-          --idle-timeout D      close a silent connection, idle keep-alive included (default 10s)
+          --idle-timeout D      close a silent connection, idle keep-alive included (default 10s, at most 1d)
           --request-timeout D   a request must arrive whole within D of its first byte, or its
-                                connection is cut (slowloris; default 10s)
+                                connection is cut (slowloris; default 10s, at most 1d)
           --ingest-threads N    ingest listener threads (default 2)
           --no-watch            reload on SIGHUP or POST /api/reload only, not on file changes
           --rejects FILE        also append rejected lines of file sources to FILE (JSON lines)
