@@ -23,6 +23,8 @@ enum DeliveriesCommand {
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(
             raw, options: ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit", "--state"], flags: ["--json"])
+        // Flags are checked before the store is touched.
+        let query = try DeliveryFilters.query(args)
         let store = try StateOptions.openExistingStore(args, readOnly: true)
         if args.positionals.first == "show" {
             guard args.positionals.count == 2 else { throw .usage("deliveries show needs one WHD_ID") }
@@ -30,7 +32,6 @@ enum DeliveriesCommand {
             return
         }
         guard args.positionals.isEmpty else { throw .usage("unexpected argument '\(args.positionals[0])'; did you mean 'deliveries show ID'?") }
-        let query = try DeliveryFilters.query(args)
         let rows = try StateOptions.attempt { try store.list(query) }
         if args.has("--json") {
             for row in rows { Terminal.out(JSONValue.object(DeliveryRendering.summaryJSON(row)).serializedString) }

@@ -316,6 +316,7 @@ private func object(_ line: String) throws -> JSONObject {
     func durationsPastTheirLimit(value: String) throws {
         let scratch = try TemporaryDirectory()
         let state = scratch.path("state")
+        _ = try DeliveryStore(directory: state)
         let pipeline = scratch.path("p.yaml")
         try """
             source: { type: stdin }
