@@ -9,10 +9,12 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <microhttpd.h>
 
 /// Starts a daemon with its own polling thread(s) (`flags` includes
-/// MHD_USE_INTERNAL_POLLING_THREAD) on `listen_fd`, a socket the caller bound and listens on, with:
+/// MHD_USE_INTERNAL_POLLING_THREAD) on `listen_fd`, a socket the caller bound and listens on (or
+/// -1 with MHD_USE_NO_LISTEN_SOCKET: connections come through MHD_add_connection), with:
 /// - `thread_pool_size` polling threads (0 or 1: one thread);
 /// - at most `connection_limit` connections, `per_ip_limit` of them from one address (0: none);
 /// - `timeout_seconds` of inactivity before a connection, idle keep-alive included, is closed;
@@ -30,7 +32,7 @@ static inline struct MHD_Daemon *loyali_mhd_start(
     unsigned int timeout_seconds, size_t memory_limit)
 {
     struct MHD_OptionItem options[] = {
-        { MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL },
+        { listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_CONNECTION_LIMIT, listen_fd >= 0 ? (intptr_t)listen_fd : (intptr_t)connection_limit, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify, notify_cls },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, uri_log_cls },
@@ -76,6 +78,34 @@ static inline long loyali_tcp_ms_since_data(int fd) {
     (void)fd;
     return -1;
 #endif
+}
+
+/// epoll_event is packed on x86_64, which Swift does not lay out as C does: these wrappers
+/// keep it on the C side. Registers (or, with `modify`, changes) `fd` on `epoll_fd` for `events`,
+/// reported with `id`.
+static inline int loyali_epoll_set(int epoll_fd, int fd, uint32_t events, uint64_t id, int modify) {
+    struct epoll_event event;
+    event.events = events;
+    event.data.u64 = id;
+    return epoll_ctl(epoll_fd, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
+}
+
+/// Removes `fd` from `epoll_fd`.
+static inline int loyali_epoll_remove(int epoll_fd, int fd) {
+    struct epoll_event event = { 0 };
+    return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, &event);
+}
+
+/// Waits up to `timeout_ms` for at most `max` events (max <= 64); fills `ids` and `events`.
+static inline int loyali_epoll_wait(int epoll_fd, uint64_t *ids, uint32_t *events, int max, int timeout_ms) {
+    struct epoll_event ready[64];
+    if (max > 64) max = 64;
+    int count = epoll_wait(epoll_fd, ready, max, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        ids[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return count;
 }
 
 #endif

@@ -424,7 +424,8 @@ struct IngestTests {
         // A head over the header memory limit.
         let huge = try TestConnection(port: fixture.ingestPort)
         let headerResponse = try huge.request("POST", "/events", headers: [("X-Filler", String(repeating: "h", count: 40_000))], body: [])
-        #expect([400, 413, 414, 431].contains(headerResponse.status), "\(headerResponse.status)")
+        #expect(headerResponse.status == 431)
+        #expect(headerResponse.json?.string("error") == "request_header_fields_too_large", "\(headerResponse.text)")
 
         let after = try fixture.post(eventLine("evt_e2"))
         #expect(after.status == 202, "the server stopped serving after the errors: \(after.text)")
@@ -472,6 +473,37 @@ struct IngestTests {
         #expect(response.json?.string("error") == "bad_request")
         #expect(response.headers["connection"] == "close")
         #expect(connection.closes(within: 2))
+    }
+
+    @Test(
+        "heads libmicrohttpd would refuse with its own HTML get the documented JSON error, counted, and the connection closes",
+        arguments: [
+            (String(repeating: "h", count: 40_000), "POST /events HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n", 431, "request_header_fields_too_large"),
+            (String(repeating: "u", count: 40_000), "POST /events?{} HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+            ((0..<150).map { "X-F\($0): v" }.joined(separator: "\r\n"), "POST /events HTTP/1.1\r\nHost: x\r\n{}\r\n\r\n", 431, "request_header_fields_too_large"),
+            ("", "GARBAGE{}\r\n\r\n", 400, "bad_request"),
+            ("", "POST /events HTTP/1.1 extra{}\r\n\r\n", 400, "bad_request"),
+            ("", "POST /events HTTP/2.0{}\r\nHost: x\r\n\r\n", 505, "http_version_not_supported"),
+            ("", "POST /events HTTP/0.9{}\r\n\r\n", 505, "http_version_not_supported"),
+            ("", "POST /events HTTP/1.1\r\nHost: x\r\nno colon here{}\r\n\r\n", 400, "bad_request"),
+            ("", "POST /events HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded{}\r\n\r\n", 400, "bad_request"),
+            ("", "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 4{}\r\n\r\nabcd", 400, "bad_request"),
+            ("", "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: +4{}\r\n\r\nabcd", 400, "bad_request"),
+            ("", "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999{}\r\n\r\n", 413, "payload_too_large"),
+        ])
+    func ownErrorsAreJSON(filler: String, template: String, status: Int, code: String) throws {
+        let fixture = try ServeFixture()
+        let connection = try TestConnection(port: fixture.ingestPort)
+        try connection.write(template.replacingOccurrences(of: "{}", with: filler))
+        let response = try connection.readResponse()
+        #expect(response.status == status, "\(response.text)")
+        #expect(response.headers["content-type"] == "application/json")
+        #expect(response.json?.string("error") == code, "\(response.text)")
+        #expect(response.json?.string("message")?.isEmpty == false)
+        #expect(connection.closes(within: 2))
+        let exposition = try PrometheusParser.parse(try fixture.admin("GET", "/metrics").text)
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": String(status)]) == 1)
+        #expect(try fixture.post(eventLine("evt_after_own_error")).status == 202)
     }
 
     @Test("keep-alive carries interleaved single events and batches, pipelined or not, each answered in order")

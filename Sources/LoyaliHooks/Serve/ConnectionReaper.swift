@@ -32,9 +32,13 @@ final class ConnectionReaper: Sendable {
         /// When libmicrohttpd last parsed a request line on this connection (monotonic ns).
         let requestLineAt = Atomic<UInt64>(0)
 
-        init(fd: Int32, now: UInt64) {
+        init(fd: Int32, now: UInt64, firstByteAt: UInt64?) {
             self.fd = fd
             self.idleSince = Atomic(now)
+            if let firstByteAt {
+                started.store(firstByteAt, ordering: .relaxed)
+                startedAfter.store(now, ordering: .relaxed)
+            }
         }
 
         func requestHandled() { handling.store(true, ordering: .relaxed) }
@@ -76,9 +80,9 @@ final class ConnectionReaper: Sendable {
         sweeper.withLock { $0.take() }?.stop(waitingUpTo: .seconds(2))
     }
 
-    /// Registers a new connection.
-    func opened(fd: Int32) -> Connection {
-        let connection = Connection(fd: fd, now: Self.now())
+    /// Registers a new connection; `firstByteAt` is when its first request began, if known.
+    func opened(fd: Int32, firstByteAt: UInt64? = nil) -> Connection {
+        let connection = Connection(fd: fd, now: Self.now(), firstByteAt: firstByteAt)
         open.withLock { $0[ObjectIdentifier(connection)] = connection }
         return connection
     }

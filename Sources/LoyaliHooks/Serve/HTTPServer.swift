@@ -19,9 +19,9 @@ public final class HTTPServer: Sendable {
     public struct Limits: Sendable {
         /// The largest request body accepted; larger ones get 413.
         public var maxBodyBytes = 1 << 20
-        /// Memory per connection for the request line, headers and read buffer; a head that does
-        /// not fit gets 431 (or 414 for a long URL). libmicrohttpd clears it for every request, so
-        /// it is kept small.
+        /// The largest request head (request line and header fields) accepted; a larger one gets
+        /// 431 (or 414 for a long request line), as JSON. libmicrohttpd's memory per connection
+        /// is sized from it and cleared for every request, so it is kept small.
         public var maxHeaderBytes = 16 << 10
         /// Connections open at once; more are refused at accept. Capped by the process's
         /// descriptor limit (less a reserve for files and the store).
@@ -45,6 +45,7 @@ public final class HTTPServer: Sendable {
     public let address: ListenAddress
     let core: HTTPServerCore
     private let daemon: DaemonPointer
+    private let gate: ConnectionGate
     private let lifecycle = Mutex<Lifecycle>(Lifecycle())
 
     private struct Lifecycle {
@@ -62,7 +63,9 @@ public final class HTTPServer: Sendable {
     public init(address: ListenAddress, limits: Limits = Limits(), handler: any HTTPServerHandler) throws(HTTPServerError) {
         let (fd, port) = try address.bind()
         let core = HTTPServerCore(handler: handler, limits: limits)
-        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue
+        // Connections come from the gate, once their first head has passed.
+        var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
+            | MHD_USE_ITC.rawValue
         #if os(Linux)
         flags |= MHD_USE_EPOLL.rawValue
         #else
@@ -71,7 +74,7 @@ public final class HTTPServer: Sendable {
         if address.host.contains(":") { flags |= MHD_USE_IPv6.rawValue }
         let context = Unmanaged.passUnretained(core).toOpaque()
         let started = loyali_mhd_start(
-            flags, fd,
+            flags, -1,
             { cls, connection, url, method, _, uploadData, uploadSize, slot in
                 Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().access(
                     connection!, url: url, method: method, uploadData: uploadData, uploadSize: uploadSize!, slot: slot!)
@@ -88,13 +91,32 @@ public final class HTTPServer: Sendable {
                 return nil
             }, context,
             UInt32(max(1, limits.threads)), UInt32(Self.connectionLimit(limits.maxConnections)), UInt32(limits.maxConnectionsPerClient),
-            UInt32(limits.idleTimeoutSeconds), limits.maxHeaderBytes)
+            UInt32(limits.idleTimeoutSeconds), Self.memoryLimit(limits))
         guard let started else {
             close(fd)
             throw HTTPServerError(address: address.description, reason: "libmicrohttpd could not start a daemon")
         }
+        let daemon = DaemonPointer(raw: started)
+        let gate: ConnectionGate
+        do throws(HTTPServerError) {
+            gate = try ConnectionGate(
+                listenFD: fd, limits: limits,
+                hand: { [core] connection, peer, length, firstByteAt in
+                    core.firstBytes.withLock { $0[connection] = firstByteAt }
+                    // On failure (connection limits) libmicrohttpd closes the socket itself.
+                    if MHD_add_connection(daemon.raw, connection, peer, length) != .YES {
+                        _ = core.firstBytes.withLock { $0.removeValue(forKey: connection) }
+                    }
+                },
+                answered: { [core] status in core.handler.answered(status: status) })
+        } catch {
+            close(fd)
+            MHD_stop_daemon(started)
+            throw HTTPServerError(address: address.description, reason: error.reason)
+        }
         self.core = core
-        self.daemon = DaemonPointer(raw: started)
+        self.daemon = daemon
+        self.gate = gate
         self.address = ListenAddress(host: address.host, port: port)
         core.reaper.start(deadline: limits.requestTimeout)
     }
@@ -106,8 +128,7 @@ public final class HTTPServer: Sendable {
         lifecycle.withLock { state in
             guard !state.quiesced, !state.stopped else { return }
             state.quiesced = true
-            let fd = MHD_quiesce_daemon(daemon.raw)
-            if fd >= 0 { close(fd) }
+            gate.stopAccepting()
         }
     }
 
@@ -119,6 +140,7 @@ public final class HTTPServer: Sendable {
         while core.suspendedCount > 0, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.005)
         }
+        gate.stop()
         lifecycle.withLock { state in
             guard !state.stopped else { return }
             state.stopped = true
@@ -126,6 +148,13 @@ public final class HTTPServer: Sendable {
             MHD_stop_daemon(daemon.raw)
         }
         core.reaper.stop()
+    }
+
+    /// libmicrohttpd's memory per connection: room for a head at the gate's limit
+    /// (``Limits/maxHeaderBytes``) with its field records, so a head the gate passed is never
+    /// refused by libmicrohttpd's own HTML answer. It clears this memory for every request.
+    static func memoryLimit(_ limits: Limits) -> Int {
+        2 * limits.maxHeaderBytes + RequestHeadCheck.maxFields * 64 + 4_096
     }
 
     /// `wanted`, or fewer if the descriptor limit would not allow it (keeping 64 spare).

@@ -16,6 +16,10 @@ final class HTTPServerCore: Sendable {
     /// Resumes under way; the stop waits for them to finish before destroying the daemon.
     private let resuming = Atomic<Int>(0)
 
+    /// When the first byte of each connection handed over by the ``ConnectionGate`` arrived,
+    /// by descriptor, until libmicrohttpd reports the connection started.
+    let firstBytes = Mutex<[Int32: UInt64]>([:])
+
     /// Bytes of a refused body read and thrown away, so the client can read the answer, before
     /// the connection is simply closed.
     static let maxDiscardedBytes = 256 << 20
@@ -117,7 +121,8 @@ final class HTTPServerCore: Sendable {
         guard let socketContext else { return }
         switch event {
         case .CONNECTION_NOTIFY_STARTED:
-            let record = reaper.opened(fd: loyali_mhd_connection_fd(connection))
+            let fd = loyali_mhd_connection_fd(connection)
+            let record = reaper.opened(fd: fd, firstByteAt: firstBytes.withLock { $0.removeValue(forKey: fd) })
             socketContext.pointee = Unmanaged.passRetained(record).toOpaque()
         case .CONNECTION_NOTIFY_CLOSED:
             guard let raw = socketContext.pointee else { return }
