@@ -20,7 +20,8 @@ enum RunCommand {
           --drain            exit once the sources are exhausted and every delivery succeeded or failed
           --once             deliver what is due now and exit (for cron); later retries wait for the next run
           --dry-run          no store, no network, no sink file: a line per delivery, one delivery in full
-                             (headers and the exact body bytes that are signed) and a summary, on stdout
+                             (headers and the exact body bytes that are signed) and a summary, on stdout;
+                             a body is the one line after the blank line, its line break not part of it
         OPTIONS:
           --input FILE|-     read events from FILE (or stdin) for every pipeline instead of their sources
           --full             with --dry-run: print every delivery in full

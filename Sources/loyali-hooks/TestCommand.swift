@@ -1,3 +1,4 @@
+import Foundation
 import LoyaliHooks
 
 /// `loyali-hooks test PIPELINE --event TYPE`: the guide's "Test" button.
@@ -58,6 +59,10 @@ enum TestCommand {
         let isFile = argument.contains("/") || argument.hasSuffix(".yaml") || argument.hasSuffix(".yml")
         if isFile {
             guard paths.isEmpty else { throw .usage("PATH… looks up a pipeline by name; with a pipeline file, give no PATH") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw .usage("'\(argument)' is a folder; give a pipeline name (looked up in it with 'test NAME --event TYPE \(argument)') or a pipeline file")
+            }
             let result = PipelineLoader().load(paths: [argument])
             Reports.diagnostics(result.diagnostics, json: false)
             guard !result.hasErrors, let pipeline = result.pipelines.first else { throw .config }

@@ -251,6 +251,12 @@ private struct PrintedDelivery {
         #expect(typo.stderr.contains("no pipeline 'reward'; did you mean 'rewards'?"))
         #expect(typo.stderr.contains("pipelines/other.yaml"), "the files that could not be loaded are named")
 
+        // A folder is where names are looked up, not a pipeline.
+        let folder = try Self.test(["pipelines/", "--event", "points.earned"], in: directory)
+        #expect(folder.status == 2)
+        #expect(folder.stderr.hasPrefix("error: 'pipelines/' is a folder; give a pipeline name"))
+        #expect(folder.stdout.isEmpty)
+
         // The named pipeline's own problems are reported as config errors.
         let own = try Self.test(["other", "--event", "points.earned"], in: directory)
         #expect(own.status == 2)
