@@ -499,6 +499,55 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
         #expect(Array(line)[column - 1] == "$", "caret at column \(column) of \(line)")
     }
 
+    @Test("a secret is masked in every diagnostic, also when another field's error quotes its value")
+    func secretsAreMaskedInEveryMessage() throws {
+        // A literal secret reused through a YAML alias: the URL and timeout errors quote it, and
+        // the timeout error is recorded before the header that makes it a secret is read.
+        let literal = "sk_live_q8w7e6r5"
+        let (_, aliased) = load("""
+            source: { type: stdin }
+            sign: { secrets: ["${HOOK_SECRET}"] }
+            sinks:
+              hook:
+                type: http
+                url: &token "Bearer \(literal)"
+                timeout: *token
+                headers: { Authorization: *token }
+            """)
+        #expect(aliased.count == 3, "\(aliased.map(\.headline))")
+        for diagnostic in aliased {
+            #expect(!diagnostic.description.contains("q8w7e6r5"), "\(diagnostic)")
+        }
+        // A signing secret written literally, quoted by another field's error.
+        let (_, signing) = load("""
+            source: { type: stdin }
+            sign: { secrets: [&s "whsec_literal_77aa"] }
+            sinks: { hook: { type: http, url: *s } }
+            """)
+        #expect(signing.count == 2, "\(signing.map(\.headline))")
+        #expect(signing.allSatisfy { !$0.description.contains("literal_77aa") }, "\(signing)")
+        // Values from the environment: a field reusing a secret variable shows the reference.
+        var environment = baseEnvironment
+        environment["AUTH_TOKEN"] = "tok_env_3c4d5e"
+        let (_, fromEnvironment) = load("""
+            source: { type: stdin }
+            sign: { secrets: ["${HOOK_SECRET}"] }
+            sinks:
+              hook:
+                type: http
+                url: "http://127.0.0.1:1/"
+                timeout: "${AUTH_TOKEN}"
+                max_in_flight: "${HOOK_SECRET}"
+                headers: { Authorization: "Bearer ${AUTH_TOKEN}" }
+              out: { type: file, path: "${AUTH_TOKEN}/" }
+            """, environment: environment)
+        #expect(fromEnvironment.count == 3, "\(fromEnvironment.map(\.headline))")
+        for diagnostic in fromEnvironment {
+            #expect(!diagnostic.description.contains("tok_env_3c4d5e") && !diagnostic.description.contains("whsec_current"), "\(diagnostic)")
+            #expect(diagnostic.message.contains("${AUTH_TOKEN}") || diagnostic.message.contains("${HOOK_SECRET}"), "\(diagnostic)")
+        }
+    }
+
     @Test func literalSecretIsRefusedAndNeverEchoed() throws {
         let secret = "whsec_Zr9kQ2literalvalue"
         let error = try singleError(

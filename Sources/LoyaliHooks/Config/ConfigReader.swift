@@ -15,16 +15,27 @@ public final class ConfigReader {
     /// Every problem found so far, in the order found.
     public var diagnostics: [Diagnostic] {
         recorded.map { record in
-            guard record.quotesLine, let location = record.diagnostic.location else { return record.diagnostic }
-            var quoted = record.diagnostic
-            quoted.excerpt = excerpt(at: location)
-            return quoted
+            var shown = record.diagnostic
+            // Any message may quote a value that turned out to be a secret: a YAML alias of a
+            // literal token under another key, a variable's value that another field reused.
+            shown.message = hidden.apply(shown.message)
+            if record.quotesLine, let location = shown.location {
+                shown.excerpt = excerpt(at: location)
+            } else if let excerpt = shown.excerpt, !hidden.isEmpty {
+                shown.excerpt = SourceExcerpt(text: hidden.apply(excerpt.text), caretColumn: excerpt.caretColumn)
+            }
+            return shown
         }
     }
     /// Diagnostics and whether to quote this file's line under them. The line is quoted when the
     /// diagnostics are read, so every literal secret found by then is masked, including in
     /// errors recorded before the secret was found.
     private var recorded: [(diagnostic: Diagnostic, quotesLine: Bool)] = []
+    /// Secrets found in this file, literal or taken from the environment, masked in every
+    /// diagnostic when the diagnostics are read.
+    private var hidden = TextRedaction()
+    /// Literal secrets of any length: masked in quoted lines of the file, which show them as
+    /// written even when they are too short for ``hidden``.
     private var literalSecrets: [String] = []
     private let source: SourceText
 
@@ -49,7 +60,8 @@ public final class ConfigReader {
     /// later (a plugin that fails to start is reported at the step that names it).
     public func excerpt(at location: SourceLocation) -> SourceExcerpt? {
         guard let line = source.line(location.line) else { return nil }
-        return SourceExcerpt(line: literalSecrets.isEmpty ? line : maskingSecrets(line), column: location.column)
+        let masked = literalSecrets.reduce(hidden.apply(line)) { $0.replacing($1, with: String(repeating: "*", count: min($1.count, 8))) }
+        return SourceExcerpt(line: masked, column: location.column)
     }
 
     /// Records a diagnostic made elsewhere, e.g. one in a plugin manifest the file refers to.
@@ -62,15 +74,32 @@ public final class ConfigReader {
         error(message, at: node.location)
     }
 
-    /// Records an error about a secret written into the file. The quoted source line is shown with
-    /// the secret masked: an error message must not spread the secret any further.
+    /// Records an error about a secret written into the file. The secret is masked wherever a
+    /// diagnostic of this file shows it, quoted line or message: an error must not spread the
+    /// secret any further.
     public func secretError(_ message: String, at node: YAMLNode, secret: String) {
         if !secret.isEmpty { literalSecrets.append(secret) }
+        hide(secret, shownAs: String(repeating: "*", count: min(secret.count, 8)))
         error(message, at: node)
     }
 
-    private func maskingSecrets(_ line: String) -> String {
-        literalSecrets.reduce(line) { $0.replacing($1, with: String(repeating: "*", count: min($1.count, 8))) }
+    /// Masks `secret` in every diagnostic of this file, recorded before or after.
+    public func hide(_ secret: String, shownAs: String) {
+        hidden.add(TextRedaction.Replacement(hidden: secret, shownAs: shownAs))
+    }
+
+    /// Masks the environment values `expansion` took in, shown as their `${NAME}`, in every
+    /// diagnostic of this file: for values that are secrets (tokens, signing secrets, header
+    /// values, a sink URL's parts), which another field's error might otherwise quote.
+    public func hideValues(of expansion: VariableInterpolator.Expansion) {
+        for substitution in expansion.substitutions { hidden.add(substitution) }
+    }
+
+    /// How a message quotes the value of `node`: as written when it has `${VAR}` references, so
+    /// an error about a value never prints what the environment put in it.
+    public func quoted(_ node: YAMLNode, _ value: String) -> String {
+        if let written = node.scalar, written.contains("${") { return "'\(written)'" }
+        return "'\(value)'"
     }
 
     /// The number of problems recorded so far; a stage compares it before and after reading its
@@ -197,7 +226,7 @@ public final class ConfigReader {
         case "true", "True", "TRUE": return true
         case "false", "False", "FALSE": return false
         default:
-            error("\(what) must be true or false, not '\(text)'", at: node)
+            error("\(what) must be true or false, not \(quoted(node, text))", at: node)
             return nil
         }
     }
@@ -206,7 +235,7 @@ public final class ConfigReader {
     public func integer(_ node: YAMLNode, what: String, in range: ClosedRange<Int>) -> Int? {
         guard let text = string(node, what: what) else { return nil }
         guard let value = Int(text) else {
-            error("\(what) must be an integer, not '\(text)'", at: node)
+            error("\(what) must be an integer, not \(quoted(node, text))", at: node)
             return nil
         }
         guard range.contains(value) else {
@@ -224,9 +253,9 @@ public final class ConfigReader {
         case .success(let duration):
             return duration
         case .failure(.malformed):
-            error("\(what) must be a duration such as 500ms, 10s, 5m, 2h or 1d, not '\(text)'", at: node)
+            error("\(what) must be a duration such as 500ms, 10s, 5m, 2h or 1d, not \(quoted(node, text))", at: node)
         case .failure(.tooLong(let maximum)):
-            error("\(what) must be at most \(maximum.configDescription), not '\(text)'", at: node)
+            error("\(what) must be at most \(maximum.configDescription), not \(quoted(node, text))", at: node)
         }
         return nil
     }

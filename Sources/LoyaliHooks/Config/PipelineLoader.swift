@@ -258,6 +258,7 @@ public struct PipelineLoader: Sendable {
             if case .sequence(let nodes) = secretsNode.content { items = nodes } else { items = [secretsNode] }
             for item in items {
                 guard let expansion = reader.expansion(item, what: "each secret") else { continue }
+                reader.hideValues(of: expansion)
                 if expansion.hasLiteralText {
                     reader.secretError(
                         "literal secret in a pipeline file; version-controlled config must not hold secrets: reference it as \"${VAR}\" or use sign.secret_file",
@@ -271,10 +272,10 @@ public struct PipelineLoader: Sendable {
             if let contents = FileManager.default.contents(atPath: path) {
                 let lines = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline)
                 let fileSecrets = lines.map { $0.trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-                if fileSecrets.isEmpty { reader.error("sign.secret_file '\(path)' holds no secret", at: fileNode) }
+                if fileSecrets.isEmpty { reader.error("sign.secret_file \(reader.quoted(fileNode, path)) holds no secret", at: fileNode) }
                 secrets += fileSecrets.map { (WebhookSecret($0), fileNode) }
             } else {
-                reader.error("sign.secret_file '\(path)' cannot be read", at: fileNode)
+                reader.error("sign.secret_file \(reader.quoted(fileNode, path)) cannot be read", at: fileNode)
             }
         }
         guard reader.problemCount == problemsBefore else { return nil }

@@ -56,7 +56,7 @@ extension ConfigReader {
             if let percent = Double(number), (0...100).contains(percent) {
                 policy.jitter = percent / 100
             } else {
-                error("retry.jitter must be a percentage between 0% and 100%, not '\(text)'", at: jitterNode)
+                error("retry.jitter must be a percentage between 0% and 100%, not \(quoted(jitterNode, text))", at: jitterNode)
                 valid = false
             }
         }

@@ -62,13 +62,13 @@ public struct PluginConfigField: Sendable, Equatable {
             switch type {
             case .integer:
                 guard Int64(text) != nil else {
-                    reader.error("\(what) must be an integer, not '\(text)'", at: node)
+                    reader.error("\(what) must be an integer, not \(reader.quoted(node, text))", at: node)
                     return nil
                 }
                 return .number(JSONNumber(literal: String(Int64(text)!)))
             case .number:
                 guard ConfigReader.isJSONNumber(text) else {
-                    reader.error("\(what) must be a number, not '\(text)'", at: node)
+                    reader.error("\(what) must be a number, not \(reader.quoted(node, text))", at: node)
                     return nil
                 }
                 return .number(JSONNumber(literal: text))
@@ -77,7 +77,7 @@ public struct PluginConfigField: Sendable, Equatable {
                 case "true", "True", "TRUE": return .bool(true)
                 case "false", "False", "FALSE": return .bool(false)
                 default:
-                    reader.error("\(what) must be true or false, not '\(text)'", at: node)
+                    reader.error("\(what) must be true or false, not \(reader.quoted(node, text))", at: node)
                     return nil
                 }
             }

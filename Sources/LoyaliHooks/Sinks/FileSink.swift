@@ -23,7 +23,7 @@ public struct FileSink: Sink {
             let path = reader.string(mapping["path"]!, what: "path")
         else { return nil }
         guard !path.isEmpty, !path.hasSuffix("/") else {
-            reader.error("path must name a file, not '\(path)'", at: mapping["path"]!)
+            reader.error("path must name a file, not \(reader.quoted(mapping["path"]!, path))", at: mapping["path"]!)
             return nil
         }
         return FileSink(path: path)

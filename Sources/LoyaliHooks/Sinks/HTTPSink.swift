@@ -147,6 +147,7 @@ public struct HTTPSink: ConcurrentSink {
         if let expansion = reader.expansion(urlNode, what: "url"), case .scalar(let template, _) = urlNode.content {
             displayURL = expansion.hasReferences ? template : expansion.value
             for substitution in expansion.substitutions { redaction.add(substitution) }
+            reader.hideValues(of: expansion)
             switch WebhookURL.parse(expansion.value, allowInsecureHTTP: allowInsecure, written: expansion.hasReferences ? template : nil) {
             case .success(let parsed):
                 url = parsed
@@ -166,7 +167,7 @@ public struct HTTPSink: ConcurrentSink {
             if FileManager.default.isReadableFile(atPath: path) {
                 caFile = path
             } else {
-                reader.error("ca_file '\(path)' cannot be read", at: caNode)
+                reader.error("ca_file \(reader.quoted(caNode, path)) cannot be read", at: caNode)
             }
         }
         var headers: [ConfiguredHeader] = []
@@ -180,6 +181,7 @@ public struct HTTPSink: ConcurrentSink {
                 guard let expansion = reader.expansion(entry.value, what: "header '\(entry.key)'"),
                     case .scalar(let template, _) = entry.value.content
                 else { continue }
+                reader.hideValues(of: expansion)
                 if credentialHeaderWords.contains(where: lower.contains), !expansion.hasReferences {
                     reader.secretError(
                         "header '\(entry.key)' holds a literal credential; version-controlled config must not hold secrets, use \"${VAR}\"",

@@ -42,6 +42,7 @@ public struct HTTPSource: EventSource {
         }
         var bearer: BearerToken?
         if let node = mapping["token"], let token = reader.expansion(node, what: "source.token") {
+            reader.hideValues(of: token)
             if token.hasLiteralText {
                 reader.secretError(
                     "source.token is a literal secret; version-controlled config must not hold secrets, use \"${INGEST_TOKEN}\"",

@@ -23,7 +23,11 @@ public struct TextRedaction: Sendable, Equatable {
     /// Longest first, so a value that contains another is replaced whole.
     public private(set) var replacements: [Replacement]
 
-    /// A redaction of `replacements`; empty hidden strings are ignored.
+    /// Hidden strings shorter than this are left alone: no credential is that short, and hiding
+    /// `t` or `eu` would garble every message it touches (`source.**oken`).
+    public static let shortestHidden = 6
+
+    /// A redaction of `replacements`; hidden strings shorter than ``shortestHidden`` are ignored.
     public init(_ replacements: [Replacement] = []) {
         self.replacements = []
         for replacement in replacements { add(replacement) }
@@ -34,7 +38,7 @@ public struct TextRedaction: Sendable, Equatable {
 
     /// Adds one more string to hide.
     public mutating func add(_ replacement: Replacement) {
-        guard !replacement.hidden.isEmpty, !replacements.contains(replacement) else { return }
+        guard replacement.hidden.count >= Self.shortestHidden, !replacements.contains(replacement) else { return }
         let index = replacements.firstIndex { $0.hidden.utf8.count < replacement.hidden.utf8.count } ?? replacements.endIndex
         replacements.insert(replacement, at: index)
     }
