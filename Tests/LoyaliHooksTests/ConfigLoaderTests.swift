@@ -230,10 +230,10 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
     @Test func interpolatorReportsWhatItExpanded() {
         let interpolator = VariableInterpolator(environment: ["A": "x"])
         let a = TextRedaction.Replacement(hidden: "x", shownAs: "${A}")
-        #expect(interpolator.expand("${A}") == .success(.init(value: "x", hasReferences: true, hasLiteralText: false, substitutions: [a])))
+        #expect(interpolator.expand("${A}") == .success(.init(value: "x", hasReferences: true, hasLiteralText: false, substitutions: [a], shown: "${A}")))
         #expect(interpolator.expand("${B:-}") == .success(.init(value: "", hasReferences: true, hasLiteralText: false)))
         #expect(interpolator.expand("${B:-d}") == .success(.init(value: "d", hasReferences: true, hasLiteralText: true)))
-        #expect(interpolator.expand("p${A}") == .success(.init(value: "px", hasReferences: true, hasLiteralText: true, substitutions: [a])))
+        #expect(interpolator.expand("p${A}") == .success(.init(value: "px", hasReferences: true, hasLiteralText: true, substitutions: [a], shown: "p${A}")))
         #expect(interpolator.expand("plain") == .success(.init(value: "plain", hasReferences: false, hasLiteralText: true)))
         guard case .failure(let failure) = interpolator.expand("ab${NOPE}") else {
             Issue.record("an undefined variable must fail")
@@ -661,6 +661,18 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             return
         }
         #expect(!failure.message.contains("127.0.0.1"), "\(failure.message)")
+    }
+
+    @Test("a default written in the file is shown; a value from the environment is not")
+    func sinkURLDefaultsAreShown() throws {
+        let sink = "hook: { type: http, url: \"${HOOK_URL:-http://127.0.0.1:8080/in}\" }"
+        let (unset, _) = load(pipeline(withSink: sink))
+        #expect(unset?.sinks.first?.sink.target == "http://127.0.0.1:8080/in")
+        var environment = baseEnvironment
+        environment["HOOK_URL"] = "http://127.0.0.1:9/in?token=tok_abcdef"
+        let (set, _) = load(pipeline(withSink: sink), environment: environment)
+        #expect(set?.sinks.first?.sink.target == "${HOOK_URL}")
+        #expect((set?.sinks.first?.sink as? HTTPSink)?.url.description == "http://127.0.0.1:9/in?token=tok_abcdef")
     }
 
     @Test("a bad sink URL built from variables is quoted as written")

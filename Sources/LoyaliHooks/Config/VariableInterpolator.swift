@@ -20,13 +20,22 @@ public struct VariableInterpolator: Sendable {
         /// Each environment value the text took in, with the reference that brought it in, so
         /// that messages can show `${NAME}` wherever the value would otherwise appear.
         public var substitutions: [TextRedaction.Replacement] = []
+        /// The text as it may be shown: what the file wrote, defaults included, with each value
+        /// taken from the environment left as its `${NAME}`. `${URL:-http://127.0.0.1/in}` shows
+        /// as `http://127.0.0.1/in` when `URL` is unset, and as `${URL}` when it is set.
+        public var shown: String
 
-        /// An expansion; `substitutions` lists the environment values it took in.
-        public init(value: String, hasReferences: Bool, hasLiteralText: Bool, substitutions: [TextRedaction.Replacement] = []) {
+        /// An expansion; `substitutions` lists the environment values it took in, `shown` is the
+        /// text without them (`value` when `nil`).
+        public init(
+            value: String, hasReferences: Bool, hasLiteralText: Bool, substitutions: [TextRedaction.Replacement] = [],
+            shown: String? = nil
+        ) {
             self.value = value
             self.hasReferences = hasReferences
             self.hasLiteralText = hasLiteralText
             self.substitutions = substitutions
+            self.shown = shown ?? value
         }
     }
 
@@ -43,6 +52,7 @@ public struct VariableInterpolator: Sendable {
         }
         let chars = Array(text)
         var out = ""
+        var shown = ""
         var hasReferences = false
         var hasLiteral = false
         var substitutions: [TextRedaction.Replacement] = []
@@ -51,12 +61,14 @@ public struct VariableInterpolator: Sendable {
             let c = chars[i]
             if c == "$", i + 1 < chars.count, chars[i + 1] == "$" {
                 out.append("$")
+                shown.append("$")
                 hasLiteral = true
                 i += 2
                 continue
             }
             guard c == "$", i + 1 < chars.count, chars[i + 1] == "{" else {
                 out.append(c)
+                shown.append(c)
                 hasLiteral = true
                 i += 1
                 continue
@@ -80,9 +92,11 @@ public struct VariableInterpolator: Sendable {
             hasReferences = true
             if let value = environment[name], !(value.isEmpty && fallback != nil) {
                 out += value
+                shown += "${\(name)}"
                 if !value.isEmpty { substitutions.append(TextRedaction.Replacement(hidden: value, shownAs: "${\(name)}")) }
             } else if let fallback {
                 out += fallback
+                shown += fallback
                 if !fallback.isEmpty { hasLiteral = true }
             } else {
                 return .failure(Failure(
@@ -92,7 +106,7 @@ public struct VariableInterpolator: Sendable {
             i = close + 1
         }
         return .success(Expansion(
-            value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral, substitutions: substitutions))
+            value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral, substitutions: substitutions, shown: shown))
     }
 
     /// Variable names follow the shell: a letter or underscore, then letters, digits, underscores.

@@ -32,8 +32,9 @@ public struct HTTPSink: ConcurrentSink {
     /// Extra CA bundle for TLS verification.
     public let caFile: String?
     public let configuredHeaders: [ConfiguredHeader]
-    /// The URL as written in the pipeline file, `${VAR}` references unexpanded, which is how
-    /// every output shows it; only the request itself uses ``url``.
+    /// The URL as written in the pipeline file, each value taken from the environment shown as
+    /// its `${VAR}` (defaults written in the file are shown), which is how every output shows
+    /// it; only the request itself uses ``url``.
     public let displayURL: String
     /// Hides the values the URL took from the environment in whatever this sink reports: a curl
     /// error naming the host, a receiver's error page echoing the query string.
@@ -144,14 +145,15 @@ public struct HTTPSink: ConcurrentSink {
         var url: WebhookURL?
         var displayURL = ""
         var redaction = TextRedaction()
-        if let expansion = reader.expansion(urlNode, what: "url"), case .scalar(let template, _) = urlNode.content {
-            displayURL = expansion.hasReferences ? template : expansion.value
+        if let expansion = reader.expansion(urlNode, what: "url") {
+            let fromEnvironment = expansion.shown != expansion.value
+            displayURL = expansion.shown
             for substitution in expansion.substitutions { redaction.add(substitution) }
             reader.hideValues(of: expansion)
-            switch WebhookURL.parse(expansion.value, allowInsecureHTTP: allowInsecure, written: expansion.hasReferences ? template : nil) {
+            switch WebhookURL.parse(expansion.value, allowInsecureHTTP: allowInsecure, written: fromEnvironment ? expansion.shown : nil) {
             case .success(let parsed):
                 url = parsed
-                if !expansion.hasReferences { displayURL = parsed.description }
+                if !fromEnvironment { displayURL = parsed.description }
             case .failure(let problem): reader.error(problem.description, at: urlNode)
             }
         }
