@@ -79,6 +79,12 @@ enum Commands {
 }
 
 extension String {
+    /// At most `width` characters: a longer text is cut and ends in `…`, so a cut never passes
+    /// for the whole value.
+    func truncated(to width: Int) -> String {
+        count <= width ? self : String(prefix(max(0, width - 1))) + "…"
+    }
+
     /// Pads with spaces to `width` characters.
     func padding(_ width: Int) -> String {
         count >= width ? self + " " : self + String(repeating: " ", count: width - count)

@@ -43,7 +43,7 @@ enum DeliveriesCommand {
         }
         Terminal.out("ID".padding(37) + "PIPELINE/SINK".padding(28) + "EVENT".padding(22) + "STATUS".padding(13) + "TRIES".padding(6) + "LAST".padding(18) + "UPDATED")
         for row in rows {
-            let last = row.lastHTTPStatus.map(String.init) ?? row.lastError.map { String($0.prefix(16)) } ?? "-"
+            let last = row.lastHTTPStatus.map(String.init) ?? row.lastError.map { $0.replacingNewlines().truncated(to: 16) } ?? "-"
             Terminal.out(
                 row.id.padding(37) + "\(row.pipeline)/\(row.sink)".padding(28) + row.eventType.padding(22)
                     + "\(DeliveryRendering.mark(row.status)) \(row.status.rawValue)".padding(13) + String(row.attempts).padding(6)
@@ -60,7 +60,7 @@ enum DeliveriesCommand {
             return
         }
         Terminal.out("\(summary.id)  \(summary.pipeline)/\(summary.sink)  \(summary.eventType)  event \(summary.eventID)")
-        var status = "\(DeliveryRendering.mark(summary.status)) \(summary.status.rawValue) · \(summary.attempts) attempt(s)"
+        var status = "\(DeliveryRendering.mark(summary.status)) \(summary.status.rawValue) · \(Plural.count(summary.attempts, "attempt"))"
         if let next = summary.nextAttemptMs, summary.status == .pending || summary.status == .retrying {
             status += " · next attempt \(next.rfc3339)"
         }
@@ -72,7 +72,7 @@ enum DeliveriesCommand {
             if case .retry(let next) = attempt.outcome { line += "  → retry at \(next.rfc3339)" }
             Terminal.out(line)
             if let snippet = attempt.responseSnippet, !snippet.isEmpty {
-                Terminal.out("      \(snippet.prefix(200).replacingNewlines())")
+                Terminal.out("      \(snippet.replacingNewlines().truncated(to: 200))")
             }
         }
     }

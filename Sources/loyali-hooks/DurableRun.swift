@@ -43,9 +43,10 @@ enum DurableRun {
         progress.stop()
         _ = signals
         Terminal.err(
-            "\(counters.eventsRead) event(s) read, \(counters.rejected) rejected, \(counters.enqueued) deliveries queued, "
-                + "\(counters.delivered) delivered, \(counters.retriesScheduled) retries scheduled, \(counters.failed) failed"
-                + (counters.sourcesFailed > 0 ? ", \(counters.sourcesFailed) source(s) failed" : ""))
+            "\(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
+                + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
+                + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed"
+                + (counters.sourcesFailed > 0 ? ", \(Plural.count(counters.sourcesFailed, "source")) failed" : ""))
         // A source that could not be read or a store that could not be written is a failed run.
         let reasons = runner.failureReasons
         if !reasons.isEmpty { throw .failed(reasons.map { "error: run failed: \($0)" }.joined(separator: "\n")) }

@@ -75,9 +75,9 @@ enum ListenCommand {
         } catch {
             throw .failed("\(error)")
         }
-        let scheme = secrets.isEmpty ? "signatures not verified (no --secret)" : "verifying with \(secrets.count) secret(s)"
+        let scheme = secrets.isEmpty ? "signatures not verified (no --secret)" : "verifying with \(Plural.count(secrets.count, "secret"))"
         Terminal.err("listening on http://\(server.address)/ · \(scheme) · answering \(behavior.status)"
-            + (behavior.failFirst > 0 ? " after \(behavior.failFirst) failure(s) per delivery" : "")
+            + (behavior.failFirst > 0 ? " after \(Plural.count(behavior.failFirst, "failure")) per delivery" : "")
             + (behavior.delay > .zero ? " after \(behavior.delay.configDescription)" : ""))
         let done = Wakeup()
         let signals = SignalTrap([SIGINT, SIGTERM]) { done.signal() }

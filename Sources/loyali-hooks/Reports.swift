@@ -25,7 +25,7 @@ enum Reports {
     static func pipelineSummary(_ pipeline: PipelineDefinition) -> String {
         let types = pipeline.filter.acceptedTypes
         let sinks = pipeline.sinks.map { "\($0.name) (\($0.sink.kind) \($0.sink.target))" }.joined(separator: ", ")
-        let signing = pipeline.signing.map { "\($0.schemeName), \($0.secretCount) secret(s)" } ?? "unsigned"
+        let signing = pipeline.signing.map { "\($0.schemeName), \(Plural.count($0.secretCount, "secret"))" } ?? "unsigned"
         return """
             ✓ \(pipeline.name)  \(pipeline.file)
                 source: \(pipeline.source.identity)

@@ -27,13 +27,13 @@ enum ResendCommand {
             query.limit = Int.max
             let store = try StateOptions.openExistingStore(args, readOnly: false)
             let count = try StateOptions.attempt { try store.resend(matching: query, nowMs: now) }
-            Terminal.out("queued \(count) failed deliver\(count == 1 ? "y" : "ies") for resend")
+            Terminal.out("queued \(Plural.count(count, "failed delivery", "failed deliveries")) for resend")
             return
         }
         guard !args.positionals.isEmpty else { throw .usage("give the WHD_IDs to resend, or --failed") }
         let store = try StateOptions.openExistingStore(args, readOnly: false)
         let queued = Set(try StateOptions.attempt { try store.resend(ids: args.positionals, nowMs: now) })
-        Terminal.out("queued \(queued.count) deliver\(queued.count == 1 ? "y" : "ies") for resend")
+        Terminal.out("queued \(Plural.count(queued.count, "delivery", "deliveries")) for resend")
         // Say why each other id was not queued: it is unknown, or it exists but cannot be resent now.
         var unknown: [String] = []
         var reasons: [String] = []
@@ -45,7 +45,7 @@ enum ResendCommand {
             }
             reasons.append(Self.notResendable(summary))
         }
-        if !unknown.isEmpty { reasons.append("unknown delivery id(s): \(unknown.joined(separator: ", "))") }
+        if !unknown.isEmpty { reasons.append("unknown delivery id\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", "))") }
         if !reasons.isEmpty { throw .failed(reasons.joined(separator: "\n")) }
     }
 

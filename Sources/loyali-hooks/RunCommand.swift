@@ -105,10 +105,10 @@ enum RunCommand {
             }
         }
         let summary = runner.run()
-        let text = "dry-run: \(summary.eventsRead) event(s) read, \(summary.rejected) rejected, "
-            + "\(summary.delivered) deliver\(summary.delivered == 1 ? "y" : "ies") printed, \(summary.failed) failed"
+        let text = "dry-run: \(Plural.count(summary.eventsRead, "event")) read, \(summary.rejected) rejected, "
+            + "\(Plural.count(summary.delivered, "delivery", "deliveries")) printed, \(summary.failed) failed"
             + (summary.dropped > 0 ? ", \(summary.dropped) dropped by transforms" : "")
-            + " across \(pipelines.count) pipeline(s)"
+            + " across \(Plural.count(pipelines.count, "pipeline"))"
         if options.format != .json {
             Terminal.out(text)
         } else if logger.format == .json {

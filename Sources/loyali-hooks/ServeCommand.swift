@@ -108,8 +108,9 @@ enum ServeCommand {
         _ = (signals, hangups)
         let counters = daemon.shutdown()
         Terminal.err(
-            "stopped: \(counters.eventsRead) event(s) read, \(counters.rejected) rejected, \(counters.enqueued) deliveries queued, "
-                + "\(counters.delivered) delivered, \(counters.retriesScheduled) retries scheduled, \(counters.failed) failed")
+            "stopped: \(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
+                + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
+                + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed")
     }
 
     /// A daemon holding thousands of connections needs more than the usual 1024 descriptors:

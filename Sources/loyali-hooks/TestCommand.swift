@@ -109,7 +109,7 @@ enum TestCommand {
         let text: String
         switch result.outcome {
         case .httpStatus(let status, _, let snippet):
-            text = "HTTP \(status) in \(result.durationMs) ms" + (snippet.isEmpty ? "" : "\n    \(snippet.prefix(500).replacingNewlines())")
+            text = "HTTP \(status) in \(result.durationMs) ms" + (snippet.isEmpty ? "" : "\n    \(snippet.replacingNewlines().truncated(to: 500))")
         case .accepted:
             text = "written in \(result.durationMs) ms"
         case .failure(let failure):

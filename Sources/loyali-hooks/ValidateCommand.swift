@@ -20,7 +20,7 @@ enum ValidateCommand {
         Reports.diagnostics(result.diagnostics, json: args.has("--json"))
         guard !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.count
-            if !args.has("--json") { Terminal.err("\(errors) error\(errors == 1 ? "" : "s") in \(result.files.count) file(s)") }
+            if !args.has("--json") { Terminal.err("\(Plural.count(errors, "error")) in \(Plural.count(Self.filesWithErrors(result.diagnostics), "file"))") }
             throw .config
         }
         // A transform plugin that cannot start is a config error; sink plugins are only started
@@ -29,7 +29,7 @@ enum ValidateCommand {
         defer { PluginRuntime.shutdown(result.pipelines) }
         Reports.diagnostics(startErrors, json: args.has("--json"))
         guard startErrors.isEmpty else {
-            if !args.has("--json") { Terminal.err("\(startErrors.count) plugin(s) could not start") }
+            if !args.has("--json") { Terminal.err("\(Plural.count(startErrors.count, "plugin")) could not start") }
             throw .config
         }
         for pipeline in result.pipelines {
@@ -40,7 +40,14 @@ enum ValidateCommand {
             }
         }
         if !args.has("--json") {
-            Terminal.out("\(result.pipelines.count) pipeline(s) OK")
+            Terminal.out("\(Plural.count(result.pipelines.count, "pipeline")) OK")
         }
+    }
+
+    /// How many files the errors are in (not how many were loaded): a diagnostic without a place
+    /// is about one file of its own, e.g. one that cannot be read.
+    static func filesWithErrors(_ diagnostics: [Diagnostic]) -> Int {
+        let errors = diagnostics.filter { $0.severity == .error }
+        return Set(errors.compactMap { $0.location?.path }).count + errors.filter { $0.location == nil }.count
     }
 }

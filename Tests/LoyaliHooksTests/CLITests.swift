@@ -173,7 +173,7 @@ private func object(_ line: String) throws -> JSONObject {
         try CLI.expectGolden(result.stdoutData, "run-dry-run.jsonl")
         #expect(result.stderr.hasPrefix("dry-run: "))
         #expect(result.stderr.contains(" 0 rejected, "))
-        #expect(result.stderr.hasSuffix(", 0 failed across 4 pipeline(s)\n"))
+        #expect(result.stderr.hasSuffix(", 0 failed across 4 pipelines\n"))
         // Deterministic: a second run prints the same bytes.
         #expect(try CLI.run(Self.dryRunArguments).stdoutData == result.stdoutData)
     }
@@ -239,7 +239,7 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(result.stdout.contains("\n── notifications → push (http) · points.earned · whd_"))
         #expect(result.stdout.contains("\nPOST "))
         #expect(result.stdout.contains("X-Loyali-Signature: t=1700000000,v1="))
-        #expect(result.stdout.hasSuffix("across 1 pipeline(s)\n"))
+        #expect(result.stdout.hasSuffix("across 1 pipeline\n"))
         #expect(result.stderr.isEmpty)
         // --full: every delivery as the one above.
         let full = try CLI.run(["run", "pipelines/notifications.yaml", "--dry-run", "--full", "--timestamp", "1700000000"])
@@ -252,9 +252,24 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(result.status == 2)
         #expect(result.stdout.isEmpty)
         try CLI.expectGolden(result.stderrData, "validate-broken.stderr")
-        #expect(result.stderr.hasSuffix("8 errors in 1 file(s)\n"))
+        #expect(result.stderr.hasSuffix("8 errors in 1 file\n"))
         #expect(result.stderrLines.filter { $0.hasPrefix("Tests/Fixtures/cli/broken.yaml:") }.count == 8)
         #expect(!result.stderr.contains("whsec_do_not_commit_me"))
+    }
+
+    @Test func validateCountsTheFilesWithErrorsNotTheFilesLoaded() throws {
+        let directory = try TemporaryDirectory()
+        let good = "pipeline: good\nsource: { type: stdin }\nsinks: { out: { type: stdout } }\n"
+        try good.write(to: directory.url.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        try good.replacingOccurrences(of: "good", with: "fine").write(
+            to: directory.url.appendingPathComponent("b.yaml"), atomically: true, encoding: .utf8)
+        try "pipeline: bad\nsource: { type: stdn }\nsinks: { out: { type: stdot } }\n".write(
+            to: directory.url.appendingPathComponent("c.yaml"), atomically: true, encoding: .utf8)
+        let result = try CLI.run(["validate", directory.url.path])
+        #expect(result.status == 2)
+        #expect(result.stderrLines.last == "2 errors in 1 file")
+        let one = try CLI.run(["validate", directory.url.appendingPathComponent("c.yaml").path, directory.url.appendingPathComponent("nope.yaml").path])
+        #expect(one.stderrLines.last == "3 errors in 2 files")
     }
 
     @Test func eventsListing() throws {
@@ -399,7 +414,7 @@ private func object(_ line: String) throws -> JSONObject {
         ])
         #expect(result.status == 1)
         #expect(result.stderrLines == malformedFixtureRejections + [
-            "dry-run: 14 event(s) read, 10 rejected, 4 deliveries printed, 0 failed across 1 pipeline(s)",
+            "dry-run: 14 events read, 10 rejected, 4 deliveries printed, 0 failed across 1 pipeline",
         ])
         let records = try result.stdoutLines.map(object)
         #expect(records.count == 4)
@@ -474,7 +489,7 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(pairs == [
             "evt_fan_1→audit", "evt_fan_1→push", "evt_fan_2→audit", "evt_fan_2→push", "evt_fan_3→audit", "evt_fan_3→push",
         ])
-        #expect(result.stderr == "dry-run: 3 event(s) read, 0 rejected, 6 deliveries printed, 0 failed across 2 pipeline(s)\n")
+        #expect(result.stderr == "dry-run: 3 events read, 0 rejected, 6 deliveries printed, 0 failed across 2 pipelines\n")
         // Each pipeline applies only its own steps.
         #expect(records[0]["body"]?.stringValue?.contains("channel") == false)
         #expect(records[1]["body"]?.stringValue?.contains(#""channel":"push""#) == true)

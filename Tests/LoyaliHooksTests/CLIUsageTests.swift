@@ -72,7 +72,7 @@ private struct PrintedDelivery {
         let full = PrintedDelivery.all(in: human.stdout)
         #expect(full.count == 1)
         #expect(try full.first.map(verifySignature) == true, "the delivery in full is a signed http one")
-        #expect(human.stdout.hasSuffix("\ndry-run: 28 event(s) read, 0 rejected, \(deliveries) deliveries printed, 0 failed across 4 pipeline(s)\n"))
+        #expect(human.stdout.hasSuffix("\ndry-run: 28 events read, 0 rejected, \(deliveries) deliveries printed, 0 failed across 4 pipelines\n"))
         // One screen and a bit: nothing like a pretty-printed body per delivery.
         #expect(lines.count < deliveries + 25)
     }
@@ -104,7 +104,7 @@ private struct PrintedDelivery {
                          "--timestamp", "1700000000"]
         let plain = try CLI.run(arguments)
         #expect(plain.status == 1)
-        #expect(plain.stderrLines.last == "dry-run: 14 event(s) read, 10 rejected, 4 deliveries printed, 0 failed across 1 pipeline(s)")
+        #expect(plain.stderrLines.last == "dry-run: 14 events read, 10 rejected, 4 deliveries printed, 0 failed across 1 pipeline")
         let logged = try CLI.run(arguments + ["--log-format", "json"])
         #expect(logged.status == 1)
         #expect(logged.stdout == plain.stdout)

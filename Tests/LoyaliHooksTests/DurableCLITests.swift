@@ -272,6 +272,37 @@ struct DurableCLITests {
         #expect(object["healthy"]?.objectValue?["failed"] == .null)
     }
 
+    @Test("counts agree in number, and a cut LAST value ends in …")
+    func pluralsAndCutValues() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
+        try (#"{"id":"evt_one","event_type":"points.earned","data":{"customer_id":"c1"}}"# + "\n")
+            .write(to: directory.url.appendingPathComponent("events.jsonl"), atomically: true, encoding: .utf8)
+        let run = try Self.run(["run", "pipeline.yaml", "--drain"], in: directory)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("1 event read, 0 rejected, 1 delivery queued, 1 delivered, 0 retries scheduled"), "\(run.stderr)")
+        let id = DeliveryID.make(eventID: "evt_one", pipeline: "durable", sink: "audit")
+        let show = try Self.run(["deliveries", "show", id], in: directory)
+        #expect(show.stdout.contains("succeeded · 1 attempt\n"), "\(show.stdout)")
+
+        // A failed attempt whose error is longer than the LAST column.
+        let state = directory.url.appendingPathComponent("state").path
+        let store = try DeliveryStore(directory: state)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let failing = NewDelivery(
+            id: DeliveryID.make(eventID: "evt_two", pipeline: "durable", sink: "hook"), pipeline: "durable", sink: "hook",
+            eventID: "evt_two", eventType: "points.earned", body: Array("{}".utf8), schedule: [0], createdAtMs: now)
+        try store.enqueue([failing], checkpoint: nil, nowMs: now)
+        let claimed = try #require(try store.claimDue(sinkKey: (pipeline: "durable", sink: "hook"), nowMs: now, limit: 1).first)
+        try store.record([
+            AttemptRecord(
+                deliveryID: claimed.id, attempt: 1, startedAtMs: now, durationMs: 5, httpStatus: nil, errorClass: "connect",
+                errorMessage: "could not connect to 127.0.0.1:9 (connection refused)", responseSnippet: nil, outcome: .failed)
+        ])
+        let list = try Self.run(["deliveries"], in: directory)
+        let row = try #require(list.stdoutLines.first { $0.hasPrefix(failing.id) })
+        #expect(row.contains("connect: could … "), "\(row)")
+    }
+
     @Test("a plain run over stdin, with nothing to follow, exits once every delivery settled")
     func plainRunOverStdinExits() throws {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
@@ -336,8 +367,8 @@ struct DurableCLITests {
         #expect(resend.status == 1)
         #expect(resend.stdout.contains("queued 1 delivery"))
         #expect(resend.stderr.contains("cannot resend \(inFlight.id): it is in flight"), "\(resend.stderr)")
-        #expect(resend.stderr.contains("unknown delivery id(s): whd_nope"))
-        #expect(!resend.stderr.contains("unknown delivery id(s): \(inFlight.id)"))
+        #expect(resend.stderr.contains("unknown delivery id: whd_nope"))
+        #expect(!resend.stderr.contains("unknown delivery id: \(inFlight.id)"))
     }
 
     @Test("attempt numbers stay truthful across a clean stop mid-attempt and a kill -9: no attempt number is sent twice")
@@ -432,7 +463,7 @@ struct DurableCLITests {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
         let input = try Self.run(["run", "pipeline.yaml", "--drain", "--input", directory.url.path], in: directory)
         #expect(input.status == 1, "\(input.stderr)")
-        #expect(input.stderr.contains("1 source(s) failed"), "\(input.stderr)")
+        #expect(input.stderr.contains("1 source failed"), "\(input.stderr)")
         #expect(input.stderr.contains("error: run failed: source input:\(directory.url.path) failed"), "\(input.stderr)")
         #expect(input.stderr.contains("Is a directory"))
         // A pipeline's own file source, in the default (follow) mode: the run ends, failed.

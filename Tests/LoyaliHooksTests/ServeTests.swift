@@ -1579,7 +1579,7 @@ struct ServeExecutableTests {
         kill(child.process.processIdentifier, SIGHUP)
         #expect(ServeFixture.eventually { child.errors.contains("configuration reloaded") && child.errors.contains("reason=SIGHUP") })
         #expect(child.stop(with: SIGTERM) == 0, "\(child.errors)")
-        #expect(child.errors.contains("stopped: 1 event(s) read"))
+        #expect(child.errors.contains("stopped: 1 event read"))
         #expect(!child.errors.contains("cli-token"), "the ingest token reached the log")
         let id = DeliveryID.make(eventID: "evt_cli_1", pipeline: "ingest", sink: "audit")
         #expect(try String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8).contains(id))

@@ -137,7 +137,7 @@ final class StoreWorker: @unchecked Sendable {
                 } catch {
                     logger.log(.error, "recording attempts failed", ["error": "\(error)"])
                     // Their deliveries stay in flight; the next start recovers them, counted.
-                    onFailure("\(taken.records.count) attempt(s) could not be recorded: \(error)")
+                    onFailure("\(Plural.count(taken.records.count, "attempt")) could not be recorded: \(error)")
                 }
             }
             if !taken.claims.isEmpty {

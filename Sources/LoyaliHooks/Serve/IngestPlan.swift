@@ -148,8 +148,8 @@ public struct IngestPlan: Sendable {
             let total = events.count + rejections.count
             object["message"] = .string(
                 events.isEmpty
-                    ? "\(rejections.count) of \(total) event(s) rejected; nothing was accepted"
-                    : "\(rejections.count) of \(total) event(s) rejected; the other \(events.count) were accepted and are durable")
+                    ? "\(rejections.count) of \(Plural.count(total, "event")) rejected; nothing was accepted"
+                    : "\(rejections.count) of \(Plural.count(total, "event")) rejected; the other \(events.count) \(events.count == 1 ? "was" : "were") accepted and \(events.count == 1 ? "is" : "are") durable")
         }
         object["accepted"] = .array(events.map { event in
             var item = JSONObject()
