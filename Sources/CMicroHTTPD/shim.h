@@ -10,7 +10,25 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <string.h>
 #include <microhttpd.h>
+
+/// Told the status of every answer libmicrohttpd makes by itself (its error responses).
+typedef void (*loyali_status_callback)(void *context, unsigned int status);
+
+/// A ``loyali_status_callback`` and its context, passed to libmicrohttpd as its logger's closure.
+struct loyali_status_hook {
+    loyali_status_callback callback;
+    void *context;
+};
+
+/// libmicrohttpd's logger (MHD_USE_ERROR_LOG): every message is dropped, except the one it
+/// logs before sending an error response of its own, whose status is reported to the hook.
+static inline void loyali_mhd_logger(void *cls, const char *format, va_list arguments) {
+    if (cls == NULL || format == NULL || strstr(format, "HTTP response code is %u") == NULL) return;
+    const struct loyali_status_hook *hook = (const struct loyali_status_hook *)cls;
+    hook->callback(hook->context, va_arg(arguments, unsigned int));
+}
 
 /// Starts a daemon with its own polling thread(s) (`flags` includes
 /// MHD_USE_INTERNAL_POLLING_THREAD) on `listen_fd`, a socket the caller bound and listens on (or
@@ -21,7 +39,8 @@
 /// - `memory_limit` bytes per connection for the request line, headers and read buffer (MHD
 ///   answers 431 or 414 beyond it);
 /// - `completed` called when a request ends, `notify` when a connection opens or closes,
-///   `uri_log` when a request line has been parsed (it must return NULL).
+///   `uri_log` when a request line has been parsed (it must return NULL), and `status_hook`
+///   (with MHD_USE_ERROR_LOG) for each error answer libmicrohttpd makes by itself.
 static inline struct MHD_Daemon *loyali_mhd_start(
     unsigned int flags, int listen_fd,
     MHD_AccessHandlerCallback handler, void *handler_cls,
@@ -29,9 +48,10 @@ static inline struct MHD_Daemon *loyali_mhd_start(
     MHD_NotifyConnectionCallback notify, void *notify_cls,
     void *(*uri_log)(void *cls, const char *uri, struct MHD_Connection *connection), void *uri_log_cls,
     unsigned int thread_pool_size, unsigned int connection_limit, unsigned int per_ip_limit,
-    unsigned int timeout_seconds, size_t memory_limit)
+    unsigned int timeout_seconds, size_t memory_limit, struct loyali_status_hook *status_hook)
 {
     struct MHD_OptionItem options[] = {
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)loyali_mhd_logger, status_hook },
         { listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_CONNECTION_LIMIT, listen_fd >= 0 ? (intptr_t)listen_fd : (intptr_t)connection_limit, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify, notify_cls },

@@ -506,6 +506,26 @@ struct IngestTests {
         #expect(try fixture.post(eventLine("evt_after_own_error")).status == 202)
     }
 
+    @Test("answers libmicrohttpd still makes by itself (a later head on a kept-alive connection, a broken chunk) are counted too")
+    func libraryAnswersCounted() throws {
+        let fixture = try ServeFixture()
+        let auth = "Authorization: Bearer \(ServeFixture.token)\r\nContent-Type: application/json\r\n"
+        let body = eventLine("evt_lib_1")
+        let kept = try TestConnection(port: fixture.ingestPort)
+        try kept.write("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(try kept.readResponse().status == 202)
+        try kept.write("POST /events HTTP/1.1\r\nHost: x\r\nX-Filler: \(String(repeating: "h", count: 100_000))\r\n\r\n")
+        let oversize = try kept.readResponse()
+        let chunked = try TestConnection(port: fixture.ingestPort)
+        try chunked.write("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n0\r\n\r\n")
+        let broken = try chunked.readResponse()
+        #expect(broken.status == 400)
+        let exposition = try PrometheusParser.parse(try fixture.admin("GET", "/metrics").text)
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "202"]) == 1)
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": String(oversize.status)]) == 1, "\(oversize.status)")
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "400"]) == 1)
+    }
+
     @Test("keep-alive carries interleaved single events and batches, pipelined or not, each answered in order")
     func keepAlive() throws {
         let fixture = try ServeFixture()

@@ -46,11 +46,19 @@ public final class HTTPServer: Sendable {
     let core: HTTPServerCore
     private let daemon: DaemonPointer
     private let gate: ConnectionGate
+    /// libmicrohttpd's logger closure; freed once the daemon is stopped.
+    private let statusHook: HookPointer
     private let lifecycle = Mutex<Lifecycle>(Lifecycle())
 
     private struct Lifecycle {
         var quiesced = false
         var stopped = false
+    }
+
+    /// The logger closure's memory: written once before the daemon starts, then only read by
+    /// libmicrohttpd's threads, and freed in `deinit` after the daemon has stopped.
+    private struct HookPointer: @unchecked Sendable {
+        let raw: UnsafeMutablePointer<loyali_status_hook>
     }
 
     /// A daemon pointer that can be stored in a `Sendable` class. libmicrohttpd's quiesce and stop
@@ -64,8 +72,9 @@ public final class HTTPServer: Sendable {
         let (fd, port) = try address.bind()
         let core = HTTPServerCore(handler: handler, limits: limits)
         // Connections come from the gate, once their first head has passed.
+        // The error log is how libmicrohttpd's own error answers are counted (see `statusHook`).
         var flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue | MHD_USE_NO_LISTEN_SOCKET.rawValue
-            | MHD_USE_ITC.rawValue
+            | MHD_USE_ITC.rawValue | MHD_USE_ERROR_LOG.rawValue
         #if os(Linux)
         flags |= MHD_USE_EPOLL.rawValue
         #else
@@ -73,6 +82,12 @@ public final class HTTPServer: Sendable {
         #endif
         if address.host.contains(":") { flags |= MHD_USE_IPv6.rawValue }
         let context = Unmanaged.passUnretained(core).toOpaque()
+        let statusHook = UnsafeMutablePointer<loyali_status_hook>.allocate(capacity: 1)
+        statusHook.initialize(
+            to: loyali_status_hook(
+                callback: { cls, status in
+                    Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().handler.answered(status: Int(status))
+                }, context: context))
         let started = loyali_mhd_start(
             flags, -1,
             { cls, connection, url, method, _, uploadData, uploadSize, slot in
@@ -91,8 +106,9 @@ public final class HTTPServer: Sendable {
                 return nil
             }, context,
             UInt32(max(1, limits.threads)), UInt32(Self.connectionLimit(limits.maxConnections)), UInt32(limits.maxConnectionsPerClient),
-            UInt32(limits.idleTimeoutSeconds), Self.memoryLimit(limits))
+            UInt32(limits.idleTimeoutSeconds), Self.memoryLimit(limits), statusHook)
         guard let started else {
+            statusHook.deallocate()
             close(fd)
             throw HTTPServerError(address: address.description, reason: "libmicrohttpd could not start a daemon")
         }
@@ -112,16 +128,21 @@ public final class HTTPServer: Sendable {
         } catch {
             close(fd)
             MHD_stop_daemon(started)
+            statusHook.deallocate()
             throw HTTPServerError(address: address.description, reason: error.reason)
         }
         self.core = core
         self.daemon = daemon
+        self.statusHook = HookPointer(raw: statusHook)
         self.gate = gate
         self.address = ListenAddress(host: address.host, port: port)
         core.reaper.start(deadline: limits.requestTimeout)
     }
 
-    deinit { stop(within: .seconds(5)) }
+    deinit {
+        stop(within: .seconds(5))
+        statusHook.raw.deallocate()
+    }
 
     /// Stops accepting connections; open ones are still served. Idempotent.
     public func stopAccepting() {
