@@ -25,6 +25,9 @@ enum DeliveriesCommand {
             raw, options: ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit", "--state"], flags: ["--json"])
         // Flags are checked before the store is touched.
         let query = try DeliveryFilters.query(args)
+        if args.positionals.first == "show", let filter = DeliveryFilters.given(args, among: DeliveryFilters.listOptions) {
+            throw .usage("\(filter) filters the list; 'deliveries show' takes only WHD_ID, --json and --state")
+        }
         let store = try StateOptions.openExistingStore(args, readOnly: true)
         if args.positionals.first == "show" {
             guard args.positionals.count == 2 else { throw .usage("deliveries show needs one WHD_ID") }
@@ -80,6 +83,14 @@ enum DeliveriesCommand {
 
 /// The filter options shared by `deliveries` and `resend --failed`.
 enum DeliveryFilters {
+    /// Every option that narrows the list of `deliveries`.
+    static let listOptions = ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit"]
+
+    /// The first of `options` given, if any: for refusing filters a mode would ignore.
+    static func given(_ args: Arguments, among options: [String]) -> String? {
+        options.first { args.value($0) != nil }
+    }
+
     static func query(_ args: Arguments, forcedStatus: DeliveryStatus? = nil) throws(CLIError) -> DeliveryQuery {
         var query = DeliveryQuery()
         if let status = args.value("--status") {

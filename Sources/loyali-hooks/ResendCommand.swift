@@ -21,9 +21,13 @@ enum ResendCommand {
         let args = try Arguments(
             raw, options: ["--pipeline", "--sink", "--event-type", "--since", "--state"], flags: ["--failed"])
         let now = Terminal.now * 1000
+        // Filter values are checked in both modes; with WHD_IDs they would be ignored, so they are refused.
+        var query = try DeliveryFilters.query(args, forcedStatus: .failed)
+        if !args.has("--failed"), let filter = DeliveryFilters.given(args, among: ["--pipeline", "--sink", "--event-type", "--since"]) {
+            throw .usage("\(filter) applies to 'resend --failed'; WHD_IDs are resent as given")
+        }
         if args.has("--failed") {
             guard args.positionals.isEmpty else { throw .usage("give either WHD_IDs or --failed, not both") }
-            var query = try DeliveryFilters.query(args, forcedStatus: .failed)
             query.limit = Int.max
             let store = try StateOptions.openExistingStore(args, readOnly: false)
             let count = try StateOptions.attempt { try store.resend(matching: query, nowMs: now) }

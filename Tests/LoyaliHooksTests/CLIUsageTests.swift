@@ -137,6 +137,20 @@ private struct PrintedDelivery {
         #expect(!FileManager.default.fileExists(atPath: scratch.path("state")), "nothing starts on a usage error")
     }
 
+    @Test(arguments: [
+        (["resend", "whd_x", "--since", "1x"], "--since must be a duration such as 30m, 1h or 7d, not '1x'", "resend"),
+        (["resend", "whd_x", "--pipeline", "fulfillment"], "--pipeline applies to 'resend --failed'; WHD_IDs are resent as given", "resend"),
+        (["resend", "--failed", "--since", "1x"], "--since must be a duration such as 30m, 1h or 7d, not '1x'", "resend"),
+        (["deliveries", "show", "whd_x", "--limit", "5"], "--limit filters the list; 'deliveries show' takes only WHD_ID, --json and --state", "deliveries"),
+        (["deliveries", "show", "whd_x", "--status", "failed"], "--status filters the list; 'deliveries show' takes only WHD_ID, --json and --state", "deliveries"),
+    ])
+    func filtersAreCheckedInEveryModeOfTheLogCommands(arguments: [String], message: String, command: String) throws {
+        let scratch = try TemporaryDirectory()
+        let result = try CLI.run(arguments + ["--state", scratch.path("state")])
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: \(message)\nrun 'loyali-hooks \(command) --help' for usage\n")
+    }
+
     @Test func usageHintsPointAtTheCommandsHelp() throws {
         let option = try CLI.run(["run", "--dryrun"])
         #expect(option.stderr == "error: unknown option '--dryrun'; did you mean '--dry-run'?\nrun 'loyali-hooks run --help' for usage\n")
