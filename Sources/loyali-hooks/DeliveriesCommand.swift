@@ -3,7 +3,7 @@ import LoyaliHooks
 /// `loyali-hooks deliveries [filters]` and `loyali-hooks deliveries show WHD_ID`
 enum DeliveriesCommand {
     static let usage = """
-        USAGE: loyali-hooks deliveries [--status pending|retrying|succeeded|failed] [--pipeline P] [--sink S]
+        USAGE: loyali-hooks deliveries [--status pending|in_flight|retrying|succeeded|failed] [--pipeline P] [--sink S]
                                        [--event-type T] [--since 1h] [--limit N] [--json] [--state DIR]
                loyali-hooks deliveries show WHD_ID [--json] [--state DIR]
 

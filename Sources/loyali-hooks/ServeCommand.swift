@@ -43,7 +43,7 @@ enum ServeCommand {
         EXAMPLES:
           INGEST_TOKEN=… loyali-hooks serve pipelines/ --state /var/lib/loyali-hooks
           curl -H "Authorization: Bearer $INGEST_TOKEN" -H 'Content-Type: application/json' \\
-               -d '{"event_type":"points.earned","data":{"customer_id":"cust_1","points":150}}' \\
+               -d '{"event_type":"points.earned","data":{"customer_id":"cust_1","amount":150,"new_balance":2350}}' \\
                http://127.0.0.1:8787/events
         """
 

@@ -312,3 +312,38 @@ private struct PrintedDelivery {
         #expect(hosts == ["api.example.com", "push.example.com", "warehouse.example.com"])
     }
 }
+
+/// What the help texts and the README promise, checked against what the code and samples hold.
+@Suite struct CLIHelpAccuracyTests {
+    @Test func deliveriesHelpListsEveryStatus() throws {
+        let help = try CLI.run(["deliveries", "--help"])
+        for status in DeliveryStatus.allCases {
+            #expect(help.stdout.contains(status.rawValue), "deliveries --help omits \(status.rawValue)")
+        }
+    }
+
+    @Test func serveHelpExampleUsesFieldsTheSamplesHave() throws {
+        let help = try CLI.run(["serve", "--help"])
+        let samples = try String(contentsOf: CLI.packageRoot.appendingPathComponent("pipelines/events/sample.jsonl"), encoding: .utf8)
+        let events = try samples.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        for line in help.stdout.split(separator: "\n") {
+            guard line.contains("\"event_type\""), let open = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}") else { continue }
+            let example = try JSONParser.parse(String(line[open...close]))
+            let type = try #require(example.objectValue?["event_type"]?.stringValue)
+            let keys = try #require(example.objectValue?["data"]?.objectValue?.keys)
+            let sampled = Set(events.filter { $0.objectValue?["event_type"]?.stringValue == type }
+                .flatMap { $0.objectValue?["data"]?.objectValue?.keys ?? [] })
+            #expect(!sampled.isEmpty)
+            for key in keys { #expect(sampled.contains(key), "serve --help's \(type) example uses '\(key)', which no sample has") }
+        }
+    }
+
+    @Test func readmeNamesEveryPackageTheInstallerInstalls() throws {
+        let installer = try String(contentsOf: CLI.packageRoot.appendingPathComponent(".ci/install-deps"), encoding: .utf8)
+        let readme = try String(contentsOf: CLI.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let list = try #require(installer.split(separator: "\n").first { $0.hasPrefix("packages=(") })
+        let packages = list.dropFirst("packages=(".count).dropLast().split(separator: " ")
+        #expect(packages.contains("libmicrohttpd-dev"))
+        for package in packages { #expect(readme.contains("`\(package)`"), "README's package list omits \(package)") }
+    }
+}
