@@ -520,9 +520,18 @@ struct IngestTests {
         try chunked.write("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Transfer-Encoding: chunked\r\n\r\nzz\r\nnot hex\r\n0\r\n\r\n")
         let broken = try chunked.readResponse()
         #expect(broken.status == 400)
+        // Over the limit but within libmicrohttpd's memory: the same JSON 431 the gate gives.
+        let second = try TestConnection(port: fixture.ingestPort)
+        try second.write("POST /events HTTP/1.1\r\nHost: x\r\n\(auth)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(try second.readResponse().status == 202)
+        try second.write("POST /events HTTP/1.1\r\nHost: x\r\nX-Filler: \(String(repeating: "h", count: 20_000))\r\n\r\n")
+        let over = try second.readResponse()
+        #expect(over.status == 431)
+        #expect(over.json?.string("error") == "request_header_fields_too_large", "\(over.text)")
         let exposition = try PrometheusParser.parse(try fixture.admin("GET", "/metrics").text)
-        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "202"]) == 1)
-        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": String(oversize.status)]) == 1, "\(oversize.status)")
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "202"]) == 2)
+        #expect(oversize.status == 431)
+        #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "431"]) == 2)
         #expect(exposition.value("loyali_hooks_ingest_responses_total", ["code": "400"]) == 1)
     }
 

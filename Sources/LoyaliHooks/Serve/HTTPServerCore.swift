@@ -52,6 +52,13 @@ final class HTTPServerCore: Sendable {
                 headers: Self.values(of: connection, kind: .HEADER_KIND).map { HTTPHeader(name: $0.0, value: $0.1 ?? "") })
             let context = HTTPRequestContext(connection: connection, head: head)
             slot.pointee = Unmanaged.passRetained(context).toOpaque()
+            if Self.approximateHeadSize(head) > limits.maxHeaderBytes {
+                // A later request on a kept-alive connection did not pass the gate: the same limit.
+                var response = HTTPServerResponse.error(
+                    431, "request_header_fields_too_large", "the request head is larger than the \(limits.maxHeaderBytes)-byte limit")
+                response.closesConnection = true
+                return queue(response, on: connection)
+            }
             if let problem = head.framingProblem {
                 // Where this body ends is ambiguous: answer without reading it, and close.
                 var response = HTTPServerResponse.error(400, "bad_request", problem)
@@ -199,6 +206,14 @@ final class HTTPServerCore: Sendable {
         }
         if response.closesConnection { _ = MHD_add_response_header(mhdResponse, "Connection", "close") }
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
+    }
+
+    /// The size of a head as sent, near enough (the query is counted decoded).
+    private static func approximateHeadSize(_ head: HTTPServerRequest) -> Int {
+        var size = head.method.utf8.count + head.path.utf8.count + " HTTP/1.1\r\n".utf8.count + 3
+        for (name, value) in head.query { size += name.utf8.count + (value?.utf8.count ?? 0) + 2 }
+        for field in head.headers { size += field.name.utf8.count + field.value.utf8.count + 4 }
+        return size
     }
 
     /// Collects a connection's header fields or query arguments, in order.
