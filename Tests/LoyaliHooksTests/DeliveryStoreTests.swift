@@ -260,6 +260,38 @@ struct DeliveryStoreTests {
         #expect(answered.first?.claimed.first?.attempt == 2)
     }
 
+    @Test func theStoreThreadKeepsAttemptsAFullDiskRefusedAndWritesThemOnceThereIsRoom() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let claimed = try #require(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 10).first)
+        try store.limitGrowth(true)
+        let failures = Mutex<[String]>([])
+        let worker = StoreWorker(store: store, logger: Logger(format: .logfmt) { _ in }, resultsReady: Wakeup()) { reason in
+            failures.withLock { $0.append(reason) }
+        }
+        // A large snippet needs new pages: the full database refuses it.
+        var record = attempt(claimed, at: 1_000, httpStatus: 200, outcome: .succeeded)
+        record.responseSnippet = String(repeating: "x", count: 20_000)
+        worker.record([record])
+        func waitFor(_ condition: () throws -> Bool) rethrows -> Bool {
+            let deadline = Date(timeIntervalSinceNow: 5)
+            while Date() < deadline {
+                if try condition() { return true }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return try condition()
+        }
+        #expect(waitFor { !failures.withLock { $0.isEmpty } })
+        #expect(store.writeFailure?.contains("full") == true)
+        #expect(try store.counts()[.inFlight] == 1)
+        try store.limitGrowth(false)
+        #expect(try waitFor { try store.counts()[.succeeded] == 1 }, "the attempt was never written")
+        #expect(store.writeFailure == nil)
+        worker.finish()
+        #expect(failures.withLock { $0.count } == 1, "one outage, reported once")
+    }
+
     @Test func anEmptyClaimSaysWhenTheLaneIsNextDueAndFinishWritesWhatIsLeft() throws {
         let directory = StateDirectory()
         let store = try directory.open()

@@ -118,26 +118,50 @@ final class StoreWorker: @unchecked Sendable {
         ended.wait(until: nil)
     }
 
+    /// How long attempts the store could not take (a full disk) wait before the next try.
+    static let unwrittenRetryInterval: Double = 1
+    /// Attempts kept for another try at most; older ones are given up (their deliveries stay in
+    /// flight, and the next start recovers them, counted).
+    static let unwrittenLimit = 100_000
+
     private func run() {
+        // Judged attempts the store could not take for want of disk: written as soon as it can,
+        // so their deliveries do not stay in flight once the disk has room again.
+        var unwritten: [AttemptRecord] = []
         while true {
             var taken = takeInbox()
             if taken.isEmpty {
-                if taken.finishing { return }
-                work.wait(until: nil)
-                continue
-            }
-            if taken.claims.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
+                if unwritten.isEmpty {
+                    if taken.finishing { return }
+                    work.wait(until: nil)
+                    continue
+                }
+                if !taken.finishing {
+                    work.wait(until: Date(timeIntervalSinceNow: Self.unwrittenRetryInterval))
+                    taken.merge(takeInbox())
+                }
+            } else if taken.claims.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
                 // Woken early by a claim, a full batch or `finish`.
                 work.wait(until: Date(timeIntervalSinceNow: Self.recordWindow))
                 taken.merge(takeInbox())
             }
-            if !taken.records.isEmpty {
+            let records = unwritten + taken.records
+            if !records.isEmpty {
                 do {
-                    try store.record(taken.records)
+                    try store.record(records)
+                    if !unwritten.isEmpty { logger.log(.info, "recording attempts works again", ["attempts": String(records.count)]) }
+                    unwritten = []
+                } catch where WriteHealth.isDiskFailure(error) && !taken.finishing {
+                    if unwritten.isEmpty {
+                        logger.log(.error, "recording attempts failed; trying again until the store takes writes", ["error": "\(error)"])
+                        onFailure("attempts could not be recorded for a while: \(error)")
+                    }
+                    unwritten = Array(records.suffix(Self.unwrittenLimit))
                 } catch {
                     logger.log(.error, "recording attempts failed", ["error": "\(error)"])
                     // Their deliveries stay in flight; the next start recovers them, counted.
-                    onFailure("\(Plural.count(taken.records.count, "attempt")) could not be recorded: \(error)")
+                    onFailure("\(Plural.count(records.count, "attempt")) could not be recorded: \(error)")
+                    unwritten = []
                 }
             }
             if !taken.claims.isEmpty {

@@ -20,8 +20,15 @@ final class WriteHealth: Sendable {
             failure.withLock { $0 = nil }
             return
         }
-        guard let sqlite = error as? SQLiteError, Self.diskCodes.contains(sqlite.code) else { return }
+        guard Self.isDiskFailure(error), let sqlite = error as? SQLiteError else { return }
         failure.withLock { $0 = "SQLite error \(sqlite.code) (\(sqlite.message))" }
+    }
+
+    /// Whether `error` says the store cannot be written at all (so the same write may succeed
+    /// later, once there is room), rather than that this write was wrong.
+    static func isDiskFailure(_ error: any Error) -> Bool {
+        guard let sqlite = error as? SQLiteError else { return false }
+        return diskCodes.contains(sqlite.code)
     }
 
     /// Primary result codes that mean the store cannot be written at all.
