@@ -46,6 +46,7 @@ enum DurableRun {
             "\(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
                 + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
                 + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed"
+                + (counters.failedByTransforms > 0 ? " (\(counters.failedByTransforms) by transform steps)" : "")
                 + (counters.sourcesFailed > 0 ? ", \(Plural.count(counters.sourcesFailed, "source")) failed" : ""))
         // A source that could not be read or a store that could not be written is a failed run.
         let reasons = runner.failureReasons

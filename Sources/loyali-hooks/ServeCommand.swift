@@ -110,7 +110,8 @@ enum ServeCommand {
         Terminal.err(
             "stopped: \(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
                 + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
-                + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed")
+                + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed"
+                + (counters.failedByTransforms > 0 ? " (\(counters.failedByTransforms) by transform steps)" : ""))
     }
 
     /// A daemon holding thousands of connections needs more than the usual 1024 descriptors:

@@ -303,6 +303,20 @@ struct DurableCLITests {
         #expect(row.contains("connect: could … "), "\(row)")
     }
 
+    @Test("the run summary counts deliveries failed by a transform step, as the delivery log lists them")
+    func transformFailuresAreCountedAsFailed() throws {
+        let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }\n  copy: { type: file, path: out/copy.jsonl }")
+        // customer_id is a string in two of the three events: setting a field inside it fails.
+        let yaml = try String(contentsOf: directory.url.appendingPathComponent("pipeline.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "sinks:", with: "transform:\n  - set: { data.customer_id.region: eu }\nsinks:")
+        try yaml.write(to: directory.url.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
+        let run = try Self.run(["run", "pipeline.yaml", "--drain"], in: directory)
+        #expect(run.status == 1, "\(run.stderr)")
+        let failed = try Self.run(["deliveries", "--status", "failed", "--json"], in: directory)
+        #expect(failed.stdoutLines.count == 4)
+        #expect(run.stderr.contains("2 delivered, 0 retries scheduled, 4 failed (4 by transform steps)"), "\(run.stderr)")
+    }
+
     @Test("a plain run over stdin, with nothing to follow, exits once every delivery settled")
     func plainRunOverStdinExits() throws {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")

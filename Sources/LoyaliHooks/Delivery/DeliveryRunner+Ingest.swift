@@ -160,6 +160,8 @@ extension DeliveryRunner {
         }
         Self.appendDeliveries(for: envelopes, planners: planners, createdAtMs: createdAtMs, to: &rows) { planner, envelope, failure in
             delta.transformFailures += 1
+            delta.failed += planner.pipeline.sinks.count
+            delta.failedByTransforms += planner.pipeline.sinks.count
             logs.append((.error, "transform failed", [
                 ("pipeline", planner.pipeline.name), ("event", envelope.eventID), ("error", failure.description),
             ]))

@@ -67,6 +67,10 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var retriesScheduled = 0
         public var failed = 0
         public var transformFailures = 0
+        /// Of `failed`, the deliveries stored failed because a transform step failed on their
+        /// event (one per sink of the pipeline): the delivery log lists them as failed, so the
+        /// summary counts them too.
+        public var failedByTransforms = 0
         /// Sources that failed (could not be read, or their deliveries could not be stored).
         public var sourcesFailed = 0
     }
@@ -343,6 +347,7 @@ extension DeliveryRunner.Counters {
         retriesScheduled += other.retriesScheduled
         failed += other.failed
         transformFailures += other.transformFailures
+        failedByTransforms += other.failedByTransforms
         sourcesFailed += other.sourcesFailed
     }
 }

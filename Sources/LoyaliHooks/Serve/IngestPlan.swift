@@ -136,6 +136,8 @@ public struct IngestPlan: Sendable {
         counters.eventsRead = events.count + rejections.count
         counters.rejected = rejections.count
         counters.transformFailures = transformFailures.count
+        counters.failedByTransforms = rows.reduce(0) { $0 + ($1.planningFailure == nil ? 0 : 1) }
+        counters.failed = counters.failedByTransforms
         return counters
     }
 
