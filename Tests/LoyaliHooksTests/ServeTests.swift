@@ -1519,6 +1519,33 @@ struct ListenTests {
     }
 }
 
+extension ListenTests {
+    @Test("stopping with a delayed answer pending answers 503 instead of aborting in libmicrohttpd")
+    func stopWithDelayedAnswerPending() throws {
+        var behavior = WebhookReceiver.Behavior()
+        behavior.delay = .seconds(30)
+        let receiver = WebhookReceiver(secrets: [], behavior: behavior) { _ in }
+        let server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), handler: receiver)
+        let answers = Mutex<[Int]>([])
+        let clients = DispatchGroup()
+        for _ in 0..<3 {
+            clients.enter()
+            Thread.detachNewThread {
+                defer { clients.leave() }
+                let status = (try? TestConnection(port: server.address.port).request("POST", "/", body: Array("{}".utf8)).status) ?? -1
+                answers.withLock { $0.append(status) }
+            }
+        }
+        #expect(ServeFixture.eventually { server.pendingResponses == 3 })
+        let started = ContinuousClock.now
+        server.stop(within: .milliseconds(50))
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(clients.wait(timeout: .now() + 5) == .success)
+        #expect(answers.withLock { $0 } == [503, 503, 503])
+        #expect(server.pendingResponses == 0)
+    }
+}
+
 // MARK: - The executables
 
 /// Runs `loyali-hooks` as a child process (for signals and kill -9).
@@ -1640,6 +1667,30 @@ struct ServeExecutableTests {
         #expect(ServeFixture.eventually(seconds: 10) { !child.process.isRunning })
         #expect(child.process.terminationStatus == 2, "\(child.errors)")
         #expect(child.errors.contains("127.0.0.1:\(port): error: cannot listen: port \(port) is already in use"), "\(child.errors)")
+    }
+
+    @Test("listen --delay stops cleanly on SIGINT and SIGTERM while a delayed request is pending", arguments: [SIGINT, SIGTERM])
+    func listenStopsWithDelayedRequest(signal: Int32) throws {
+        let port = try ChildProcess.freePort()
+        let directory = NSTemporaryDirectory() + "loyali-listen-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let child = try ChildProcess(["listen", "--port", String(port), "--delay", "10s"], environment: [:], directory: directory)
+        #expect(ServeFixture.eventually(seconds: 10) { child.errors.contains("listening on") }, "\(child.errors)")
+        let answer = Mutex<Int?>(nil)
+        let client = DispatchGroup()
+        client.enter()
+        Thread.detachNewThread {
+            defer { client.leave() }
+            let status = try? TestConnection(port: port).request("POST", "/hook", body: Array("{}".utf8)).status
+            answer.withLock { $0 = status ?? -1 }
+        }
+        // The receiver prints a request when it arrives, before its delayed answer.
+        #expect(ServeFixture.eventually(seconds: 10) { !child.output.isEmpty }, "\(child.errors)")
+        #expect(child.stop(with: signal, within: 8) == 0, "\(child.errors)")
+        #expect(!child.errors.contains("MHD_stop_daemon"), "\(child.errors)")
+        #expect(client.wait(timeout: .now() + 5) == .success)
+        #expect(answer.withLock { $0 } == 503)
     }
 
     @Test("kill -9 during ingest loses no event that got a 202")

@@ -154,12 +154,22 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops the server: no new connections, up to `within` for handlers still answering, then
-    /// every connection is closed. Idempotent; blocks the calling thread.
+    /// requests still unanswered get a 503 (a short moment is given for it to be sent) and every
+    /// connection is closed. Idempotent; blocks the calling thread.
     public func stop(within grace: Duration = .seconds(5)) {
         stopAccepting()
         let deadline = ContinuousClock.now + grace
         while core.suspendedCount > 0, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.005)
+        }
+        // libmicrohttpd aborts the process when stopped with a connection still suspended, so
+        // the server answers for handlers that are late (listen --delay, a stalled commit).
+        let late = HTTPServerResponse.error(503, "shutting_down", "the server stopped before this request was answered")
+        if core.answerUnanswered(with: late) > 0 {
+            let flushed = ContinuousClock.now + Self.lateAnswerFlush
+            while core.dispatchedCount > 0, ContinuousClock.now < flushed {
+                Thread.sleep(forTimeInterval: 0.005)
+            }
         }
         gate.stop()
         lifecycle.withLock { state in
@@ -170,6 +180,9 @@ public final class HTTPServer: Sendable {
         }
         core.reaper.stop()
     }
+
+    /// How long a stop waits for the 503s given for late handlers to be sent.
+    static let lateAnswerFlush = Duration.milliseconds(500)
 
     /// libmicrohttpd's memory per connection: room for a head at the gate's limit
     /// (``Limits/maxHeaderBytes``) with its field records, so a head the gate passed is never

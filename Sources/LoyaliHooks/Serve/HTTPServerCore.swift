@@ -15,6 +15,9 @@ final class HTTPServerCore: Sendable {
     private let stopped = Atomic<Bool>(false)
     /// Resumes under way; the stop waits for them to finish before destroying the daemon.
     private let resuming = Atomic<Int>(0)
+    /// Requests handed to the handler whose request has not ended, so a stop can answer the ones
+    /// the handler never will (libmicrohttpd aborts if stopped with a connection suspended).
+    private let dispatched = Mutex<[ObjectIdentifier: HTTPRequestContext]>([:])
 
     /// When the first byte of each connection handed over by the ``ConnectionGate`` arrived,
     /// by descriptor, until libmicrohttpd reports the connection started.
@@ -100,6 +103,7 @@ final class HTTPServerCore: Sendable {
         // otherwise (413 closes it).
         if let refusal = context.refusal { return queue(refusal, on: connection) }
         context.dispatched = true
+        dispatched.withLock { $0[ObjectIdentifier(context)] = context }
         Self.connectionRecord(of: connection)?.requestHandled()
         handler.handle(context.request, responder: HTTPResponder(context: context, core: self))
         if let response = context.responseOrSuspending() {
@@ -115,7 +119,9 @@ final class HTTPServerCore: Sendable {
 
     func completed(_ connection: OpaquePointer, slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
         if let slot, let raw = slot.pointee {
-            Unmanaged<HTTPRequestContext>.fromOpaque(raw).release()
+            let context = Unmanaged<HTTPRequestContext>.fromOpaque(raw)
+            _ = dispatched.withLock { $0.removeValue(forKey: ObjectIdentifier(context.takeUnretainedValue())) }
+            context.release()
             slot.pointee = nil
         }
         Self.connectionRecord(of: connection)?.requestEnded()
@@ -167,6 +173,21 @@ final class HTTPServerCore: Sendable {
         resuming.subtract(1, ordering: .sequentiallyConsistent)
         suspended.subtract(1, ordering: .relaxed)
     }
+
+    /// Gives `response` to every dispatched request its handler has not answered yet, resuming
+    /// the suspended ones; a handler answering later is ignored. Returns how many were answered.
+    func answerUnanswered(with response: HTTPServerResponse) -> Int {
+        let contexts = dispatched.withLock { Array($0.values) }
+        var answered = 0
+        for context in contexts where context.give(response) {
+            resume(context.connection)
+            answered += 1
+        }
+        return answered
+    }
+
+    /// Dispatched requests that have not ended (answered ones may still be sending).
+    var dispatchedCount: Int { dispatched.withLock { $0.count } }
 
     // MARK: Helpers
 
