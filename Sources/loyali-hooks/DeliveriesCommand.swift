@@ -50,7 +50,7 @@ enum DeliveriesCommand {
             Terminal.out(
                 row.id.padding(37) + "\(row.pipeline)/\(row.sink)".padding(28) + row.eventType.padding(22)
                     + "\(DeliveryRendering.mark(row.status)) \(row.status.rawValue)".padding(13) + String(row.attempts).padding(6)
-                    + last.padding(18) + row.updatedAtMs.rfc3339)
+                    + last.controlCharactersEscaped.padding(18) + row.updatedAtMs.rfc3339)
         }
     }
 
@@ -62,7 +62,8 @@ enum DeliveriesCommand {
             Terminal.out(JSONValue.object(DeliveryJSON.detail(summary, attempts: attempts)).serializedString)
             return
         }
-        Terminal.out("\(summary.id)  \(summary.pipeline)/\(summary.sink)  \(summary.eventType)  event \(summary.eventID)")
+        // The event id came from the input and the messages from receivers: shown escaped.
+        Terminal.out("\(summary.id)  \(summary.pipeline)/\(summary.sink)  \(summary.eventType)  event \(summary.eventID.controlCharactersEscaped)")
         var status = "\(DeliveryRendering.mark(summary.status)) \(summary.status.rawValue) · \(Plural.count(summary.attempts, "attempt"))"
         if let next = summary.nextAttemptMs, summary.status == .pending || summary.status == .retrying {
             status += " · next attempt \(next.rfc3339)"
@@ -73,7 +74,7 @@ enum DeliveriesCommand {
             var line = "  #\(attempt.attempt)  \(attempt.startedAtMs.rfc3339)  \(result.padding(20))\(String(attempt.durationMs).padding(6))ms"
             if let message = attempt.errorMessage { line += "  \(message)" }
             if case .retry(let next) = attempt.outcome { line += "  → retry at \(next.rfc3339)" }
-            Terminal.out(line)
+            Terminal.out(line.controlCharactersEscaped)
             if let snippet = attempt.responseSnippet, !snippet.isEmpty {
                 Terminal.out("      \(snippet.replacingNewlines().truncated(to: 200))")
             }
@@ -130,5 +131,5 @@ enum DeliveryRendering {
 }
 
 extension StringProtocol {
-    func replacingNewlines() -> String { String(map { $0.isNewline ? " " : $0 }) }
+    func replacingNewlines() -> String { String(map { $0.isNewline ? " " : $0 }).controlCharactersEscaped }
 }

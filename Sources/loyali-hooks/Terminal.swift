@@ -8,9 +8,12 @@ enum Terminal {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
-    /// Writes `text` and a newline to stderr.
+    /// Writes `text` and a newline to stderr. Control characters other than its line breaks are
+    /// escaped: messages quote event data, which must not steer the terminal.
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        let safe = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { String($0).controlCharactersEscaped }.joined(separator: "\n")
+        FileHandle.standardError.write(Data((safe + "\n").utf8))
     }
 
     /// Reads a whole file, or stdin for `-` or `nil`.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import LoyaliHooks
@@ -437,5 +438,54 @@ private func isLowercaseHex(_ text: Substring) -> Bool {
         let event = EventEnvelope(eventID: "e", eventType: "a\"b", createdAt: "c\\d", data: .object(JSONObject()))
         #expect(String(decoding: EnvelopeEncoder(event).body(deliveryID: "whd_1"), as: UTF8.self)
             == #"{"id":"whd_1","event_type":"a\"b","created_at":"c\\d","data":{}}"#)
+    }
+}
+
+// MARK: - Event data reaching logs and the terminal
+
+@Suite struct ControlCharacterEscapingTests {
+    /// Text an event could carry to forge a log line, recolour the terminal or ring its bell.
+    static let hostile = "x\u{1B}[31m\u{07}\r\nlevel=error msg=forged\u{7F}\u{9B}2J\u{2028}\u{202E}"
+
+    /// Whether `text` holds any control character (C0, DEL, C1) or line/bidi control.
+    static func hasControls(_ text: String) -> Bool {
+        text.unicodeScalars.contains { String.needsControlEscape($0) }
+    }
+
+    @Test("logfmt lines escape every control character, so event data cannot break or forge a line")
+    func logfmt() {
+        let lines = Mutex<[String]>([])
+        let logger = Logger(format: .logfmt) { line in lines.withLock { $0.append(line) } }
+        logger.log(.warn, Self.hostile, ["event_id": Self.hostile, "plain": "ok"])
+        let line = lines.withLock { $0 }.joined()
+        #expect(!Self.hasControls(line), "\(line.debugDescription)")
+        #expect(line.hasPrefix(#"level=warn msg="x\u001b[31m\u0007\r\nlevel=error msg=forged\u007f\u009b2J\u2028\u202e" event_id="#))
+        #expect(line.hasSuffix(" plain=ok"))
+    }
+
+    @Test("JSON log lines carry no raw control character either")
+    func jsonLines() throws {
+        let lines = Mutex<[String]>([])
+        let logger = Logger(format: .json) { line in lines.withLock { $0.append(line) } }
+        logger.log(.error, "m", ["reason": Self.hostile])
+        let line = try #require(lines.withLock { $0 }.first)
+        #expect(!Self.hasControls(line), "\(line.debugDescription)")
+        #expect(try JSONParser.parse(line).objectValue?["level"] == .string("error"))
+    }
+
+    @Test("a refused line's message escapes what it quotes from the line")
+    func rejectionMessage() throws {
+        let line = #"{"event_type":"points\u001b[2J\n2024 level=error msg=forged","data":{}}"#
+        let refused = try #require(rejection(line, number: 4))
+        let message = refused.message(source: "events\u{07}.jsonl")
+        #expect(!Self.hasControls(message), "\(message.debugDescription)")
+        #expect(message.hasPrefix(#"input:4: unknown event type 'points\u001b[2J\n2024 level=error msg=forged'"#))
+    }
+
+    @Test("escaping leaves ordinary text, including non-ASCII, alone")
+    func ordinaryText() {
+        #expect("Zoë ⭐ — tab-free text".controlCharactersEscaped == "Zoë ⭐ — tab-free text")
+        #expect("a\tb\u{0}".controlCharactersEscaped == #"a\tb\u0000"#)
+        #expect("a\nb\u{85}".controlCharactersEscaped(keepingC0: true) == "a\nb\\u0085")
     }
 }

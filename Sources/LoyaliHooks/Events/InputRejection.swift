@@ -25,9 +25,11 @@ extension InputRejection {
         reason + (column.map { " at column \($0)" } ?? "")
     }
 
-    /// The stderr line every run prints for a refused line: `input:LINE: reason`.
+    /// The stderr line every run prints for a refused line: `input:LINE: reason`. Reasons quote
+    /// the line's own text (an event type, a timestamp), so control characters in it are escaped:
+    /// a line break in event data must not start a line of its own.
     public func message(source: String?) -> String {
-        "input:\(line): \(reasonWithColumn)" + (source.map { " (\($0))" } ?? "")
+        ("input:\(line): \(reasonWithColumn)" + (source.map { " (\($0))" } ?? "")).controlCharactersEscaped
     }
 
     /// The `--rejects` record: `{"source":…,"line":…,"reason":…,"raw":"<the line as read>"}`.

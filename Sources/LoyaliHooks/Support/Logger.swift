@@ -37,17 +37,22 @@ public struct Logger: Sendable {
             for (key, value) in fields { line += " \(key)=\(Self.logfmtValue(value))" }
             write(line)
         case .json:
+            // JSON escapes C0 controls itself; DEL, C1 and the others would pass raw.
             var object = JSONObject()
             object["level"] = .string(level.rawValue)
-            object["msg"] = .string(message)
-            for (key, value) in fields { object[key] = .string(value) }
+            object["msg"] = .string(message.controlCharactersEscaped(keepingC0: true))
+            for (key, value) in fields { object[key] = .string(value.controlCharactersEscaped(keepingC0: true)) }
             write(JSONValue.object(object).serializedString)
         }
     }
 
+    /// A logfmt value, quoted when needed. Every control character is escaped (line breaks as
+    /// `\n`, others as `\u001b`), so text from events can neither break the line nor forge one.
     static func logfmtValue(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline }
+        let needsQuotes = value.isEmpty || value.unicodeScalars.contains {
+            $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || String.needsControlEscape($0) || $0.properties.isWhitespace
+        }
         guard needsQuotes else { return value }
-        return "\"" + value.escapedForDoubleQuotes + "\""
+        return "\"" + value.escapedForDoubleQuotes.controlCharactersEscaped + "\""
     }
 }

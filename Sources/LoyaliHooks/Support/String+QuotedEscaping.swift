@@ -23,12 +23,17 @@ extension String {
     /// Text that came from events (keys, values, ids, event types) passes through this before it
     /// reaches stderr or a log line, so an event cannot ring the bell, recolour the terminal,
     /// rewrite the line or start a forged `level=error` line of its own.
-    public var controlCharactersEscaped: String {
-        guard unicodeScalars.contains(where: Self.needsControlEscape) else { return self }
+    public var controlCharactersEscaped: String { controlCharactersEscaped(keepingC0: false) }
+
+    /// Like ``controlCharactersEscaped``; with `keepingC0`, C0 controls are left for a JSON
+    /// encoder to escape, which writes them as `\n` or `\u001b` itself.
+    public func controlCharactersEscaped(keepingC0: Bool) -> String {
+        let escapes = { (scalar: Unicode.Scalar) in Self.needsControlEscape(scalar) && !(keepingC0 && scalar.value < 0x20) }
+        guard unicodeScalars.contains(where: escapes) else { return self }
         var out = ""
         out.reserveCapacity(utf8.count + 8)
         for scalar in unicodeScalars {
-            guard Self.needsControlEscape(scalar) else {
+            guard escapes(scalar) else {
                 out.unicodeScalars.append(scalar)
                 continue
             }
