@@ -13,9 +13,10 @@ swift=${SWIFT:-swift}
 all="FuzzJSON FuzzEventDecoder FuzzPipelineLoader FuzzSignature FuzzRetryAfter FuzzDuration FuzzDryRun"
 read -r -a targets <<< "${FUZZ_TARGETS:-$all}"
 
+# Manifest caching misses source files added to the root package since the last build.
+build_flags=(-c release -Xswiftc -sanitize=fuzzer,address --disable-build-manifest-caching)
 # ld.gold crashes linking -sanitize=fuzzer,address objects with debug info (internal error in
 # format_file_lineno); the toolchain's own lld links them, so a toolset points SwiftPM at it.
-build_flags=(-c release -Xswiftc -sanitize=fuzzer,address)
 lld="$(dirname "$(readlink -f "$(command -v "$swift")")")/ld.lld"
 mkdir -p "$here/.build"
 if [[ -x $lld ]]; then
