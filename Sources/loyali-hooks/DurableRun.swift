@@ -17,10 +17,12 @@ enum DurableRun {
         if let grace = args.value("--grace") {
             options.grace = try ServeCommand.duration(grace, "--grace")
         }
+        let limits = try ConnectionOptions.install(args)
         // One runner per store, checked before anything starts (see StateDirectoryLock).
         let lock = try StateOptions.lockForRunner(args)
         defer { withExtendedLifetime(lock) {} }
         let logger = Logger(format: logFormat)
+        if let warning = ConnectionOptions.warning(limits, pipelines: pipelines) { logger.log(.warn, warning) }
         let startErrors = PluginRuntime.start(pipelines, includingSinks: true, logger: logger)
         defer { PluginRuntime.shutdown(pipelines) }
         Reports.diagnostics(startErrors, json: false)

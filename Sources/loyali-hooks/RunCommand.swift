@@ -5,7 +5,7 @@ enum RunCommand {
     static let usage = """
         USAGE: loyali-hooks run [PATH…] [--input FILE|-] [--dry-run [--full] [--pretty] [--json] [--timestamp T]]
                                 [--once | --drain] [--state DIR] [--grace 10s] [--log-format logfmt|json]
-                                [--rejects FILE]
+                                [--rejects FILE] [--max-connections N] [--max-connections-per-host 32]
 
         Reads each pipeline's source once, fans every event out to the pipelines that subscribe to it,
         applies their transform steps and stores one durable delivery per sink; then delivers each,
@@ -34,6 +34,7 @@ enum RunCommand {
         \(StateOptions.help)
           --grace D          on SIGINT/SIGTERM, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F     logfmt (default) or json, on stderr (with --dry-run: rejected lines and errors)
+        \(ConnectionOptions.help)
         EXAMPLES:
           loyali-hooks run pipelines/ --input pipelines/events/sample.jsonl --dry-run
           loyali-hooks events sample points.earned --json | loyali-hooks run --input - --dry-run --json
@@ -41,7 +42,7 @@ enum RunCommand {
 
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(
-            raw, options: ["--input", "--rejects", "--timestamp", "--state", "--grace", "--log-format"],
+            raw, options: ["--input", "--rejects", "--timestamp", "--state", "--grace", "--log-format"] + ConnectionOptions.names,
             flags: ["--dry-run", "--json", "--once", "--drain", "--full", "--pretty"])
         // Every value is checked in every mode, before anything is loaded or started.
         let timestamp = try args.unixTime("--timestamp")
@@ -50,7 +51,8 @@ enum RunCommand {
         guard !(args.has("--once") && args.has("--drain")) else { throw .usage("choose one of --once and --drain") }
         let dryRun = args.has("--dry-run")
         if dryRun {
-            let realRunOnly = ["--once", "--drain"].filter(args.has) + ["--grace", "--state"].filter { args.value($0) != nil }
+            let realRunOnly = ["--once", "--drain"].filter(args.has)
+                + (["--grace", "--state"] + ConnectionOptions.names).filter { args.value($0) != nil }
             if let first = realRunOnly.first { throw .usage("\(first) applies to a real run, not to --dry-run") }
             if args.has("--json"), let first = ["--full", "--pretty"].first(where: args.has) {
                 throw .usage("\(first) shapes the human output; --json always prints every delivery with its exact body")

@@ -6,8 +6,9 @@ enum ServeCommand {
     static let usage = """
         USAGE: loyali-hooks serve [PATH…] [--state DIR] [--admin 127.0.0.1:8788 | --admin off]
                                   [--admin-token-file FILE] [--grace 10s] [--log-format logfmt|json]
-                                  [--max-body 1048576] [--max-connections 4096] [--idle-timeout 10s]
+                                  [--max-body 1048576] [--ingest-max-connections 4096] [--idle-timeout 10s]
                                   [--request-timeout 10s] [--ingest-threads 2] [--no-watch] [--rejects FILE]
+                                  [--max-connections N] [--max-connections-per-host 32]
 
         Runs every pipeline (default: pipelines/) until SIGTERM: 'http' sources are received on their
         listen address and path (POST one event as application/json or a batch as
@@ -33,13 +34,15 @@ enum ServeCommand {
           --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F        logfmt (default) or json, on stderr
           --max-body N          largest ingest body in bytes (default 1048576); larger get 413
-          --max-connections N   ingest connections at once (default 4096, within the descriptor limit)
+          --ingest-max-connections N
+                                ingest connections at once (default 4096, within the descriptor limit)
           --idle-timeout D      close a silent connection, idle keep-alive included (default 10s, at most 1d)
           --request-timeout D   a request must arrive whole within D of its first byte, or its
                                 connection is cut (slowloris; default 10s, at most 1d)
           --ingest-threads N    ingest listener threads (default 2)
           --no-watch            reload on SIGHUP or POST /api/reload only, not on file changes
           --rejects FILE        also append rejected lines of file sources to FILE (JSON lines)
+        \(ConnectionOptions.help)
         EXAMPLES:
           INGEST_TOKEN=… loyali-hooks serve pipelines/ --state /var/lib/loyali-hooks
           curl -H "Authorization: Bearer $INGEST_TOKEN" -H 'Content-Type: application/json' \\
@@ -51,9 +54,9 @@ enum ServeCommand {
         let args = try Arguments(
             raw,
             options: [
-                "--state", "--admin", "--admin-token-file", "--grace", "--log-format", "--max-body", "--max-connections",
+                "--state", "--admin", "--admin-token-file", "--grace", "--log-format", "--max-body", "--ingest-max-connections",
                 "--idle-timeout", "--request-timeout", "--ingest-threads", "--rejects",
-            ],
+            ] + ConnectionOptions.names,
             flags: ["--no-watch"])
         let environment = ProcessInfo.processInfo.environment
         var configuration = ServeDaemon.Configuration(
@@ -81,7 +84,9 @@ enum ServeCommand {
             throw .usage("--admin \(admin) is reachable from other machines: give --admin-token-file or LOYALI_HOOKS_ADMIN_TOKEN")
         }
 
-        raiseDescriptorLimit()
+        // Ingest connections are descriptors too: outbound connections get what they leave.
+        let ingestDescriptors = configuration.ingestLimits.maxConnections
+        try ConnectionOptions.install(args, otherDescriptors: ingestDescriptors)
         let logger = Logger(format: logFormat)
         let daemon = ServeDaemon(configuration: configuration, logger: logger)
         do {
@@ -114,23 +119,14 @@ enum ServeCommand {
                 + (counters.failedByTransforms > 0 ? " (\(counters.failedByTransforms) by transform steps)" : ""))
     }
 
-    /// A daemon holding thousands of connections needs more than the usual 1024 descriptors:
-    /// raise the soft limit to the hard one.
-    static func raiseDescriptorLimit() {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
-
     /// The ingest limits from their options.
     static func applyLimits(_ args: Arguments, to limits: inout HTTPServer.Limits) throws(CLIError) {
         if let value = try args.integer("--max-body") {
             guard value > 0 else { throw .usage("--max-body must be positive") }
             limits.maxBodyBytes = Int(value)
         }
-        if let value = try args.integer("--max-connections") {
-            guard value > 0 else { throw .usage("--max-connections must be positive") }
+        if let value = try args.integer("--ingest-max-connections") {
+            guard value > 0 else { throw .usage("--ingest-max-connections must be positive") }
             limits.maxConnections = Int(value)
         }
         if let value = try args.integer("--ingest-threads") {

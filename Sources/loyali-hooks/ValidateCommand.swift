@@ -3,19 +3,23 @@ import LoyaliHooks
 /// `loyali-hooks validate [PATH…] [--json]`
 enum ValidateCommand {
     static let usage = """
-        USAGE: loyali-hooks validate [PATH…] [--json]
+        USAGE: loyali-hooks validate [PATH…] [--json] [--max-connections N] [--max-connections-per-host 32]
 
         Checks pipeline files (or folders of them; default: pipelines/) and prints each pipeline's
-        routes. Every problem is reported as path:line:col: error: … with the source line.
+        routes. Every problem is reported as path:line:col: error: … with the source line. A
+        warning says when the http sinks can need more connections than the connection limits or
+        the file-descriptor limit allow.
 
         OPTIONS:
-          --json    one JSON object per pipeline or problem
+          --json             one JSON object per pipeline or problem
+        \(ConnectionOptions.help)
         EXAMPLE:
           loyali-hooks validate pipelines/
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
-        let args = try Arguments(raw, options: [], flags: ["--json"])
+        let args = try Arguments(raw, options: ConnectionOptions.names, flags: ["--json"])
+        let limits = try ConnectionOptions.install(args)
         let result = PipelineLoader().load(paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals)
         Reports.diagnostics(result.diagnostics, json: args.has("--json"))
         guard !result.hasErrors else {
@@ -31,6 +35,9 @@ enum ValidateCommand {
         guard startErrors.isEmpty else {
             if !args.has("--json") { Terminal.err("\(Plural.count(startErrors.count, "plugin")) could not start") }
             throw .config
+        }
+        if let warning = ConnectionOptions.warning(limits, pipelines: result.pipelines) {
+            Reports.diagnostics([Diagnostic(.warning, at: nil, warning)], json: args.has("--json"))
         }
         for pipeline in result.pipelines {
             if args.has("--json") {

@@ -126,6 +126,9 @@ private struct PrintedDelivery {
         (["--dry-run", "--grace", "5s"], "--grace applies to a real run, not to --dry-run"),
         (["--dry-run", "--json", "--pretty"], "--pretty shapes the human output; --json always prints every delivery with its exact body"),
         (["--full", "--once"], "--full applies to --dry-run only"),
+        (["--dry-run", "--max-connections", "10"], "--max-connections applies to a real run, not to --dry-run"),
+        (["--once", "--max-connections", "0"], "--max-connections must be a whole number from 1 to 10000000, not '0'"),
+        (["--once", "--max-connections-per-host", "x"], "--max-connections-per-host must be a whole number from 1 to 10000000, not 'x'"),
     ])
     func badFlagsAreUsageErrorsInEveryMode(flags: [String], message: String) throws {
         let scratch = try TemporaryDirectory()
@@ -158,6 +161,33 @@ private struct PrintedDelivery {
         #expect(verify.stderrLines.last == "run 'loyali-hooks verify --help' for usage")
         let command = try CLI.run(["valdate"])
         #expect(command.stderrLines.last == "run 'loyali-hooks --help' for usage")
+    }
+
+    @Test func validateWarnsWhenTheSinksCanNeedMoreConnectionsThanTheLimits() throws {
+        let scratch = try TemporaryDirectory()
+        // Three sinks of 32 in flight at three destinations: up to 96 connections.
+        for (index, port) in [9101, 9102, 9103].enumerated() {
+            try """
+                pipeline: p\(index)
+                source: { type: file, path: events.jsonl }
+                sign: { scheme: standard-webhooks, secrets: ["${SECRET}"] }
+                sinks:
+                  out: { type: http, url: "http://127.0.0.1:\(port)/hook" }
+                """.write(to: scratch.url.appendingPathComponent("p\(index).yaml"), atomically: true, encoding: .utf8)
+        }
+        let environment = ["SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+        let capped = try CLI.run(["validate", ".", "--max-connections", "40"], in: scratch.url, environment: environment)
+        #expect(capped.status == 0, "\(capped.stderr)")
+        #expect(capped.stderr.contains(
+            "warning: the http sinks can use up to 96 connections at once; at most 40 will be open (--max-connections)"))
+        // The per-host cap counts across sinks: 3 × min(32, 8) = 24 fits under 40.
+        let perHost = try CLI.run(
+            ["validate", "."], in: scratch.url,
+            environment: environment.merging(["LOYALI_HOOKS_MAX_CONNECTIONS": "40", "LOYALI_HOOKS_MAX_CONNECTIONS_PER_HOST": "8"]) { $1 })
+        #expect(perHost.status == 0, "\(perHost.stderr)")
+        #expect(!perHost.stderr.contains("warning"), "\(perHost.stderr)")
+        let fits = try CLI.run(["validate", "."], in: scratch.url, environment: environment)
+        #expect(!fits.stderr.contains("warning"), "\(fits.stderr)")
     }
 
     @Test func anHTTPSourceIsForServeNotRun() throws {

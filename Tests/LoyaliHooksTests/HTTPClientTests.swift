@@ -13,7 +13,7 @@ private let curlTestReceiverScript = #"""
 import http.server, json, os, socket, struct, sys, threading, time
 
 lock = threading.Lock()
-counts = {"connections": 0, "target_hits": 0, "huge_bytes_sent": 0, "huge_done": 0}
+counts = {"connections": 0, "open": 0, "max_open": 0, "target_hits": 0, "huge_bytes_sent": 0, "huge_done": 0}
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
@@ -22,7 +22,14 @@ class Server(http.server.ThreadingHTTPServer):
         pair = super().get_request()
         with lock:
             counts["connections"] += 1
+            counts["open"] += 1
+            counts["max_open"] = max(counts["max_open"], counts["open"])
         return pair
+    def shutdown_request(self, request):
+        # Called once the connection's handler ends, i.e. when the socket closes.
+        with lock:
+            counts["open"] -= 1
+        super().shutdown_request(request)
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -61,6 +68,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(503, b"", [("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")])
         elif path == "/error":
             self.reply(500, b"internal error")
+        elif path == "/brief":
+            time.sleep(0.02)
+            self.reply(200, b"after a moment")
         elif path == "/pause":
             time.sleep(0.3)
             self.reply(200, b"after a pause")
@@ -403,7 +413,7 @@ func httpClientReusesOneKeepAliveConnection() async throws {
 @Test(.enabled(if: curlTestPythonAvailable))
 func httpClientCompletesManyConcurrentSendsWithinItsLimit() async throws {
     let receiver = try CurlTestReceiver()
-    let client = try CurlHTTPClient(maxInFlight: 8)
+    let client = try CurlHTTPClient(limits: ConnectionLimits(maxConnections: 8, maxConnectionsPerHost: 8))
     let url = receiver.url("/ok")
     let outcomes = await withTaskGroup(of: HTTPResponse.Outcome.self) { group in
         for _ in 0..<200 {
@@ -423,33 +433,106 @@ func httpClientCompletesManyConcurrentSendsWithinItsLimit() async throws {
 }
 
 @Test(.enabled(if: curlTestPythonAvailable))
-func httpClientSpreadsRequestsOverItsThreadsWithinTheLimit() async throws {
+func httpClientHoldsThePerHostCapAcrossItsThreads() async throws {
     let receiver = try CurlTestReceiver()
-    // Three threads of two connections each.
-    let client = try CurlHTTPClient(maxInFlight: 6, threads: 3)
+    // Three threads, two connections per destination: one thread serves the destination, so all
+    // of its connections sit in one multi handle and the cap is exact.
+    let client = try CurlHTTPClient(limits: ConnectionLimits(maxConnections: 30, maxConnectionsPerHost: 2), threads: 3)
+    #expect(client.threadCount == 3)
     let url = receiver.url("/pause")
+    let started = ContinuousClock.now
     let statuses = await withTaskGroup(of: Int?.self) { group in
         for _ in 0..<6 {
-            group.addTask { await client.send(curlTestPost(url)).status }
+            group.addTask { await client.send(curlTestPost(url, timeout: .milliseconds(800))).status }
         }
         var statuses: [Int?] = []
         for await status in group { statuses.append(status) }
         return statuses
     }
+    // Six requests of 0.3 s over two connections take three rounds, about 0.9 s: past each
+    // request's 0.8 s deadline, which only runs once the request has a connection.
     #expect(statuses == Array(repeating: 200, count: 6))
-    // The receiver holds each request 0.3 s, so all six are open at once: on six connections
-    // when spread over the threads, on two if they had all gone to one thread.
-    let connections = try #require(try await receiver.stats(using: client)["connections"])
-    #expect(connections == 6)
+    #expect(started.duration(to: .now) >= .milliseconds(850))
+    let stats = try await receiver.stats(using: client)
+    #expect(stats["max_open"] == 2)
+    #expect(stats["connections"] == 2)
     // Shutdown stops every thread.
     await client.shutdown(grace: .seconds(2))
     #expect(await client.send(curlTestPost(receiver.url("/ok"))).error?.errorClass == .cancelled)
 }
 
 @Test(.enabled(if: curlTestPythonAvailable))
+func httpSinksShareOneTransportAndItsPerHostCap() async throws {
+    let receiver = try CurlTestReceiver()
+    let transport = LazyHTTPClient(limits: ConnectionLimits(maxConnections: 64, maxConnectionsPerHost: 4), threads: 2)
+    let url = try WebhookURL.parse(receiver.url("/brief"), allowInsecureHTTP: true).get()
+    // Forty sinks of eight in flight each, all to one receiver: 320 requests at once against a
+    // cap of four connections.
+    let sinks = (0..<40).map { _ in
+        HTTPSink(
+            url: url, timeout: .milliseconds(700), connectTimeout: .milliseconds(500), maxInFlight: 8,
+            maxResponseBytes: 1024, responseSnippetBytes: 256, caFile: nil, configuredHeaders: [],
+            displayURL: url.description, redaction: TextRedaction(), client: transport)
+    }
+    let request = DeliveryRequest(
+        pipeline: "p", sink: "s", deliveryID: "d", eventID: "e", eventType: "points.earned", attempt: 1,
+        headers: [HTTPHeader(name: "Content-Type", value: "application/json")], body: Array("{}".utf8))
+    let results = await withTaskGroup(of: AttemptResult.self) { group in
+        for sink in sinks {
+            for _ in 0..<8 {
+                group.addTask {
+                    await withCheckedContinuation { continuation in
+                        sink.send(request) { continuation.resume(returning: $0) }
+                    }
+                }
+            }
+        }
+        var results: [AttemptResult] = []
+        for await result in group { results.append(result) }
+        return results
+    }
+    // 320 × 20 ms over four connections is about 1.6 s, more than twice each attempt's deadline:
+    // time spent waiting for a connection never counts, and nothing fails.
+    let failed = results.filter { if case .httpStatus(200, _, _) = $0 { false } else { true } }
+    #expect(results.count == 320)
+    #expect(failed.isEmpty, "\(failed.prefix(3))")
+    let client = try transport.get()
+    let stats = try await receiver.stats(using: client)
+    #expect(stats["max_open"] == 4)
+    // One transport for all forty sinks: its threads do not grow with them.
+    #expect(client.threadCount == 2)
+    #expect(sinks.allSatisfy { $0.client.started === client })
+}
+
+@Test(.enabled(if: curlTestPythonAvailable))
+func httpClientLetsDestinationsTakeTurns() async throws {
+    let receiver = try CurlTestReceiver()
+    let second = try CurlTestReceiver()
+    // One connection per destination and in all: another destination's request goes next, not
+    // after the backlog of the first.
+    let client = try CurlHTTPClient(limits: ConnectionLimits(maxConnections: 1, maxConnectionsPerHost: 1))
+    let log = CurlTestResponseLog()
+    for _ in 0..<10 {
+        client.send(curlTestPost(receiver.url("/brief"), timeout: .seconds(5))) { log.append($0) }
+    }
+    client.send(curlTestPost(second.url("/ok"), timeout: .seconds(5))) { log.append($0) }
+    await client.shutdown(grace: .seconds(10))
+    // Completion order, recorded on the client's thread: the other destination's request ran
+    // second (or first), not after the backlog.
+    let bodies = log.all.map { response -> String in
+        guard case .response(200, _, let body, _) = response.outcome else { return "failed" }
+        return String(decoding: body, as: UTF8.self)
+    }
+    #expect(bodies.count == 11)
+    #expect(bodies.filter { $0 == "after a moment" }.count == 10)
+    let position = try #require(bodies.firstIndex(of: "hello from the receiver"))
+    #expect(position <= 1, "\(bodies)")
+}
+
+@Test(.enabled(if: curlTestPythonAvailable))
 func httpClientCompletionHandlerCanChainSends() async throws {
     let receiver = try CurlTestReceiver()
-    let client = try CurlHTTPClient(maxInFlight: 4)
+    let client = try CurlHTTPClient(limits: ConnectionLimits(maxConnections: 4, maxConnectionsPerHost: 4))
     let url = receiver.url("/ok")
     let statuses = await withCheckedContinuation { (continuation: CheckedContinuation<[Int], Never>) in
         @Sendable func chain(_ remaining: Int, _ collected: [Int]) {
@@ -561,4 +644,15 @@ func httpClientReleasedMidRequestCancelsIt() async throws {
         #expect(tooBig == nil)
         #expect(diagnostics.first?.message == "response_snippet_bytes must be between 0 and 65536, not 1000000")
     }
+}
+
+@Test func descriptorLimitIsRaisedToTheHardLimitAndSizesTheDefaultCap() throws {
+    var limit = rlimit()
+    #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+    let soft = DescriptorLimit.raiseToHard()
+    let hard = limit.rlim_max >= rlim_t(DescriptorLimit.ceiling) ? DescriptorLimit.ceiling : Int(limit.rlim_max)
+    #expect(soft == hard)
+    #expect(ConnectionLimits.defaults().maxConnections == max(16, soft - ConnectionLimits.reservedDescriptors))
+    #expect(ConnectionLimits.defaults(otherDescriptors: 100).maxConnections == max(16, soft - ConnectionLimits.reservedDescriptors - 100))
+    #expect(ConnectionLimits.defaults().maxConnectionsPerHost == 32)
 }

@@ -62,6 +62,16 @@ public final class ServeDaemon: Sendable {
         }
     }
 
+    /// Logs a warning when `pipelines` can need more outbound connections than the process-wide
+    /// limits or the file descriptors left beside the ingest connections allow: deliveries then
+    /// wait for a connection, and the operator should know why.
+    private func warnAboutConnections(_ pipelines: [PipelineDefinition]) {
+        let budget = ConnectionLimits.descriptorBudget(otherDescriptors: configuration.ingestLimits.maxConnections)
+        if let warning = LazyHTTPClient.process.limits.descriptorWarning(for: pipelines, budget: budget) {
+            logger.log(.warn, warning)
+        }
+    }
+
     /// Why the daemon could not start.
     public enum StartError: Error, CustomStringConvertible {
         /// The pipeline files have errors (each reads `path:line:col: error: …`).
@@ -145,6 +155,7 @@ public final class ServeDaemon: Sendable {
         let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
         for warning in loaded.diagnostics where warning.severity != .error { logger.log(.warn, warning.description) }
         guard !loaded.hasErrors else { throw .configuration(loaded.diagnostics) }
+        warnAboutConnections(loaded.pipelines)
         // Plugin processes start with their pipelines: one that cannot start is a config error.
         let pluginErrors = PluginRuntime.start(loaded.pipelines, includingSinks: true, logger: logger)
         guard pluginErrors.isEmpty else {
@@ -328,6 +339,7 @@ public final class ServeDaemon: Sendable {
             return refuse(pluginErrors)
         }
         for warning in loaded.diagnostics { logger.log(.warn, warning.headline) }
+        warnAboutConnections(loaded.pipelines)
         let groups: [ListenAddress: [String: [PipelineDefinition]]]
         do {
             groups = try Self.ingestGroups(loaded.pipelines)

@@ -12,8 +12,10 @@ import Synchronization
 ///   retry: { schedule: [0s, 1m, 5m, 30m, 2h] }
 /// ```
 ///
-/// Requests go through libcurl on the client's own thread, with keep-alive, at most
-/// `max_in_flight` at once, an overall deadline, a capped response read, verified TLS and no
+/// Requests go through the process's one libcurl transport (``LazyHTTPClient/process``), shared
+/// with every other `http` sink: keep-alive, at most `max_in_flight` at once for this sink (the
+/// runner's lanes hold that), within the process-wide caps per destination and in all
+/// (``ConnectionLimits``), an overall deadline, a capped response read, verified TLS and no
 /// redirects (a 3xx is a failed attempt).
 public struct HTTPSink: ConcurrentSink {
     public let kind = "http"
@@ -40,7 +42,8 @@ public struct HTTPSink: ConcurrentSink {
     /// error naming the host, a receiver's error page echoing the query string.
     public let redaction: TextRedaction
 
-    /// Started on first use, so `validate` and dry runs never spin up a transfer thread.
+    /// The transport, started on first use so that `validate` and dry runs never spin up a
+    /// transfer thread: the process's, shared by every sink, except in tests.
     let client: LazyHTTPClient
 
     public var target: String { displayURL }
@@ -49,14 +52,15 @@ public struct HTTPSink: ConcurrentSink {
     public func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
         let client: CurlHTTPClient
         do {
-            client = try self.client.get(maxInFlight: maxInFlight)
+            client = try self.client.get()
         } catch {
             completion(.failure(DeliveryFailure(errorClass: error.errorClass.rawValue, message: error.message, retryable: true)))
             return
         }
-        let httpRequest = HTTPRequest(
+        var httpRequest = HTTPRequest(
             url: url.description, headers: request.headers, body: request.body, timeout: timeout,
             connectTimeout: connectTimeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
+        httpRequest.destination = HTTPDestination(url)
         client.send(httpRequest) { [redaction, responseSnippetBytes] response in
             completion(Self.result(of: response, snippetBytes: responseSnippetBytes, redaction: redaction))
         }
@@ -198,6 +202,6 @@ public struct HTTPSink: ConcurrentSink {
         return HTTPSink(
             url: url, timeout: timeout, connectTimeout: connectTimeout, maxInFlight: maxInFlight,
             maxResponseBytes: maxResponse, responseSnippetBytes: snippetBytes, caFile: caFile, configuredHeaders: headers,
-            displayURL: displayURL, redaction: redaction, client: LazyHTTPClient())
+            displayURL: displayURL, redaction: redaction, client: .process)
     }
 }

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// What a ``CurlHTTPClient`` and its loop thread share: the multi handle (for wake-ups) and the
-/// queue of requests handed over to the loop.
+/// What a ``CurlHTTPClient`` and one of its loop threads share: the multi handle (for wake-ups),
+/// the queue of requests handed over to the loop, and the thread's connection limits.
 final class CurlClientCore: Sendable {
     /// Everything behind the lock.
     struct State {
@@ -22,17 +22,18 @@ final class CurlClientCore: Sendable {
 
     /// The multi handle; only its thread-safe wake-up is used off the loop thread.
     let multi: CurlMultiHandle
-    /// Requests in flight at once, at most.
-    let maxInFlight: Int
+    /// Connections this thread holds at once, at most: its share of the global cap.
+    let maxConnections: Int
+    /// Connections to one destination at once, at most. Every destination is served by one
+    /// thread only, so this is the whole process's cap for it.
+    let maxConnectionsPerHost: Int
     /// The shared state.
     let state = Mutex(State())
-    /// Requests given to this core and not completed yet; the client sends each new one to the
-    /// core with the fewest.
-    let outstanding = Atomic<Int>(0)
 
-    init(multi: CurlMultiHandle, maxInFlight: Int) {
-        self.multi = multi
-        self.maxInFlight = maxInFlight
+    init(maxConnections: Int, maxConnectionsPerHost: Int) throws(HTTPTransportError) {
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerHost = min(maxConnectionsPerHost, maxConnections)
+        multi = try CurlMultiHandle(maxConnections: maxConnections, perHost: self.maxConnectionsPerHost)
     }
 
     /// Queues `transfer`, or returns `false` once the client is shutting down.

@@ -1,12 +1,17 @@
 import Foundation
 
 /// The HTTP transport: sends ``HTTPRequest``s over libcurl's multi interface on dedicated
-/// threads, reusing keep-alive connections.
+/// threads, reusing keep-alive connections. One client serves every sink of the process
+/// (``LazyHTTPClient/process``), so threads and connections do not grow with the number of sinks.
 ///
 /// - Blocking network work never runs on Swift's cooperative pool or on GCD: each of the
-///   client's `Thread`s drives its own multi handle with `curl_multi_poll`.
-/// - At most `maxInFlight` requests run at once, over at most as many connections; more wait in
-///   order.
+///   client's `Thread`s (at most one per core) drives its own multi handle with `curl_multi_poll`.
+/// - Each destination (scheme, host, port) is served by one thread, chosen by its hash, so that
+///   one multi handle owns all of its connections and the per-destination cap is exact.
+/// - At most ``ConnectionLimits/maxConnectionsPerHost`` connections to one destination and
+///   ``ConnectionLimits/maxConnections`` in all, idle ones included. Requests beyond that wait in
+///   order in the client's own queue, before libcurl sees them, so their deadlines do not run
+///   while they wait; destinations with waiting requests take turns.
 /// - Redirects are never followed, TLS is always verified, only `http` and `https` are allowed,
 ///   environment proxies are ignored, and every request has an overall and a connect deadline.
 /// - A response body is kept up to the request's cap, and a longer one is cut off unread.
@@ -14,24 +19,26 @@ import Foundation
 /// Completion handlers run on a client thread, one after another per thread: keep them short, and
 /// hand longer work elsewhere. A handler may call ``send(_:completion:)`` again.
 public final class CurlHTTPClient: Sendable {
-    /// One per thread; each owns its share of the in-flight limit and of the connections.
+    /// One per thread; each owns its share of the global cap and the destinations hashed to it.
     private let cores: [CurlClientCore]
+    /// The limits the client was made with.
+    public let limits: ConnectionLimits
 
-    /// A client running at most `maxInFlight` requests at once, and keeping as many connections
-    /// open for reuse.
+    /// A client within `limits`.
     ///
     /// A curl thread spent about 40 µs of CPU per request when measured (libcurl, the kernel's
-    /// side of the socket, the callbacks), so one thread tops out near 25,000 requests/s; a busy
-    /// sink gets one thread per 16 requests in flight, up to one per core (`threads` overrides
-    /// that).
-    public init(maxInFlight: Int = 32, threads: Int? = nil) throws(HTTPTransportError) {
-        let limit = max(1, maxInFlight)
-        let count = max(1, min(limit, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, limit / 16)))
+    /// side of the socket, the callbacks), so one thread tops out near 25,000 requests/s: there is
+    /// one thread per core, fewer when the global cap is small (each thread holds an even share of
+    /// it, at least 256 connections); `threads` overrides that.
+    public init(limits: ConnectionLimits = .defaults(), threads: Int? = nil) throws(HTTPTransportError) {
+        self.limits = limits
+        let total = limits.maxConnections
+        let count = max(1, min(total, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, total / 256)))
         var cores: [CurlClientCore] = []
         for index in 0..<count {
-            // The limit split as evenly as it goes: 33 over 2 threads is 17 + 16.
-            let share = limit / count + (index < limit % count ? 1 : 0)
-            let core = CurlClientCore(multi: try CurlMultiHandle(maxConnections: share), maxInFlight: share)
+            // The cap split as evenly as it goes: 33 over 2 threads is 17 + 16.
+            let share = total / count + (index < total % count ? 1 : 0)
+            let core = try CurlClientCore(maxConnections: share, maxConnectionsPerHost: limits.maxConnectionsPerHost)
             let loop = CurlTransferLoop(core: core)
             let thread = Thread { loop.run() }
             // At most 15 characters: Linux drops longer thread names.
@@ -41,6 +48,9 @@ public final class CurlHTTPClient: Sendable {
         }
         self.cores = cores
     }
+
+    /// The client's transfer threads.
+    public var threadCount: Int { cores.count }
 
     deinit {
         // Nothing can call `send` any more: cancel whatever is left, without waiting.
@@ -53,20 +63,6 @@ public final class CurlHTTPClient: Sendable {
     /// `invalid_request` for a header that cannot be sent safely, and `cancelled` once
     /// ``shutdown(grace:)`` has begun.
     public func send(_ request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        // The least busy thread; ties go to the first, so requests sent one at a time share one
-        // keep-alive connection.
-        var chosen = 0
-        var fewest = Int.max
-        for index in cores.indices {
-            let count = cores[index].outstanding.load(ordering: .relaxed)
-            if count < fewest { (chosen, fewest) = (index, count) }
-        }
-        let core = cores[chosen]
-        core.outstanding.add(1, ordering: .relaxed)
-        let completion: @Sendable (HTTPResponse) -> Void = { response in
-            core.outstanding.subtract(1, ordering: .relaxed)
-            completion(response)
-        }
         // The C-side request is built here, on the caller's thread, to keep the loop threads free
         // for network work.
         let transfer: CurlTransfer
@@ -76,11 +72,18 @@ public final class CurlHTTPClient: Sendable {
             completion(HTTPResponse(outcome: .failure(error), durationMs: 0))
             return
         }
-        guard core.enqueue(transfer) else {
+        guard core(for: transfer.destination).enqueue(transfer) else {
             completion(HTTPResponse(
                 outcome: .failure(HTTPTransportError(.cancelled, "the HTTP client is shut down")), durationMs: 0))
             return
         }
+    }
+
+    /// The thread serving `destination`: always the same one, so its connections live in one
+    /// multi handle.
+    private func core(for destination: HTTPDestination) -> CurlClientCore {
+        guard cores.count > 1 else { return cores[0] }
+        return cores[Int(UInt(bitPattern: destination.hashValue) % UInt(cores.count))]
     }
 
     /// Sends `request` and returns the outcome.

@@ -1,7 +1,7 @@
 import CCurl
 
 /// Owns one libcurl multi handle: the connection cache and the driver of every transfer of one
-/// ``CurlHTTPClient``.
+/// ``CurlHTTPClient`` thread.
 ///
 /// `@unchecked Sendable` because the handle is shared between the client and its loop thread, and
 /// that is safe: the only call made from other threads is `curl_multi_wakeup`, which libcurl
@@ -10,9 +10,9 @@ final class CurlMultiHandle: @unchecked Sendable {
     /// The `CURLM *`.
     let raw: UnsafeMutableRawPointer
 
-    /// A multi handle that keeps up to `maxConnections` connections open for reuse and opens at
-    /// most `maxConnections` to any one host.
-    init(maxConnections: Int) throws(HTTPTransportError) {
+    /// A multi handle that keeps up to `maxConnections` connections open, idle ones included, and
+    /// at most `perHost` to any one host.
+    init(maxConnections: Int, perHost: Int) throws(HTTPTransportError) {
         try CurlGlobal.ensureInitialized()
         guard let raw = curl_multi_init() else {
             throw HTTPTransportError(.other, "libcurl could not create a multi handle")
@@ -21,9 +21,10 @@ final class CurlMultiHandle: @unchecked Sendable {
         // The connection cache must hold every connection the in-flight requests use, or
         // keep-alive connections are closed and reopened under load.
         _ = loyali_multi_setopt_long(raw, CURLMOPT_MAXCONNECTS, maxConnections)
-        // One request per connection at a time: never more connections to a host than requests
-        // can be in flight, so a burst cannot open an unbounded number of sockets to a receiver.
-        _ = loyali_multi_setopt_long(raw, CURLMOPT_MAX_HOST_CONNECTIONS, maxConnections)
+        // Backstops only: the loop hands libcurl no more transfers per destination and in all than
+        // these, so a transfer never waits inside libcurl (where its deadline would run). Both
+        // count idle connections too; at the total cap libcurl closes the oldest idle one.
+        _ = loyali_multi_setopt_long(raw, CURLMOPT_MAX_HOST_CONNECTIONS, perHost)
         _ = loyali_multi_setopt_long(raw, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
         // HTTP/1.1 only: no multiplexing, so each transfer waits on its own connection and never
         // behind another receiver's slow response.

@@ -16,6 +16,10 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// The request being sent.
     let request: HTTPRequest
+    /// Where it connects; its client thread and its per-destination slot follow from this.
+    let destination: HTTPDestination
+    /// The loop's index for ``destination``, set when the loop takes the transfer.
+    var destinationIndex = -1
     /// Called once with the result.
     let completion: @Sendable (HTTPResponse) -> Void
     /// The header lines as libcurl reads them.
@@ -42,6 +46,7 @@ final class CurlTransfer: @unchecked Sendable {
     init(request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) throws(HTTPTransportError) {
         self.request = request
         self.completion = completion
+        destination = request.destination ?? HTTPDestination(urlString: request.url)
         headers = try CurlHeaderList(request.headers)
         body = .allocate(byteCount: max(1, request.body.count), alignment: 1)
         request.body.withUnsafeBytes { bytes in

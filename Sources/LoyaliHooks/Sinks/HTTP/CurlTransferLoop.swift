@@ -4,20 +4,30 @@ import Synchronization
 /// The body of a ``CurlHTTPClient``'s thread: starts queued requests on pooled easy handles,
 /// drives them with `curl_multi_poll`, and completes them.
 ///
+/// Requests wait here, per destination, until their destination has a free slot under the
+/// per-host cap and the thread under its share of the global cap; only then does libcurl get
+/// them. Destinations with waiting requests and a free slot take turns, one request each.
+///
 /// `@unchecked Sendable` only so that it can be handed to its `Thread`: from then on it is used on
 /// that thread alone, and it shares nothing but ``CurlClientCore``, which is itself thread-safe.
 final class CurlTransferLoop: @unchecked Sendable {
     private let core: CurlClientCore
     private var multi: UnsafeMutableRawPointer { core.multi.raw }
-    /// Every easy handle created, busy or idle; at most `maxInFlight`.
+    /// Every easy handle created, busy or idle; at most the thread's connection share.
     private var handles: [CurlEasyHandle] = []
     /// Handles with no transfer, ready for the next request.
     private var idle: [CurlEasyHandle] = []
     /// Transfers currently added to the multi handle.
     private var active = 0
-    /// Transfers taken from the shared queue but not started yet (all slots busy), from `waitingHead` on.
-    private var waiting: [CurlTransfer] = []
-    private var waitingHead = 0
+    /// Per destination seen: the requests waiting for a slot, and how many run.
+    private var destinations: [DestinationQueue] = []
+    /// Index into ``destinations`` by destination.
+    private var destinationIndex: [HTTPDestination: Int] = [:]
+    /// Destinations with waiting requests and a free slot, in turn order, from `readyHead` on.
+    private var ready: [Int] = []
+    private var readyHead = 0
+    /// Requests waiting in every destination's queue.
+    private var waitingCount = 0
     /// The buffer swapped with the shared queue, so taking work allocates nothing.
     private var incoming: [CurlTransfer] = []
 
@@ -43,7 +53,7 @@ final class CurlTransferLoop: @unchecked Sendable {
                 if ContinuousClock.now >= stopDeadline { break }
             }
             // Slots freed and work waiting: start it before sleeping.
-            if waitingCount > 0 && active < core.maxInFlight { continue }
+            if readyHead < ready.count && active < core.maxConnections { continue }
             guard prepareToSleep() else { continue }
             var timeout = Self.idlePollMilliseconds
             if let stopDeadline {
@@ -63,9 +73,7 @@ final class CurlTransferLoop: @unchecked Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private var waitingCount: Int { waiting.count - waitingHead }
-
-    /// Moves the shared queue into `waiting`; returns the stop deadline, if stopping.
+    /// Moves the shared queue into the destinations' queues; returns the stop deadline, if stopping.
     private func takeIncoming() -> ContinuousClock.Instant? {
         var taken = incoming
         incoming = []
@@ -74,16 +82,31 @@ final class CurlTransferLoop: @unchecked Sendable {
             state.loopSleeping = false
             return state.stopDeadline
         }
-        if !taken.isEmpty {
-            if waitingHead == waiting.count {
-                waiting.removeAll(keepingCapacity: true)
-                waitingHead = 0
+        for transfer in taken {
+            let index: Int
+            if let known = destinationIndex[transfer.destination] {
+                index = known
+            } else {
+                index = destinations.count
+                destinations.append(DestinationQueue())
+                destinationIndex[transfer.destination] = index
             }
-            waiting.append(contentsOf: taken)
-            taken.removeAll(keepingCapacity: true)
+            transfer.destinationIndex = index
+            destinations[index].waiting.append(transfer)
+            waitingCount += 1
+            markReadyIfRunnable(index)
         }
+        taken.removeAll(keepingCapacity: true)
         incoming = taken
         return deadline
+    }
+
+    /// Puts destination `index` in the turn order if it has waiting requests and a free slot.
+    private func markReadyIfRunnable(_ index: Int) {
+        let destination = destinations[index]
+        guard !destination.isReady, destination.hasWaiting, destination.running < core.maxConnectionsPerHost else { return }
+        destinations[index].isReady = true
+        ready.append(index)
     }
 
     private func sharedQueueHasWork() -> Bool {
@@ -99,24 +122,36 @@ final class CurlTransferLoop: @unchecked Sendable {
         }
     }
 
-    /// Starts waiting transfers while slots are free.
+    /// Starts waiting transfers while the thread has slots, one per ready destination in turn.
     private func startWaiting() {
-        while active < core.maxInFlight && waitingHead < waiting.count {
-            let transfer = waiting[waitingHead]
-            waitingHead += 1
+        while active < core.maxConnections && readyHead < ready.count {
+            let index = ready[readyHead]
+            readyHead += 1
+            destinations[index].isReady = false
+            let transfer = destinations[index].takeFirst()
+            waitingCount -= 1
+            destinations[index].running += 1
+            markReadyIfRunnable(index)
             start(transfer)
         }
-        if waitingHead == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            waitingHead = 0
-        } else if waitingHead >= 1024 {
-            waiting.removeFirst(waitingHead)
-            waitingHead = 0
+        if readyHead == ready.count {
+            ready.removeAll(keepingCapacity: true)
+            readyHead = 0
+        } else if readyHead >= 1024 {
+            ready.removeFirst(readyHead)
+            readyHead = 0
         }
+    }
+
+    /// A transfer of destination `index` ended (or never started): its slot is free again.
+    private func release(_ index: Int) {
+        destinations[index].running -= 1
+        markReadyIfRunnable(index)
     }
 
     private func start(_ transfer: CurlTransfer) {
         guard let handle = idle.popLast() ?? makeHandle() else {
+            release(transfer.destinationIndex)
             transfer.completion(HTTPResponse(
                 outcome: .failure(HTTPTransportError(.other, "libcurl could not create an easy handle")), durationMs: 0))
             return
@@ -127,6 +162,7 @@ final class CurlTransferLoop: @unchecked Sendable {
         guard code == CURLM_OK else {
             _ = handle.finish()
             idle.append(handle)
+            release(transfer.destinationIndex)
             let message = String(cString: curl_multi_strerror(code))
             transfer.completion(HTTPResponse(outcome: .failure(HTTPTransportError(.other, message)), durationMs: 0))
             return
@@ -153,6 +189,7 @@ final class CurlTransferLoop: @unchecked Sendable {
             active -= 1
             let transfer = handle.finish()
             idle.append(handle)
+            if let transfer { release(transfer.destinationIndex) }
             if let transfer, let response { transfer.completion(response) }
         }
     }
@@ -172,13 +209,42 @@ final class CurlTransferLoop: @unchecked Sendable {
                 transfer.completion(response)
             }
         }
-        var queued = waiting[waitingHead...].map(\.completion)
-        waiting.removeAll()
-        waitingHead = 0
+        var queued = destinations.flatMap { $0.waiting[$0.head...].map(\.completion) }
+        destinations.removeAll()
+        destinationIndex.removeAll()
+        ready.removeAll()
+        readyHead = 0
+        waitingCount = 0
         queued += core.state.withLock { state -> [@Sendable (HTTPResponse) -> Void] in
             defer { state.queue.removeAll() }
             return state.queue.map(\.completion)
         }
         for completion in queued { completion(cancelled) }
+    }
+}
+
+/// One destination's share of a ``CurlTransferLoop``: its waiting requests, oldest first from
+/// `head` on, and how many of its transfers run.
+private struct DestinationQueue {
+    var waiting: [CurlTransfer] = []
+    var head = 0
+    var running = 0
+    /// Whether it is in the loop's turn order now.
+    var isReady = false
+
+    var hasWaiting: Bool { head < waiting.count }
+
+    /// Removes and returns the oldest waiting request; there must be one.
+    mutating func takeFirst() -> CurlTransfer {
+        let transfer = waiting[head]
+        head += 1
+        if head == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 {
+            waiting.removeFirst(head)
+            head = 0
+        }
+        return transfer
     }
 }

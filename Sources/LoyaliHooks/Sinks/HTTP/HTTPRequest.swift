@@ -17,6 +17,8 @@ public struct HTTPRequest: Sendable {
     public var maxResponseBytes: Int
     /// A PEM bundle of extra trusted CA certificates, added to the system's.
     public var caFile: String?
+    /// Where `url` connects, when the caller has it parsed already; else it is parsed from `url`.
+    public var destination: HTTPDestination?
 
     /// A request with the sink defaults: a 10 s deadline, a 5 s connect deadline and a 64 KiB cap.
     public init(

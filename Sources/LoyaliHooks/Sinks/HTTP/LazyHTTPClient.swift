@@ -1,21 +1,58 @@
 import Synchronization
 
-/// A ``CurlHTTPClient`` created on first use and shared by every copy of the sink that owns it.
+/// A ``CurlHTTPClient`` created on first use. ``process`` is the one every `http` sink of the
+/// process shares, so that connection limits hold across sinks and threads do not grow with them.
 public final class LazyHTTPClient: Sendable {
-    private let client = Mutex<CurlHTTPClient?>(nil)
+    /// The process's transport. Set its limits with ``configure(_:)`` before the first delivery.
+    public static let process = LazyHTTPClient()
 
-    public init() {}
+    private struct State {
+        var limits: ConnectionLimits?
+        var client: CurlHTTPClient?
+    }
+
+    private let state: Mutex<State>
+    /// The client's thread count; `nil` for its default.
+    private let threads: Int?
+
+    /// A client made with `limits` on first use (the process defaults when `nil`).
+    public init(limits: ConnectionLimits? = nil) {
+        state = Mutex(State(limits: limits))
+        threads = nil
+    }
+
+    /// A client of `threads` threads, for tests.
+    init(limits: ConnectionLimits, threads: Int) {
+        state = Mutex(State(limits: limits))
+        self.threads = threads
+    }
+
+    /// Sets the limits the client is made with. Returns `false`, changing nothing, once the
+    /// client has started: limits are fixed for its lifetime.
+    @discardableResult
+    public func configure(_ limits: ConnectionLimits) -> Bool {
+        state.withLock { state in
+            guard state.client == nil else { return false }
+            state.limits = limits
+            return true
+        }
+    }
+
+    /// The limits the client has, or will be made with.
+    public var limits: ConnectionLimits {
+        state.withLock { $0.client?.limits ?? $0.limits } ?? .defaults()
+    }
 
     /// The client, started now if needed.
-    public func get(maxInFlight: Int) throws(HTTPTransportError) -> CurlHTTPClient {
-        try client.withLock { (existing: inout CurlHTTPClient?) throws(HTTPTransportError) -> CurlHTTPClient in
-            if let existing { return existing }
-            let created = try CurlHTTPClient(maxInFlight: maxInFlight)
-            existing = created
+    public func get() throws(HTTPTransportError) -> CurlHTTPClient {
+        try state.withLock { (state: inout State) throws(HTTPTransportError) -> CurlHTTPClient in
+            if let existing = state.client { return existing }
+            let created = try CurlHTTPClient(limits: state.limits ?? .defaults(), threads: threads)
+            state.client = created
             return created
         }
     }
 
     /// The client if it was ever started.
-    public var started: CurlHTTPClient? { client.withLock { $0 } }
+    public var started: CurlHTTPClient? { state.withLock { $0.client } }
 }
