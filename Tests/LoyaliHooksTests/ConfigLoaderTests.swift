@@ -429,6 +429,27 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
             == ["pipelines/p.yaml:5:48: error: retry.schedule item must be at most 365d, not '366d'"])
     }
 
+    /// Locating an unterminated `${` far into a quoted scalar used to compare the rest of the
+    /// value at every position before it: quadratic, over ten minutes for this file. Now it is
+    /// linear; the bound is only there so the old behaviour fails instead of hanging.
+    @Test(arguments: ["\"", "'"])
+    func unterminatedReferenceLateInALongQuotedValueIsLocatedInLinearTime(quote: String) throws {
+        let before = String(repeating: "x", count: 100_000)
+        let after = String(repeating: "a", count: 100_000)
+        let started = ContinuousClock.now
+        let error = try singleError(pipeline(withSink: "out: { type: file, path: \(quote)\(before)${\(after)\(quote) }"))
+        #expect(ContinuousClock.now - started < .seconds(20))
+        // Line 5 is the sink; the value starts after the quote at column 28.
+        #expect(error.location?.line == 5)
+        #expect(error.location?.column == 29 + 100_000)
+        #expect(error.message == "unterminated variable reference; expected '}'")
+        // A reference longer than the compared prefix, after another one, is still found.
+        let long = String(repeating: "B", count: 100)
+        let second = try singleError(pipeline(withSink: "out: { type: file, path: \(quote)${REGION}x${\(long)C}\(quote) }"))
+        #expect(second.location?.column == 29 + 10)
+        #expect(second.message.hasPrefix("undefined variable '\(long)C'"))
+    }
+
     @Test func unknownEventTypeSuggestsTheCataloguedOne() throws {
         let error = try singleError(
             """

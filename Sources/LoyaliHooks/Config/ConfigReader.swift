@@ -201,13 +201,17 @@ public final class ConfigReader {
             location.column += offset
             return location
         }
-        // The same reference text, counted from the node's start on the written line.
-        let reference = Array(characters[offset...].prefix { $0 != "}" }) + ["}"]
-        let occurrence = characters[..<offset].indices.filter { Array(characters[$0...].prefix(reference.count)) == reference }.count
+        // The same reference text, counted from the node's start on the written line. Only its
+        // first `referencePrefix` characters are compared, so an unterminated `${` in a long value
+        // costs linear time, not a comparison of the rest of the value at every position.
+        let whole = characters[offset...].prefix { $0 != "}" }
+        let reference = whole.count < Self.referencePrefix ? Array(whole) + ["}"] : Array(whole.prefix(Self.referencePrefix))
+        var occurrence = 0
+        for start in 0..<offset where Self.matches(reference, in: characters, at: start) { occurrence += 1 }
         var seen = 0
         var column = max(0, location.column - 1)
         while column + reference.count <= line.count {
-            if Array(line[column..<(column + reference.count)]) == reference {
+            if Self.matches(reference, in: line, at: column) {
                 if seen == occurrence {
                     location.column = column + 1
                     return location
@@ -217,6 +221,16 @@ public final class ConfigReader {
             column += 1
         }
         return location
+    }
+
+    /// How much of a `${…}` reference ``referenceLocation(in:text:style:offset:)`` compares.
+    static let referencePrefix = 64
+
+    /// Whether `needle` occurs in `haystack` at `start`, compared in place.
+    private static func matches(_ needle: [Character], in haystack: [Character], at start: Int) -> Bool {
+        guard start + needle.count <= haystack.count else { return false }
+        for index in needle.indices where haystack[start + index] != needle[index] { return false }
+        return true
     }
 
     /// A boolean: `true` or `false`.
