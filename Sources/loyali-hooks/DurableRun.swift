@@ -21,7 +21,9 @@ enum DurableRun {
         // One runner per store, checked before anything starts (see StateDirectoryLock).
         let lock = try StateOptions.lockForRunner(args)
         defer { withExtendedLifetime(lock) {} }
-        let logger = Logger(format: logFormat)
+        // Log lines go through the status line, which clears the progress line before each one.
+        let status = StatusLine { FileHandle.standardError.write(Data($0.utf8)) }
+        let logger = Logger(format: logFormat, write: status.log)
         if let warning = ConnectionOptions.warning(limits, pipelines: pipelines) { logger.log(.warn, warning) }
         let startErrors = PluginRuntime.start(pipelines, includingSinks: true, logger: logger)
         defer { PluginRuntime.shutdown(pipelines) }
@@ -34,7 +36,7 @@ enum DurableRun {
             logger.log(.info, "stop requested; finishing in-flight deliveries", ["grace": grace])
             runner.requestStop()
         }
-        let progress = ProgressLine(runner: runner)
+        let progress = ProgressLine(runner: runner, status: status)
         let counters: DeliveryRunner.Counters
         do {
             counters = try runner.run()
@@ -72,11 +74,14 @@ final class SignalTrap {
     }
 }
 
-/// On a terminal, a live line on stderr: events read, delivered, retrying, failed and the rate.
+/// On a terminal, a live line on stderr: events read, delivered, deliveries retrying, failed and
+/// the rate. Log lines are written above it (see ``StatusLine``).
 final class ProgressLine {
     private let timer: (any DispatchSourceTimer)?
+    private let status: StatusLine
 
-    init(runner: DeliveryRunner) {
+    init(runner: DeliveryRunner, status: StatusLine) {
+        self.status = status
         guard isatty(2) == 1 else {
             timer = nil
             return
@@ -87,16 +92,16 @@ final class ProgressLine {
         timer.setEventHandler {
             let c = runner.snapshot
             let elapsed = max(Date().timeIntervalSince(start), 0.001)
-            let line = "\r\u{1B}[2K⏳ \(c.eventsRead) events · \(c.delivered) delivered · \(c.retriesScheduled) retrying · \(c.failed) failed · \(Int(Double(c.delivered) / elapsed))/s"
-            FileHandle.standardError.write(Data(line.utf8))
+            status.show(
+                "⏳ \(Plural.count(c.eventsRead, "event")) · \(c.delivered) delivered · \(c.retryingDeliveries) retrying · "
+                    + "\(c.failed) failed · \(Int(Double(c.delivered) / elapsed))/s")
         }
         timer.resume()
         self.timer = timer
     }
 
     func stop() {
-        guard let timer else { return }
-        timer.cancel()
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        timer?.cancel()
+        status.remove()
     }
 }

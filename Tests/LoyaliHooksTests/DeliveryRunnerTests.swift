@@ -139,11 +139,14 @@ struct DeliveryRunnerTests {
     func fullSchedule() throws {
         let harness = try RunnerHarness(events: [Self.event])
         let sink = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
-        let (_, done, result) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]))
+        let (runner, done, result) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]))
         let delays: [Int64] = [60_000, 300_000, 1_800_000, 7_200_000]
         #expect(sink.waitFor(1))
         for (index, delay) in delays.enumerated() {
             #expect(harness.waitForRecordedAttempts(index + 1))
+            // One delivery is retrying, however many retries it has had.
+            #expect(runner.snapshot.retryingDeliveries == 1)
+            #expect(runner.snapshot.retriesScheduled == index + 1)
             harness.clock.advance(byMs: delay)
             #expect(sink.waitFor(index + 2), "attempt \(index + 2) never came")
         }
@@ -151,6 +154,7 @@ struct DeliveryRunnerTests {
         let counters = try #require(result.withLock { $0 })
         #expect(counters.failed == 1)
         #expect(counters.retriesScheduled == 4)
+        #expect(counters.retryingDeliveries == 0)
 
         let requests = sink.requests.withLock { $0 }
         #expect(requests.map(\.attempt) == [1, 2, 3, 4, 5])
@@ -530,5 +534,33 @@ struct HandOffTests {
         started = Date()
         patient.waitForRoom(fed: [0], batch: 2) { true }
         #expect(Date().timeIntervalSince(started) < 1)
+    }
+}
+
+@Suite struct StatusLineTests {
+    @Test func logLinesClearTheProgressLineAndItIsDrawnAgainBelowThem() {
+        let written = Mutex<[String]>([])
+        let status = StatusLine { text in written.withLock { $0.append(text) } }
+        let logger = Logger(format: .logfmt, write: status.log)
+        logger.log(.info, "before")
+        status.show("⏳ 1 event")
+        logger.log(.warn, "attempt failed")
+        status.show("⏳ 2 events")
+        status.remove()
+        status.show("⏳ late timer")
+        logger.log(.info, "after")
+        let clear = "\r\u{1B}[2K"
+        #expect(written.withLock { $0 } == [
+            "level=info msg=before\n",
+            clear + "⏳ 1 event",
+            clear + "level=warn msg=\"attempt failed\"\n⏳ 1 event",
+            clear + "⏳ 2 events",
+            clear,
+            "level=info msg=after\n",
+        ])
+        // On screen, no log line shares a line with the progress text.
+        // On screen (a clear wipes what the line held), no log line shares a line with the progress.
+        let screen = written.withLock { $0.joined() }.components(separatedBy: "\n").map { $0.components(separatedBy: clear).last! }
+        #expect(screen == ["level=info msg=before", "level=warn msg=\"attempt failed\"", "level=info msg=after", ""])
     }
 }

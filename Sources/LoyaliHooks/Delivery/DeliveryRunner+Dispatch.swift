@@ -250,15 +250,20 @@ extension DeliveryRunner {
             case .succeeded:
                 record.outcome = .succeeded
                 delta.delivered += 1
+                if attemptInRound > 1 { delta.retrying -= 1 }
             case .retry(let at):
                 record.outcome = .retry(atMs: at)
                 delta.retriesScheduled += 1
+                // A delivery counts once however many retries it takes: from its first retry
+                // scheduled to its last attempt.
+                if attemptInRound == 1 { delta.retrying += 1 }
                 lane.scheduleRetry(atMs: at)
                 logAttempt(record, delivery: delivery, lane: lane, level: .warn, message: "attempt failed, retry scheduled", next: at)
             case .failed(let reason):
                 record.outcome = .failed
                 if record.errorMessage == nil { record.errorMessage = reason }
                 delta.failed += 1
+                if attemptInRound > 1 { delta.retrying -= 1 }
                 logAttempt(record, delivery: delivery, lane: lane, level: .error, message: "delivery failed: \(reason)", next: nil)
             }
             options.observer?.attemptJudged(

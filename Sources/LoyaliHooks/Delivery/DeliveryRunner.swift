@@ -67,12 +67,20 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var retriesScheduled = 0
         public var failed = 0
         public var transformFailures = 0
+        /// Deliveries waiting for a retry: each counts once, however many retries it takes, from
+        /// its first retry scheduled to its last attempt (``retriesScheduled`` counts retries).
+        /// A delivery a previous run left retrying is not counted; its end is, so read this
+        /// through ``retryingDeliveries``.
+        public var retrying = 0
         /// Of `failed`, the deliveries stored failed because a transform step failed on their
         /// event (one per sink of the pipeline): the delivery log lists them as failed, so the
         /// summary counts them too.
         public var failedByTransforms = 0
         /// Sources that failed (could not be read, or their deliveries could not be stored).
         public var sourcesFailed = 0
+
+        /// ``retrying``, never below zero.
+        public var retryingDeliveries: Int { max(0, retrying) }
     }
 
     let pipelines: [PipelineDefinition]
@@ -348,6 +356,7 @@ extension DeliveryRunner.Counters {
         failed += other.failed
         transformFailures += other.transformFailures
         failedByTransforms += other.failedByTransforms
+        retrying += other.retrying
         sourcesFailed += other.sourcesFailed
     }
 }
