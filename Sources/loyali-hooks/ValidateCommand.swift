@@ -27,9 +27,9 @@ enum ValidateCommand {
             if !args.has("--json") { Terminal.err("\(Plural.count(errors, "error")) in \(Plural.count(Self.filesWithErrors(result.diagnostics), "file"))") }
             throw .config
         }
-        // A transform plugin that cannot start is a config error; sink plugins are only started
-        // by a real run.
-        let startErrors = PluginRuntime.start(result.pipelines, includingSinks: false)
+        // A plugin that cannot start, transform or sink, is a config error: each is started up to
+        // its ready handshake, then stopped.
+        let startErrors = PluginRuntime.start(result.pipelines, includingSinks: true)
         defer { PluginRuntime.shutdown(result.pipelines) }
         Reports.diagnostics(startErrors, json: args.has("--json"))
         guard startErrors.isEmpty else {

@@ -704,6 +704,16 @@ struct PluginTests {
         #expect(broken.stderr.contains("    | ModuleNotFoundError: No module named 'requests'"))
         #expect(try cli(["run", "broken.yaml", "--input", "events.jsonl", "--dry-run"], in: directory).status == 2)
 
+        // validate starts sink plugins too (up to ready, then stops them); a dry run never does.
+        try "source: { type: stdin }\nsinks:\n  out: { type: plugin, plugin: sink-exit-at-start }\n"
+            .write(toFile: directory + "/sink.yaml", atomically: true, encoding: .utf8)
+        let sink = try cli(["validate", "sink.yaml"], in: directory)
+        #expect(sink.status == 2, "\(sink.stderr)")
+        #expect(sink.stderr.hasPrefix("sink.yaml:3:32: error: plugin 'sink-exit-at-start' did not start: it exited with status 1 before answering ready"), "\(sink.stderr)")
+        #expect(sink.stderr.contains("    | ModuleNotFoundError: No module named 'boto3'"))
+        #expect(sink.stderr.hasSuffix("1 plugin could not start\n"))
+        #expect(try cli(["run", "sink.yaml", "--input", "events.jsonl", "--dry-run"], in: directory).status == 0)
+
         // A dry run runs the transform plugin for real and only prints what the sink plugin would get.
         #expect(try cli(["validate", "good.yaml"], in: directory).status == 0)
         let dry = try cli(["run", "good.yaml", "--input", "events.jsonl", "--dry-run", "--json", "--timestamp", "1700000000"], in: directory)
@@ -718,5 +728,9 @@ struct PluginTests {
         #expect(real.status == 0, "\(real.stderr)")
         let delivered = try String(contentsOfFile: directory + "/deliveries.jsonl", encoding: .utf8)
         #expect(delivered.contains(#"\"data\":{\"amount\":12.50,\"tag\":\"cli\"}}"#))
+        // The request names the source event, beside the delivery's own id.
+        let message = try #require(try JSONParser.parse(delivered.trimmingCharacters(in: .newlines)).objectValue)
+        #expect(message["event_id"] == .string("evt_1"))
+        #expect(message["id"]?.stringValue?.hasPrefix("whd_") == true)
     }
 }

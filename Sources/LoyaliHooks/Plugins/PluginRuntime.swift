@@ -5,8 +5,8 @@ import Synchronization
 ///
 /// Loading pipelines never starts a process. The commands start them right after loading, so a
 /// plugin that cannot start is a config-time error at the line that names it, with its stderr:
-/// `validate` and `run --dry-run` start transform plugins only (a dry run never calls a sink
-/// plugin), a real `run` starts sink plugins too.
+/// `run --dry-run` starts transform plugins only (a dry run never calls a sink plugin); `validate`
+/// and a real `run` start sink plugins too (`validate` stops them once they answered ready).
 public enum PluginRuntime {
     /// One plugin use in a pipeline file.
     struct Use {

@@ -12,7 +12,8 @@ import Foundation
 /// ```
 ///
 /// Each attempt goes out as `{"type":"deliver","id":N,"delivery":{"id","pipeline","sink",
-/// "event_type","attempt","headers":{…},"body":"…"}}`, where `body` is the exact signed body, and
+/// "event_id","event_type","attempt","headers":{…},"body":"…"}}` (`event_id` is the source
+/// event's id, `id` the delivery's), where `body` is the exact signed body, and
 /// comes back as `{"id":N,"ok":true}` or `{"id":N,"error":"reason","retry":true|false}`. Failures,
 /// including a crashed or hung plugin, go through the sink's retry schedule like any other.
 public struct PluginSink: ConcurrentSink {
@@ -61,6 +62,8 @@ public struct PluginSink: ConcurrentSink {
         JSONValue.appendJSONString(request.pipeline, to: &out)
         out += #","sink":"#.utf8
         JSONValue.appendJSONString(request.sink, to: &out)
+        out += #","event_id":"#.utf8
+        JSONValue.appendJSONString(request.eventID, to: &out)
         out += #","event_type":"#.utf8
         JSONValue.appendJSONString(request.eventType, to: &out)
         out += #","attempt":"#.utf8
