@@ -55,6 +55,42 @@ private func attempt(
 
 @Suite("DeliveryStore")
 struct DeliveryStoreTests {
+    // MARK: At rest
+
+    /// The permission bits of `path`.
+    private func mode(_ path: String) throws -> Int {
+        try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+    }
+
+    @Test("the state directory is created 0700 and the database, -wal and -shm files 0600")
+    func stateIsPrivate() throws {
+        let directory = StateDirectory()
+        let nested = directory.path + "/state"
+        let store = try DeliveryStore(directory: nested)
+        #expect(try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 1_000) == 1)
+        #expect(try mode(directory.path) == 0o700)
+        #expect(try mode(nested) == 0o700)
+        for suffix in ["", "-wal", "-shm"] {
+            let file = nested + "/" + DeliveryStore.fileName + suffix
+            #expect(FileManager.default.fileExists(atPath: file), "\(file)")
+            #expect(try mode(file) == 0o600, "\(file)")
+        }
+    }
+
+    @Test("a database of ours that others could read is tightened to 0600 when opened")
+    func existingDatabaseIsTightened() throws {
+        let directory = StateDirectory()
+        do {
+            let store = try directory.open()
+            #expect(try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 1_000) == 1)
+        }
+        let file = directory.path + "/" + DeliveryStore.fileName
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        let reopened = try directory.open()
+        #expect(try reopened.counts()[.pending] == 1)
+        #expect(try mode(file) == 0o600)
+    }
+
     // MARK: Outbox
 
     @Test func replayNeverAddsASecondRowNorResetsASucceededOne() throws {

@@ -63,13 +63,14 @@ public final class DeliveryStore: Sendable {
     /// Opens the store with a given migration list; tests use an older list to build an old file.
     init(directory: String, migrations: [StoreMigration]) throws {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Self.createStateDirectory(directory)
         } catch {
             throw DeliveryStoreError(
                 .cannotCreateDirectory, path: directory,
                 message: "cannot create the state directory: \(error.localizedDescription)")
         }
         let path = (directory.hasSuffix("/") ? directory : directory + "/") + Self.fileName
+        Self.secureDatabaseFiles(at: path)
         let database = try SQLiteDatabase(path: path)
         database.setBusyTimeout(milliseconds: 5_000)
         // Refuse a newer database before changing anything in it (journal mode included).
