@@ -642,7 +642,9 @@ struct PluginTests {
         #expect(counters.eventsRead == 4)
         #expect(counters.transformFailures == 1)
         #expect(counters.delivered == 1)
-        #expect(counters.failed == 2)
+        // Two sink failures, and the delivery stored failed by the transform failure.
+        #expect(counters.failed == 3)
+        #expect(counters.failedByTransforms == 1)
         #expect(counters.retriesScheduled == 1)
         #expect(log.index(of: "plugin error: bad event") != nil)
         // The retryable error was attempted twice, the fatal one once.
