@@ -1520,6 +1520,21 @@ struct ListenTests {
 }
 
 extension ListenTests {
+    @Test("limits set from code past any flag's maximum saturate instead of trapping")
+    func extremeLimitsFromCode() throws {
+        var limits = HTTPServer.Limits()
+        limits.requestTimeout = .seconds(Int64.max)
+        limits.idleTimeoutSeconds = Int.max
+        let receiver = WebhookReceiver(secrets: [], behavior: WebhookReceiver.Behavior()) { _ in }
+        let server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), limits: limits, handler: receiver)
+        #expect(try TestConnection(port: server.address.port).request("POST", "/", body: Array("{}".utf8)).status == 200)
+        Thread.sleep(forTimeInterval: 0.2)
+        server.stop(within: .zero)
+        #expect(Duration.seconds(Int64.max).clampedNanoseconds == .max)
+        #expect(Duration.seconds(-5).clampedNanoseconds == 0)
+        #expect(Duration.milliseconds(1_500).clampedNanoseconds == 1_500_000_000)
+    }
+
     @Test("stopping with a delayed answer pending answers 503 instead of aborting in libmicrohttpd")
     func stopWithDelayedAnswerPending() throws {
         var behavior = WebhookReceiver.Behavior()

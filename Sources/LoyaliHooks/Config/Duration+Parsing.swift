@@ -72,6 +72,16 @@ extension Duration {
         return millis.saturatingAdd(attoseconds / 1_000_000_000_000_000)
     }
 
+    /// Whole nanoseconds for monotonic-clock deadlines: 0 for a negative duration, `UInt64.max`
+    /// past it, never a trap (server limits are public and may be set from code).
+    public var clampedNanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, overflow2) = whole.addingReportingOverflow(UInt64(max(0, attoseconds / 1_000_000_000)))
+        return overflow || overflow2 ? .max : sum
+    }
+
     /// A compact rendering in the config syntax: `1m`, `2h`, `1500ms`.
     public var configDescription: String {
         let ms = totalMilliseconds

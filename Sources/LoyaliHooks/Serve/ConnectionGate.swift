@@ -184,8 +184,8 @@ final class ConnectionGate: Sendable {
     }
 
     private func expire(now: UInt64) {
-        let idleNs = UInt64(max(1, limits.idleTimeoutSeconds)) * 1_000_000_000
-        let requestNs = UInt64(max(0, limits.requestTimeout.totalMilliseconds)) * 1_000_000
+        let idleNs = Duration.seconds(max(1, limits.idleTimeoutSeconds)).clampedNanoseconds
+        let requestNs = limits.requestTimeout.clampedNanoseconds
         for (fd, pending) in state.pending {
             let overdue =
                 if let until = pending.closingUntil { now > until } else if let first = pending.firstByteAt { now &- first > requestNs } else {

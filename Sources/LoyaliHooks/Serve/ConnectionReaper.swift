@@ -65,9 +65,7 @@ final class ConnectionReaper: Sendable {
 
     /// Starts the sweeping thread: a request must arrive within `deadline` of its first byte.
     func start(deadline: Duration) {
-        // Limits are public and may be set from code, not only from a checked flag: saturate.
-        let (nanoseconds, overflow) = UInt64(max(0, deadline.totalMilliseconds)).multipliedReportingOverflow(by: 1_000_000)
-        deadlineNs.store(overflow ? .max : nanoseconds, ordering: .relaxed)
+        deadlineNs.store(deadline.clampedNanoseconds, ordering: .relaxed)
         // A tenth of the deadline, between 20 and 250 ms: a request is cut off at most two
         // sweeps late.
         let interval = Duration.milliseconds(max(20, min(250, deadline.totalMilliseconds / 10)))

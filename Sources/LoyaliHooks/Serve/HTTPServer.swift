@@ -105,8 +105,8 @@ public final class HTTPServer: Sendable {
                 Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().requestLineReceived(connection!)
                 return nil
             }, context,
-            UInt32(max(1, limits.threads)), UInt32(Self.connectionLimit(limits.maxConnections)), UInt32(limits.maxConnectionsPerClient),
-            UInt32(limits.idleTimeoutSeconds), Self.memoryLimit(limits), statusHook)
+            UInt32(clamping: max(1, limits.threads)), UInt32(clamping: Self.connectionLimit(limits.maxConnections)), UInt32(clamping: limits.maxConnectionsPerClient),
+            UInt32(clamping: limits.idleTimeoutSeconds), Self.memoryLimit(limits), statusHook)
         guard let started else {
             statusHook.deallocate()
             close(fd)
