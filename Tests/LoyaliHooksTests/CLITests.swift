@@ -517,6 +517,38 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(groups.first?.identity == "file:Tests/Fixtures/cli/fanout-events.jsonl")
         #expect(groups.first?.pipelines.map(\.name) == ["audit", "push"])
     }
+
+    @Test func dryRunBatchesAreCutByOutputBytesWithTheSameOutput() throws {
+        let result = PipelineLoader(environment: CLI.environment, registry: .builtIn)
+            .load(paths: [CLI.fixtures.appendingPathComponent("cli/fanout").path])
+        #expect(!result.hasErrors, "\(result.diagnostics.map(\.description))")
+        let scratch = try TemporaryDirectory()
+        let sample = try CLI.run(["events", "sample", "points.earned", "--json"]).stdoutData
+        let events = Data((0..<300).map { _ in sample }.joined())
+        try events.write(to: scratch.url.appendingPathComponent("events.jsonl"))
+        func dryRun(budget: Int) throws -> (Data, PipelineRunner) {
+            var options = PipelineRunner.Options()
+            options.format = .json
+            options.timestamp = 1_700_000_000
+            options.batchOutputBytes = budget
+            options.input = try InputStream.open(path: scratch.path("events.jsonl"))
+            let path = scratch.path("out-\(budget)")
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            defer { close(fd) }
+            let runner = PipelineRunner(pipelines: result.pipelines, options: options, output: OutputBuffer(descriptor: fd)) { _ in }
+            let summary = runner.run()
+            #expect(summary.delivered == 600)
+            return (try Data(contentsOf: URL(fileURLWithPath: path)), runner)
+        }
+        let (small, smallRunner) = try dryRun(budget: 4096)
+        let (large, largeRunner) = try dryRun(budget: 64 << 20)
+        // Two deliveries of about a kilobyte each per line: a 4 KiB budget is two lines or so,
+        // where the line cap alone would allow 2,048.
+        #expect(smallRunner.nextBatchLines() <= 4)
+        #expect(largeRunner.nextBatchLines() == 2_048)
+        #expect(small == large)
+        #expect(small.count > 300 * 2 * 500)
+    }
 }
 
 // MARK: - sign and verify

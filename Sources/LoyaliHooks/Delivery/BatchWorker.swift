@@ -12,6 +12,8 @@ struct BatchWorker: Sendable {
 
     /// What one batch produced.
     struct Result: Sendable {
+        /// Input lines in the batch.
+        var lines = 0
         var output: [UInt8] = []
         var logs: [String] = []
         /// Rejected lines as JSON objects for `--rejects`.
@@ -31,6 +33,7 @@ struct BatchWorker: Sendable {
 
     func process(_ batch: LineBatch) -> Result {
         var result = Result()
+        result.lines = batch.entries.count
         result.output.reserveCapacity(batch.storage.count * 3)
         var envelopes: [EventEnvelope] = []
         // How many rejection messages come before each event.

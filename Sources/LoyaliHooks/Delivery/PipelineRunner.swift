@@ -25,8 +25,11 @@ public final class PipelineRunner {
         public var rejectsPath: String?
         /// Worker threads for dry runs; defaults to the number of active cores.
         public var workers = ProcessInfo.processInfo.activeProcessorCount
-        /// Lines per batch.
+        /// Lines per batch, at most.
         public var batchSize = 2_048
+        /// Output bytes one batch should plan, about: batches are cut by bytes as well as by
+        /// lines, so memory stays bounded however many pipelines and sinks each event fans out to.
+        public var batchOutputBytes = 4 << 20
 
         public init() {}
     }
@@ -40,6 +43,9 @@ public final class PipelineRunner {
     private var featured: BatchWorker.Featured?
     /// The `human` form's column titles, written above the first short line.
     private var pendingTitles: String?
+    /// Input lines and output bytes of the batches finished so far, to size the next batch.
+    private var linesSeen = 0
+    private var outputBytesSeen = 0
 
     /// Creates a runner that prints to `output` and reports problems through `log` (stderr).
     public init(pipelines: [PipelineDefinition], options: Options, output: OutputBuffer, log: @escaping (String) -> Void) {
@@ -103,13 +109,15 @@ public final class PipelineRunner {
                 timestamp: now, sourceName: stream.name, showSource: options.input == nil)
             // Real deliveries keep input order for file and stdout sinks: one batch at a time.
             let pipeline = BatchPipeline(worker: worker, depth: options.dryRun ? max(1, options.workers) * 2 : 1)
-            var batch = LineBatch(capacity: options.batchSize)
+            var limit = nextBatchLines()
+            var batch = LineBatch(capacity: limit)
             do {
                 try LineReader(stream).forEachLine { line in
                     batch.append(line)
-                    if batch.count == options.batchSize {
+                    if batch.count >= limit {
                         pipeline.submit(batch)
-                        batch = LineBatch(capacity: options.batchSize)
+                        limit = nextBatchLines()
+                        batch = LineBatch(capacity: limit)
                         while let result = pipeline.nextReady() { finish(result, summary: &summary) }
                     }
                     return true
@@ -131,8 +139,20 @@ public final class PipelineRunner {
         return summary
     }
 
+    /// Lines for the next batch: as many as fit ``Options/batchOutputBytes`` at the output per
+    /// line seen so far, up to ``Options/batchSize``. Until a batch has finished, 16: an event
+    /// may fan out to thousands of deliveries, and a first batch of thousands of such events
+    /// would hold gigabytes.
+    func nextBatchLines() -> Int {
+        guard linesSeen > 0 else { return min(16, options.batchSize) }
+        let perLine = max(1, outputBytesSeen / linesSeen)
+        return max(1, min(options.batchSize, options.batchOutputBytes / perLine))
+    }
+
     /// Writes one batch's output, logs and rejects; called in input order.
     private func finish(_ result: BatchWorker.Result, summary: inout RunSummary) {
+        linesSeen += result.lines
+        outputBytesSeen += result.output.count
         do {
             if let titles = pendingTitles, !result.output.isEmpty {
                 output.bytes += titles.utf8
