@@ -377,3 +377,14 @@ private struct PrintedDelivery {
         for package in packages { #expect(readme.contains("`\(package)`"), "README's package list omits \(package)") }
     }
 }
+
+@Suite struct CLIValidateSideEffectTests {
+    @Test func validateStartsTheExampleSinkPluginWithoutLeavingAFile() throws {
+        let directory = try TemporaryDirectory()
+        let result = try CLI.run(
+            ["validate", CLI.packageRoot.appendingPathComponent("pipelines/analytics.yaml").path], in: directory.url,
+            environment: ["LOYALI_HOOKS_PLUGINS": CLI.packageRoot.appendingPathComponent("plugins").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).isEmpty)
+    }
+}

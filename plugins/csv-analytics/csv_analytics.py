@@ -23,7 +23,11 @@ class Table:
         self.columns = [str(column) for column in config["columns"]]
         self.fsync = config["fsync"]
         self.seen = set()
+        # The file and its header are written with the first row, not at start-up: `validate`
+        # starts the plugin only to check it, and must not leave an empty table behind.
+        self.needs_header = True
         if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            self.needs_header = False
             with open(self.path, newline="", encoding="utf-8") as existing:
                 rows = csv.reader(existing)
                 header = next(rows, [])
@@ -32,9 +36,7 @@ class Table:
                 if "delivery_id" in header:
                     index = header.index("delivery_id")
                     self.seen = {row[index] for row in rows if len(row) > index}
-        else:
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            self.append([self.columns])
+
 
     def append(self, rows):
         text = io.StringIO()
@@ -67,7 +69,13 @@ class Table:
         if delivery["id"] in self.seen:
             return
         envelope = json.loads(delivery["body"])
-        self.append([[self.cell(column, delivery, envelope) for column in self.columns]])
+        row = [self.cell(column, delivery, envelope) for column in self.columns]
+        if self.needs_header:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            self.append([self.columns, row])
+            self.needs_header = False
+        else:
+            self.append([row])
         self.seen.add(delivery["id"])
 
 
