@@ -129,6 +129,7 @@ struct JSONTests {
             (#"{"data":{"customer_email":"a@x","customer_email":"b@x"}}"#, "customer_email", ["data"], 33),
             (#"{"data":{"x":[{"k":{"deep":1,"e":2,"deep":3}}]}}"#, "deep", ["data", "x", "0", "k"], 36),
             (#"[0,{"b":1},{"b":1,"c":{"b":0},"b":2}]"#, "b", ["2"], 31),
+            (#"[[7,8,{"a":1,"a":2}]]"#, "a", ["0", "2"], 14),
         ])
     func duplicateKeys(text: String, key: String, path: [String], column: Int) {
         #expect {

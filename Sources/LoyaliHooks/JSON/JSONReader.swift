@@ -104,14 +104,18 @@ struct JSONReader: ~Copyable {
             return .array([])
         }
         let start = valueCount
+        // Counted here: after a failure inside an element, nested containers may have left
+        // values on the stack, so `valueCount - start` would be off.
+        var index = 0
         while true {
             let element: JSONValue
             do {
                 element = try parseValue()
             } catch {
-                throw error.inside(index: valueCount - start)
+                throw error.inside(index: index)
             }
             pushValue(element)
+            index &+= 1
             skipWhitespace()
             guard pos < end else {
                 throw error(
