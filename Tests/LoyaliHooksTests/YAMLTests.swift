@@ -370,4 +370,37 @@ private func at(_ node: YAMLNode?) -> [Int]? {
         #expect(text.characterColumn(line: 1, scalarColumn: 8) == 6)
         #expect(text.characterColumn(line: 2, scalarColumn: 4) == 4)
     }
+
+    @Test func characterColumnMidClusterAndOnASCIILines() {
+        let text = SourceText("ab\ne\u{301}\u{302}z\né")
+        #expect(text.characterColumn(line: 1, scalarColumn: 2) == 2)
+        // Scalars e, U+0301, U+0302, z make the characters e\u{301}\u{302} and z: z is character 2,
+        // and so are the columns of the two accents, counted as the characters before them + 1.
+        #expect(text.characterColumn(line: 2, scalarColumn: 2) == 2)
+        #expect(text.characterColumn(line: 2, scalarColumn: 3) == 2)
+        #expect(text.characterColumn(line: 2, scalarColumn: 4) == 2)
+        #expect(text.characterColumn(line: 2, scalarColumn: 5) == 3)
+        // A precomposed é is one scalar: nothing to convert.
+        #expect(text.characterColumn(line: 3, scalarColumn: 2) == 2)
+        #expect(text.characterColumn(line: 9, scalarColumn: 7) == 7)
+    }
+
+    /// Every node on a long non-ASCII line used to convert its column by rescanning the line from
+    /// its start: a one-line flow mapping of 8,000 accented values did not validate within a
+    /// minute. The bound only makes the old behaviour fail instead of hanging.
+    @Test func manyNodesOnOneLongNonASCIILineParseInLinearTime() throws {
+        let entries = (0..<40_000).map { "k\($0): cafe\u{301}" }.joined(separator: ", ")
+        let started = ContinuousClock.now
+        let text = SourceText("{\(entries), last: [}")
+        var low = 1
+        for column in stride(from: 2, through: 1_000_000, by: 7) {
+            let converted = text.characterColumn(line: 1, scalarColumn: column)
+            #expect(converted <= column && converted >= low, "column \(column)")
+            low = converted
+        }
+        #expect(ContinuousClock.now - started < .seconds(20))
+        // Each entry before the last holds one combining accent: columns past them shift by one each.
+        let last = "{\(entries), last: [}".unicodeScalars.count
+        #expect(text.characterColumn(line: 1, scalarColumn: last) == last - 40_000)
+    }
 }

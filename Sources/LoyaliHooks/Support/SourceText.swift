@@ -5,8 +5,11 @@
 /// dropped because libyaml does not count it as a column either.
 public struct SourceText: Sendable {
     private let lines: [String]
-    /// Per line: whether it is pure ASCII, where scalar and character columns agree.
-    private let asciiLines: [Bool]
+    /// Per line, ascending: the 0-based scalar offsets of the scalars that continue a `Character`
+    /// (a combining accent, the rest of an emoji sequence). Empty for most lines, where scalar and
+    /// character columns agree; found once here so that converting a column is a binary search,
+    /// not a rescan of the line for every node on it (which made long non-ASCII lines quadratic).
+    private let continuationOffsets: [[Int]]
 
     /// Splits `text` into lines.
     public init(_ text: String) {
@@ -34,7 +37,7 @@ public struct SourceText: Sendable {
             lines.append(String(scalars[start...]))
         }
         self.lines = lines
-        asciiLines = lines.map { $0.utf8.allSatisfy { $0 < 0x80 } }
+        continuationOffsets = lines.map(SourceText.continuationOffsets(in:))
     }
 
     /// The number of lines; a final line break does not start another line.
@@ -49,11 +52,29 @@ public struct SourceText: Sendable {
     /// `Character`s (how `SourceLocation` and the diagnostic caret count), so a decomposed `é` or a
     /// multi-scalar emoji before the column moves the caret by one, not by two or more.
     func characterColumn(line n: Int, scalarColumn: Int) -> Int {
-        guard let text = line(n), scalarColumn > 1, !asciiLines[n - 1] else { return scalarColumn }
-        let scalars = text.unicodeScalars
-        let inLine = min(scalarColumn - 1, scalars.count)
-        let prefix = String(String.UnicodeScalarView(scalars.prefix(inLine)))
-        return prefix.count + (scalarColumn - 1 - inLine) + 1
+        guard lines.indices.contains(n - 1), scalarColumn > 1 else { return scalarColumn }
+        let offsets = continuationOffsets[n - 1]
+        guard !offsets.isEmpty else { return scalarColumn }
+        // Every continuation scalar before the column shares a character with the one before it.
+        var low = 0
+        var high = offsets.count
+        while low < high {
+            let middle = (low + high) / 2
+            if offsets[middle] < scalarColumn - 1 { low = middle + 1 } else { high = middle }
+        }
+        return scalarColumn - low
+    }
+
+    private static func continuationOffsets(in line: String) -> [Int] {
+        guard !line.utf8.allSatisfy({ $0 < 0x80 }) else { return [] }
+        var offsets: [Int] = []
+        var offset = 0
+        for character in line {
+            let count = character.unicodeScalars.count
+            if count > 1 { offsets.append(contentsOf: (offset + 1)..<(offset + count)) }
+            offset += count
+        }
+        return offsets
     }
 
     static func isLineBreak(_ scalar: Unicode.Scalar) -> Bool {
