@@ -524,10 +524,12 @@ struct PluginTests {
             try supervisor.start(logger: PluginLogCapture().logger)
             Issue.record("start must fail")
         } catch {
-            #expect(error.message == #"did not start: no {"type":"ready"} within 500ms"#)
+            // 3 s, not less: Python alone took 0.58 s to start on a loaded 2-core machine, and the
+            // stderr line it prints first is part of what is checked.
+            #expect(error.message == #"did not start: no {"type":"ready"} within 3s"#)
             #expect(error.stderr == ["warming up a very large cache..."])
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test func shutdownSendsEOFBeforeSIGTERM() throws {
