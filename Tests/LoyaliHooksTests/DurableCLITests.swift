@@ -3,6 +3,23 @@ import Testing
 
 @testable import LoyaliHooks
 
+/// Starts `python3 arguments…`, a loopback receiver that prints its port once it listens, and
+/// returns the process and that port.
+private func startPythonReceiver(_ arguments: [String]) throws -> (Process, Int) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+    guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        kill(process.processIdentifier, SIGKILL)
+        throw CLITestError(description: "receiver did not start: \(line)")
+    }
+    return (process, port)
+}
+
 /// A loopback receiver (bench/receiver.py) that verifies every signature with Stripe's rules and
 /// logs "<delivery id> <attempt> <status> <signature ok>" per request.
 final class VerifyingReceiver {
@@ -12,23 +29,10 @@ final class VerifyingReceiver {
 
     init(secret: String, failFirst: Int = 0, status: Int = 200, directory: URL) throws {
         logURL = directory.appendingPathComponent("received-\(UUID().uuidString).log")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", CLI.packageRoot.appendingPathComponent("bench/receiver.py").path, "0", secret, logURL.path,
+        (process, port) = try startPythonReceiver([
+            CLI.packageRoot.appendingPathComponent("bench/receiver.py").path, "0", secret, logURL.path,
             "--fail-first", String(failFirst), "--status", String(status),
-        ]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        // The receiver prints its port once it listens.
-        let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
-        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CLITestError(description: "receiver did not start: \(line)")
-        }
-        self.port = port
-        self.process = process
+        ])
     }
 
     deinit {
@@ -51,12 +55,11 @@ final class VerifyingReceiver {
 /// A loopback endpoint that accepts connections and never answers: every attempt hangs.
 final class SilentReceiver {
     let port: Int
-    private let process = Process()
+    private let process: Process
 
     init() throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
+        (process, port) = try startPythonReceiver([
+            "-c",
             """
             import socket, sys
             s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(128)
@@ -64,16 +67,7 @@ final class SilentReceiver {
             held = []
             while True: held.append(s.accept())
             """,
-        ]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
-        guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CLITestError(description: "silent receiver did not start: \(line)")
-        }
-        self.port = port
+        ])
     }
 
     deinit {

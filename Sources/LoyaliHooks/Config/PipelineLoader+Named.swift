@@ -19,15 +19,7 @@ extension PipelineLoader {
     /// problem in the pipeline's own file is reported.
     public func load(pipelineNamed name: String, in paths: [String]) -> NamedResult {
         var diagnostics: [Diagnostic] = []
-        var files: [String] = []
-        for path in paths {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                diagnostics.append(Diagnostic(.error, at: nil, "\(path): no such file or directory"))
-                continue
-            }
-            files += isDirectory.boolValue ? Self.pipelineFiles(in: path) : [path]
-        }
+        let files = Self.pipelineFiles(in: paths, reportingEmptyFolders: false, into: &diagnostics)
         // Stable: files named after the pipeline first, the rest in their usual order.
         let ordered = files.filter { Self.defaultName(for: $0) == name } + files.filter { Self.defaultName(for: $0) != name }
         var knownNames: [String] = []

@@ -25,11 +25,9 @@ public struct PipelineLoader: Sendable {
         public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
     }
 
-    static let topLevelKeys = ["pipeline", "description", "source", "filter", "transform", "sign", "sinks"]
-
-    /// Loads every `*.yaml`/`*.yml` file in `paths` (files, or folders searched recursively).
-    public func load(paths: [String]) -> Result {
-        var diagnostics: [Diagnostic] = []
+    /// The pipeline files `paths` name: each file as given, each folder searched recursively. A
+    /// path that does not exist (and, when asked, a folder without pipeline files) is reported.
+    static func pipelineFiles(in paths: [String], reportingEmptyFolders: Bool, into diagnostics: inout [Diagnostic]) -> [String] {
         var files: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -37,16 +35,25 @@ public struct PipelineLoader: Sendable {
                 diagnostics.append(Diagnostic(.error, at: nil, "\(path): no such file or directory"))
                 continue
             }
-            if isDirectory.boolValue {
-                let found = Self.pipelineFiles(in: path)
-                if found.isEmpty {
-                    diagnostics.append(Diagnostic(.error, at: nil, "\(path): no pipeline files (*.yaml, *.yml) found"))
-                }
-                files += found
-            } else {
+            guard isDirectory.boolValue else {
                 files.append(path)
+                continue
             }
+            let found = pipelineFiles(in: path)
+            if found.isEmpty, reportingEmptyFolders {
+                diagnostics.append(Diagnostic(.error, at: nil, "\(path): no pipeline files (*.yaml, *.yml) found"))
+            }
+            files += found
         }
+        return files
+    }
+
+    static let topLevelKeys = ["pipeline", "description", "source", "filter", "transform", "sign", "sinks"]
+
+    /// Loads every `*.yaml`/`*.yml` file in `paths` (files, or folders searched recursively).
+    public func load(paths: [String]) -> Result {
+        var diagnostics: [Diagnostic] = []
+        let files = Self.pipelineFiles(in: paths, reportingEmptyFolders: true, into: &diagnostics)
         var pipelines: [PipelineDefinition] = []
         var firstDefinition: [String: SourceLocation] = [:]
         // One catalog for the whole load: each plugin manifest is read and reported once.
