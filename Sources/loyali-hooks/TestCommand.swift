@@ -39,7 +39,13 @@ enum TestCommand {
                 "pipeline '\(loaded.name)' does not subscribe to \(type.name); it subscribes to: "
                     + loaded.filter.acceptedTypes.joined(separator: ", "))
         }
-        let pipeline = try chosenSinks(of: loaded, named: args.all("--sink"))
+        let pipeline: PipelineDefinition
+        do {
+            pipeline = try loaded.sinksForTest(named: args.all("--sink"))
+        } catch {
+            // With no --sink given, the only refusal is a pipeline with nothing to test by default.
+            throw .usage(error.message + (args.all("--sink").isEmpty ? "; give --sink NAME" : ""))
+        }
         let startErrors = PluginRuntime.start([pipeline], includingSinks: true)
         defer { PluginRuntime.shutdown([pipeline]) }
         Reports.diagnostics(startErrors, json: false)
@@ -79,26 +85,6 @@ enum TestCommand {
             throw .usage(message)
         }
         return pipeline
-    }
-
-    /// `pipeline` with the sinks named by --sink, or else with its http and plugin sinks.
-    private static func chosenSinks(of pipeline: PipelineDefinition, named names: [String]) throws(CLIError) -> PipelineDefinition {
-        let all = pipeline.sinks.map(\.name)
-        for name in names where !all.contains(name) {
-            throw .usage("pipeline '\(pipeline.name)' has no sink '\(name)'\(Suggestion.didYouMean(name, in: all)); its sinks: \(describe(pipeline))")
-        }
-        if !names.isEmpty { return pipeline.keepingSinks(Set(names)) }
-        let tested = pipeline.sinks.filter { PipelineDefinition.testedSinkKinds.contains($0.sink.kind) }.map(\.name)
-        guard !tested.isEmpty else {
-            throw .usage(
-                "pipeline '\(pipeline.name)' has no http or plugin sink to test; file and stdout sinks are used only when named: "
-                    + "give --sink NAME (its sinks: \(describe(pipeline)))")
-        }
-        return pipeline.keepingSinks(Set(tested))
-    }
-
-    private static func describe(_ pipeline: PipelineDefinition) -> String {
-        pipeline.sinks.map { "\($0.name) (\($0.sink.kind))" }.joined(separator: ", ")
     }
 
     private static func report(_ result: SampleSend.Result, json: Bool) {

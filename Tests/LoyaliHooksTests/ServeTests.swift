@@ -1172,8 +1172,20 @@ struct AdminAPITests {
         let routes = try #require(try fixture.admin("GET", "/api/routes").json)
         let points = routes.objects("routes").first { $0.string("event_type") == "points.earned" }
         #expect(points?.objects("routes").map { "\($0.string("pipeline")!)/\($0.string("sink")!)" } == ["ingest/audit"])
-        let test = try fixture.admin("POST", "/api/pipelines/ingest/test?event=tier.upgraded")
+        // Only http and plugin sinks are tested unless one is named: the file sink is left alone.
+        let outPath = fixture.environment["OUT"]!
+        let before = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let unnamed = try fixture.admin("POST", "/api/pipelines/ingest/test?event=tier.upgraded")
+        #expect(unnamed.status == 400)
+        #expect(unnamed.json?.string("message")?.contains("no http or plugin sink to test") == true)
+        #expect(((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "") == before)
+        let test = try fixture.admin("POST", "/api/pipelines/ingest/test?event=tier.upgraded&sink=audit")
         #expect(test.json?["ok"] == .bool(true))
+        #expect(test.json?["results"]?.arrayValue?.count == 1)
+        let named = try fixture.admin("POST", "/api/pipelines/ingest/test", body: #"{"event":"tier.upgraded","sinks":["audti"]}"#)
+        #expect(named.status == 400)
+        #expect(named.json?.string("message")?.contains("did you mean 'audit'") == true)
+        #expect(try fixture.admin("POST", "/api/pipelines/ingest/test", body: #"{"event":"tier.upgraded","sinks":"audit"}"#).status == 400)
         #expect(try fixture.admin("POST", "/api/pipelines/ingest/test", body: #"{"event":"point.earned"}"#).json?.string("message")?.contains("did you mean") == true)
         #expect(try fixture.admin("POST", "/api/pipelines/nope/test", body: #"{"event":"points.earned"}"#).status == 404)
         let stats = try #require(try fixture.admin("GET", "/api/stats?since=1h").json)

@@ -225,18 +225,27 @@ public final class AdminEndpoint: HTTPServerHandler {
         return .json(202, JSONObject(["queued_count": .number(JSONNumber(Int64(count)))]))
     }
 
-    /// `POST /api/pipelines/{name}/test`: `{"event": "points.earned"}` or `?event=`.
+    /// `POST /api/pipelines/{name}/test`: `{"event": "points.earned", "sinks": ["hook"]}`, or
+    /// `?event=` and `?sink=` (repeatable). Without sinks, the sample goes to the pipeline's http
+    /// and plugin sinks only, as with `loyali-hooks test`.
     private func test(_ name: String, body: [UInt8], query: [(name: String, value: String?)]) -> HTTPServerResponse {
         var eventName = query.last { $0.name == "event" }?.value
-        if eventName == nil {
-            do {
-                let object = try Self.bodyObject(HTTPServerRequest(method: "POST", path: "", body: body))
+        var sinkNames = query.filter { $0.name == "sink" }.compactMap(\.value)
+        do {
+            let object = try Self.bodyObject(HTTPServerRequest(method: "POST", path: "", body: body))
+            if eventName == nil {
                 eventName = try Self.string(object["event"] ?? object["event_type"], "event")
-            } catch let error as BadRequest {
-                return .error(400, "invalid_parameter", error.message)
-            } catch {
-                return .error(400, "invalid_parameter", "\(error)")
             }
+            if let sinks = object["sinks"], sinks != .null {
+                guard let names = sinks.arrayValue?.compactMap(\.stringValue), names.count == sinks.arrayValue?.count else {
+                    throw BadRequest("'sinks' must be an array of sink names")
+                }
+                sinkNames += names
+            }
+        } catch let error as BadRequest {
+            return .error(400, "invalid_parameter", error.message)
+        } catch {
+            return .error(400, "invalid_parameter", "\(error)")
         }
         guard let eventName else { return .error(400, "invalid_parameter", "give the event type as {\"event\": \"points.earned\"}") }
         guard let type = EventCatalogue.type(named: eventName) else {
@@ -247,7 +256,8 @@ public final class AdminEndpoint: HTTPServerHandler {
             return .error(404, "not_found", "no pipeline '\(name)'\(Suggestion.didYouMean(name, in: pipelines.map(\.name)))")
         }
         do {
-            let results = try SampleSend.send(type, through: pipeline, timestamp: context.clock.nowMs() / 1000)
+            let chosen = try pipeline.sinksForTest(named: sinkNames)
+            let results = try SampleSend.send(type, through: chosen, timestamp: context.clock.nowMs() / 1000)
             return .json(200, JSONObject([
                 "pipeline": .string(name), "event_type": .string(type.name),
                 "ok": .bool(results.allSatisfy { $0.outcome.isSuccess }),
