@@ -28,12 +28,11 @@ final class HandOff: @unchecked Sendable {
 
     private struct Lane {
         var open = true
-        var queue: [ClaimedDelivery] = []
-        var head = 0
+        var queue = FIFOQueue<ClaimedDelivery>()
         /// Deliveries taken so far: the ingest thread's measure of progress.
         var taken = 0
 
-        var count: Int { queue.count - head }
+        var count: Int { queue.count }
     }
 
     private let lanes: Mutex<[Lane]>
@@ -97,19 +96,8 @@ final class HandOff: @unchecked Sendable {
     func take(_ lane: Int, limit: Int) -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         let taken = lanes.withLock { lanes -> [ClaimedDelivery] in
-            let count = min(limit, lanes[lane].count)
-            guard count > 0 else { return [] }
-            let start = lanes[lane].head
-            let taken = Array(lanes[lane].queue[start..<start + count])
-            lanes[lane].head += count
-            lanes[lane].taken += count
-            if lanes[lane].head == lanes[lane].queue.count {
-                lanes[lane].queue.removeAll(keepingCapacity: true)
-                lanes[lane].head = 0
-            } else if lanes[lane].head >= 1_024 {
-                lanes[lane].queue.removeFirst(lanes[lane].head)
-                lanes[lane].head = 0
-            }
+            let taken = lanes[lane].queue.popFirst(limit)
+            lanes[lane].taken += taken.count
             return taken
         }
         if !taken.isEmpty { progressed.signal() }

@@ -23,9 +23,8 @@ final class CurlTransferLoop: @unchecked Sendable {
     private var destinations: [DestinationQueue] = []
     /// Index into ``destinations`` by destination.
     private var destinationIndex: [HTTPDestination: Int] = [:]
-    /// Destinations with waiting requests and a free slot, in turn order, from `readyHead` on.
-    private var ready: [Int] = []
-    private var readyHead = 0
+    /// Destinations with waiting requests and a free slot, in turn order.
+    private var ready = FIFOQueue<Int>()
     /// Requests waiting in every destination's queue.
     private var waitingCount = 0
     /// The buffer swapped with the shared queue, so taking work allocates nothing.
@@ -53,7 +52,7 @@ final class CurlTransferLoop: @unchecked Sendable {
                 if ContinuousClock.now >= stopDeadline { break }
             }
             // Slots freed and work waiting: start it before sleeping.
-            if readyHead < ready.count && active < core.maxConnections { continue }
+            if !ready.isEmpty && active < core.maxConnections { continue }
             guard prepareToSleep() else { continue }
             var timeout = Self.idlePollMilliseconds
             if let stopDeadline {
@@ -104,7 +103,7 @@ final class CurlTransferLoop: @unchecked Sendable {
     /// Puts destination `index` in the turn order if it has waiting requests and a free slot.
     private func markReadyIfRunnable(_ index: Int) {
         let destination = destinations[index]
-        guard !destination.isReady, destination.hasWaiting, destination.running < core.maxConnectionsPerHost else { return }
+        guard !destination.isReady, !destination.waiting.isEmpty, destination.running < core.maxConnectionsPerHost else { return }
         destinations[index].isReady = true
         ready.append(index)
     }
@@ -124,22 +123,14 @@ final class CurlTransferLoop: @unchecked Sendable {
 
     /// Starts waiting transfers while the thread has slots, one per ready destination in turn.
     private func startWaiting() {
-        while active < core.maxConnections && readyHead < ready.count {
-            let index = ready[readyHead]
-            readyHead += 1
+        while active < core.maxConnections, let index = ready.popFirst() {
             destinations[index].isReady = false
-            let transfer = destinations[index].takeFirst()
+            // A ready destination has a waiting request: that is what made it ready.
+            guard let transfer = destinations[index].waiting.popFirst() else { continue }
             waitingCount -= 1
             destinations[index].running += 1
             markReadyIfRunnable(index)
             start(transfer)
-        }
-        if readyHead == ready.count {
-            ready.removeAll(keepingCapacity: true)
-            readyHead = 0
-        } else if readyHead >= 1024 {
-            ready.removeFirst(readyHead)
-            readyHead = 0
         }
     }
 
@@ -209,11 +200,10 @@ final class CurlTransferLoop: @unchecked Sendable {
                 transfer.completion(response)
             }
         }
-        var queued = destinations.flatMap { $0.waiting[$0.head...].map(\.completion) }
+        var queued = destinations.flatMap { $0.waiting.elements.map(\.completion) }
         destinations.removeAll()
         destinationIndex.removeAll()
         ready.removeAll()
-        readyHead = 0
         waitingCount = 0
         queued += core.state.withLock { state -> [@Sendable (HTTPResponse) -> Void] in
             defer { state.queue.removeAll() }
@@ -223,28 +213,11 @@ final class CurlTransferLoop: @unchecked Sendable {
     }
 }
 
-/// One destination's share of a ``CurlTransferLoop``: its waiting requests, oldest first from
-/// `head` on, and how many of its transfers run.
+/// One destination's share of a ``CurlTransferLoop``: its waiting requests, oldest first, and how
+/// many of its transfers run.
 private struct DestinationQueue {
-    var waiting: [CurlTransfer] = []
-    var head = 0
+    var waiting = FIFOQueue<CurlTransfer>()
     var running = 0
     /// Whether it is in the loop's turn order now.
     var isReady = false
-
-    var hasWaiting: Bool { head < waiting.count }
-
-    /// Removes and returns the oldest waiting request; there must be one.
-    mutating func takeFirst() -> CurlTransfer {
-        let transfer = waiting[head]
-        head += 1
-        if head == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 {
-            waiting.removeFirst(head)
-            head = 0
-        }
-        return transfer
-    }
 }
