@@ -50,7 +50,7 @@ enum DeliveriesCommand {
             Terminal.out(
                 row.id.padding(37) + "\(row.pipeline)/\(row.sink)".padding(28) + row.eventType.padding(22)
                     + "\(DeliveryRendering.mark(row.status)) \(row.status.rawValue)".padding(13) + String(row.attempts).padding(6)
-                    + last.controlCharactersEscaped.padding(18) + row.updatedAtMs.rfc3339)
+                    + last.padding(18) + row.updatedAtMs.rfc3339)
         }
     }
 

@@ -5,8 +5,13 @@ import LoyaliHooks
 enum StateOptions {
     static let help = "  --state DIR        state directory (default: $LOYALI_HOOKS_STATE or .loyali-hooks/)"
 
+    /// The state directory `--state`, `LOYALI_HOOKS_STATE` or the default names.
+    static func directory(_ args: Arguments) -> String {
+        DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+    }
+
     static func openStore(_ args: Arguments) throws(CLIError) -> DeliveryStore {
-        let directory = DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+        let directory = Self.directory(args)
         do {
             return try DeliveryStore(directory: directory)
         } catch {
@@ -18,7 +23,7 @@ enum StateOptions {
     /// only; `resend`): a missing state directory or database is reported, exit 2, and nothing is
     /// created.
     static func openExistingStore(_ args: Arguments, readOnly: Bool) throws(CLIError) -> DeliveryStore {
-        let directory = DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+        let directory = Self.directory(args)
         do {
             return try DeliveryStore(existingDirectory: directory, readOnly: readOnly)
         } catch let error as DeliveryStoreError where error.kind == .noState {
@@ -32,7 +37,7 @@ enum StateOptions {
     /// The state directory's runner lock (`run`, `serve`); another runner there is a usage
     /// problem, reported at once: exit 2 with `state DIR is in use by pid N`.
     static func lockForRunner(_ args: Arguments) throws(CLIError) -> StateDirectoryLock {
-        let directory = DeliveryStore.stateDirectory(option: args.value("--state"), environment: ProcessInfo.processInfo.environment)
+        let directory = Self.directory(args)
         do {
             return try StateDirectoryLock(directory: directory)
         } catch {

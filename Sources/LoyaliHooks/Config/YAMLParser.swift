@@ -60,7 +60,7 @@ final class YAMLParser {
         self.maximumDepth = maximumDepth
         // With the encoding set, libyaml takes a byte-order mark for content ("did not find
         // expected <document start>"); a file saved with one is still plain UTF-8 YAML.
-        let utf8 = Array(text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? text.utf8.dropFirst(3) : text.utf8.dropFirst(0))
+        let utf8 = Array(text.utf8.dropFirst(text.utf8.starts(with: LineReader.byteOrderMark) ? LineReader.byteOrderMark.count : 0))
         input = .allocate(capacity: max(utf8.count, 1))
         _ = input.initialize(from: utf8)
         parser = .allocate(capacity: 1)

@@ -74,7 +74,7 @@ enum RequestHeadCheck {
     /// `METHOD SP target SP HTTP/1.x`, or why not.
     private static func requestLineProblem(_ line: UnsafeBufferPointer<UInt8>) -> Verdict? {
         let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(isTokenByte), !parts[1].isEmpty,
+        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(HTTPHeader.isTokenByte), !parts[1].isEmpty,
             parts[1].allSatisfy({ $0 > 0x20 && $0 != 0x7F })
         else {
             return .refuse(status: 400, code: "bad_request", message: "malformed request line: expected 'METHOD /path HTTP/1.1'")
@@ -95,20 +95,12 @@ enum RequestHeadCheck {
     /// `Name: value` with a token name and no whitespace before the colon (RFC 9112 §5.1);
     /// a line folded onto the previous one (starting with whitespace) is refused too.
     private static func field(_ line: UnsafeBufferPointer<UInt8>) -> HTTPHeader? {
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0, line[..<colon].allSatisfy(isTokenByte) else { return nil }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0, line[..<colon].allSatisfy(HTTPHeader.isTokenByte) else { return nil }
         var value = line[(colon + 1)...]
         while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
         while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
         guard !value.contains(where: { $0 < 0x20 && $0 != 0x09 }) else { return nil }
         return HTTPHeader(name: String(decoding: line[..<colon], as: UTF8.self), value: String(decoding: value, as: UTF8.self))
-    }
-
-    /// RFC 9110 §5.6.2 `tchar`.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        default: Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
-        }
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

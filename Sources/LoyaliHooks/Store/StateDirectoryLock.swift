@@ -42,8 +42,7 @@ public final class StateDirectoryLock: Sendable {
     /// waiting: a runner that finds another one there must stop at once, not queue behind it.
     public init(directory: String) throws(Failure) {
         do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try DeliveryStore.createStateDirectory(directory)
         } catch {
             throw .unavailable(directory: directory, message: "cannot create the directory: \(error.localizedDescription)")
         }

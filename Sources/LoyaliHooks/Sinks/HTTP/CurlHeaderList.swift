@@ -100,19 +100,11 @@ struct CurlHeaderList: ~Copyable {
         text += bytes.count
     }
 
-    /// RFC 9110 `tchar`: the bytes allowed in a header name.
-    private static let tokenBytes: [Bool] = (0..<256).map { byte in
-        switch byte {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-        default: return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
-        }
-    }
-
     /// Rejects a header that would split into several lines or not parse as one field.
     private static func validate(_ header: HTTPHeader) throws(HTTPTransportError) {
         var name = header.name
         let nameIsToken = name.withUTF8 { bytes in
-            !bytes.isEmpty && tokenBytes.withUnsafeBufferPointer { table in bytes.allSatisfy { table[Int($0)] } }
+            !bytes.isEmpty && bytes.allSatisfy(HTTPHeader.isTokenByte)
         }
         guard nameIsToken else {
             throw HTTPTransportError(.invalidRequest, "header name '\(header.name)' is not a valid HTTP field name")

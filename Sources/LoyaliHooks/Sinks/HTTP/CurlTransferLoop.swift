@@ -25,8 +25,6 @@ final class CurlTransferLoop: @unchecked Sendable {
     private var destinationIndex: [HTTPDestination: Int] = [:]
     /// Destinations with waiting requests and a free slot, in turn order.
     private var ready = FIFOQueue<Int>()
-    /// Requests waiting in every destination's queue.
-    private var waitingCount = 0
     /// The buffer swapped with the shared queue, so taking work allocates nothing.
     private var incoming: [CurlTransfer] = []
 
@@ -48,7 +46,9 @@ final class CurlTransferLoop: @unchecked Sendable {
             completeFinished()
 
             if let stopDeadline {
-                if active == 0 && waitingCount == 0 && !sharedQueueHasWork() { break }
+                // With nothing running every destination has a free slot, so any destination
+                // with waiting requests is in the turn order: an empty one means nothing waits.
+                if active == 0 && ready.isEmpty && !sharedQueueHasWork() { break }
                 if ContinuousClock.now >= stopDeadline { break }
             }
             // Slots freed and work waiting: start it before sleeping.
@@ -92,7 +92,6 @@ final class CurlTransferLoop: @unchecked Sendable {
             }
             transfer.destinationIndex = index
             destinations[index].waiting.append(transfer)
-            waitingCount += 1
             markReadyIfRunnable(index)
         }
         taken.removeAll(keepingCapacity: true)
@@ -127,7 +126,6 @@ final class CurlTransferLoop: @unchecked Sendable {
             destinations[index].isReady = false
             // A ready destination has a waiting request: that is what made it ready.
             guard let transfer = destinations[index].waiting.popFirst() else { continue }
-            waitingCount -= 1
             destinations[index].running += 1
             markReadyIfRunnable(index)
             start(transfer)
@@ -204,7 +202,6 @@ final class CurlTransferLoop: @unchecked Sendable {
         destinations.removeAll()
         destinationIndex.removeAll()
         ready.removeAll()
-        waitingCount = 0
         queued += core.state.withLock { state -> [@Sendable (HTTPResponse) -> Void] in
             defer { state.queue.removeAll() }
             return state.queue.map(\.completion)
