@@ -36,31 +36,18 @@ enum ResendCommand {
         }
         guard !args.positionals.isEmpty else { throw .usage("give the WHD_IDs to resend, or --failed") }
         let store = try StateOptions.openExistingStore(args, readOnly: false)
-        let queued = Set(try StateOptions.attempt { try store.resend(ids: args.positionals, nowMs: now) })
-        Terminal.out("queued \(Plural.count(queued.count, "delivery", "deliveries")) for resend")
-        // Say why each other id was not queued: it is unknown, or it exists but cannot be resent now.
-        var unknown: [String] = []
-        var reasons: [String] = []
-        var seen = Set<String>()
-        for id in args.positionals where !queued.contains(id) && seen.insert(id).inserted {
-            guard let (summary, _) = try StateOptions.attempt({ try store.detail(id: id) }) else {
-                unknown.append(id)
-                continue
-            }
-            reasons.append(Self.notResendable(summary))
-        }
+        let result = try StateOptions.attempt { try store.resendReporting(ids: args.positionals, nowMs: now) }
+        Terminal.out("queued \(Plural.count(result.queued.count, "delivery", "deliveries")) for resend")
+        // Say why each other id was not queued: it is in flight (the only refusal), or unknown.
+        var reasons = result.inFlight.map(Self.inFlightReason)
+        let unknown = result.unknown
         if !unknown.isEmpty { reasons.append("unknown delivery id\(unknown.count == 1 ? "" : "s"): \(unknown.joined(separator: ", "))") }
         if !reasons.isEmpty { throw .failed(reasons.joined(separator: "\n")) }
     }
 
-    /// Why a known delivery was not queued: the store only refuses one that is in flight.
-    static func notResendable(_ summary: DeliverySummary) -> String {
-        switch summary.status {
-        case .inFlight:
-            "cannot resend \(summary.id): it is in flight (an attempt is being sent right now, or a runner was killed "
-                + "mid-attempt and its next start puts it back in the queue); resend it once the attempt is recorded"
-        default:
-            "cannot resend \(summary.id): it is \(summary.status.rawValue) and could not be queued now; try again"
-        }
+    /// Why a delivery in flight was not queued.
+    static func inFlightReason(_ id: String) -> String {
+        "cannot resend \(id): it is in flight (an attempt is being sent right now, or a runner was killed "
+            + "mid-attempt and its next start puts it back in the queue); resend it once the attempt is recorded"
     }
 }

@@ -441,8 +441,8 @@ struct DeliveryStoreTests {
         #expect(second.id == first.id)
         try store.record([attempt(second, at: 60_000, outcome: .failed)])
 
-        let queued = try store.resend(ids: [first.id, "whd_missing", inFlight.id, first.id], nowMs: 500_000)
-        #expect(queued == [first.id])
+        let queued = try store.resendReporting(ids: [first.id, "whd_missing", inFlight.id, first.id], nowMs: 500_000)
+        #expect(queued == DeliveryStore.ResendResult(queued: [first.id], inFlight: [inFlight.id], unknown: ["whd_missing"]))
         let summary = try #require(try store.detail(id: first.id)?.0)
         #expect(summary.status == .pending)
         #expect(summary.nextAttemptMs == 500_000)

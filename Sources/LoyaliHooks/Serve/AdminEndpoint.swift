@@ -132,9 +132,9 @@ public final class AdminEndpoint: HTTPServerHandler {
                 }
                 return .json(200, DeliveryJSON.detail(summary, attempts: attempts))
             case .resendOne(let id):
-                let queued = try context.store.resend(ids: [id], nowMs: context.clock.nowMs())
-                guard queued == [id] else {
-                    if try context.store.detail(id: id) == nil { return .error(404, "not_found", "no delivery '\(id)'") }
+                let result = try context.store.resendReporting(ids: [id], nowMs: context.clock.nowMs())
+                guard result.queued == [id] else {
+                    if result.unknown == [id] { return .error(404, "not_found", "no delivery '\(id)'") }
                     return .error(409, "in_flight", "delivery '\(id)' is being sent right now; try again when the attempt is recorded")
                 }
                 context.currentHooks.resent()
@@ -195,18 +195,12 @@ public final class AdminEndpoint: HTTPServerHandler {
                 throw BadRequest("'ids' must be a non-empty array of delivery ids")
             }
             let wanted = list.compactMap(\.stringValue)
-            let queued = try context.store.resend(ids: wanted, nowMs: nowMs)
-            if !queued.isEmpty { context.currentHooks.resent() }
-            let notQueued = wanted.filter { !queued.contains($0) }
-            // Say why: a known id is only refused while it is in flight.
-            var inFlight: [String] = []
-            var unknown: [String] = []
-            for id in notQueued {
-                if try context.store.detail(id: id) == nil { unknown.append(id) } else { inFlight.append(id) }
-            }
+            let result = try context.store.resendReporting(ids: wanted, nowMs: nowMs)
+            if !result.queued.isEmpty { context.currentHooks.resent() }
+            let notQueued = wanted.filter { !result.queued.contains($0) }
             return .json(202, JSONObject([
-                "queued": .array(queued.map(JSONValue.string)), "not_queued": .array(notQueued.map(JSONValue.string)),
-                "in_flight": .array(inFlight.map(JSONValue.string)), "unknown": .array(unknown.map(JSONValue.string)),
+                "queued": .array(result.queued.map(JSONValue.string)), "not_queued": .array(notQueued.map(JSONValue.string)),
+                "in_flight": .array(result.inFlight.map(JSONValue.string)), "unknown": .array(result.unknown.map(JSONValue.string)),
             ]))
         }
         guard object["failed"] == .bool(true) else {

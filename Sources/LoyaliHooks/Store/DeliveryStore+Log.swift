@@ -65,10 +65,29 @@ extension DeliveryStore {
     /// queued, in order; an id missing from the result is unknown, or in flight right now
     /// (already being sent). One transaction. Blocking.
     public func resend(ids: [String], nowMs: Int64) throws -> [String] {
+        try resendReporting(ids: ids, nowMs: nowMs).queued
+    }
+
+    /// What ``resendReporting(ids:nowMs:)`` did with each id, each list in the order given and
+    /// without repeats.
+    public struct ResendResult: Sendable, Equatable {
+        /// Queued for a fresh attempt.
+        public var queued: [String] = []
+        /// Known, but in flight: the only deliveries the store refuses to queue.
+        public var inFlight: [String] = []
+        /// Not in the store.
+        public var unknown: [String] = []
+    }
+
+    /// ``resend(ids:nowMs:)``, also telling the ids it refused apart: in flight or unknown, read
+    /// in the same transaction, so the reason is the one that held when the id was refused.
+    public func resendReporting(ids: [String], nowMs: Int64) throws -> ResendResult {
         var seen = Set<String>()
         let unique = ids.filter { seen.insert($0).inserted }
         return try withDatabase { database in
             try database.transaction {
+                var result = ResendResult()
+                var refused: [String] = []
                 try database.withStatement(
                     """
                     UPDATE OR ROLLBACK deliveries
@@ -77,15 +96,22 @@ extension DeliveryStore {
                     """
                 ) { statement in
                     try statement.bind(nowMs, at: 2)
-                    var queued: [String] = []
                     for id in unique {
                         statement.reset()
                         try DeliveryIDColumn.bind(id, to: statement, at: 1)
                         try statement.run()
-                        if database.changes == 1 { queued.append(id) }
+                        if database.changes == 1 { result.queued.append(id) } else { refused.append(id) }
                     }
-                    return queued
                 }
+                guard !refused.isEmpty else { return result }
+                try database.withStatement("SELECT 1 FROM deliveries WHERE id = ?1") { statement in
+                    for id in refused {
+                        statement.reset()
+                        try DeliveryIDColumn.bind(id, to: statement, at: 1)
+                        if try statement.step() { result.inFlight.append(id) } else { result.unknown.append(id) }
+                    }
+                }
+                return result
             }
         }
     }
