@@ -3,20 +3,16 @@ import LoyaliHooks
 
 /// `run` without `--dry-run`: the store, the delivery runner, signals, progress and the summary.
 enum DurableRun {
-    static func run(_ args: Arguments, pipelines: [PipelineDefinition], input: LoyaliHooks.InputStream?, rejects: String?) throws(CLIError) {
-        guard !(args.has("--once") && args.has("--drain")) else { throw .usage("choose one of --once and --drain") }
-        if args.has("--json") || args.value("--timestamp") != nil {
-            throw .usage("--json and --timestamp apply to --dry-run only")
-        }
-        let format = args.value("--log-format") ?? "logfmt"
-        guard let logFormat = Logger.Format(rawValue: format) else { throw .usage("--log-format must be logfmt or json") }
+    /// Runs `pipelines` for real. `RunCommand` has checked every flag; `grace` is `--grace`'s.
+    static func run(
+        _ args: Arguments, pipelines: [PipelineDefinition], input: LoyaliHooks.InputStream?, rejects: String?,
+        logFormat: Logger.Format, grace: Duration?
+    ) throws(CLIError) {
         var options = DeliveryRunner.Options()
         options.mode = args.has("--once") ? .once : args.has("--drain") ? .drain : .follow
         options.input = input
         options.rejectsPath = rejects
-        if let grace = args.value("--grace") {
-            options.grace = try ServeCommand.duration(grace, "--grace")
-        }
+        if let grace { options.grace = grace }
         let limits = try ConnectionOptions.install(args)
         // One runner per store, checked before anything starts (see StateDirectoryLock).
         let lock = try StateOptions.lockForRunner(args)

@@ -47,7 +47,7 @@ enum RunCommand {
         // Every value is checked in every mode, before anything is loaded or started.
         let timestamp = try args.unixTime("--timestamp")
         let logFormat = try args.logFormat()
-        if let grace = args.value("--grace") { _ = try ServeCommand.duration(grace, "--grace") }
+        let grace = try args.value("--grace").map { (text) throws(CLIError) in try ServeCommand.duration(text, "--grace") }
         guard !(args.has("--once") && args.has("--drain")) else { throw .usage("choose one of --once and --drain") }
         let dryRun = args.has("--dry-run")
         if dryRun {
@@ -59,6 +59,8 @@ enum RunCommand {
             }
         } else if let first = ["--full", "--pretty"].first(where: args.has) {
             throw .usage("\(first) applies to --dry-run only")
+        } else if args.has("--json") || timestamp != nil {
+            throw .usage("--json and --timestamp apply to --dry-run only")
         }
         let result = PipelineLoader().load(paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals)
         Reports.diagnostics(result.diagnostics, json: false)
@@ -82,7 +84,8 @@ enum RunCommand {
             }
         }
         if !options.dryRun {
-            try DurableRun.run(args, pipelines: result.pipelines, input: options.input, rejects: options.rejectsPath)
+            try DurableRun.run(
+                args, pipelines: result.pipelines, input: options.input, rejects: options.rejectsPath, logFormat: logFormat, grace: grace)
             return
         }
         try dryRunAndReport(result.pipelines, options: options, logger: Logger(format: logFormat))

@@ -62,9 +62,7 @@ enum ServeCommand {
         var configuration = ServeDaemon.Configuration(
             paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals,
             stateDirectory: DeliveryStore.stateDirectory(option: args.value("--state"), environment: environment))
-        guard let logFormat = Logger.Format(rawValue: args.value("--log-format") ?? "logfmt") else {
-            throw .usage("--log-format must be logfmt or json")
-        }
+        let logFormat = try args.logFormat()
         configuration.rejectsPath = args.value("--rejects")
         if let grace = args.value("--grace") { configuration.grace = try duration(grace, "--grace") }
         if args.has("--no-watch") { configuration.watchInterval = nil }
