@@ -38,8 +38,8 @@ enum ConnectionOptions {
 
     /// A warning when `pipelines` can need more connections than the limits or the descriptors
     /// allow (see ``ConnectionLimits/descriptorWarning(for:budget:)``).
-    static func warning(_ limits: ConnectionLimits, pipelines: [PipelineDefinition], otherDescriptors: Int = 0) -> String? {
-        limits.descriptorWarning(for: pipelines, budget: ConnectionLimits.descriptorBudget(otherDescriptors: otherDescriptors))
+    static func warning(_ limits: ConnectionLimits, pipelines: [PipelineDefinition]) -> String? {
+        limits.descriptorWarning(for: pipelines, budget: ConnectionLimits.descriptorBudget())
     }
 
     private static func number(_ args: Arguments, _ option: String, _ variable: String) throws(CLIError) -> Int? {

@@ -42,12 +42,7 @@ enum DurableRun {
         }
         progress.stop()
         _ = signals
-        Terminal.err(
-            "\(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
-                + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
-                + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed"
-                + (counters.failedByTransforms > 0 ? " (\(counters.failedByTransforms) by transform steps)" : "")
-                + (counters.sourcesFailed > 0 ? ", \(Plural.count(counters.sourcesFailed, "source")) failed" : ""))
+        Terminal.err(Reports.countersLine(counters))
         // A source that could not be read or a store that could not be written is a failed run.
         let reasons = runner.failureReasons
         if !reasons.isEmpty { throw .failed(reasons.map { "error: run failed: \($0)" }.joined(separator: "\n")) }

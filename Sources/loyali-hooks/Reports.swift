@@ -2,6 +2,15 @@ import LoyaliHooks
 
 /// Shared renderings of diagnostics and pipelines for the commands.
 enum Reports {
+    /// A durable run's closing counts, as `run` and `serve` print them on stderr.
+    static func countersLine(_ counters: DeliveryRunner.Counters) -> String {
+        "\(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
+            + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
+            + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed"
+            + (counters.failedByTransforms > 0 ? " (\(counters.failedByTransforms) by transform steps)" : "")
+            + (counters.sourcesFailed > 0 ? ", \(Plural.count(counters.sourcesFailed, "source")) failed" : "")
+    }
+
     /// Prints diagnostics: compiler-style on stderr, or JSON lines on stdout.
     static func diagnostics(_ diagnostics: [Diagnostic], json: Bool) {
         for diagnostic in diagnostics {

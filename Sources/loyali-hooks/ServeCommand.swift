@@ -110,11 +110,7 @@ enum ServeCommand {
         daemon.waitUntilStopped()
         _ = (signals, hangups)
         let counters = daemon.shutdown()
-        Terminal.err(
-            "stopped: \(Plural.count(counters.eventsRead, "event")) read, \(counters.rejected) rejected, "
-                + "\(Plural.count(counters.enqueued, "delivery", "deliveries")) queued, \(counters.delivered) delivered, "
-                + "\(Plural.count(counters.retriesScheduled, "retry", "retries")) scheduled, \(counters.failed) failed"
-                + (counters.failedByTransforms > 0 ? " (\(counters.failedByTransforms) by transform steps)" : ""))
+        Terminal.err("stopped: " + Reports.countersLine(counters))
     }
 
     /// The ingest limits from their options.

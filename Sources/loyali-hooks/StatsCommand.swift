@@ -32,8 +32,10 @@ enum StatsCommand {
         Terminal.out(
             "PIPELINE/SINK".padding(28) + "DELIVERIES".padding(12) + "PENDING".padding(9) + "IN FLIGHT".padding(11)
                 + "SUCCESS".padding(12) + "P50".padding(11) + "P95".padding(11) + "P99".padding(11) + "RETRY RATE".padding(13) + "FAILED")
+        var unsettled = 0
         for row in rows {
             let health = Health(row)
+            unsettled += health.unsettled
             Terminal.out(
                 "\(row.pipeline)/\(row.sink)".padding(28) + String(row.total).padding(12)
                     + String(row.pending + row.retrying).padding(9) + String(row.inFlight).padding(11)
@@ -44,7 +46,6 @@ enum StatsCommand {
                     + cell(row.retryRate.map(percent), health.retryRate).padding(13)
                     + cell(String(row.failed), health.failed))
         }
-        let unsettled = rows.reduce(0) { $0 + Health($1).unsettled }
         if unsettled > 0 {
             Terminal.out("⏳ not final: \(Plural.count(unsettled, "delivery", "deliveries")) still pending or in flight")
         }
