@@ -31,8 +31,8 @@ static inline void loyali_mhd_logger(void *cls, const char *format, va_list argu
 }
 
 /// Starts a daemon with its own polling thread(s) (`flags` includes
-/// MHD_USE_INTERNAL_POLLING_THREAD) on `listen_fd`, a socket the caller bound and listens on (or
-/// -1 with MHD_USE_NO_LISTEN_SOCKET: connections come through MHD_add_connection), with:
+/// MHD_USE_INTERNAL_POLLING_THREAD) and no socket of its own (`flags` includes
+/// MHD_USE_NO_LISTEN_SOCKET: connections come through MHD_add_connection), with:
 /// - `thread_pool_size` polling threads (0 or 1: one thread);
 /// - at most `connection_limit` connections, `per_ip_limit` of them from one address (0: none);
 /// - `timeout_seconds` of inactivity before a connection, idle keep-alive included, is closed;
@@ -42,7 +42,7 @@ static inline void loyali_mhd_logger(void *cls, const char *format, va_list argu
 ///   `uri_log` when a request line has been parsed (it must return NULL), and `status_hook`
 ///   (with MHD_USE_ERROR_LOG) for each error answer libmicrohttpd makes by itself.
 static inline struct MHD_Daemon *loyali_mhd_start(
-    unsigned int flags, int listen_fd,
+    unsigned int flags,
     MHD_AccessHandlerCallback handler, void *handler_cls,
     MHD_RequestCompletedCallback completed, void *completed_cls,
     MHD_NotifyConnectionCallback notify, void *notify_cls,
@@ -52,7 +52,6 @@ static inline struct MHD_Daemon *loyali_mhd_start(
 {
     struct MHD_OptionItem options[] = {
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)loyali_mhd_logger, status_hook },
-        { listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_CONNECTION_LIMIT, listen_fd >= 0 ? (intptr_t)listen_fd : (intptr_t)connection_limit, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
         { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify, notify_cls },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, uri_log_cls },

@@ -15,8 +15,6 @@ public final class AdminContext: Sendable {
     public let clock: any DeliveryClock
     private let state = Mutex<State>(State())
     private let hooks: Mutex<Hooks>
-    /// Why the runners' store cannot be written now, or `nil`; see ``setWriteProbe(_:)``.
-    private let writeProbe = Mutex<@Sendable () -> String?>({ nil })
 
     private struct State {
         var pipelines: [PipelineDefinition] = []
@@ -34,15 +32,20 @@ public final class AdminContext: Sendable {
         public var resent: @Sendable () -> Void
         /// Group-commit totals of the ingest committer.
         public var commits: @Sendable () -> (transactions: Int, deliveries: Int, requests: Int)
+        /// Why the runners' store cannot be written now (a full disk), or `nil`: while it says
+        /// why, the process is not ready, and it is again as soon as a write succeeds.
+        public var writeFailure: @Sendable () -> String?
 
         /// Makes hooks; the defaults do nothing.
         public init(
             reload: @escaping @Sendable () -> [Diagnostic]? = { nil }, resent: @escaping @Sendable () -> Void = {},
-            commits: @escaping @Sendable () -> (transactions: Int, deliveries: Int, requests: Int) = { (0, 0, 0) }
+            commits: @escaping @Sendable () -> (transactions: Int, deliveries: Int, requests: Int) = { (0, 0, 0) },
+            writeFailure: @escaping @Sendable () -> String? = { nil }
         ) {
             self.reload = reload
             self.resent = resent
             self.commits = commits
+            self.writeFailure = writeFailure
         }
     }
 
@@ -84,16 +87,12 @@ public final class AdminContext: Sendable {
         state.withLock { ($0.pipelines, $0.generation) }
     }
 
-    /// Installs the check of the store the runners write: while it reports a failure (a full
-    /// disk), the process is not ready, and it is again as soon as a write succeeds.
-    public func setWriteProbe(_ probe: @escaping @Sendable () -> String?) { writeProbe.withLock { $0 = probe } }
-
     /// Whether the process is ready, and if not why: started and not stopping, and its store
     /// taking writes.
     public var readiness: (ready: Bool, reason: String) {
         let (ready, reason) = state.withLock { ($0.ready, $0.notReadyReason) }
         guard ready else { return (false, reason) }
-        if let failure = writeProbe.withLock({ $0 })() { return (false, "the state store cannot be written: \(failure)") }
+        if let failure = currentHooks.writeFailure() { return (false, "the state store cannot be written: \(failure)") }
         return (true, "")
     }
 

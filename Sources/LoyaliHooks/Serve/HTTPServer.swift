@@ -89,7 +89,7 @@ public final class HTTPServer: Sendable {
                     Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().handler.answered(status: Int(status))
                 }, context: context))
         let started = loyali_mhd_start(
-            flags, -1,
+            flags,
             { cls, connection, url, method, _, uploadData, uploadSize, slot in
                 Unmanaged<HTTPServerCore>.fromOpaque(cls!).takeUnretainedValue().access(
                     connection!, url: url, method: method, uploadData: uploadData, uploadSize: uploadSize!, slot: slot!)

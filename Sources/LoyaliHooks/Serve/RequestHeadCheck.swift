@@ -9,8 +9,8 @@ enum RequestHeadCheck {
     enum Verdict: Equatable {
         /// The head has not ended yet and is within the limits: wait for more.
         case incomplete
-        /// A well-formed head of `length` bytes: libmicrohttpd may have the connection.
-        case accept(length: Int)
+        /// A well-formed head: libmicrohttpd may have the connection.
+        case accept
         /// Answer this and close.
         case refuse(status: Int, code: String, message: String)
     }
@@ -68,7 +68,7 @@ enum RequestHeadCheck {
             return .refuse(
                 status: 413, code: "payload_too_large", message: "the request body is larger than the \(maxBodyBytes)-byte limit")
         }
-        return .accept(length: headEnd)
+        return .accept
     }
 
     /// `METHOD SP target SP HTTP/1.x`, or why not.

@@ -227,10 +227,10 @@ public final class ServeDaemon: Sendable {
             commits: { [committer] in
                 let totals = committer.totals
                 return (totals.commits, totals.rows, totals.requests)
-            }))
+            },
+            writeFailure: { [store] in store.writeFailure }))
         context.setConfiguration(loaded.pipelines, generation: 1)
         context.setRunners(1)
-        context.setWriteProbe { [store] in store.writeFailure }
         if let interval = configuration.watchInterval {
             let watcher = PipelineWatcher(paths: configuration.paths, interval: interval) { [weak self] in
                 // Reload off the watcher's thread so stopping the watcher never waits on a reload.
