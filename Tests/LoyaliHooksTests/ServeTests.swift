@@ -1804,6 +1804,29 @@ struct ServeExecutableTests {
 
 @Suite("serve: request helpers")
 struct RequestHelperTests {
+    /// The gate only asks ``RequestHeadCheck`` for a verdict once the new bytes hold a blank line
+    /// (or the limit is passed): that must be exactly when the check can say something other than
+    /// "incomplete", wherever the bytes were split into segments.
+    @Test(arguments: [
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n", "POST /e HTTP/1.1\nA: b\n\n", "\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nA: b\n\r\n", "GET / HTTP/1.1\r\nA: b\r\nC", "bad line\r\n\r\n", "GET / HTTP/1.1\r\n\rX\r\n",
+    ])
+    func gateAsksForAVerdictWhenTheHeadCanHaveEnded(text: String) {
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBufferPointer { all in
+            for end in 1...all.count {
+                let prefix = UnsafeBufferPointer(rebasing: all[..<end])
+                let judged = RequestHeadCheck.inspect(prefix, limit: 1024, maxBodyBytes: 1024) != .incomplete
+                // Split anywhere before `end`: the new bytes alone still show the head's end.
+                for split in 0..<end {
+                    let seen = ConnectionGate.hasBlankLine(UnsafeBufferPointer(rebasing: all[..<split]), from: 0)
+                        || ConnectionGate.hasBlankLine(prefix, from: split)
+                    #expect(!judged || seen, "\(text.debugDescription) judged at \(end) bytes, split at \(split)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: [
         ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER   abc  ", "abc"), ("Bearer", nil), ("Bearer ", nil),
         ("Basic abc", nil), ("Bearerabc", nil), ("Bearer a b", "a b"),

@@ -21,6 +21,8 @@ final class ConnectionGate: Sendable {
         var addressLength = socklen_t(0)
         var acceptedAt: UInt64
         var firstByteAt: UInt64?
+        /// Bytes seen by the last peek: only what came after them is searched for the head's end.
+        var peeked = 0
         /// Answered and half-closed: drained until this time, then closed.
         var closingUntil: UInt64?
     }
@@ -144,10 +146,16 @@ final class ConnectionGate: Sendable {
             return
         }
         let now = ConnectionReaper.now()
-        if pending.firstByteAt == nil {
-            pending.firstByteAt = now
-            state.pending[fd] = pending
-        }
+        if pending.firstByteAt == nil { pending.firstByteAt = now }
+        // The head can only be judged once it has ended or outgrown the limit: until then the
+        // check would say "incomplete" again. Searching just the new bytes for the blank line
+        // keeps a client that trickles its head from costing a rescan of all of it per segment.
+        let searchFrom = pending.peeked
+        pending.peeked = read
+        state.pending[fd] = pending
+        let mayBeJudged = read > limits.maxHeaderBytes
+            || state.peek.withUnsafeBufferPointer { Self.hasBlankLine(UnsafeBufferPointer(rebasing: $0[..<read]), from: searchFrom) }
+        guard mayBeJudged else { return }
         let verdict = state.peek.withUnsafeBufferPointer {
             RequestHeadCheck.inspect(UnsafeBufferPointer(rebasing: $0[..<read]), limit: limits.maxHeaderBytes, maxBodyBytes: limits.maxBodyBytes)
         }
@@ -171,6 +179,20 @@ final class ConnectionGate: Sendable {
             state.pending[fd] = pending
             if !drain(fd) { forget(fd) }
         }
+    }
+
+    /// Whether a line feed at `from` or later ends an empty line (`\n`, or `\r\n`, right after
+    /// the previous line feed or at the start): where ``RequestHeadCheck`` finds a head's end.
+    static func hasBlankLine(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Bool {
+        var index = max(0, from)
+        while index < bytes.count {
+            if bytes[index] == 0x0A {
+                if index == 0 || bytes[index - 1] == 0x0A { return true }
+                if bytes[index - 1] == 0x0D, index == 1 || bytes[index - 2] == 0x0A { return true }
+            }
+            index += 1
+        }
+        return false
     }
 
     /// Reads and drops what the client sent; `false` once it has closed (or failed).
