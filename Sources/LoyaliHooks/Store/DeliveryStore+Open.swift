@@ -19,7 +19,7 @@ extension DeliveryStore {
                 .noState, path: directory,
                 message: "the state directory does not exist (nothing has run with this state; check --state or LOYALI_HOOKS_STATE)")
         }
-        let path = (directory.hasSuffix("/") ? directory : directory + "/") + Self.fileName
+        let path = Self.file(Self.fileName, in: directory)
         guard FileManager.default.fileExists(atPath: path) else {
             throw DeliveryStoreError(
                 .noState, path: directory,

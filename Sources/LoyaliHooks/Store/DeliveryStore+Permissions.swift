@@ -7,6 +7,11 @@ extension DeliveryStore {
     /// Mode of the database and its `-wal` and `-shm` files.
     static let fileMode: mode_t = 0o600
 
+    /// The path of the file `name` in the state directory `directory`.
+    static func file(_ name: String, in directory: String) -> String {
+        (directory.hasSuffix("/") ? directory : directory + "/") + name
+    }
+
     /// Creates `directory` (and missing parents) with mode 0700; an existing directory is the
     /// user's choice (it may be `.`) and is left as it is.
     static func createStateDirectory(_ directory: String) throws {

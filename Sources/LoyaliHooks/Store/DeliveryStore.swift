@@ -69,7 +69,7 @@ public final class DeliveryStore: Sendable {
                 .cannotCreateDirectory, path: directory,
                 message: "cannot create the state directory: \(error.localizedDescription)")
         }
-        let path = (directory.hasSuffix("/") ? directory : directory + "/") + Self.fileName
+        let path = Self.file(Self.fileName, in: directory)
         Self.secureDatabaseFiles(at: path)
         let database = try SQLiteDatabase(path: path)
         database.setBusyTimeout(milliseconds: 5_000)

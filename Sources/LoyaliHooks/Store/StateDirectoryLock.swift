@@ -46,7 +46,7 @@ public final class StateDirectoryLock: Sendable {
         } catch {
             throw .unavailable(directory: directory, message: "cannot create the directory: \(error.localizedDescription)")
         }
-        let path = (directory.hasSuffix("/") ? directory : directory + "/") + Self.fileName
+        let path = DeliveryStore.file(Self.fileName, in: directory)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw .unavailable(directory: directory, message: "\(path): \(String(cString: strerror(errno)))")
