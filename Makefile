@@ -27,8 +27,11 @@ demo: build
 	$(DEMO_ENV) $(BIN) validate pipelines/
 	$(DEMO_ENV) $(BIN) run pipelines/ --dry-run
 
+# The Swift tests, then the pipeline tests in pipelines/tests/ (no secrets needed).
 test: deps
 	$(SWIFT) test
+	$(SWIFT) build
+	$(BIN) check pipelines/
 
 # Every benchmark, each against its baseline measured in the same run (see docs/benchmarks.md).
 bench: release

@@ -1,8 +1,8 @@
 extension ConfigReader {
     /// Converts a YAML value to JSON with the YAML 1.2 core schema: plain `null`/`~`, `true`/`false`
     /// and numbers become JSON literals; quoted scalars are always strings. String values may use
-    /// `${VAR}`.
-    public func jsonValue(_ node: YAMLNode, what: String) -> JSONValue? {
+    /// `${VAR}` unless `interpolate` is false (pipeline tests compare values as written).
+    public func jsonValue(_ node: YAMLNode, what: String, interpolate: Bool = true) -> JSONValue? {
         switch node.content {
         case .scalar(let text, let style):
             if style == .plain {
@@ -14,11 +14,11 @@ extension ConfigReader {
                     if Self.isJSONNumber(text) { return .number(JSONNumber(literal: text)) }
                 }
             }
-            return string(node, what: what).map(JSONValue.string)
+            return (interpolate ? string(node, what: what) : text).map(JSONValue.string)
         case .sequence(let items):
             var values: [JSONValue] = []
             for item in items {
-                guard let value = jsonValue(item, what: what) else { return nil }
+                guard let value = jsonValue(item, what: what, interpolate: interpolate) else { return nil }
                 values.append(value)
             }
             return .array(values)
@@ -26,7 +26,7 @@ extension ConfigReader {
             guard let mapping = mapping(node, allowedKeys: nil, in: what) else { return nil }
             var object = JSONObject()
             for entry in mapping.entries {
-                guard let value = jsonValue(entry.value, what: what) else { return nil }
+                guard let value = jsonValue(entry.value, what: what, interpolate: interpolate) else { return nil }
                 object.members.append(JSONObject.Member(key: entry.key, value: value))
             }
             return .object(object)

@@ -84,12 +84,14 @@ public struct PipelineLoader: Sendable {
         return Result(pipelines: hasErrors ? [] : pipelines, diagnostics: diagnostics, files: files)
     }
 
-    /// Pipeline files under `directory`, sorted so runs are reproducible.
+    /// Pipeline files under `directory`, sorted so runs are reproducible. Files in a `tests`
+    /// folder are pipeline tests (`loyali-hooks check`), not pipelines.
     static func pipelineFiles(in directory: String) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
         var files: [String] = []
         while let relative = enumerator.nextObject() as? String {
             guard relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
+            if PipelineTestFile.isTestFile(relative) { continue }
             let separator = directory.hasSuffix("/") ? "" : "/"
             files.append(directory + separator + relative)
         }
