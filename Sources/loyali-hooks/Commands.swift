@@ -14,6 +14,7 @@ enum Commands {
         Command(name: "check", summary: "run the pipeline tests beside the pipelines, offline", usage: CheckCommand.usage, run: CheckCommand.run),
         Command(name: "run", summary: "read sources and deliver (or --dry-run: print) signed payloads", usage: RunCommand.usage, run: RunCommand.run),
         Command(name: "serve", summary: "run every pipeline as a daemon: HTTP ingest, admin API, metrics", usage: ServeCommand.usage, run: ServeCommand.run),
+        Command(name: "plan", summary: "each sink's retry timeline: attempts, delays, jitter, the last attempt", usage: PlanCommand.usage, run: PlanCommand.run),
         Command(name: "deliveries", summary: "the delivery log, or one delivery's attempt timeline", usage: DeliveriesCommand.usage, run: DeliveriesCommand.run),
         Command(name: "resend", summary: "queue fresh attempts for deliveries (same id, new signature)", usage: ResendCommand.usage, run: ResendCommand.run),
         Command(name: "stats", summary: "delivery health per pipeline and sink", usage: StatsCommand.usage, run: StatsCommand.run),

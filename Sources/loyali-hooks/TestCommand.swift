@@ -33,7 +33,7 @@ enum TestCommand {
         guard let type = EventCatalogue.type(named: eventName) else {
             throw .usage("unknown event type '\(eventName)'\(Suggestion.didYouMean(eventName, in: EventCatalogue.names))")
         }
-        let loaded = try pipeline(name, paths: Array(args.positionals.dropFirst()))
+        let loaded = try PipelineArgument.pipeline(name, paths: Array(args.positionals.dropFirst()), loader: PipelineLoader(), lookup: "test NAME --event TYPE")
         guard loaded.filter.accepts(type.name) else {
             throw .usage(
                 "pipeline '\(loaded.name)' does not subscribe to \(type.name); it subscribes to: "
@@ -58,33 +58,6 @@ enum TestCommand {
         }
         for result in results { report(result, json: args.has("--json")) }
         if results.contains(where: { !$0.outcome.isSuccess }) { throw .failed("") }
-    }
-
-    /// The pipeline `argument` names: a pipeline file, or a name looked up in `paths`.
-    private static func pipeline(_ argument: String, paths: [String]) throws(CLIError) -> PipelineDefinition {
-        let isFile = argument.contains("/") || argument.hasSuffix(".yaml") || argument.hasSuffix(".yml")
-        if isFile {
-            guard paths.isEmpty else { throw .usage("PATH… looks up a pipeline by name; with a pipeline file, give no PATH") }
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw .usage("'\(argument)' is a folder; give a pipeline name (looked up in it with 'test NAME --event TYPE \(argument)') or a pipeline file")
-            }
-            let result = PipelineLoader().load(paths: [argument])
-            Reports.diagnostics(result.diagnostics, json: false)
-            guard !result.hasErrors, let pipeline = result.pipelines.first else { throw .config }
-            return pipeline
-        }
-        let result = PipelineLoader().load(pipelineNamed: argument, in: paths.isEmpty ? ["pipelines"] : paths)
-        Reports.diagnostics(result.diagnostics, json: false)
-        guard !result.diagnostics.contains(where: { $0.severity == .error }) else { throw .config }
-        guard let pipeline = result.pipeline else {
-            var message = "no pipeline '\(argument)'\(Suggestion.didYouMean(argument, in: result.knownNames))"
-            if !result.unreadableFiles.isEmpty {
-                message += " (not loaded, with errors: \(result.unreadableFiles.joined(separator: ", ")); 'loyali-hooks validate' shows them)"
-            }
-            throw .usage(message)
-        }
-        return pipeline
     }
 
     private static func report(_ result: SampleSend.Result, json: Bool) {

@@ -190,3 +190,62 @@ struct RetryTests {
         #expect(clock.nowMs() == 3_600_000)
     }
 }
+
+// MARK: - plan: the retry timeline
+
+@Suite("Retry timeline (plan)")
+struct RetryTimelineTests {
+    @Test("the guide's table: attempt, delay and total, jitter bounds, latest with timeouts")
+    func guideTable() {
+        let policy = RetryPolicy(schedule: [.zero, .seconds(60), .seconds(300), .seconds(1_800), .seconds(7_200)], jitter: 0.1, maxRetryAfter: .seconds(3_600))
+        let timeline = RetryTimeline(policy: policy, attemptTimeout: .seconds(10))
+        #expect(timeline.rows.map(\.delayMs) == [0, 60_000, 300_000, 1_800_000, 7_200_000])
+        #expect(timeline.rows.map(\.totalMs) == [0, 60_000, 360_000, 2_160_000, 9_360_000])
+        #expect(timeline.rows[0].delayRangeMs == 0...0, "the first attempt is never jittered")
+        #expect(timeline.rows[1].delayRangeMs == 54_000...66_000)
+        #expect(timeline.rows[4].totalRangeMs == 8_424_000...(10_296_000 + 40_000))
+        #expect(timeline.latestMs == 10_336_000)
+        // Retry-After can stretch a wait up to max_retry_after (1h): 1h, 1h, 1h, 2h12m plus timeouts.
+        #expect(timeline.latestWithRetryAfterMs == 3 * 3_600_000 + 7_920_000 + 40_000)
+        #expect(RetryTimeline.text(ms: 10_336_000) == "2h 52m 16s")
+        #expect(RetryTimeline.text(ms: 1_500) == "1.5s")
+    }
+
+    @Test("the jitter bounds are those RetryDecision can draw")
+    func boundsMatchDecisions() {
+        let policy = RetryPolicy(schedule: [.seconds(5), .seconds(100)], jitter: 0.25, maxRetryAfter: .seconds(1))
+        let timeline = RetryTimeline(policy: policy, attemptTimeout: .zero)
+        #expect(timeline.rows[0].totalMs == 5_000, "the first attempt waits schedule[0]")
+        for random in [0.0, 0.999_999] {
+            guard case .retry(let at) = RetryDecision(policy: policy).outcome(
+                for: .httpStatus(500, retryAfter: nil, snippet: ""), attemptInRound: 1, nowMs: 0, random: { random })
+            else { Issue.record("expected a retry"); return }
+            #expect(timeline.rows[1].delayRangeMs.contains(at))
+        }
+        #expect(timeline.rows[1].delayRangeMs == 75_000...125_000)
+    }
+
+    @Test("loyali-hooks plan prints each sink's timeline without secrets set")
+    func planCommand() throws {
+        let result = try CLI.run(["plan", "notifications", "--now", "1700000000"], unsetting: ["NOTIFY_SECRET"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdoutLines
+        #expect(lines.contains { $0.hasPrefix("push (http ") && $0.contains("schedule [0s, 10s, 1m, 5m, 30m, 2h], jitter 10%") }, "\(result.stdout)")
+        #expect(lines.contains("  2        10s          9s–11s         10s         2023-11-14T22:13:30Z  2023-11-14T22:13:36Z"), "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("  last attempt: by 2023-11-15T01:05:32Z (2h 52m 12s after creation)") }, "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("  after attempt 6 fails: the delivery is marked failed") }, "\(result.stdout)")
+
+        let json = try CLI.run(["plan", "pipelines/fulfillment.yaml", "--sink", "audit", "--now", "1700000000", "--json"], unsetting: ["FULFILLMENT_SECRET"])
+        #expect(json.status == 0, "\(json.stderr)")
+        #expect(json.stdoutLines.count == 1)
+        let object = try #require(try JSONParser.parse(json.stdoutLines[0]).objectValue)
+        #expect(object["sink"] == .string("audit"))
+        #expect(object["attempts"]?.arrayValue?.count == 5)
+        #expect(object["last_attempt_by"] == .string("2023-11-15T00:49:20Z"))
+        #expect(object["last_attempt_by_with_retry_after"] == nil, "a file sink hears no Retry-After")
+
+        let unknown = try CLI.run(["plan", "notifications", "--sink", "psuh"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("no sink 'psuh'; did you mean 'push'?"), "\(unknown.stderr)")
+    }
+}

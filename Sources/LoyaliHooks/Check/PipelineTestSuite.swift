@@ -60,36 +60,12 @@ public enum PipelineTestSuite {
         }
         return files.sorted()
     }
-
-    /// `environment` plus the test secret for every variable that `files` reference without a
-    /// default and `environment` lacks: tests sign with the test secret anyway, so they never
-    /// need the real ones and run in CI with none set.
-    public static func environment(_ environment: [String: String], forFiles files: [String]) -> [String: String] {
-        var result = environment
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { continue }
-            let text = String(decoding: data, as: UTF8.self)
-            var rest = text[...]
-            while let start = rest.range(of: "${") {
-                rest = rest[start.upperBound...]
-                guard let end = rest.firstIndex(of: "}") else { break }
-                let name = String(rest[..<end])
-                if VariableInterpolator.isValidName(name), result[name] == nil {
-                    result[name] = PipelineTestRunner.testSecret.revealText()
-                }
-                rest = rest[end...]
-            }
-        }
-        return result
-    }
 }
 
 extension PipelineTestSuite {
-    /// Loads the pipelines in `paths` for testing: with ``environment(_:forFiles:)``, so unset
-    /// secrets do not stop a check.
+    /// Loads the pipelines in `paths` for testing, with ``PipelineLoader/offline(paths:environment:)``
+    /// so that unset secrets do not stop a check.
     public static func loadPipelines(paths: [String], environment: [String: String]) -> PipelineLoader.Result {
-        var ignored: [Diagnostic] = []
-        let files = PipelineLoader.pipelineFiles(in: paths, reportingEmptyFolders: false, into: &ignored)
-        return PipelineLoader(environment: Self.environment(environment, forFiles: files)).load(paths: paths)
+        PipelineLoader.offline(paths: paths, environment: environment).load(paths: paths)
     }
 }
