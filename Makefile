@@ -27,9 +27,10 @@ demo: build
 	$(DEMO_ENV) $(BIN) validate pipelines/
 	$(DEMO_ENV) $(BIN) run pipelines/ --dry-run
 
-# The Swift tests, then the pipeline tests in pipelines/tests/ (no secrets needed).
+# The Swift tests (with a throwaway PostgreSQL for the PostgreSQL store's tests, stopped at the end
+# whatever happens), then the pipeline tests in pipelines/tests/ (no secrets needed).
 test: deps
-	$(SWIFT) test
+	bash .ci/with-postgres $(SWIFT) test
 	$(SWIFT) build
 	$(BIN) check pipelines/
 

@@ -26,9 +26,12 @@ let package = Package(
         .systemLibrary(
             name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
         .target(
             name: "LoyaliHooks",
-            dependencies: ["CYaml", "CCrypto", "CSQLite", "CCurl", "CMicroHTTPD"]),
+            dependencies: ["CYaml", "CCrypto", "CSQLite", "CCurl", "CMicroHTTPD", "CLibPQ"]),
         .executableTarget(
             name: "loyali-hooks",
             dependencies: ["LoyaliHooks"]),

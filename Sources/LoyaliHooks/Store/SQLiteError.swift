@@ -52,8 +52,8 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
         return text
     }
 
-    /// Long schema or batch SQL on one line, so a log line stays one line.
-    private static func compact(_ sql: String) -> String {
+    /// Long schema or batch SQL on one line, so a log line stays one line (PostgresError's too).
+    static func compact(_ sql: String) -> String {
         let words = sql.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
         let line = words.joined(separator: " ")
         return line.count > 200 ? String(line.prefix(200)) + "…" : line
