@@ -1,0 +1,131 @@
+/// The PostgreSQL store's schema, as an ordered list of migrations, and the code that applies them.
+///
+/// The tables mirror the SQLite store's (same columns, same meanings), so both engines answer the
+/// same contract. The version lives in `loyali_schema` (one row per applied migration).
+///
+/// Several nodes may start at once against an empty database: migrating holds a transaction-level
+/// advisory lock, so one of them creates the schema and the others find it done. Never edit a
+/// migration that has shipped: append one. A database whose version is higher than the last
+/// migration's was written by a newer build and is refused.
+enum PostgresSchema {
+    /// The advisory lock key migrations hold (any constant; the ASCII of "loyalimg").
+    static let migrationLockKey: Int64 = 0x6C6F_7961_6C69_6D67
+
+    /// Every migration, oldest first.
+    static let migrations: [StoreMigration] = [
+        StoreMigration(
+            version: 1, summary: "outbox with leases, attempt log with nodes, source checkpoints",
+            sql: """
+                CREATE TABLE deliveries (
+                    -- Enqueue order; attempts refer to it, and "oldest first" follows it.
+                    seq bigserial PRIMARY KEY,
+                    id text NOT NULL UNIQUE CHECK (id <> ''),
+                    pipeline text NOT NULL CHECK (pipeline <> ''),
+                    sink text NOT NULL CHECK (sink <> ''),
+                    event_id text NOT NULL,
+                    event_type text NOT NULL,
+                    schedule text NOT NULL CHECK (schedule <> ''),
+                    status text NOT NULL CHECK (
+                        status IN ('pending', 'retrying', 'in_flight', 'succeeded', 'failed')),
+                    attempts integer NOT NULL DEFAULT 0,
+                    schedule_offset integer NOT NULL DEFAULT 0,
+                    next_attempt_at bigint,
+                    created_at bigint NOT NULL,
+                    updated_at bigint NOT NULL,
+                    last_error text,
+                    last_http_status integer,
+                    -- While in_flight: the node holding the delivery, and until when (ms since the
+                    -- Unix epoch). Other nodes take it back once lease_until has passed.
+                    lease_owner text,
+                    lease_until bigint,
+                    -- Inline: written once, and PostgreSQL moves large values out of line (TOAST),
+                    -- where an update of the row's other columns does not copy them.
+                    body bytea NOT NULL
+                );
+                -- Partial indexes hold only the rows still waiting, so claiming and "when is the
+                -- next one due" stay O(log n) however many deliveries have finished.
+                CREATE INDEX deliveries_due_by_sink ON deliveries (pipeline, sink, next_attempt_at)
+                    WHERE status IN ('pending', 'retrying');
+                -- Expired leases are found without scanning the outbox.
+                CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE status = 'in_flight';
+                -- `resend --failed` and `deliveries --status failed`.
+                CREATE INDEX deliveries_failed ON deliveries (pipeline, sink, updated_at)
+                    WHERE status = 'failed';
+                CREATE TABLE attempts (
+                    delivery_seq bigint NOT NULL REFERENCES deliveries (seq) ON DELETE CASCADE,
+                    attempt integer NOT NULL,
+                    pipeline text NOT NULL,
+                    sink text NOT NULL,
+                    started_at bigint NOT NULL,
+                    duration_ms bigint NOT NULL,
+                    http_status integer,
+                    error_class text,
+                    error_message text,
+                    response_snippet text,
+                    outcome text NOT NULL CHECK (outcome IN ('succeeded', 'retry', 'failed')),
+                    next_attempt_at bigint,
+                    -- The node that made the attempt.
+                    node text,
+                    PRIMARY KEY (delivery_seq, attempt)
+                );
+                -- Covering: latency percentiles per sink read it in one range scan.
+                CREATE INDEX attempts_by_sink ON attempts (pipeline, sink, started_at, duration_ms);
+                CREATE TABLE checkpoints (
+                    source text PRIMARY KEY,
+                    byte_offset bigint NOT NULL,
+                    updated_at bigint NOT NULL
+                );
+                """),
+    ]
+
+    /// The schema version this build writes.
+    static var currentVersion: Int { migrations.last?.version ?? 0 }
+
+    /// The version the database holds: 0 when it has no schema yet.
+    static func version(of connection: PostgresConnection) throws -> Int {
+        let exists = try connection.query("SELECT to_regclass('loyali_schema') IS NOT NULL").bool(0, 0)
+        guard exists else { return 0 }
+        return Int(try connection.query("SELECT coalesce(max(version), 0) FROM loyali_schema").int64(0, 0))
+    }
+
+    /// Brings the database up to the last of `migrations` in one transaction, or refuses one from
+    /// a newer build with ``DeliveryStoreError`` `.schemaTooNew`. Returns the version it was at.
+    @discardableResult
+    static func migrate(
+        _ connection: PostgresConnection, migrations: [StoreMigration] = migrations, nowMs: Int64
+    ) throws -> Int {
+        let known = migrations.last?.version ?? 0
+        precondition(
+            migrations.enumerated().allSatisfy { $0.element.version == $0.offset + 1 },
+            "migrations must be numbered 1, 2, 3, … in order")
+        // Cheap check first: a node restarting on a current schema takes no lock.
+        let seen = try version(of: connection)
+        guard seen <= known else {
+            throw DeliveryStoreError.schemaTooNew(found: seen, known: known, path: connection.target.redacted)
+        }
+        if seen == known { return seen }
+        return try connection.transaction {
+            try connection.query("SELECT pg_advisory_xact_lock($1::bigint)", [.int64(migrationLockKey)])
+            try connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS loyali_schema (
+                    version integer PRIMARY KEY,
+                    summary text NOT NULL,
+                    applied_at bigint NOT NULL
+                )
+                """)
+            // Read under the lock: another node may have migrated meanwhile.
+            let found = try version(of: connection)
+            guard found <= known else {
+                throw DeliveryStoreError.schemaTooNew(found: found, known: known, path: connection.target.redacted)
+            }
+            for migration in migrations where migration.version > found {
+                try connection.execute(migration.sql)
+                try connection.query(
+                    "INSERT INTO loyali_schema (version, summary, applied_at) VALUES ($1::int, $2, $3::bigint)",
+                    [.int(migration.version), .text(migration.summary), .int64(nowMs)])
+            }
+            return found
+        }
+    }
+}
