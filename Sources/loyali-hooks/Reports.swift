@@ -35,14 +35,20 @@ enum Reports {
         let types = pipeline.filter.acceptedTypes
         let sinks = pipeline.sinks.map { "\($0.name) (\($0.sink.kind) \($0.sink.target))" }.joined(separator: ", ")
         let signing = pipeline.signing.map { "\($0.schemeName), \(Plural.count($0.secretCount, "secret"))" } ?? "unsigned"
-        return """
-            ✓ \(pipeline.name)  \(pipeline.file)
-                source: \(pipeline.source.identity)
-                events: \(types.count == EventCatalogue.names.count ? "all \(types.count) types" : types.joined(separator: ", "))
-                steps:  \(pipeline.steps.isEmpty ? "none" : pipeline.steps.map(\.name).joined(separator: " → "))
-                signed: \(signing)
-                sinks:  \(sinks)
-            """
+        var lines = [
+            "✓ \(pipeline.name)  \(pipeline.file)",
+            "    source: \(pipeline.source.identity)",
+            "    events: \(types.count == EventCatalogue.names.count ? "all \(types.count) types" : types.joined(separator: ", "))",
+        ]
+        if let condition = pipeline.filter.condition {
+            lines.append("    where:  \(condition.singleLine)")
+        }
+        lines += [
+            "    steps:  \(pipeline.steps.isEmpty ? "none" : pipeline.steps.map(\.name).joined(separator: " → "))",
+            "    signed: \(signing)",
+            "    sinks:  \(sinks)",
+        ]
+        return lines.joined(separator: "\n")
     }
 
     /// One JSON object describing a pipeline's routes.

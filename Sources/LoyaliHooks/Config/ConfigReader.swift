@@ -37,7 +37,8 @@ public final class ConfigReader {
     /// Literal secrets of any length: masked in quoted lines of the file, which show them as
     /// written even when they are too short for ``hidden``.
     private var literalSecrets: [String] = []
-    private let source: SourceText
+    /// The file's lines, for quoting and for placing offsets inside scalars.
+    let source: SourceText
 
     /// Creates a reader for the file at `path` whose text is `text`.
     /// `plugins` defaults to the plugins folder the interpolator's environment names.

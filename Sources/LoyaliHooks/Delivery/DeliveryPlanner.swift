@@ -10,7 +10,8 @@ public struct DeliveryPlanner: Sendable {
 
     /// The outcome of planning one event.
     public enum Plan: Sendable {
-        /// The filter does not subscribe to this event type.
+        /// The filter does not take this event: its type is not subscribed to, or `filter.where`
+        /// is false for it.
         case notSubscribed
         /// A transform step dropped the event.
         case dropped(step: String)
@@ -20,9 +21,9 @@ public struct DeliveryPlanner: Sendable {
         case deliver(EventEnvelope, EnvelopeEncoder)
     }
 
-    /// Runs filter and transform steps over `envelope`.
+    /// Runs the filter (event type, then `where`) and the transform steps over `envelope`.
     public func plan(_ envelope: EventEnvelope) -> Plan {
-        guard pipeline.filter.accepts(envelope.eventType) else { return .notSubscribed }
+        guard pipeline.filter.accepts(envelope) else { return .notSubscribed }
         var envelope = envelope
         for step in pipeline.steps {
             do {
@@ -46,7 +47,7 @@ public struct DeliveryPlanner: Sendable {
         var positions: [Int] = []
         working.reserveCapacity(envelopes.count)
         positions.reserveCapacity(envelopes.count)
-        for (index, envelope) in envelopes.enumerated() where pipeline.filter.accepts(envelope.eventType) {
+        for (index, envelope) in envelopes.enumerated() where pipeline.filter.accepts(envelope) {
             working.append(envelope)
             positions.append(index)
         }

@@ -165,8 +165,10 @@ extension DeliveryRunner {
         case .failed(let failure):
             return .failure(Unsent(result: .failure(DeliveryFailure(errorClass: "transform", message: failure.description, retryable: false))))
         case .notSubscribed:
-            return .failure(Unsent(result: .failure(DeliveryFailure(
-                errorClass: "transform", message: "the pipeline no longer subscribes to \(envelope.eventType)", retryable: false))))
+            let reason = planner.pipeline.filter.accepts(envelope.eventType)
+                ? "the pipeline's filter.where no longer matches the event"
+                : "the pipeline no longer subscribes to \(envelope.eventType)"
+            return .failure(Unsent(result: .failure(DeliveryFailure(errorClass: "transform", message: reason, retryable: false))))
         }
     }
 

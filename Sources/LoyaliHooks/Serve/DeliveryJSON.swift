@@ -84,6 +84,7 @@ public enum DeliveryJSON {
         object["ok"] = .bool(true)
         object["source"] = .string(pipeline.source.identity)
         object["event_types"] = .array(pipeline.filter.acceptedTypes.map(JSONValue.string))
+        object["where"] = pipeline.filter.condition.map { .string($0.source) } ?? .null
         object["steps"] = .array(pipeline.steps.map { .string($0.name) })
         object["signing"] = pipeline.signing.map { .string($0.schemeName) } ?? .null
         object["sinks"] = .array(pipeline.sinks.map { sink in
@@ -102,6 +103,7 @@ public enum DeliveryJSON {
                     deliveries.append(.object(JSONObject([
                         "pipeline": .string(pipeline.name), "sink": .string(sink.name), "type": .string(sink.sink.kind),
                         "target": .string(sink.sink.target), "source": .string(pipeline.source.identity),
+                        "where": pipeline.filter.condition.map { .string($0.source) } ?? .null,
                     ])))
                 }
             }

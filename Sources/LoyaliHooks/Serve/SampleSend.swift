@@ -69,6 +69,9 @@ public enum SampleSend {
                 message: "pipeline '\(pipeline.name)' does not subscribe to \(eventType.name); its filter accepts: "
                     + pipeline.filter.acceptedTypes.joined(separator: ", "))
         }
+        if let condition = pipeline.filter.condition, !condition.matches(envelope) {
+            throw Refusal(message: "the sample of \(eventType.name) does not meet pipeline '\(pipeline.name)''s filter.where: \(condition.source)")
+        }
         let planner = DeliveryPlanner(pipeline: pipeline)
         guard case .deliver(let transformed, let encoder) = planner.plan(envelope) else {
             throw Refusal(message: "pipeline '\(pipeline.name)' dropped or failed the sample in its transform steps")
