@@ -300,3 +300,174 @@ private func pipeline(where whereLine: String, steps: String = "") -> String {
         #expect(routes.contains { $0.contains(#""event_type":"points.earned""#) && $0.contains(#""where":"data.tier in [\"gold\"]""#) })
     }
 }
+
+// MARK: - Against an independent evaluator
+
+/// Random `where` expressions over random events, evaluated here and by
+/// `Tests/Fixtures/where-reference.py`, a separate evaluator in Python whose numbers are
+/// `decimal.Decimal`s; the two must agree on every case.
+@Suite struct WhereReferenceTests {
+    /// SplitMix64: a seeded generator, so a failure replays.
+    struct SeededGenerator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// Number spellings whose exact values sit close together, or beyond Double.
+    static let numbers = [
+        "0", "-0", "0.0", "0.000", "1", "-1", "1.0", "1e0", "10", "1e1", "0.1", "0.10", "1e-1", "0.3",
+        "0.30000000000000004", "0.29999999999999999999", "1e12", "1000000000000", "1000000000000.0000000001",
+        "999999999999.9999999999", "1E12", "9007199254740992", "9007199254740993", "9007199254740993.0",
+        "-9007199254740993", "12.5", "12.50", "1.25e1", "-1.5", "-1.50", "1e400", "1e-400", "-1e400",
+        "123456789012345678901234567890", "123456789012345678901234567891", "500", "499.999999999999999999",
+        "5e2", "500.0000000000000000001", "-0.0000001", "-1e-7", "2", "3",
+    ]
+    static let strings = ["", "a", "b", "ab", "Z", "gold", "Gold", "platinum", "café", "cafe\u{301}", "é", "z", "Purchase - Order", "Purch"]
+    static let dataPaths = [
+        "data.n", "data.m", "data.s", "data.t", "data.b", "data.z", "data.r.sku", "data.r", "data.items.0",
+        "data.items.1", "data[\"x-y\"]", "data.items[2]", "data.missing", "data.n.deeper", "data",
+    ]
+    static let eventTypes = ["points.earned", "points.redeemed", "tier.upgraded"]
+
+    struct Generator {
+        var random: SeededGenerator
+
+        mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &random)] }
+        mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &random) < percent }
+
+        /// A JSON value for the event's data.
+        mutating func json(depth: Int = 0) -> String {
+            switch Int.random(in: 0..<(depth > 1 ? 5 : 7), using: &random) {
+            case 0: return "null"
+            case 1: return chance(50) ? "true" : "false"
+            case 2, 3: return pick(WhereReferenceTests.numbers)
+            case 4: return quoted(pick(WhereReferenceTests.strings))
+            case 5: return "[" + (0..<Int.random(in: 0...3, using: &random)).map { _ in json(depth: depth + 1) }.joined(separator: ",") + "]"
+            default:
+                let keys = ["sku", "n", "s"].filter { _ in chance(60) }
+                return "{" + keys.map { "\(quoted($0)):\(json(depth: depth + 1))" }.joined(separator: ",") + "}"
+            }
+        }
+
+        /// The event's data: most keys present, each any type.
+        mutating func data() -> String {
+            var members: [String] = []
+            for key in ["n", "m", "s", "t", "b", "z", "r", "items", "x-y"] where chance(80) {
+                let value: String
+                switch key {
+                case "n", "m": value = chance(75) ? pick(WhereReferenceTests.numbers) : json()
+                case "s", "t": value = chance(75) ? quoted(pick(WhereReferenceTests.strings)) : json()
+                case "b": value = chance(75) ? (chance(50) ? "true" : "false") : json()
+                case "r": value = chance(70) ? "{\"sku\":\(json(depth: 1))}" : json()
+                case "items": value = "[" + (0..<Int.random(in: 0...3, using: &random)).map { _ in json(depth: 1) }.joined(separator: ",") + "]"
+                default: value = json()
+                }
+                members.append("\(quoted(key)):\(value)")
+            }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+
+        /// A literal as written in an expression.
+        mutating func literal(orderable: Bool = false, allowNull: Bool = true) -> String {
+            switch Int.random(in: 0..<(orderable ? 2 : 4), using: &random) {
+            case 0: return pick(WhereReferenceTests.numbers)
+            case 1: return quoted(pick(WhereReferenceTests.strings))
+            case 2: return chance(50) ? "true" : "false"
+            default: return allowNull ? "null" : "true"
+            }
+        }
+
+        mutating func comparison() -> String {
+            let op = pick(["==", "!=", "<", "<=", ">", ">="])
+            let ordering = op != "==" && op != "!="
+            let space = chance(80) ? " " : ""
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0:
+                return "event_type\(space)\(op == "<" || op == ">" ? "==" : op)\(space)\(quoted(pick(WhereReferenceTests.eventTypes)))"
+            case 1:
+                return "\(pick(WhereReferenceTests.dataPaths))\(space)\(op)\(space)\(pick(WhereReferenceTests.dataPaths))"
+            case 2:
+                return "\(literal(orderable: ordering, allowNull: op != "!="))\(space)\(op)\(space)\(pick(WhereReferenceTests.dataPaths))"
+            default:
+                return "\(pick(WhereReferenceTests.dataPaths))\(space)\(op)\(space)\(literal(orderable: ordering, allowNull: op != "!="))"
+            }
+        }
+
+        mutating func condition(depth: Int = 0) -> String {
+            let leaf = depth >= 3 || chance(35)
+            if leaf {
+                switch Int.random(in: 0..<12, using: &random) {
+                case 0: return "exists(\(pick(WhereReferenceTests.dataPaths)))"
+                case 1: return "starts_with(\(pick(["data.s", "data.t", "data.n", "event_type", "data.missing"])), \(quoted(pick(WhereReferenceTests.strings))))"
+                case 2:
+                    let items = (0..<Int.random(in: 0...4, using: &random)).map { _ in literal() }
+                    return "\(pick(WhereReferenceTests.dataPaths)) \(chance(30) ? "not in" : "in") [\(items.joined(separator: ", "))]"
+                case 3: return "event_type in [\(WhereReferenceTests.eventTypes.filter { _ in chance(50) }.map(quoted).joined(separator: ","))]"
+                case 4: return pick(["data.b", "data.z", "data.missing", "true", "false"])
+                default: return comparison()
+                }
+            }
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: return "not \(chance(50) ? "(\(condition(depth: depth + 1)))" : condition(depth: 3))"
+            case 1: return "(\(condition(depth: depth + 1)))"
+            case 2: return "\(condition(depth: depth + 1)) and \(condition(depth: depth + 1))"
+            default: return "\(condition(depth: depth + 1)) or \(condition(depth: depth + 1))"
+            }
+        }
+
+        func quoted(_ text: String) -> String { JSONValue.string(text).serializedString }
+    }
+
+    @Test(arguments: [UInt64(13), 2024, 0xDEC1_3A15])
+    func agreesWithTheReferenceEvaluator(seed: UInt64) throws {
+        var generator = Generator(random: SeededGenerator(state: seed))
+        var lines: [String] = []
+        var ours: [Bool] = []
+        var cases: [(String, String, String)] = []
+        for _ in 0..<1500 {
+            let expression = generator.condition()
+            let data = generator.data()
+            let type = generator.pick(WhereReferenceTests.eventTypes)
+            let compiled = try compiled(expression)
+            ours.append(compiled.matches(try envelope(data, type: type)))
+            cases.append((expression, data, type))
+            let line = JSONValue.object(JSONObject([
+                "expr": .string(expression), "event_type": .string(type), "created_at": .string("2024-01-20T14:30:00Z"),
+                "data": .string(data),
+            ]))
+            lines.append(line.serializedString)
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("where-reference-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("cases.jsonl")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", CLI.fixtures.appendingPathComponent("where-reference.py").path, input.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let answers = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0 && answers.count == cases.count, "the reference evaluator failed")
+        var disagreements = 0
+        for (index, answer) in answers.enumerated() where answer != String(ours[index]) {
+            disagreements += 1
+            if disagreements <= 5 {
+                Issue.record("\(cases[index].0) over \(cases[index].2) \(cases[index].1): ours \(ours[index]), reference \(answer)")
+            }
+        }
+        #expect(disagreements == 0)
+        // Both outcomes are well represented, so agreement means something.
+        #expect(ours.filter { $0 }.count > cases.count / 10 && ours.filter { !$0 }.count > cases.count / 10)
+    }
+}
