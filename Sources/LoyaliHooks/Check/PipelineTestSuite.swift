@@ -42,10 +42,8 @@ public enum PipelineTestSuite {
                 plan.testFiles += testFiles(under: ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("tests"))
             }
         }
-        var seen = Set<String>()
-        plan.testFiles = plan.testFiles.filter { seen.insert($0).inserted }
-        seen = []
-        plan.pipelinePaths = plan.pipelinePaths.filter { seen.insert($0).inserted }
+        plan.testFiles = plan.testFiles.uniqued()
+        plan.pipelinePaths = plan.pipelinePaths.uniqued()
         return plan
     }
 
