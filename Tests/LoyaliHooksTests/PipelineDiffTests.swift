@@ -112,6 +112,32 @@ import Testing
         #expect(markdown.stdout.contains("```diff\n  - redact: [data.email]\n  + redact: [data.email, data.phone]\n  ```"), "\(markdown.stdout)")
     }
 
+    @Test("a where expression added, changed or removed routes differently; respelling it does not")
+    func whereChanges() throws {
+        func with(_ condition: String?) -> String {
+            Self.hooks.replacingOccurrences(
+                of: "filter: { events: [points.earned, tier.upgraded] }",
+                with: "filter:\n  events: [points.earned, tier.upgraded]" + (condition.map { "\n  where: '\($0)'" } ?? ""))
+        }
+        let cases: [(old: String?, new: String?, routes: Bool)] = [
+            (nil, "data.points >= 500", true),
+            ("data.points >= 500", "data.points > 500", true),
+            ("data.points >= 500", nil, true),
+            ("data.points >= 500 and data.tier in [\"gold\"]", "(data.points>=5e2) and data.tier in [ \"gold\" ]", false),
+            ("500 <= data.points", "data.points >= 500.0", false),
+        ]
+        for (old, new, routes) in cases {
+            let directory = try Self.trees(old: ["hooks.yaml": with(old)], new: ["hooks.yaml": with(new)])
+            let result = try CLI.run(["diff", "old", "new"], in: directory.url)
+            #expect(result.status == (routes ? 1 : 0), "\(old ?? "-") → \(new ?? "-"): \(result.stdout)\(result.stderr)")
+            if routes {
+                #expect(result.stdout.contains("! where: \(old ?? "(none)") → \(new ?? "(none)")"), "\(result.stdout)")
+            } else {
+                #expect(result.stdout == "no changes\n", "\(result.stdout)")
+            }
+        }
+    }
+
     @Test("a tree that does not load is a config error")
     func brokenTree() throws {
         let directory = try Self.trees(old: ["hooks.yaml": Self.hooks], new: ["hooks.yaml": Self.hooks.replacingOccurrences(of: "timeout:", with: "timout:")])

@@ -76,7 +76,7 @@ public enum PipelineDiff {
         let lost = old.events.filter { !new.events.contains($0) }
         if !gained.isEmpty { changes.append(Change(kind: .eventsGained, pipeline: name, items: gained)) }
         if !lost.isEmpty { changes.append(Change(kind: .eventsLost, pipeline: name, items: lost)) }
-        if old.whereExpression != new.whereExpression {
+        if old.whereCanonical != new.whereCanonical {
             changes.append(Change(kind: .whereChanged, pipeline: name, old: old.whereExpression, new: new.whereExpression))
         }
         if old.steps != new.steps {

@@ -10,8 +10,10 @@ public struct PipelineSnapshot: Sendable {
     public var source: String
     /// The catalogue event types the filter accepts.
     public var events: [String]
-    /// `filter.where` as written, spaces collapsed; `nil` without one.
+    /// `filter.where` as written, on one line; `nil` without one.
     public var whereExpression: String?
+    /// `filter.where` in ``WhereExpression/canonical`` form, for comparing.
+    public var whereCanonical: String?
     /// Each transform step as one line of flow YAML.
     public var steps: [String]
     /// `sign.scheme`, when the pipeline signs.
@@ -42,7 +44,8 @@ public struct PipelineSnapshot: Sendable {
             .flatMap { String(validating: Array($0), as: UTF8.self) }
             .flatMap { try? YAMLDocument.parse($0, path: pipeline.file).first }
         source = root?.value(forKey: "source")?.flowText ?? pipeline.source.identity
-        whereExpression = root?.value(forKey: "filter")?.value(forKey: "where")?.scalar.map(Self.collapsingSpaces)
+        whereExpression = pipeline.filter.condition?.singleLine
+        whereCanonical = pipeline.filter.condition?.canonical
         // A step reads as written, `redact: [data.email]`, without the braces of its item.
         steps = root?.value(forKey: "transform")?.sequence?.map { item in
             item.mapping.map { pairs in pairs.map { "\($0.key.flowText): \($0.value.flowText)" }.joined(separator: ", ") } ?? item.flowText
@@ -88,10 +91,6 @@ public struct PipelineSnapshot: Sendable {
             rest = rest[end...]
         }
         return names
-    }
-
-    static func collapsingSpaces(_ text: String) -> String {
-        text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).joined(separator: " ")
     }
 }
 
