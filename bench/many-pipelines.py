@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Write N pipeline files, one per customer integration, for the many-subscriptions benchmark.
 
-    bench/many-pipelines.py N DIR [URL]
+    bench/many-pipelines.py N DIR [URL] [--source stdin|http|file|mixed] [--listen HOST:PORT]
 
 Each pipeline subscribes to 3 of the 15 catalogued event types (so each event reaches a fifth of
 the pipelines), signs with Standard Webhooks (secret from $BENCH_SECRET) and has one http sink
 posting to URL/hook/<i> (default http://127.0.0.1:18190). Deterministic.
+
+Sources (default stdin, for `run --input`), as `serve` would be given them:
+- http: `source: { type: http, listen: LISTEN, path: /ingest/<i % 100>, token: "${INGEST_TOKEN}" }`,
+  so 100 ingest paths on one listener, each feeding N/100 pipelines;
+- file: `source: { type: file, path: DIR/events/<i % 100>.jsonl }` (the files are created empty);
+- mixed: even pipelines http, odd ones file.
 """
+import argparse
 import importlib.util
 import os
-import sys
 
 # The catalogue's 15 types, in catalogue order, from the events generator beside this script.
 _spec = importlib.util.spec_from_file_location("gen_events", os.path.join(os.path.dirname(__file__), "gen-events.py"))
@@ -18,21 +24,41 @@ _spec.loader.exec_module(_gen_events)
 TYPES = _gen_events.TYPES
 
 
+def source(kind, i, folder, listen):
+    if kind == "mixed":
+        kind = "http" if i % 2 == 0 else "file"
+    if kind == "http":
+        return f"source: {{ type: http, listen: \"{listen}\", path: /ingest/{i % 100}, token: \"${{INGEST_TOKEN}}\" }}\n"
+    if kind == "file":
+        path = os.path.join(os.path.abspath(folder), "events", f"{i % 100}.jsonl")
+        if not os.path.exists(path):
+            open(path, "w").close()
+        return f"source: {{ type: file, path: \"{path}\" }}\n"
+    return "source: { type: stdin }\n"
+
+
 def main():
-    count = int(sys.argv[1])
-    folder = sys.argv[2]
-    url = sys.argv[3] if len(sys.argv) > 3 else "http://127.0.0.1:18190"
-    os.makedirs(folder, exist_ok=True)
-    for i in range(count):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("count", type=int)
+    parser.add_argument("folder")
+    parser.add_argument("url", nargs="?", default="http://127.0.0.1:18190")
+    parser.add_argument("--source", choices=["stdin", "http", "file", "mixed"], default="stdin")
+    parser.add_argument("--listen", default="127.0.0.1:18191")
+    args = parser.parse_args()
+    os.makedirs(args.folder, exist_ok=True)
+    if args.source in ("file", "mixed"):
+        # Beside the pipeline files, not in the folder `validate` and `serve` are given.
+        os.makedirs(os.path.join(args.folder, "events"), exist_ok=True)
+    for i in range(args.count):
         first = (i % 5) * 3
         events = ", ".join(TYPES[first:first + 3])
-        with open(os.path.join(folder, f"customer-{i:05d}.yaml"), "w") as out:
+        with open(os.path.join(args.folder, f"customer-{i:05d}.yaml"), "w") as out:
             out.write(
                 f"pipeline: customer-{i:05d}\n"
-                f"source: {{ type: stdin }}\n"
-                f"filter:\n  events: [{events}]\n"
+                + source(args.source, i, args.folder, args.listen)
+                + f"filter:\n  events: [{events}]\n"
                 f"sign:\n  scheme: standard-webhooks\n  secrets: [\"${{BENCH_SECRET}}\"]\n"
-                f"sinks:\n  hook:\n    type: http\n    url: {url}/hook/{i}\n"
+                f"sinks:\n  hook:\n    type: http\n    url: {args.url}/hook/{i}\n"
             )
 
 

@@ -1110,3 +1110,106 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
         ])
     }
 }
+
+// MARK: - Many files, and reloads that parse only what changed
+
+@Suite struct ManyFilesTests {
+    /// A stdin pipeline named `name` with one stdout sink.
+    static func body(_ name: String, extra: String = "") -> String {
+        "pipeline: \(name)\nsource: { type: stdin }\n\(extra)sinks: { out: { type: stdout } }\n"
+    }
+
+    @Test("folders are searched recursively: hidden files too, links to files listed, links to folders not followed")
+    func folderWalk() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let elsewhere = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("sub/.hidden"), withIntermediateDirectories: true)
+        try write(Self.body("a"), to: directory.appendingPathComponent("a.yaml"))
+        try write(Self.body("b"), to: directory.appendingPathComponent("sub/b.yml"))
+        try write(Self.body("c"), to: directory.appendingPathComponent("sub/.hidden/.c.yaml"))
+        try write("notes", to: directory.appendingPathComponent("sub/notes.txt"))
+        try write(Self.body("linked"), to: elsewhere.appendingPathComponent("linked.yaml"))
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/link.yaml", withDestinationPath: elsewhere.path + "/linked.yaml")
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/folder-link", withDestinationPath: elsewhere.path)
+        let files = PipelineLoader.pipelineFiles(in: directory.path)
+        #expect(files == ["a.yaml", "link.yaml", "sub/.hidden/.c.yaml", "sub/b.yml"].map { directory.path + "/" + $0 })
+        #expect(PipelineLoader.pipelineFiles(in: directory.path + "/") == files)
+        #expect(PipelineLoader.defaultName(for: "pipelines/sub/.c.yaml") == ".c")
+        #expect(PipelineLoader.defaultName(for: "x.tar.yaml") == "x.tar")
+        #expect(PipelineLoader.defaultName(for: ".yaml") == ".yaml")
+    }
+
+    @Test("files are parsed on every core, with the result of one after another: order kept, a manifest's problems once")
+    func parallelLoadKeepsOrder() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plugins = directory.appendingPathComponent("plugins/broken")
+        try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
+        try write("name: broken\nkind: transform\ndescription: d\ncommand: [python3, x.py]\ntimeot: 5s\n", to: plugins.appendingPathComponent("plugin.yaml"))
+        let pipelines = directory.appendingPathComponent("pipelines")
+        try FileManager.default.createDirectory(at: pipelines, withIntermediateDirectories: true)
+        // Enough files for several workers; every fifth uses the broken plugin, one has a typo.
+        for index in 0..<120 {
+            let extra = index % 5 == 2 ? "transform: [{ plugin: broken }]\n" : index == 77 ? "filter: { events: [point.earned] }\n" : ""
+            try write(Self.body(String(format: "p%03d", index), extra: extra), to: pipelines.appendingPathComponent(String(format: "p%03d.yaml", index)))
+        }
+        let environment = baseEnvironment.merging([PluginCatalog.environmentVariable: plugins.deletingLastPathComponent().path]) { $1 }
+        let loader = PipelineLoader(environment: environment, registry: .builtIn)
+        let result = loader.load(paths: [pipelines.path])
+        let manifestProblems = result.diagnostics.filter { $0.location?.path.hasSuffix("broken/plugin.yaml") == true }
+        #expect(manifestProblems.count == 1, "\(result.diagnostics.map(\.headline))")
+        // Reported where the first file using the plugin is, then each file's own errors in order.
+        var expected: [Diagnostic] = []
+        for index in 0..<120 {
+            let file = pipelines.path + String(format: "/p%03d.yaml", index)
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            expected += loader.load(file: file, text: text).1
+        }
+        #expect(result.diagnostics.filter { $0.location?.path.hasSuffix("plugin.yaml") != true }.map(\.headline)
+            == expected.filter { $0.location?.path.hasSuffix("plugin.yaml") != true }.map(\.headline))
+        // With the first file using the plugin: after its own errors, before the next file's.
+        let manifestAt = try #require(result.diagnostics.firstIndex { $0.location?.path.hasSuffix("plugin.yaml") == true })
+        #expect(result.diagnostics[manifestAt - 1].location?.path.hasSuffix("p002.yaml") == true)
+        #expect(result.diagnostics[manifestAt + 1].location?.path.hasSuffix("p007.yaml") == true)
+    }
+
+    @Test("with a cache, a load parses only new and changed files and keeps the other definitions as they were")
+    func cacheParsesOnlyChangedFiles() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secretFile = directory.appendingPathComponent("secret.txt")
+        try write("whsec_from_a_file\n", to: secretFile)
+        for name in ["a", "b", "c"] { try write(Self.body(name), to: directory.appendingPathComponent("\(name).yaml")) }
+        try write(Self.body("d", extra: "sign: { secret_file: \"\(secretFile.path)\" }\n"), to: directory.appendingPathComponent("d.yaml"))
+        let loader = PipelineLoader(environment: baseEnvironment, registry: .builtIn)
+        let cache = PipelineFileCache()
+        let first = loader.load(paths: [directory.path], cache: cache)
+        #expect(!first.hasErrors, "\(first.diagnostics.map(\.headline))")
+        #expect(first.parsedFiles.count == 4)
+        // Nothing changed: only the pipeline reading another file is parsed again.
+        #expect(loader.load(paths: [directory.path], cache: cache).parsedFiles == [directory.path + "/d.yaml"])
+        // Rewritten with the same bytes (new modification time): the contents show it unchanged.
+        Thread.sleep(forTimeInterval: 0.01)
+        try write(Self.body("a"), to: directory.appendingPathComponent("a.yaml"))
+        // Changed, and a new file.
+        try write(Self.body("b", extra: "description: now described\n"), to: directory.appendingPathComponent("b.yaml"))
+        try write(Self.body("e"), to: directory.appendingPathComponent("e.yaml"))
+        let second = loader.load(paths: [directory.path], cache: cache)
+        #expect(second.parsedFiles == Set(["b", "d", "e"].map { directory.path + "/\($0).yaml" }))
+        #expect(second.pipelines.map(\.name) == ["a", "b", "c", "d", "e"])
+        #expect(second.pipelines[1].description == "now described")
+        // A file removed is forgotten; a file that breaks is reported, and parsed again once fixed.
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("e.yaml"))
+        try write("pipeline: c\nsinks: [", to: directory.appendingPathComponent("c.yaml"))
+        let broken = loader.load(paths: [directory.path], cache: cache)
+        #expect(broken.hasErrors)
+        #expect(broken.files.count == 4)
+        #expect(cache.count == 3)
+        try write(Self.body("c"), to: directory.appendingPathComponent("c.yaml"))
+        let fixed = loader.load(paths: [directory.path], cache: cache)
+        #expect(!fixed.hasErrors)
+        #expect(fixed.parsedFiles == Set(["c", "d"].map { directory.path + "/\($0).yaml" }))
+    }
+}

@@ -106,6 +106,13 @@ public final class ConfigReader {
     /// The number of problems recorded so far; a stage compares it before and after reading its
     /// own options to know whether they were sound, without being blocked by unrelated errors.
     public var problemCount: Int { recorded.count }
+    /// Whether the pipeline depends on files other than its own (a `sign.secret_file`, a
+    /// plugin's manifest), so an unchanged pipeline file does not mean an unchanged pipeline
+    /// (see ``PipelineFileCache``).
+    public private(set) var readsOtherFiles = false
+
+    /// Notes that the pipeline read a file other than its own.
+    public func noteReadsOtherFiles() { readsOtherFiles = true }
 
     /// Records a warning at `node`.
     public func warning(_ message: String, at node: YAMLNode) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Loads pipeline files (or folders of them) into ``PipelineDefinition``s, reporting every
 /// problem in every file rather than stopping at the first.
@@ -21,6 +22,9 @@ public struct PipelineLoader: Sendable {
         public var diagnostics: [Diagnostic]
         /// The files read.
         public var files: [String]
+        /// The files parsed by this load; with a cache, the others' pipelines are the
+        /// definitions an earlier load made, unchanged.
+        public var parsedFiles: Set<String> = []
         /// Whether any diagnostic is an error.
         public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
     }
@@ -51,72 +55,163 @@ public struct PipelineLoader: Sendable {
     static let topLevelKeys = ["pipeline", "description", "source", "filter", "transform", "sign", "sinks"]
 
     /// Loads every `*.yaml`/`*.yml` file in `paths` (files, or folders searched recursively).
-    public func load(paths: [String]) -> Result {
+    /// With a `cache`, files it shows unchanged since the last load through it are not parsed
+    /// again: their pipelines are the very definitions loaded then (see ``Result/parsedFiles``).
+    ///
+    /// Files are parsed on every core (thousands of pipeline files are normal); the result is
+    /// the same as one file after another: pipelines and diagnostics in file order, a plugin
+    /// manifest's own problems reported once, where the first file using it is.
+    public func load(paths: [String], cache: PipelineFileCache? = nil) -> Result {
         var diagnostics: [Diagnostic] = []
         let files = Self.pipelineFiles(in: paths, reportingEmptyFolders: true, into: &diagnostics)
         var pipelines: [PipelineDefinition] = []
+        var parsedFiles = Set<String>()
         var firstDefinition: [String: SourceLocation] = [:]
-        // One catalog for the whole load: each plugin manifest is read and reported once.
+        // One catalog for the whole load: each plugin manifest is read once.
         let plugins = PluginCatalog(environment: environment)
-        for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                diagnostics.append(Diagnostic(.error, at: nil, "\(file): cannot be read"))
+        cache?.keep(only: files)
+        let outcomes = Self.concurrentMap(files) { file in loadFile(file, plugins: plugins, cache: cache) }
+        var reportedElsewhere = Set<Diagnostic>()
+        for (file, outcome) in zip(files, outcomes) {
+            let loaded: PipelineFileCache.Entry
+            switch outcome {
+            case .unreadable(let problem):
+                diagnostics.append(problem)
                 continue
+            case .parsed(let entry):
+                parsedFiles.insert(file)
+                loaded = entry
+            case .unchanged(let entry):
+                loaded = entry
             }
-            guard let text = String(validating: Array(data), as: UTF8.self) else {
-                diagnostics.append(Diagnostic(.error, at: nil, "\(file): is not valid UTF-8"))
-                continue
-            }
-            let (pipeline, fileDiagnostics) = load(file: file, text: text, plugins: plugins)
-            diagnostics += fileDiagnostics
-            guard let (definition, nameLocation) = pipeline else { continue }
+            // Problems of another file (a plugin's manifest) come with every file using it.
+            diagnostics += loaded.diagnostics.filter { $0.location.map { $0.path == file } ?? true || reportedElsewhere.insert($0).inserted }
+            guard let (definition, nameLocation) = loaded.pipeline else { continue }
             if let first = firstDefinition[definition.name] {
                 diagnostics.append(Diagnostic(
                     .error, at: nameLocation,
                     "duplicate pipeline name '\(definition.name)'; already defined in \(first.path):\(first.line)",
-                    sourceLine: SourceText(text).line(nameLocation.line)))
+                    sourceLine: SourceText(loaded.text).line(nameLocation.line)))
                 continue
             }
             firstDefinition[definition.name] = nameLocation
             pipelines.append(definition)
         }
         let hasErrors = diagnostics.contains { $0.severity == .error }
-        return Result(pipelines: hasErrors ? [] : pipelines, diagnostics: diagnostics, files: files)
+        return Result(pipelines: hasErrors ? [] : pipelines, diagnostics: diagnostics, files: files, parsedFiles: parsedFiles)
     }
 
-    /// Pipeline files under `directory`, sorted so runs are reproducible. Files in a `tests`
-    /// folder are pipeline tests (`loyali-hooks check`), not pipelines.
-    static func pipelineFiles(in directory: String) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: directory) else { return [] }
-        var files: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            guard relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") else { continue }
-            if PipelineTestFile.isTestFile(relative) { continue }
-            let separator = directory.hasSuffix("/") ? "" : "/"
-            files.append(directory + separator + relative)
+    /// What loading one file gave.
+    private enum FileOutcome: Sendable {
+        case unreadable(Diagnostic)
+        case parsed(PipelineFileCache.Entry)
+        case unchanged(PipelineFileCache.Entry)
+    }
+
+    /// Reads and parses `file`, or takes it from `cache` when its stamp or contents show it
+    /// unchanged (see ``PipelineFileCache``).
+    private func loadFile(_ file: String, plugins: PluginCatalog, cache: PipelineFileCache?) -> FileOutcome {
+        // Taken before reading, so a write racing the read is seen at the next load.
+        let stamp = cache == nil ? nil : PipelineFileCache.Stamp(path: file)
+        if let stamp, let entry = cache?.entry(for: file, stamp: stamp) { return .unchanged(entry) }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            cache?.remove(file)
+            return .unreadable(Diagnostic(.error, at: nil, "\(file): cannot be read"))
         }
-        return files.sorted()
+        let bytes = Array(data)
+        let digest = stamp == nil ? [] : SHA256Digest.hash(bytes)
+        if let stamp, let entry = cache?.entry(for: file, digest: digest, stamp: stamp) { return .unchanged(entry) }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            cache?.remove(file)
+            return .unreadable(Diagnostic(.error, at: nil, "\(file): is not valid UTF-8"))
+        }
+        let (pipeline, diagnostics, readsOtherFiles) = load(file: file, text: text, plugins: plugins)
+        let entry = PipelineFileCache.Entry(stamp: stamp, digest: digest, text: text, pipeline: pipeline, diagnostics: diagnostics)
+        if stamp != nil, !readsOtherFiles { cache?.store(entry, for: file) } else { cache?.remove(file) }
+        return .parsed(entry)
+    }
+
+    /// `transform` over `items` on every active core, results in order. Few items run inline.
+    static func concurrentMap<T: Sendable>(_ items: [String], _ transform: @Sendable (String) -> T) -> [T] {
+        let workers = min(ProcessInfo.processInfo.activeProcessorCount, items.count / 16)
+        guard workers > 1 else { return items.map(transform) }
+        let next = Atomic<Int>(0)
+        let results = Mutex<[T?]>(Array(repeating: nil, count: items.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < items.count else { return }
+                let result = transform(items[index])
+                results.withLock { $0[index] = result }
+            }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+
+    /// Pipeline files under `directory`, sorted so runs are reproducible. Hidden files and
+    /// folders are included; symbolic links to files are listed, links to folders not followed.
+    /// Files in a `tests` folder are pipeline tests (`loyali-hooks check`), not pipelines.
+    static func pipelineFiles(in directory: String) -> [String] {
+        var relative: [String] = []
+        // readdir rather than FileManager's enumerator, which cost more than parsing with
+        // thousands of files.
+        func walk(_ folder: String, prefix: String) {
+            guard let handle = opendir(folder) else { return }
+            defer { closedir(handle) }
+            while let entry = readdir(handle) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                guard name != ".", name != ".." else { continue }
+                var isFolder = entry.pointee.d_type == UInt8(DT_DIR)
+                if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
+                    var info = stat()
+                    isFolder = lstat(folder + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+                }
+                if isFolder {
+                    // What PipelineTestFile.isTestFile says of every file below it.
+                    if name != "tests" { walk(folder + "/" + name, prefix: prefix + name + "/") }
+                } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+                    relative.append(prefix + name)
+                }
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else { return [] }
+        walk(directory, prefix: "")
+        let separator = directory.hasSuffix("/") ? "" : "/"
+        return relative.map { directory + separator + $0 }.sorted()
+    }
+
+    /// `pipelines/fulfillment.yaml` is named `fulfillment`.
+    static func defaultName(for file: String) -> String {
+        // Without NSString, which costs more per call than the rest of a small file's load.
+        let base = file.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? file
+        guard let dot = base.lastIndex(of: "."), dot != base.startIndex else { return base }
+        return String(base[..<dot])
     }
 
     /// Loads one file's text. Returns the pipeline and where its name was given (for duplicate
     /// reports), plus the file's diagnostics.
     public func load(file: String, text: String) -> ((PipelineDefinition, SourceLocation)?, [Diagnostic]) {
-        load(file: file, text: text, plugins: PluginCatalog(environment: environment))
+        let (pipeline, diagnostics, _) = load(file: file, text: text, plugins: PluginCatalog(environment: environment))
+        return (pipeline, diagnostics)
     }
 
-    /// Loads one file's text, looking plugins up in `plugins`.
-    func load(file: String, text: String, plugins: PluginCatalog) -> ((PipelineDefinition, SourceLocation)?, [Diagnostic]) {
+    /// Loads one file's text, looking plugins up in `plugins`; also says whether the pipeline
+    /// read other files (see ``ConfigReader/readsOtherFiles``).
+    func load(file: String, text: String, plugins: PluginCatalog) -> ((PipelineDefinition, SourceLocation)?, [Diagnostic], Bool) {
         let documents: [YAMLNode]
         do {
             documents = try YAMLDocument.parse(text, path: file)
         } catch {
-            return (nil, [error])
+            return (nil, [error], false)
         }
         let reader = ConfigReader(
             path: file, text: text, interpolator: VariableInterpolator(environment: environment), registry: registry,
             plugins: plugins)
         guard let root = documents.first else {
-            return (nil, [Diagnostic(.error, at: SourceLocation(path: file, line: 1, column: 1), "the file is empty; expected a pipeline mapping")])
+            return (nil, [Diagnostic(.error, at: SourceLocation(path: file, line: 1, column: 1), "the file is empty; expected a pipeline mapping")], false)
         }
         if documents.count > 1 {
             reader.error("a pipeline file holds one pipeline; found \(documents.count) YAML documents", at: documents[1])
@@ -126,7 +221,7 @@ public struct PipelineLoader: Sendable {
         let ordered = reader.diagnostics.enumerated().sorted {
             ($0.element.location ?? root.location, $0.offset) < ($1.element.location ?? root.location, $1.offset)
         }.map(\.element)
-        return (reader.hasErrors ? nil : definition, ordered)
+        return (reader.hasErrors ? nil : definition, ordered, reader.readsOtherFiles)
     }
 
     private func pipeline(_ root: YAMLNode, file: String, reader: ConfigReader) -> (PipelineDefinition, SourceLocation)? {
@@ -159,12 +254,6 @@ public struct PipelineLoader: Sendable {
             name: name, description: description, file: file, source: source, filter: filter, steps: steps,
             signing: signing, sinks: sinks)
         return (definition, nameLocation)
-    }
-
-    /// `pipelines/fulfillment.yaml` is named `fulfillment`.
-    static func defaultName(for file: String) -> String {
-        let base = (file as NSString).lastPathComponent
-        return (base as NSString).deletingPathExtension
     }
 
     /// Names show up in delivery ids, metrics labels and URLs, so they stay simple.
@@ -278,6 +367,7 @@ public struct PipelineLoader: Sendable {
             }
         }
         if let fileNode = mapping["secret_file"], let path = reader.string(fileNode, what: "sign.secret_file") {
+            reader.noteReadsOtherFiles()
             if let contents = FileManager.default.contents(atPath: path) {
                 let lines = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline)
                 let fileSecrets = lines.map { $0.trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }

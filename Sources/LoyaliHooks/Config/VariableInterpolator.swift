@@ -47,7 +47,8 @@ public struct VariableInterpolator: Sendable {
 
     /// Expands `text`, failing on an undefined variable without default or a malformed reference.
     public func expand(_ text: String) -> Result<Expansion, Failure> {
-        guard text.contains("$") else {
+        // Byte searches here, not Foundation's substring search: every config value comes through.
+        guard text.utf8.contains(UInt8(ascii: "$")) else {
             return .success(Expansion(value: text, hasReferences: false, hasLiteralText: !text.isEmpty))
         }
         let chars = Array(text)
@@ -79,9 +80,9 @@ public struct VariableInterpolator: Sendable {
             let body = String(chars[(i + 2)..<close])
             let name: String
             let fallback: String?
-            if let range = body.range(of: ":-") {
-                name = String(body[..<range.lowerBound])
-                fallback = String(body[range.upperBound...])
+            if let colon = chars[(i + 2)..<close].indices.first(where: { chars[$0] == ":" && $0 + 1 < close && chars[$0 + 1] == "-" }) {
+                name = String(chars[(i + 2)..<colon])
+                fallback = String(chars[(colon + 2)..<close])
             } else {
                 name = body
                 fallback = nil

@@ -72,10 +72,13 @@ public final class PipelineRunner {
             return [SourceGroup(identity: input.name, source: nil, pipelines: pipelines)]
         }
         var groups: [SourceGroup] = []
+        // By identity: thousands of pipelines may read as many files.
+        var groupIndex: [String: Int] = [:]
         for pipeline in pipelines {
-            if let i = groups.firstIndex(where: { $0.identity == pipeline.source.identity }) {
+            if let i = groupIndex[pipeline.source.identity] {
                 groups[i].pipelines.append(pipeline)
             } else {
+                groupIndex[pipeline.source.identity] = groups.count
                 groups.append(SourceGroup(identity: pipeline.source.identity, source: pipeline.source, pipelines: [pipeline]))
             }
         }

@@ -4,8 +4,8 @@ import Synchronization
 /// The plugins a pipeline can use: one folder per plugin, each with a `plugin.yaml`, under
 /// `plugins/` in the working directory, or under `$LOYALI_HOOKS_PLUGINS`.
 ///
-/// One catalog serves one load of pipeline files: each manifest is read once, and its problems
-/// are reported once however many pipelines use it.
+/// One catalog serves one load of pipeline files: each manifest is read once, and the loader
+/// reports its problems once however many pipelines use it.
 public final class PluginCatalog: Sendable {
     /// The variable that moves the plugins folder.
     public static let environmentVariable = "LOYALI_HOOKS_PLUGINS"
@@ -24,7 +24,8 @@ public final class PluginCatalog: Sendable {
         case broken
         case missing
     }
-    private let entries = Mutex<[String: Entry]>([:])
+    /// Each manifest read, with its own problems.
+    private let entries = Mutex<[String: (entry: Entry, diagnostics: [Diagnostic])]>([:])
 
     /// A catalog of `environment[LOYALI_HOOKS_PLUGINS]`, else `plugins/`.
     public init(environment: [String: String]) {
@@ -48,6 +49,7 @@ public final class PluginCatalog: Sendable {
     /// `reader`: an unknown plugin (with a "did you mean"), a plugin of the wrong kind, and the
     /// manifest's own errors (once per catalog, at their place in the manifest).
     public func manifest(named name: String, kind: PluginManifest.Kind, at node: YAMLNode, reader: ConfigReader) -> PluginManifest? {
+        reader.noteReadsOtherFiles()
         let (entry, diagnostics) = load(name)
         for diagnostic in diagnostics { reader.report(diagnostic) }
         switch entry {
@@ -85,10 +87,10 @@ public final class PluginCatalog: Sendable {
         return PluginSupervisor(manifest: manifest, config: checked, environment: environment)
     }
 
-    /// Reads plugin `name`'s manifest the first time it is asked for; diagnostics are returned
-    /// only that first time.
+    /// Reads plugin `name`'s manifest the first time it is asked for. Its problems come with
+    /// every answer: files may be loaded in any order, and the loader keeps the first file's copy.
     private func load(_ name: String) -> (Entry, [Diagnostic]) {
-        if let known = entries.withLock({ $0[name] }) { return (known, []) }
+        if let known = entries.withLock({ $0[name] }) { return known }
         // A name with a slash would reach outside the plugins folder.
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { return (.missing, []) }
         let folder = (absoluteDirectory as NSString).appendingPathComponent(name)
@@ -102,12 +104,11 @@ public final class PluginCatalog: Sendable {
         } else {
             entry = .missing
         }
-        let first = entries.withLock { entries -> Bool in
-            if entries[name] != nil { return false }
-            entries[name] = entry
-            return true
+        return entries.withLock { entries in
+            if let known = entries[name] { return known }
+            entries[name] = (entry, diagnostics)
+            return (entry, diagnostics)
         }
-        return (entry, first ? diagnostics : [])
     }
 
 }

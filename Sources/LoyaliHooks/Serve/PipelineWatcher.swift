@@ -14,7 +14,7 @@ final class PipelineWatcher: Sendable {
         // What was last seen (taken now, so a change made right after `init` returns is seen as
         // a change), and a change waiting one interval to settle. Only the watching thread
         // touches them; the Mutex is what lets its closure hold them.
-        let state = Mutex<(seen: [String: String], pending: [String: String]?)>((Self.fingerprint(paths), nil))
+        let state = Mutex<(seen: Int, pending: Int?)>((Self.fingerprint(paths), nil))
         thread = PeriodicThread(name: "loyali-hooks.watch", interval: interval) { stopping in
             guard !stopping else { return }
             let now = Self.fingerprint(paths)
@@ -39,22 +39,30 @@ final class PipelineWatcher: Sendable {
         thread.stop(waitingUpTo: .seconds(5))
     }
 
-    /// Each watched file's path with its modification time and size.
-    private static func fingerprint(_ paths: [String]) -> [String: String] {
-        var files: [String: String] = [:]
+    /// A hash of every watched file's path, modification time, size and inode. One number
+    /// rather than a table of them: with thousands of files the table cost more than the stats,
+    /// and a reload finds out by itself which files changed (``PipelineFileCache``).
+    static func fingerprint(_ paths: [String]) -> Int {
+        var hasher = Hasher()
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                files[path] = "missing"
+                hasher.combine(path)
+                hasher.combine("missing")
                 continue
             }
             let members = isDirectory.boolValue ? PipelineLoader.pipelineFiles(in: path) : [path]
+            hasher.combine(members.count)
             for file in members {
                 var info = stat()
                 guard stat(file, &info) == 0 else { continue }
-                files[file] = "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):\(info.st_size):\(info.st_ino)"
+                hasher.combine(file)
+                hasher.combine(info.st_mtim.tv_sec)
+                hasher.combine(info.st_mtim.tv_nsec)
+                hasher.combine(info.st_size)
+                hasher.combine(info.st_ino)
             }
         }
-        return files
+        return hasher.finalize()
     }
 }
