@@ -5,7 +5,8 @@ enum DeliveriesCommand {
     static let usage = """
         USAGE: loyali-hooks deliveries [--status pending|in_flight|retrying|succeeded|failed] [--pipeline P] [--sink S]
                                        [--event-type T] [--since 1h] [--limit N] [--json] [--state DIR]
-               loyali-hooks deliveries show WHD_ID [--json] [--state DIR]
+                                       [--store URL]
+               loyali-hooks deliveries show WHD_ID [--json] [--state DIR] [--store URL]
 
         The delivery log, newest first: each delivery's status, attempts and last result; 'show'
         gives one delivery's attempt timeline (when, status, latency, error, next attempt). Reads the
@@ -22,11 +23,11 @@ enum DeliveriesCommand {
 
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(
-            raw, options: ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit", "--state"], flags: ["--json"])
+            raw, options: ["--status", "--pipeline", "--sink", "--event-type", "--since", "--limit"] + StateOptions.names, flags: ["--json"])
         // Flags are checked before the store is touched.
         let query = try DeliveryFilters.query(args)
         if args.positionals.first == "show", let filter = DeliveryFilters.given(args, among: DeliveryFilters.listOptions) {
-            throw .usage("\(filter) filters the list; 'deliveries show' takes only WHD_ID, --json and --state")
+            throw .usage("\(filter) filters the list; 'deliveries show' takes only WHD_ID, --json, --state and --store")
         }
         let store = try StateOptions.openExistingStore(args, readOnly: true)
         if args.positionals.first == "show" {
@@ -54,7 +55,7 @@ enum DeliveriesCommand {
         }
     }
 
-    static func show(_ id: String, store: DeliveryStore, json: Bool) throws(CLIError) {
+    static func show(_ id: String, store: any DeliveryStore, json: Bool) throws(CLIError) {
         guard let (summary, attempts) = try StateOptions.attempt({ try store.detail(id: id) }) else {
             throw .failed("no delivery '\(id)'")
         }
@@ -74,6 +75,7 @@ enum DeliveriesCommand {
             var line = "  #\(attempt.attempt)  \(attempt.startedAtMs.rfc3339)  \(result.padding(20))\(String(attempt.durationMs).padding(6))ms"
             if let message = attempt.errorMessage { line += "  \(message)" }
             if case .retry(let next) = attempt.outcome { line += "  → retry at \(next.rfc3339)" }
+            if let node = attempt.node { line += "  (node \(node))" }
             Terminal.out(line.controlCharactersEscaped)
             if let snippet = attempt.responseSnippet, !snippet.isEmpty {
                 Terminal.out("      \(snippet.replacingNewlines().truncated(to: 200))")

@@ -14,8 +14,11 @@ enum DurableRun {
         options.rejectsPath = rejects
         if let grace { options.grace = grace }
         let limits = try ConnectionOptions.install(args)
-        // One runner per store, checked before anything starts (see StateDirectoryLock).
-        let lock = try StateOptions.lockForRunner(args)
+        // The store flags are checked before anything is created.
+        let location = try StateOptions.location(args)
+        let storeOptions = try StateOptions.storeOptions(args)
+        // One runner per SQLite store, checked before anything starts (see StateDirectoryLock).
+        let lock = try StateOptions.lockForRunner(location)
         defer { withExtendedLifetime(lock) {} }
         // Log lines go through the status line, which clears the progress line before each one.
         let status = StatusLine { FileHandle.standardError.write(Data($0.utf8)) }
@@ -25,7 +28,7 @@ enum DurableRun {
         defer { PluginRuntime.shutdown(pipelines) }
         Reports.diagnostics(startErrors, json: false)
         guard startErrors.isEmpty else { throw .config }
-        let store = try StateOptions.openStore(args)
+        let store = try StateOptions.openStore(location, options: storeOptions)
         let runner = DeliveryRunner(pipelines: pipelines, store: store, options: options, logger: logger)
         let grace = options.grace.configDescription
         let signals = SignalTrap([SIGINT, SIGTERM]) {

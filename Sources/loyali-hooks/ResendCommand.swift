@@ -3,8 +3,8 @@ import LoyaliHooks
 /// `loyali-hooks resend WHD_ID…` and `loyali-hooks resend --failed [filters]`
 enum ResendCommand {
     static let usage = """
-        USAGE: loyali-hooks resend WHD_ID… [--state DIR]
-               loyali-hooks resend --failed [--pipeline P] [--sink S] [--event-type T] [--since 24h] [--state DIR]
+        USAGE: loyali-hooks resend WHD_ID… [--state DIR] [--store URL]
+               loyali-hooks resend --failed [--pipeline P] [--sink S] [--event-type T] [--since 24h] [--state DIR] [--store URL]
 
         Queues fresh attempts for deliveries: same whd_ id (receivers dedupe on it), a fresh
         signature at send time, and the sink's retry schedule starting over. A running
@@ -19,7 +19,7 @@ enum ResendCommand {
 
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(
-            raw, options: ["--pipeline", "--sink", "--event-type", "--since", "--state"], flags: ["--failed"])
+            raw, options: ["--pipeline", "--sink", "--event-type", "--since"] + StateOptions.names, flags: ["--failed"])
         let now = Terminal.now * 1000
         // Filter values are checked in both modes; with WHD_IDs they would be ignored, so they are refused.
         var query = try DeliveryFilters.query(args, forcedStatus: .failed)

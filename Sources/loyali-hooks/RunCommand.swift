@@ -4,8 +4,9 @@ import LoyaliHooks
 enum RunCommand {
     static let usage = """
         USAGE: loyali-hooks run [PATH…] [--input FILE|-] [--dry-run [--full] [--pretty] [--json] [--timestamp T]]
-                                [--once | --drain] [--state DIR] [--grace 10s] [--log-format logfmt|json]
-                                [--rejects FILE] [--max-connections N] [--max-connections-per-host 32]
+                                [--once | --drain] [--state DIR] [--store URL] [--node-id ID] [--lease 60s]
+                                [--grace 10s] [--log-format logfmt|json] [--rejects FILE]
+                                [--max-connections N] [--max-connections-per-host 32]
 
         Reads each pipeline's source once, fans every event out to the pipelines that subscribe to it,
         applies their transform steps and stores one durable delivery per sink; then delivers each,
@@ -32,6 +33,7 @@ enum RunCommand {
           --timestamp T      with --dry-run: sign with unix time T (and stamp events lacking created_at)
           --rejects FILE     also append each rejected input line, with its reason, to FILE (JSON lines)
         \(StateOptions.help)
+        \(StateOptions.nodeHelp)
           --grace D          on SIGINT/SIGTERM, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F     logfmt (default) or json, on stderr (with --dry-run: rejected lines and errors)
         \(ConnectionOptions.help)
@@ -42,7 +44,8 @@ enum RunCommand {
 
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(
-            raw, options: ["--input", "--rejects", "--timestamp", "--state", "--grace", "--log-format"] + ConnectionOptions.names,
+            raw, options: ["--input", "--rejects", "--timestamp", "--grace", "--log-format"] + StateOptions.names + StateOptions.nodeNames
+                + ConnectionOptions.names,
             flags: ["--dry-run", "--json", "--once", "--drain", "--full", "--pretty"])
         // Every value is checked in every mode, before anything is loaded or started.
         let timestamp = try args.unixTime("--timestamp")
@@ -52,7 +55,7 @@ enum RunCommand {
         let dryRun = args.has("--dry-run")
         if dryRun {
             let realRunOnly = ["--once", "--drain"].filter(args.has)
-                + (["--grace", "--state"] + ConnectionOptions.names).filter { args.value($0) != nil }
+                + (["--grace"] + StateOptions.names + StateOptions.nodeNames + ConnectionOptions.names).filter { args.value($0) != nil }
             if let first = realRunOnly.first { throw .usage("\(first) applies to a real run, not to --dry-run") }
             if args.has("--json"), let first = ["--full", "--pretty"].first(where: args.has) {
                 throw .usage("\(first) shapes the human output; --json always prints every delivery with its exact body")

@@ -4,7 +4,8 @@ import LoyaliHooks
 /// `loyali-hooks serve [PATH…]`: every pipeline as a daemon, with HTTP ingest and the admin API.
 enum ServeCommand {
     static let usage = """
-        USAGE: loyali-hooks serve [PATH…] [--state DIR] [--admin 127.0.0.1:8788 | --admin off]
+        USAGE: loyali-hooks serve [PATH…] [--state DIR] [--store URL] [--node-id ID] [--lease 60s]
+                                  [--admin 127.0.0.1:8788 | --admin off]
                                   [--admin-token-file FILE] [--grace 10s] [--log-format logfmt|json]
                                   [--max-body 1048576] [--ingest-max-connections 4096] [--idle-timeout 10s]
                                   [--request-timeout 10s] [--ingest-threads 2] [--no-watch] [--rejects FILE]
@@ -29,6 +30,7 @@ enum ServeCommand {
 
         OPTIONS:
         \(StateOptions.help)
+        \(StateOptions.nodeHelp)
           --admin ADDR          admin listener host:port, or 'off' (default 127.0.0.1:8788)
           --admin-token-file F  file holding the admin bearer token (else $LOYALI_HOOKS_ADMIN_TOKEN)
           --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s, at most 1d)
@@ -54,14 +56,16 @@ enum ServeCommand {
         let args = try Arguments(
             raw,
             options: [
-                "--state", "--admin", "--admin-token-file", "--grace", "--log-format", "--max-body", "--ingest-max-connections",
+                "--admin", "--admin-token-file", "--grace", "--log-format", "--max-body", "--ingest-max-connections",
                 "--idle-timeout", "--request-timeout", "--ingest-threads", "--rejects",
-            ] + ConnectionOptions.names,
+            ] + StateOptions.names + StateOptions.nodeNames + ConnectionOptions.names,
             flags: ["--no-watch"])
         let environment = ProcessInfo.processInfo.environment
         var configuration = ServeDaemon.Configuration(
             paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals,
-            stateDirectory: DeliveryStore.stateDirectory(option: args.value("--state"), environment: environment))
+            stateDirectory: StateOptions.directory(args))
+        configuration.store = try StateOptions.location(args)
+        configuration.storeOptions = try StateOptions.storeOptions(args)
         let logFormat = try args.logFormat()
         configuration.rejectsPath = args.value("--rejects")
         if let grace = args.value("--grace") { configuration.grace = try duration(grace, "--grace") }

@@ -3,7 +3,7 @@ import LoyaliHooks
 /// `loyali-hooks stats [--since 24h] [--json]`
 enum StatsCommand {
     static let usage = """
-        USAGE: loyali-hooks stats [--since 24h] [--json] [--state DIR]
+        USAGE: loyali-hooks stats [--since 24h] [--json] [--state DIR] [--store URL]
 
         The guide's delivery health table for each pipeline and sink: deliveries, those still
         pending (waiting for a first attempt or a retry) and in flight, success rate (healthy > 99%),
@@ -17,7 +17,7 @@ enum StatsCommand {
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
-        let args = try Arguments(raw, options: ["--since", "--state"], flags: ["--json"])
+        let args = try Arguments(raw, options: ["--since"] + StateOptions.names, flags: ["--json"])
         let since = try StateOptions.since(args, nowMs: Terminal.now * 1000) ?? (Terminal.now - 86_400) * 1000
         let store = try StateOptions.openExistingStore(args, readOnly: true)
         let rows = try StateOptions.attempt { try store.stats(sinceMs: since) }

@@ -331,7 +331,7 @@ private func object(_ line: String) throws -> JSONObject {
     func durationsPastTheirLimit(value: String) throws {
         let scratch = try TemporaryDirectory()
         let state = scratch.path("state")
-        _ = try DeliveryStore(directory: state)
+        _ = try SQLiteDeliveryStore(directory: state)
         let pipeline = scratch.path("p.yaml")
         try """
             source: { type: stdin }
@@ -478,6 +478,44 @@ private func object(_ line: String) throws -> JSONObject {
         let shown = try dryJSON.stdoutLines.map { try #require(try object($0)["body"]?.stringValue) }
         #expect(written == shown.map { $0 + "\n" }.joined())
         #expect(shown.count == 3)
+    }
+
+    @Test("--store sqlite:DIR and LOYALI_HOOKS_STORE pick the store; deliveries show names the node of each attempt")
+    func storeSelectionAndNodeIDs() throws {
+        let cwd = try TemporaryDirectory()
+        let run = try CLI.run(
+            ["run", fixture("cli/file-sink.yaml"), "--input", fixture("cli/fanout-events.jsonl"), "--drain",
+             "--store", "sqlite:" + cwd.path("picked"), "--node-id", "worker-7"],
+            in: cwd.url)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: cwd.path("picked/loyali-hooks.db")))
+        #expect(!FileManager.default.fileExists(atPath: cwd.path(".loyali-hooks")), "the default state directory stays untouched")
+        let listed = try CLI.run(["deliveries", "--json"], in: cwd.url, environment: ["LOYALI_HOOKS_STORE": "sqlite://" + cwd.path("picked")])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let id = try #require(try listed.stdoutLines.first.map(object)?["id"]?.stringValue)
+        let shown = try CLI.run(["deliveries", "show", id, "--store", "sqlite:" + cwd.path("picked")], in: cwd.url)
+        #expect(shown.stdout.contains("(node worker-7)"), "\(shown.stdout)")
+        let json = try CLI.run(["deliveries", "show", id, "--json", "--store", "sqlite:" + cwd.path("picked")], in: cwd.url)
+        #expect(json.stdout.contains(#""node":"worker-7""#), "\(json.stdout)")
+    }
+
+    @Test("a store URL that names no engine, or an engine this build lacks, is exit 2, and its password is never printed")
+    func badStoreLocations() throws {
+        let cwd = try TemporaryDirectory()
+        let cases: [([String], [String: String], String)] = [
+            (["deliveries", "--store", "mysql://root:hunter2@db/x"], [:], "--store: expected postgres://"),
+            (["stats"], ["LOYALI_HOOKS_STORE": "/var/lib/hunter2"], "LOYALI_HOOKS_STORE: expected postgres://"),
+            (["run", fixture("cli/file-sink.yaml"), "--drain", "--node-id", "two words"], [:], "--node-id: a node id is printable ASCII without spaces"),
+            // Nothing listens on port 1: whether this build has the engine or not, no password shows.
+            (["deliveries", "--store", "postgres://loyali:hunter2@127.0.0.1:1/hooks"], [:], "@127.0.0.1:1/hooks"),
+        ]
+        for (arguments, environment, message) in cases {
+            let result = try CLI.run(arguments, in: cwd.url, environment: environment)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("hunter2"), "\(arguments): \(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: cwd.path(".loyali-hooks")))
     }
 
     @Test func eachSourceIsReadOnceAndFannedOut() throws {

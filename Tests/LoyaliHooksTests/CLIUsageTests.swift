@@ -144,8 +144,8 @@ private struct PrintedDelivery {
         (["resend", "whd_x", "--since", "1x"], "--since must be a duration such as 30m, 1h or 7d, not '1x'", "resend"),
         (["resend", "whd_x", "--pipeline", "fulfillment"], "--pipeline applies to 'resend --failed'; WHD_IDs are resent as given", "resend"),
         (["resend", "--failed", "--since", "1x"], "--since must be a duration such as 30m, 1h or 7d, not '1x'", "resend"),
-        (["deliveries", "show", "whd_x", "--limit", "5"], "--limit filters the list; 'deliveries show' takes only WHD_ID, --json and --state", "deliveries"),
-        (["deliveries", "show", "whd_x", "--status", "failed"], "--status filters the list; 'deliveries show' takes only WHD_ID, --json and --state", "deliveries"),
+        (["deliveries", "show", "whd_x", "--limit", "5"], "--limit filters the list; 'deliveries show' takes only WHD_ID, --json, --state and --store", "deliveries"),
+        (["deliveries", "show", "whd_x", "--status", "failed"], "--status filters the list; 'deliveries show' takes only WHD_ID, --json, --state and --store", "deliveries"),
     ])
     func filtersAreCheckedInEveryModeOfTheLogCommands(arguments: [String], message: String, command: String) throws {
         let scratch = try TemporaryDirectory()

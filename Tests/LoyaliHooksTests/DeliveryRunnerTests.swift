@@ -54,7 +54,7 @@ final class RunOutcome: Sendable {
 struct RunnerHarness {
     let directory: String
     let eventsPath: String
-    let store: DeliveryStore
+    let store: SQLiteDeliveryStore
     let clock = ManualClock(startMs: 1_700_000_000_000)
 
     init(events: [String]) throws {
@@ -62,7 +62,7 @@ struct RunnerHarness {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         eventsPath = directory + "/events.jsonl"
         try (events.joined(separator: "\n") + "\n").write(toFile: eventsPath, atomically: true, encoding: .utf8)
-        store = try DeliveryStore(directory: directory + "/state")
+        store = try SQLiteDeliveryStore(directory: directory + "/state")
     }
 
     func pipelines(_ yaml: String, sinks: [String: ScriptedSink]) throws -> [PipelineDefinition] {

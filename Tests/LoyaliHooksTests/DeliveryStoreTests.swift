@@ -15,7 +15,7 @@ private final class StateDirectory {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
-    func open() throws -> DeliveryStore { try DeliveryStore(directory: path) }
+    func open() throws -> SQLiteDeliveryStore { try SQLiteDeliveryStore(directory: path) }
 }
 
 private let guideSchedule: [Int64] = [0, 60_000, 300_000, 1_800_000, 7_200_000]
@@ -66,12 +66,12 @@ struct DeliveryStoreTests {
     func stateIsPrivate() throws {
         let directory = StateDirectory()
         let nested = directory.path + "/state"
-        let store = try DeliveryStore(directory: nested)
+        let store = try SQLiteDeliveryStore(directory: nested)
         #expect(try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 1_000) == 1)
         #expect(try mode(directory.path) == 0o700)
         #expect(try mode(nested) == 0o700)
         for suffix in ["", "-wal", "-shm"] {
-            let file = nested + "/" + DeliveryStore.fileName + suffix
+            let file = nested + "/" + SQLiteDeliveryStore.fileName + suffix
             #expect(FileManager.default.fileExists(atPath: file), "\(file)")
             #expect(try mode(file) == 0o600, "\(file)")
         }
@@ -84,7 +84,7 @@ struct DeliveryStoreTests {
             let store = try directory.open()
             #expect(try store.enqueue([delivery(1)], checkpoint: nil, nowMs: 1_000) == 1)
         }
-        let file = directory.path + "/" + DeliveryStore.fileName
+        let file = directory.path + "/" + SQLiteDeliveryStore.fileName
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         let reopened = try directory.open()
         #expect(try reopened.counts()[.pending] == 1)
@@ -442,7 +442,7 @@ struct DeliveryStoreTests {
         try store.record([attempt(second, at: 60_000, outcome: .failed)])
 
         let queued = try store.resendReporting(ids: [first.id, "whd_missing", inFlight.id, first.id], nowMs: 500_000)
-        #expect(queued == DeliveryStore.ResendResult(queued: [first.id], inFlight: [inFlight.id], unknown: ["whd_missing"]))
+        #expect(queued == ResendResult(queued: [first.id], inFlight: [inFlight.id], unknown: ["whd_missing"]))
         let summary = try #require(try store.detail(id: first.id)?.0)
         #expect(summary.status == .pending)
         #expect(summary.nextAttemptMs == 500_000)
@@ -553,10 +553,11 @@ struct DeliveryStoreTests {
                 AttemptRow(
                     deliveryID: first.id, attempt: 1, startedAtMs: 10, durationMs: 10_000, httpStatus: nil,
                     errorClass: "timeout", errorMessage: "no response within 10s", responseSnippet: nil,
-                    outcome: .retry(atMs: 60_010)),
+                    outcome: .retry(atMs: 60_010), node: store.nodeID),
                 AttemptRow(
                     deliveryID: first.id, attempt: 2, startedAtMs: 60_010, durationMs: 87, httpStatus: 202,
-                    errorClass: nil, errorMessage: nil, responseSnippet: #"{"ok":true}"#, outcome: .succeeded),
+                    errorClass: nil, errorMessage: nil, responseSnippet: #"{"ok":true}"#, outcome: .succeeded,
+                    node: store.nodeID),
             ])
     }
 
@@ -617,16 +618,27 @@ struct DeliveryStoreTests {
 
     @Test func opensAndMigratesADatabaseFromAnOlderSchema() throws {
         let directory = StateDirectory()
-        let v1 = Array(StoreSchema.migrations.prefix(1))
+        let v1 = Array(SQLiteSchema.migrations.prefix(1))
         do {
-            let old = try DeliveryStore(directory: directory.path, migrations: v1)
-            try old.enqueue([delivery(1)], checkpoint: ("events.jsonl", 42), nowMs: 0)
-            let claimed = try #require(try old.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).first)
-            try old.record([attempt(claimed, at: 0, durationMs: 30, outcome: .failed)])
-            #expect(try old.withDatabase { try StoreSchema.version(of: $0) } == 1)
+            let old = try SQLiteDeliveryStore(directory: directory.path, migrations: v1)
+            // Rows as a version-1 build wrote them (today's statements name newer columns).
+            try old.withDatabase { database in
+                try database.execute(
+                    """
+                    INSERT INTO deliveries (seq, id, pipeline, sink, event_id, event_type, schedule, status, attempts,
+                        next_attempt_at, created_at, updated_at, last_error)
+                    VALUES (1, '\(delivery(1).id)', 'fulfillment', 'warehouse', 'evt_1', 'points.earned', '0,60000',
+                        'failed', 1, NULL, 0, 0, 'HTTP 500');
+                    INSERT INTO delivery_bodies (seq, body) VALUES (1, x'7B7D');
+                    INSERT INTO attempts (delivery_seq, attempt, pipeline, sink, started_at, duration_ms, http_status, outcome)
+                    VALUES (1, 1, 'fulfillment', 'warehouse', 0, 30, 500, 'failed');
+                    INSERT INTO checkpoints (source, byte_offset, updated_at) VALUES ('events.jsonl', 42, 0);
+                    """)
+            }
+            #expect(try old.withDatabase { try SQLiteSchema.version(of: $0) } == 1)
         }
         let store = try directory.open()
-        #expect(try store.withDatabase { try StoreSchema.version(of: $0) } == DeliveryStore.schemaVersion)
+        #expect(try store.withDatabase { try SQLiteSchema.version(of: $0) } == SQLiteDeliveryStore.schemaVersion)
         let indexes = try store.withDatabase { database in
             try database.withStatement("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name") {
                 var names: [String] = []
@@ -644,44 +656,44 @@ struct DeliveryStoreTests {
 
     @Test func aFailingMigrationLeavesTheDatabaseAsItWas() throws {
         let directory = StateDirectory()
-        _ = try DeliveryStore(directory: directory.path, migrations: Array(StoreSchema.migrations.prefix(1)))
+        _ = try SQLiteDeliveryStore(directory: directory.path, migrations: Array(SQLiteSchema.migrations.prefix(1)))
         let broken = [
-            StoreSchema.migrations[0],
+            SQLiteSchema.migrations[0],
             StoreMigration(version: 2, summary: "half works", sql: "CREATE TABLE extra (x); CREATE INDEX oops ON missing (x);"),
         ]
-        #expect(throws: SQLiteError.self) { try DeliveryStore(directory: directory.path, migrations: broken) }
-        let database = try SQLiteDatabase(path: directory.path + "/" + DeliveryStore.fileName)
-        #expect(try StoreSchema.version(of: database) == 1)
+        #expect(throws: SQLiteError.self) { try SQLiteDeliveryStore(directory: directory.path, migrations: broken) }
+        let database = try SQLiteDatabase(path: directory.path + "/" + SQLiteDeliveryStore.fileName)
+        #expect(try SQLiteSchema.version(of: database) == 1)
         #expect(try database.scalarInt64("SELECT count(*) FROM sqlite_master WHERE name = 'extra'") == 0)
         // And the real migration still applies afterwards.
-        #expect(try StoreSchema.migrate(database) == 1)
-        #expect(try StoreSchema.version(of: database) == DeliveryStore.schemaVersion)
+        #expect(try SQLiteSchema.migrate(database) == 1)
+        #expect(try SQLiteSchema.version(of: database) == SQLiteDeliveryStore.schemaVersion)
     }
 
     @Test func refusesADatabaseFromANewerBuild() throws {
         let directory = StateDirectory()
         _ = try directory.open()
         do {
-            let database = try SQLiteDatabase(path: directory.path + "/" + DeliveryStore.fileName)
+            let database = try SQLiteDatabase(path: directory.path + "/" + SQLiteDeliveryStore.fileName)
             try database.execute("PRAGMA user_version = 99")
         }
         #expect {
             try directory.open()
         } throws: { error in
             guard let error = error as? DeliveryStoreError else { return false }
-            return error.kind == .schemaTooNew(found: 99, known: DeliveryStore.schemaVersion)
+            return error.kind == .schemaTooNew(found: 99, known: SQLiteDeliveryStore.schemaVersion)
                 && error.description
-                    == "\(directory.path)/loyali-hooks.db: error: state database was written by a newer loyali-hooks (schema 99, this build knows \(DeliveryStore.schemaVersion))"
+                    == "\(directory.path)/loyali-hooks.db: error: state database was written by a newer loyali-hooks (schema 99, this build knows \(SQLiteDeliveryStore.schemaVersion))"
         }
         // Refused without being touched.
-        let database = try SQLiteDatabase(path: directory.path + "/" + DeliveryStore.fileName)
-        #expect(try StoreSchema.version(of: database) == 99)
+        let database = try SQLiteDatabase(path: directory.path + "/" + SQLiteDeliveryStore.fileName)
+        #expect(try SQLiteSchema.version(of: database) == 99)
     }
 
     @Test func stateDirectoryIsCreatedAndResolved() throws {
         let directory = StateDirectory()
         let nested = directory.path + "/deeper/state"
-        let store = try DeliveryStore(directory: nested)
+        let store = try SQLiteDeliveryStore(directory: nested)
         #expect(store.path == nested + "/loyali-hooks.db")
         #expect(FileManager.default.fileExists(atPath: store.path))
         #expect(try store.withDatabase { try $0.scalarString("PRAGMA journal_mode") } == "wal")
@@ -692,12 +704,12 @@ struct DeliveryStoreTests {
         #expect(try store.claimDue(sinkKey: hooks, nowMs: 0, limit: 1).count == 1)
         #expect(try store.withDatabase { try $0.scalarInt64("PRAGMA synchronous") } == 2)
 
-        #expect(DeliveryStore.stateDirectory(option: "s", environment: ["LOYALI_HOOKS_STATE": "e"]) == "s")
-        #expect(DeliveryStore.stateDirectory(option: nil, environment: ["LOYALI_HOOKS_STATE": "e"]) == "e")
-        #expect(DeliveryStore.stateDirectory(option: nil, environment: [:]) == ".loyali-hooks")
+        #expect(StoreLocation.stateDirectory(option: "s", environment: ["LOYALI_HOOKS_STATE": "e"]) == "s")
+        #expect(StoreLocation.stateDirectory(option: nil, environment: ["LOYALI_HOOKS_STATE": "e"]) == "e")
+        #expect(StoreLocation.stateDirectory(option: nil, environment: [:]) == ".loyali-hooks")
 
         #expect {
-            try DeliveryStore(directory: "/proc/loyali-hooks-cannot-exist")
+            try SQLiteDeliveryStore(directory: "/proc/loyali-hooks-cannot-exist")
         } throws: { error in
             (error as? DeliveryStoreError)?.kind == .cannotCreateDirectory
         }

@@ -232,7 +232,7 @@ struct DurableCLITests {
     func statsWithUnsettledWork() throws {
         let directory = try TemporaryDirectory()
         let state = directory.url.appendingPathComponent("state").path
-        let store = try DeliveryStore(directory: state)
+        let store = try SQLiteDeliveryStore(directory: state)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let rows = (1...6).map { number in
             NewDelivery(
@@ -280,7 +280,7 @@ struct DurableCLITests {
 
         // A failed attempt whose error is longer than the LAST column.
         let state = directory.url.appendingPathComponent("state").path
-        let store = try DeliveryStore(directory: state)
+        let store = try SQLiteDeliveryStore(directory: state)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let failing = NewDelivery(
             id: DeliveryID.make(eventID: "evt_two", pipeline: "durable", sink: "hook"), pipeline: "durable", sink: "hook",
@@ -365,7 +365,7 @@ struct DurableCLITests {
     func resendExplainsInFlight() throws {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
         #expect(try Self.run(["run", "pipeline.yaml", "--drain"], in: directory).status == 0)
-        let store = try DeliveryStore(directory: directory.path("state"))
+        let store = try SQLiteDeliveryStore(directory: directory.path("state"))
         let rows = try store.list(DeliveryQuery())
         // Queued again and claimed by a runner that is sending it right now.
         #expect(try store.resend(ids: [rows[0].id], nowMs: 0) == [rows[0].id])
@@ -387,14 +387,14 @@ struct DurableCLITests {
         let state = directory.path("state")
         let silent = try SilentReceiver()
         let environment = ["DURABLE_SECRET": Self.secret, "PORT": String(silent.port)]
-        func inFlight() -> Int { (try? DeliveryStore(directory: state).counts()[.inFlight]) ?? 0 }
+        func inFlight() -> Int { (try? SQLiteDeliveryStore(directory: state).counts()[.inFlight]) ?? 0 }
 
         // 1. A clean stop whose grace runs out while every attempt hangs.
         let first = try BackgroundCLI(["run", "pipeline.yaml", "--state", state, "--grace", "200ms"], in: directory.url, environment: environment)
         #expect(eventually { inFlight() == 3 }, "\(first.stderr)")
         Thread.sleep(forTimeInterval: 0.3)
         #expect(first.stop(SIGTERM) == 0, "\(first.stderr)")
-        let store = try DeliveryStore(directory: state)
+        let store = try SQLiteDeliveryStore(directory: state)
         #expect(try store.counts()[.inFlight] == 0, "a clean stop leaves nothing in flight")
         let ids = try store.list(DeliveryQuery()).map(\.id)
         #expect(ids.count == 3)
@@ -456,11 +456,11 @@ struct DurableCLITests {
     func readOnlyStoreCannotWrite() throws {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
         #expect(try Self.run(["run", "pipeline.yaml", "--drain"], in: directory).status == 0)
-        let store = try DeliveryStore(existingDirectory: directory.path("state"), readOnly: true)
+        let store = try SQLiteDeliveryStore(existingDirectory: directory.path("state"), readOnly: true)
         let rows = try store.list(DeliveryQuery())
         #expect(rows.count == 3)
         #expect(throws: SQLiteError.self) { try store.resend(ids: [rows[0].id], nowMs: 0) }
-        let writable = try DeliveryStore(existingDirectory: directory.path("state"), readOnly: false)
+        let writable = try SQLiteDeliveryStore(existingDirectory: directory.path("state"), readOnly: false)
         #expect(try writable.resend(ids: [rows[0].id], nowMs: 0) == [rows[0].id])
         // The reader sees the writer's commit.
         #expect(try store.detail(id: rows[0].id)?.0.status == .pending)

@@ -637,7 +637,7 @@ struct PluginTests {
         let log = PluginLogCapture()
         #expect(PluginRuntime.start([pipeline], includingSinks: true, logger: log.logger).isEmpty)
         defer { PluginRuntime.shutdown([pipeline]) }
-        let store = try DeliveryStore(directory: directory + "/state")
+        let store = try SQLiteDeliveryStore(directory: directory + "/state")
         var options = DeliveryRunner.Options()
         options.mode = .drain
         let counters = try DeliveryRunner(pipelines: [pipeline], store: store, options: options, logger: log.logger).run()

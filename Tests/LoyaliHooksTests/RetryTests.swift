@@ -135,7 +135,7 @@ struct RetryTests {
         #expect(huge.outcome(for: failure, attemptInRound: 1, nowMs: .max - 1, random: { 0.5 }) == .retry(atMs: .max))
         #expect(Duration.seconds(Int64.max).totalMilliseconds == .max)
         #expect(Duration.seconds(Int64.min).totalMilliseconds == .min)
-        #expect(DeliveryStore.decode(schedule: "0,99999999999999999999999") == [0, .max])
+        #expect(SQLiteDeliveryStore.decode(schedule: "0,99999999999999999999999") == [0, .max])
         #expect(Int64(saturating: 1e300) == .max && Int64(saturating: -1e300) == .min && Int64(saturating: .nan) == 0)
     }
 

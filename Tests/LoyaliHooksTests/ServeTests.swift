@@ -212,7 +212,7 @@ final class ServeFixture {
     }
 
     /// A separate connection to the state store, as the CLI would open it.
-    func store() throws -> DeliveryStore { try DeliveryStore(directory: directory + "/state") }
+    func store() throws -> SQLiteDeliveryStore { try SQLiteDeliveryStore(directory: directory + "/state") }
 
     /// Waits (bounded) until `condition` holds.
     static func eventually(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
@@ -1225,9 +1225,9 @@ struct AdminAPITests {
 
 /// The runners' store, handed out by ``ServeDaemon/Configuration/prepareStore``.
 final class StoreBox: Sendable {
-    private let value = Mutex<DeliveryStore?>(nil)
-    func set(_ store: DeliveryStore) { value.withLock { $0 = store } }
-    var store: DeliveryStore? { value.withLock { $0 } }
+    private let value = Mutex<SQLiteDeliveryStore?>(nil)
+    func set(_ store: any DeliveryStore) { value.withLock { $0 = store as? SQLiteDeliveryStore } }
+    var store: SQLiteDeliveryStore? { value.withLock { $0 } }
 }
 
 @Suite("serve: a store that cannot be written", .serialized)
@@ -1751,7 +1751,7 @@ struct ServeExecutableTests {
         #expect(done.wait(timeout: .now() + 10) == .success)
         #expect(ServeFixture.eventually { !child.process.isRunning })
         let ids = accepted.withLock { $0 }
-        let store = try DeliveryStore(directory: directory + "/state")
+        let store = try SQLiteDeliveryStore(directory: directory + "/state")
         let lost = try ids.filter { try store.detail(id: DeliveryID.make(eventID: $0, pipeline: "ingest", sink: "audit")) == nil }
         #expect(lost.isEmpty, "\(lost.count) of \(ids.count) events answered 202 are missing after kill -9: \(lost.prefix(3))")
     }

@@ -84,7 +84,7 @@ extension DeliveryRunner {
             for (delivery, startedAtMs) in lane.started.values {
                 leftovers.interrupted.append(AttemptRecord(
                     deliveryID: delivery.id, attempt: delivery.attempt, startedAtMs: startedAtMs,
-                    durationMs: max(0, now - startedAtMs), errorClass: DeliveryStore.interruptedErrorClass,
+                    durationMs: max(0, now - startedAtMs), errorClass: AttemptRecord.interruptedErrorClass,
                     errorMessage: "the stop's grace period ran out before the attempt finished; it may have reached the receiver",
                     outcome: .retry(atMs: now)))
             }

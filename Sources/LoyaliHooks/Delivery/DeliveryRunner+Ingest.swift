@@ -20,7 +20,7 @@ extension DeliveryRunner {
                 do {
                     try ingest(group, decoder: decoder, following: following && group.followable)
                     storeFailing = false
-                } catch where error is SQLiteError || error is DeliveryStoreError {
+                } catch where error is any StoreEngineError {
                     // The store cannot take the deliveries (disk full, I/O error): nothing read
                     // since the last checkpoint was acknowledged, so reading stops here.
                     if options.retriesStoreFailures && following && group.followable {

@@ -84,7 +84,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     }
 
     let pipelines: [PipelineDefinition]
-    let store: DeliveryStore
+    let store: any DeliveryStore
     let clock: any DeliveryClock
     let options: Options
     let logger: Logger
@@ -136,7 +136,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     }
 
     public init(
-        pipelines: [PipelineDefinition], store: DeliveryStore, clock: any DeliveryClock = SystemClock(),
+        pipelines: [PipelineDefinition], store: any DeliveryStore, clock: any DeliveryClock = SystemClock(),
         options: Options, logger: Logger
     ) {
         self.pipelines = pipelines

@@ -55,7 +55,7 @@ final class StoreWorker: @unchecked Sendable {
     /// re-sends, with the same ids, at most what finished in this window.
     static let recordWindow: Double = 0.002
 
-    private let store: DeliveryStore
+    private let store: any DeliveryStore
     private let logger: Logger
     private let inbox = Mutex(Inbox())
     private let results = Mutex<[ClaimResult]>([])
@@ -70,7 +70,7 @@ final class StoreWorker: @unchecked Sendable {
     private let onFailure: @Sendable (String) -> Void
 
     /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
-    init(store: DeliveryStore, logger: Logger, resultsReady: Wakeup, onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
+    init(store: any DeliveryStore, logger: Logger, resultsReady: Wakeup, onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.logger = logger
         self.resultsReady = resultsReady
@@ -151,7 +151,7 @@ final class StoreWorker: @unchecked Sendable {
                     try store.record(records)
                     if !unwritten.isEmpty { logger.log(.info, "recording attempts works again", ["attempts": String(records.count)]) }
                     unwritten = []
-                } catch where WriteHealth.isDiskFailure(error) && !taken.finishing {
+                } catch where WriteHealth.isStoreUnavailable(error) && !taken.finishing {
                     if unwritten.isEmpty {
                         logger.log(.error, "recording attempts failed; trying again until the store takes writes", ["error": "\(error)"])
                         onFailure("attempts could not be recorded for a while: \(error)")

@@ -6,7 +6,7 @@ import Synchronization
 public final class AdminContext: Sendable {
     /// A second connection to the state store: in WAL mode its reads never wait behind the
     /// runners' and the ingest committer's writes.
-    public let store: DeliveryStore
+    public let store: any DeliveryStore
     /// The counters behind `/metrics`.
     public let metrics: ServeMetrics
     /// The token `/api/` and `/metrics` require, if any.
@@ -50,7 +50,7 @@ public final class AdminContext: Sendable {
     }
 
     /// A context over `store` (a connection of the admin's own) and `metrics`.
-    public init(store: DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks()) {
+    public init(store: any DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks()) {
         self.store = store
         self.metrics = metrics
         self.token = token

@@ -37,6 +37,7 @@ public enum DeliveryJSON {
         object["error_class"] = row.errorClass.map(JSONValue.string) ?? .null
         object["error"] = row.errorMessage.map(JSONValue.string) ?? .null
         object["response_snippet"] = row.responseSnippet.map(JSONValue.string) ?? .null
+        object["node"] = row.node.map(JSONValue.string) ?? .null
         if case .retry(let next) = row.outcome {
             object["next_attempt_at"] = .string(time(next))
         } else {

@@ -23,8 +23,12 @@ public final class ServeDaemon: Sendable {
     public struct Configuration: Sendable {
         /// Pipeline files or folders.
         public var paths: [String]
-        /// The state directory.
+        /// The state directory: the SQLite store's home unless ``store`` says otherwise.
         public var stateDirectory: String
+        /// The state store (`--store`); `nil` for the SQLite store in ``stateDirectory``.
+        public var store: StoreLocation?
+        /// The node id and lease length this daemon claims and records with.
+        public var storeOptions = StoreOptions()
         /// Where the admin listener binds; `nil` for none.
         public var admin: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8788)
         /// The token `/api/` and `/metrics` require; `nil` for none (loopback only).
@@ -53,7 +57,10 @@ public final class ServeDaemon: Sendable {
         public var clock: any DeliveryClock = SystemClock()
         /// Test hook: called with the runners' store once it is open (e.g. to cap its size and
         /// simulate a full disk).
-        var prepareStore: (@Sendable (DeliveryStore) throws -> Void)?
+        var prepareStore: (@Sendable (any DeliveryStore) throws -> Void)?
+
+        /// Where the store is: ``store``, else the SQLite store in ``stateDirectory``.
+        public var storeLocation: StoreLocation { store ?? .sqlite(directory: stateDirectory) }
 
         /// Settings for `paths` with the store in `stateDirectory`; everything else defaults.
         public init(paths: [String], stateDirectory: String) {
@@ -76,7 +83,7 @@ public final class ServeDaemon: Sendable {
     public enum StartError: Error, CustomStringConvertible {
         /// The pipeline files have errors (each reads `path:line:col: error: …`).
         case configuration([Diagnostic])
-        /// The state store could not be opened.
+        /// The state store could not be opened (`directory` is its location, never a password).
         case store(directory: String, message: String)
         /// A listener could not bind.
         case listen(HTTPServerError)
@@ -99,11 +106,12 @@ public final class ServeDaemon: Sendable {
     }
 
     private struct Running {
-        /// Held for the daemon's lifetime: one runner per store.
-        let lock: StateDirectoryLock
-        let store: DeliveryStore
+        /// Held for the daemon's lifetime: one runner per SQLite store (`nil` for a shared store).
+        let lock: StateDirectoryLock?
+        let store: any DeliveryStore
         let committer: IngestCommitter
-        let checkpointer: WALCheckpointer
+        /// SQLite's WAL checkpoints (`nil` for other engines).
+        let checkpointer: WALCheckpointer?
         let context: AdminContext
         var admin: HTTPServer?
         var generations: [ServeGeneration]
@@ -145,12 +153,16 @@ public final class ServeDaemon: Sendable {
     }
 
     private func startLocked() throws(StartError) {
-        // One runner per store, checked before anything starts (see StateDirectoryLock).
-        let lock: StateDirectoryLock
-        do {
-            lock = try StateDirectoryLock(directory: configuration.stateDirectory)
-        } catch {
-            throw .stateLocked(error)
+        // One runner per SQLite store, checked before anything starts (see StateDirectoryLock);
+        // a shared store's nodes coordinate through its leases instead.
+        let location = configuration.storeLocation
+        var lock: StateDirectoryLock?
+        if case .sqlite(let directory) = location {
+            do {
+                lock = try StateDirectoryLock(directory: directory)
+            } catch {
+                throw .stateLocked(error)
+            }
         }
         let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
         for warning in loaded.diagnostics where warning.severity != .error { logger.log(.warn, warning.description) }
@@ -175,19 +187,22 @@ public final class ServeDaemon: Sendable {
                 ])
             }
         }
-        let store: DeliveryStore
-        let adminStore: DeliveryStore
-        let checkpointer: WALCheckpointer
+        let store: any DeliveryStore
+        let adminStore: any DeliveryStore
+        var checkpointer: WALCheckpointer?
         do {
-            store = try DeliveryStore(directory: configuration.stateDirectory)
-            adminStore = try DeliveryStore(directory: configuration.stateDirectory)
-            // Group-committed ingest appends tens of MB of WAL per second: checkpoints run on a
-            // thread of their own, and the writer's own is only a backstop.
-            try store.setWALCheckpointInterval(pages: Self.walBackstopPages)
+            store = try location.open(options: configuration.storeOptions)
+            adminStore = try location.open(options: configuration.storeOptions)
+            if case .sqlite(let directory) = location, let sqlite = store as? SQLiteDeliveryStore {
+                // Group-committed ingest appends tens of MB of WAL per second: checkpoints run on
+                // a thread of their own, and the writer's own is only a backstop.
+                try sqlite.setWALCheckpointInterval(pages: Self.walBackstopPages)
+                checkpointer = try WALCheckpointer(directory: directory, interval: .milliseconds(200), logger: logger)
+            }
             try configuration.prepareStore?(store)
-            checkpointer = try WALCheckpointer(directory: configuration.stateDirectory, interval: .milliseconds(200), logger: logger)
         } catch {
-            throw .store(directory: configuration.stateDirectory, message: "\(error)")
+            checkpointer?.stop()
+            throw .store(directory: location.description, message: "\(error)")
         }
         let committer = IngestCommitter(logger: logger)
         let context = AdminContext(store: adminStore, metrics: metrics, token: configuration.adminToken, clock: configuration.clock)
@@ -212,7 +227,7 @@ public final class ServeDaemon: Sendable {
         } catch {
             for listener in listeners.values { listener.server.stop(within: .zero) }
             committer.stop()
-            checkpointer.stop()
+            checkpointer?.stop()
             throw .listen(error)
         }
         running.withLock {
@@ -247,7 +262,8 @@ public final class ServeDaemon: Sendable {
                 return groups[key]!.keys.sorted().map { "\(bound)\($0)" }.joined(separator: ",")
             }.sorted().joined(separator: ","),
             "admin": admin.map { $0.address.description } ?? "off",
-            "state": configuration.stateDirectory,
+            "store": "\(location.engine.rawValue) \(location)",
+            "node": store.nodeID,
         ])
     }
 
@@ -256,7 +272,7 @@ public final class ServeDaemon: Sendable {
     static let walBackstopPages = 40_000
 
     private func makeRunner(
-        _ pipelines: [PipelineDefinition], store: DeliveryStore, window: CreationWindow, recoversInFlight: Bool
+        _ pipelines: [PipelineDefinition], store: any DeliveryStore, window: CreationWindow, recoversInFlight: Bool
     ) -> DeliveryRunner {
         var options = DeliveryRunner.Options()
         options.mode = .follow
@@ -458,7 +474,7 @@ public final class ServeDaemon: Sendable {
             }
             current.admin?.stop(within: .seconds(1))
             for generation in generations { PluginRuntime.shutdown(generation.pipelines) }
-            current.checkpointer.stop()
+            current.checkpointer?.stop()
             return running.withLock { state in
                 var total = state!.finishedCounters
                 for generation in state!.generations { total.add(generation.counters) }

@@ -14,7 +14,7 @@ final class WALCheckpointer: Sendable {
     /// Opens its own connection to the store in `directory` and starts checkpointing every
     /// `interval`.
     init(directory: String, interval: Duration, logger: Logger) throws {
-        let store = try DeliveryStore(directory: directory)
+        let store = try SQLiteDeliveryStore(directory: directory)
         let failures = Atomic<Int>(0)
         thread = PeriodicThread(name: "loyali-hooks.checkpoint", interval: interval) { _ in
             do {

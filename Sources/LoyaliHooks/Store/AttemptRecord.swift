@@ -1,5 +1,8 @@
-/// One finished attempt, as the runner reports it to `DeliveryStore.record`.
+/// One finished attempt, as the runner reports it to ``DeliveryStore/record(_:)``.
 public struct AttemptRecord: Sendable, Hashable {
+    /// The `error_class` of an attempt cut off by a stop, a crash or a lease that ran out.
+    public static let interruptedErrorClass = "interrupted"
+
     /// The delivery's `whd_` id.
     public var deliveryID: String
     /// The attempt's number, 1-based (`ClaimedDelivery.attempt`).
@@ -19,12 +22,16 @@ public struct AttemptRecord: Sendable, Hashable {
     public var responseSnippet: String?
     /// What happens next.
     public var outcome: AttemptOutcome
+    /// The node that made the attempt. The runner leaves it `nil` and the store records its own
+    /// ``DeliveryStore/nodeID``; the log gives it back (`nil` for attempts logged before nodes
+    /// were recorded).
+    public var node: String?
 
     /// Makes a record from its parts.
     public init(
         deliveryID: String, attempt: Int, startedAtMs: Int64, durationMs: Int64,
         httpStatus: Int? = nil, errorClass: String? = nil, errorMessage: String? = nil,
-        responseSnippet: String? = nil, outcome: AttemptOutcome
+        responseSnippet: String? = nil, outcome: AttemptOutcome, node: String? = nil
     ) {
         self.deliveryID = deliveryID
         self.attempt = attempt
@@ -35,6 +42,7 @@ public struct AttemptRecord: Sendable, Hashable {
         self.errorMessage = errorMessage
         self.responseSnippet = responseSnippet
         self.outcome = outcome
+        self.node = node
     }
 
     /// The delivery's `last_error` after this attempt: class, HTTP status and message, or `nil`

@@ -1,4 +1,4 @@
-/// A delivery handed to a runner by `DeliveryStore.claimDue`; it is `in_flight` until the runner
+/// A delivery handed to a runner by ``DeliveryStore/claimDue(sinkKey:nowMs:limit:window:)``; it is `in_flight` until the runner
 /// records the attempt's outcome.
 public struct ClaimedDelivery: Sendable, Hashable {
     /// The `whd_` id, the same on every attempt.
@@ -39,7 +39,7 @@ public struct ClaimedDelivery: Sendable, Hashable {
         self.scheduleOffset = scheduleOffset
     }
 
-    /// The first attempt at a delivery just stored as claimed (see `DeliveryStore.enqueue`).
+    /// The first attempt at a delivery just stored as claimed (see ``DeliveryStore/enqueue(_:checkpoint:nowMs:claiming:)``).
     init(firstAttemptOf delivery: NewDelivery) {
         self.init(
             id: delivery.id, pipeline: delivery.pipeline, sink: delivery.sink, eventID: delivery.eventID,

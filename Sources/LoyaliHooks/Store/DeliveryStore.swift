@@ -1,497 +1,179 @@
-import Foundation
-
-/// The durable state of loyali-hooks: the outbox of deliveries, the attempt log and the source
-/// checkpoints, in one SQLite file (`loyali-hooks.db`) in the state directory.
+/// The contract every state store keeps: the outbox of deliveries, the attempt log, the source
+/// checkpoints, and the leases that say which node is sending what. The runner, `serve` and the
+/// read commands (`deliveries`, `show`, `stats`, `resend`, `store status`) talk only to this;
+/// ``SQLiteDeliveryStore`` (one file in the state directory, the default) and the PostgreSQL
+/// engine (shared by several nodes) implement it, and one contract test suite checks both.
 ///
-/// Durability: WAL journal with `synchronous = FULL`, so when a write method returns its
-/// transaction is on disk and a source position may be acknowledged. Each batch method is one
-/// transaction: it happens entirely or not at all.
+/// **Batches.** Every write takes a whole batch (rows to enqueue, attempts to record, ids to
+/// release or renew) and is ONE transaction: it happens entirely or not at all. The runner calls
+/// each method once per batch, so a call through `any DeliveryStore` costs one dynamic dispatch
+/// per batch, never one per delivery.
 ///
-/// Threading: one connection, serialized by an internal lock, so a store is `Sendable` and
-/// may be shared. Several processes (one runner, holding the directory's ``StateDirectoryLock``,
-/// and the CLI's `resend`, `deliveries`, `stats`) may open the same directory; SQLite's locks and
-/// a 5 s busy timeout arbitrate between them. **Every method blocks
-/// on disk I/O and may wait for the lock: call it off Swift's cooperative thread pool** (from a
+/// **Durability.** When ``enqueue(_:checkpoint:nowMs:claiming:)`` returns, its rows and its
+/// checkpoint are committed and durable: the source position (or `serve`'s 202) may be
+/// acknowledged. An engine may commit claims and attempt records less durably (SQLite skips their
+/// fsync), as long as a crash can only make deliveries due again, never lose one.
+///
+/// **Leases.** A claimed delivery is `in_flight` under a lease: the claiming node's id
+/// (``nodeID``) and a deadline, ``leaseMs`` after the claim. While the lease runs, no other node
+/// may claim it. The holder extends it with ``renewLeases(ids:nowMs:)``; once it has run out
+/// (the node died), ``reclaimExpiredLeases(nowMs:)`` puts the delivery back in the queue with an
+/// `interrupted` attempt in its log, counted against the node that held it, so the next attempt
+/// carries the next number. A store not ``isShared`` (SQLite: the state directory's lock admits
+/// one node) keeps the same columns but its runner never needs to renew or reclaim.
+///
+/// **Threading.** A store is `Sendable` and may be shared between threads. Every method blocks on
+/// disk or network I/O and may wait for a lock: **call it off Swift's cooperative pool** (from a
 /// dedicated thread, as the runner does).
-///
-/// Durability is relaxed in exactly two places, `claimDue` and `record`, which commit without an
-/// fsync: they survive a crash of the process, and the next durable commit syncs them too; a
-/// power loss in between can only make deliveries due again, i.e. sent again with the same id
-/// (and, since the undone claim and record leave no trace, possibly with an attempt number the
-/// receiver has seen; a process crash never does that, see `DeliveryStore+Recovery.swift`).
-///
-/// Memory stays flat however large the outbox grows: queries walk indexes with `LIMIT`, and the
-/// page cache is capped at 16 MB.
-public final class DeliveryStore: Sendable {
-    /// The database file's name inside the state directory.
-    public static let fileName = "loyali-hooks.db"
-    /// The state directory used when neither `--state` nor `LOYALI_HOOKS_STATE` is given.
-    public static let defaultDirectory = ".loyali-hooks"
-    /// The schema version this build reads and writes.
-    public static var schemaVersion: Int { StoreSchema.currentVersion }
+public protocol DeliveryStore: AnyObject, Sendable {
+    // MARK: Identity
 
-    /// The database file.
-    public let path: String
-    /// A sleeping lock, not `Mutex`: it is held across transactions and their fsyncs (see
-    /// ``SleepingMutex``).
-    let state: SleepingMutex<Connection>
-    /// Whether writes go through (see ``writeFailure``).
-    let health = WriteHealth()
+    /// Which engine this is.
+    var engine: StoreEngine { get }
+    /// Where the store lives, for messages: a database file, or a connection URL with any
+    /// password removed.
+    var location: String { get }
+    /// The node this store acts for: the owner of its claims' leases, recorded with every attempt
+    /// it logs.
+    var nodeID: String { get }
+    /// How long a claim's lease runs before other nodes may take the delivery, in ms.
+    var leaseMs: Int64 { get }
+    /// Whether other nodes claim from this store at the same time, so a runner must renew its
+    /// leases and reclaim expired ones. `false` for SQLite, whose state directory admits one node.
+    var isShared: Bool { get }
+    /// Why the last write transaction failed because the store cannot take writes (a full disk,
+    /// a lost database), or `nil` once one succeeds. Answers at once, without waiting for the
+    /// store's lock.
+    var writeFailure: String? { get }
 
-    /// The connection, and where the rows this store has claimed live, so that recording their
-    /// attempts needs no lookup by id (ids are hashes: each lookup is a random index read).
-    struct Connection {
-        let database: SQLiteDatabase
-        var claimed: [String: ClaimedRow] = [:]
-    }
+    // MARK: Ingest
 
-    /// A claimed delivery's row and sink.
-    struct ClaimedRow {
-        var sequence: Int64
-        var pipeline: String
-        var sink: String
-    }
-
-    /// Opens the store in `directory` (created if missing), creating or migrating its database.
+    /// Puts `deliveries` in the outbox and moves `checkpoint` forward, in ONE durable
+    /// transaction, so a source position is never durable without the deliveries read before it.
     ///
-    /// Throws `DeliveryStoreError` with kind `.schemaTooNew` when a newer loyali-hooks wrote the
-    /// database, `.cannotCreateDirectory` when the directory cannot be made, or `SQLiteError`.
-    public convenience init(directory: String) throws {
-        try self.init(directory: directory, migrations: StoreSchema.migrations)
-    }
+    /// A delivery whose id is already stored is skipped (insert or ignore by id): a replay never
+    /// makes a second row and never resets one that finished. The first attempt is due at
+    /// `nowMs + schedule[0]`. Rows at the `claiming` indexes that are due at once are stored
+    /// already claimed (`in_flight`, leased to ``nodeID``), so the runner can send them without
+    /// claiming them back. Returns how many rows were new, and the first attempts of the claimed
+    /// rows that were. Throws (and stores nothing) with kind `.invalidDelivery` for an empty or
+    /// negative schedule, or on any engine failure.
+    func enqueue(
+        _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64, claiming: Set<Int>
+    ) throws -> (inserted: Int, claimed: [ClaimedDelivery])
 
-    /// Opens the store with a given migration list; tests use an older list to build an old file.
-    init(directory: String, migrations: [StoreMigration]) throws {
-        do {
-            try Self.createStateDirectory(directory)
-        } catch {
-            throw DeliveryStoreError(
-                .cannotCreateDirectory, path: directory,
-                message: "cannot create the state directory: \(error.localizedDescription)")
-        }
-        let path = Self.file(Self.fileName, in: directory)
-        Self.secureDatabaseFiles(at: path)
-        let database = try SQLiteDatabase(path: path)
-        database.setBusyTimeout(milliseconds: 5_000)
-        // Refuse a newer database before changing anything in it (journal mode included).
-        let known = migrations.last?.version ?? 0
-        let found = try StoreSchema.version(of: database)
-        guard found <= known else {
-            throw DeliveryStoreError.schemaTooNew(found: found, known: known, path: path)
-        }
-        // WAL: readers (the CLI's `deliveries`) never block the runner's writes. FULL: a commit
-        // is fsynced before it returns, because a source is acknowledged right after. A 40 MB
-        // checkpoint interval (not 4 MB) lets index pages rewritten by successive batches be
-        // copied back once; measured ~1.6x faster enqueues with a large outbox.
-        _ = try database.scalarString("PRAGMA journal_mode = WAL")
-        try database.execute(
-            """
-            PRAGMA synchronous = FULL;
-            PRAGMA foreign_keys = ON;
-            PRAGMA cache_size = -16000;
-            PRAGMA wal_autocheckpoint = 10000;
-            PRAGMA journal_size_limit = 67108864;
-            """)
-        try StoreSchema.migrate(database, migrations: migrations)
-        self.path = path
-        database.writeHealth = health
-        self.state = SleepingMutex(Connection(database: database))
-    }
+    /// The committed position of `source`, or `nil` if it has none yet.
+    func checkpoint(source: String) throws -> Int64?
 
-    /// A store over an already opened and migrated database (see `DeliveryStore+Open.swift`).
-    init(opened database: SQLiteDatabase) {
-        self.path = database.path
-        database.writeHealth = health
-        self.state = SleepingMutex(Connection(database: database))
-    }
+    // MARK: Claims and leases
 
-    /// Why this connection's last write transaction failed for want of disk (full, I/O error,
-    /// read-only), or `nil` when it succeeded. Does not wait for the store's lock.
-    public var writeFailure: String? { health.current }
+    /// Claims up to `limit` deliveries of one sink that are due at `nowMs` (pending or retrying,
+    /// next attempt at or before `nowMs`), oldest due first, created inside `window`, and marks
+    /// them `in_flight` under a lease to ``nodeID`` until `nowMs + leaseMs`, in one transaction:
+    /// no two claimers (threads, processes or nodes) ever get the same delivery.
+    func claimDue(
+        sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow
+    ) throws -> [ClaimedDelivery]
 
-    /// Test hook: caps the database at its current size (`PRAGMA max_page_count`), so the next
-    /// write that needs a new page fails with `SQLITE_FULL`, as on a full disk; `nil` lifts the cap.
-    func limitGrowth(_ limited: Bool) throws {
-        try withDatabase { database in
-            let pages = limited ? try database.scalarInt64("PRAGMA page_count") ?? 1 : 1 << 30
-            _ = try database.scalarInt64("PRAGMA max_page_count = \(pages)")
-        }
-    }
+    /// When the next delivery of one sink inside `window` is due (ms since the Unix epoch), or
+    /// `nil` if none is waiting.
+    func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow) throws -> Int64?
 
-    /// The state directory from `--state`, else `LOYALI_HOOKS_STATE`, else `.loyali-hooks`.
-    public static func stateDirectory(option: String?, environment: [String: String]) -> String {
-        if let option, !option.isEmpty { return option }
-        if let fromEnvironment = environment["LOYALI_HOOKS_STATE"], !fromEnvironment.isEmpty {
-            return fromEnvironment
-        }
-        return defaultDirectory
-    }
+    /// Extends to `nowMs + leaseMs` the leases this node holds on the deliveries `ids`. Returns
+    /// the ids it no longer holds (finished, released, or taken by another node after the lease
+    /// ran out), in the order given; their attempts' outcomes no longer decide their state.
+    func renewLeases(ids: [String], nowMs: Int64) throws -> [String]
 
-    /// Runs `body` with the database, holding the lock.
-    func withDatabase<T: Sendable>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
-        try state.withLock { connection in try body(connection.database) }
-    }
-
-    /// Runs `body` with the whole connection state, holding the lock.
-    func withConnection<T: Sendable>(_ body: (inout Connection) throws -> T) throws -> T {
-        try state.withLock { connection in try body(&connection) }
-    }
-
-    // MARK: Outbox
-
-    /// Puts `deliveries` in the outbox and moves `checkpoint` forward, in ONE transaction, so a
-    /// source position is never durable without the deliveries read before it. Returns how many
-    /// rows were inserted.
-    ///
-    /// A delivery whose id is already stored is skipped: a replay never makes a second row and
-    /// never resets one that succeeded. The first attempt is due at `nowMs + schedule[0]`.
-    /// Throws (and stores nothing) on a constraint failure, or with kind `.invalidDelivery` for
-    /// an empty or negative schedule. Blocking; call off the cooperative pool.
+    /// Puts every delivery whose lease ran out before `nowMs` back in the queue, as
+    /// ``recoverInFlight()`` does for a crash: an `interrupted` attempt in its log, made by the
+    /// node that held the lease, and due at once with the next attempt number. Returns how many.
     @discardableResult
-    public func enqueue(
-        _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64
-    ) throws -> Int {
+    func reclaimExpiredLeases(nowMs: Int64) throws -> Int
+
+    /// Logs a batch of finished attempts, each with ``nodeID`` as the node that made it, and
+    /// applies each outcome to its delivery (status, attempt count, next attempt, last error), in
+    /// ONE transaction. The runner decides outcomes; the store does not second-guess them, except
+    /// that a delivery now in flight under ANOTHER node's lease is left to that node (the attempt
+    /// is still logged). Throws with kind `.unknownDelivery` (and records nothing) if an id is
+    /// not stored.
+    func record(_ attempts: [AttemptRecord]) throws
+
+    /// Puts deliveries this node claimed but never started back in the queue, due as they were
+    /// and with no attempt logged: `retrying` if they have an attempt since the last resend, else
+    /// `pending`. Rows no longer in flight under this node are left alone. Returns how many went
+    /// back. A clean stop calls it.
+    @discardableResult
+    func release(ids: [String]) throws -> Int
+
+    /// At startup, before any claim: each delivery a previous life of this node left
+    /// `in_flight` gets an `interrupted` attempt in its log (it may have been sent) and goes back
+    /// to `retrying`, due at once, to be sent again with the same id and the next attempt number.
+    /// A store not ``isShared`` takes every in-flight delivery (the caller holds the state
+    /// directory's lock); a shared one only those leased to ``nodeID``. Returns how many.
+    @discardableResult
+    func recoverInFlight() throws -> Int
+
+    // MARK: The delivery log
+
+    /// Deliveries matching `filter`, most recently enqueued first, at most `filter.limit`.
+    func list(_ filter: DeliveryQuery) throws -> [DeliverySummary]
+
+    /// One delivery and its attempts in order, or `nil` for an unknown id.
+    func detail(id: String) throws -> (DeliverySummary, [AttemptRow])?
+
+    /// Queues a fresh attempt, due at `nowMs`, for each id: status `pending`, the same id, the
+    /// attempt number counting on, the retry schedule restarting from its first delay. Succeeded
+    /// deliveries may be resent too (a manual resend is deliberate); in-flight ones are refused.
+    /// One transaction; the refusals are told apart in it.
+    func resendReporting(ids: [String], nowMs: Int64) throws -> ResendResult
+
+    /// `resend --failed`: queues a fresh attempt for every FAILED delivery matching `filter` (its
+    /// `status` and `limit` are ignored), as ``resendReporting(ids:nowMs:)`` does. Returns how
+    /// many were queued.
+    func resend(matching filter: DeliveryQuery, nowMs: Int64) throws -> Int
+
+    /// The health table: one entry per (pipeline, sink) with activity since `sinceMs` (`nil`: all
+    /// time), sorted by pipeline then sink, from one snapshot.
+    func stats(sinceMs: Int64?) throws -> [SinkStats]
+
+    /// How many deliveries are in each status (every status present, zero included).
+    func counts() throws -> [DeliveryStatus: Int]
+
+    /// The queue depth and failed count of every (pipeline, sink) that has either, sorted by
+    /// pipeline then sink; cheap enough for every metrics scrape.
+    func outboxGauges() throws -> [OutboxGauge]
+
+    /// The schema version the store holds (the build's own once it is open).
+    func schemaVersion() throws -> Int
+}
+
+extension DeliveryStore {
+    /// ``enqueue(_:checkpoint:nowMs:claiming:)`` claiming nothing; returns how many rows were new.
+    @discardableResult
+    public func enqueue(_ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
         try enqueue(deliveries, checkpoint: checkpoint, nowMs: nowMs, claiming: []).inserted
     }
 
-    /// ``enqueue(_:checkpoint:nowMs:)``, storing the rows at the `claiming` indexes as already
-    /// claimed by this store (`in_flight`), so the runner can send them without claiming them
-    /// back. Returns how many rows were new, and the first attempts of the claimed rows that were
-    /// (a replayed id is not stored again, so not claimed either). Only deliveries due at once may
-    /// be claimed.
-    func enqueue(
-        _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64, claiming: Set<Int>
-    ) throws -> (inserted: Int, claimed: [ClaimedDelivery]) {
-        let checkpointValue = checkpoint.map { ($0.source, $0.offset) }
-        return try withConnection { connection in
-            let database = connection.database
-            var claimedRows: [(index: Int, sequence: Int64)] = []
-            let inserted = try database.transaction {
-                var inserted = 0
-                let insert = try database.cachedStatement(Self.insertDeliverySQL)
-                let insertBody = try database.cachedStatement(
-                    "INSERT OR ROLLBACK INTO delivery_bodies (seq, body) VALUES (?1, ?2)")
-                defer {
-                    for statement in [insert, insertBody] {
-                        statement.reset()
-                        statement.clearBindings()
-                    }
-                }
-                // Deliveries of one batch usually share a schedule: encode it once.
-                var lastSchedule: [Int64] = []
-                var lastEncoded = ""
-                for (index, delivery) in deliveries.enumerated() {
-                    if delivery.schedule != lastSchedule {
-                        guard !delivery.schedule.isEmpty, delivery.schedule.allSatisfy({ $0 >= 0 }) else {
-                            throw DeliveryStoreError(
-                                .invalidDelivery(id: delivery.id), path: database.path,
-                                message: "delivery \(delivery.id) needs a retry schedule of one or more delays of 0 ms or more, not \(delivery.schedule)")
-                        }
-                        lastSchedule = delivery.schedule
-                        lastEncoded = Self.encode(schedule: delivery.schedule)
-                    }
-                    let firstDelay = lastSchedule[0]
-                    insert.reset()
-                    try DeliveryIDColumn.bind(delivery.id, to: insert, at: 1)
-                    try insert.bind(delivery.pipeline, at: 2)
-                    try insert.bind(delivery.sink, at: 3)
-                    try insert.bind(delivery.eventID, at: 4)
-                    try insert.bind(delivery.eventType, at: 5)
-                    try insert.bind(lastEncoded, at: 6)
-                    try insert.bind(nowMs.saturatingAdd(firstDelay), at: 7)
-                    try insert.bind(delivery.createdAtMs, at: 8)
-                    try insert.bind(nowMs, at: 9)
-                    let claims = delivery.isDueAtOnce && claiming.contains(index)
-                    let status = delivery.planningFailure != nil ? "failed" : claims ? "in_flight" : "pending"
-                    try insert.bind(status, at: 10)
-                    try insert.bind(delivery.planningFailure, at: 11)
-                    try insert.run()
-                    guard database.changes == 1 else { continue }  // already stored: a replay
-                    inserted += 1
-                    let sequence = database.lastInsertRowID
-                    if claims { claimedRows.append((index, sequence)) }
-                    insertBody.reset()
-                    try insertBody.bind(sequence, at: 1)
-                    try insertBody.bind(bytes: delivery.body, at: 2)
-                    try insertBody.run()
-                }
-                if let (source, offset) = checkpointValue {
-                    try database.withStatement(Self.upsertCheckpointSQL) { upsert in
-                        try upsert.bind(source, at: 1)
-                        try upsert.bind(offset, at: 2)
-                        try upsert.bind(nowMs, at: 3)
-                        try upsert.run()
-                    }
-                }
-                return inserted
-            }
-            // Known rows, as for a claim: recording their attempts needs no lookup by id.
-            for (index, sequence) in claimedRows {
-                let delivery = deliveries[index]
-                connection.claimed[delivery.id] = ClaimedRow(sequence: sequence, pipeline: delivery.pipeline, sink: delivery.sink)
-            }
-            return (inserted, claimedRows.map { ClaimedDelivery(firstAttemptOf: deliveries[$0.index]) })
-        }
+    /// ``claimDue(sinkKey:nowMs:limit:window:)`` over every creation time.
+    public func claimDue(sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int) throws -> [ClaimedDelivery] {
+        try claimDue(sinkKey: sinkKey, nowMs: nowMs, limit: limit, window: .all)
     }
 
-    /// The committed position of `source`, or `nil` if it has none yet. Blocking.
-    public func checkpoint(source: String) throws -> Int64? {
-        try withDatabase { database in
-            try database.withStatement("SELECT byte_offset FROM checkpoints WHERE source = ?1") {
-                try $0.bind(source, at: 1)
-                return try $0.step() ? $0.int64(at: 0) : nil
-            }
-        }
+    /// ``nextDueMs(sinkKey:window:)`` over every creation time.
+    public func nextDueMs(sinkKey: (pipeline: String, sink: String)) throws -> Int64? {
+        try nextDueMs(sinkKey: sinkKey, window: .all)
     }
 
-    /// Claims up to `limit` deliveries of one sink that are due at `nowMs` (pending or retrying,
-    /// `next_attempt_at <= nowMs`), oldest due first, and marks them `in_flight` in the same
-    /// transaction, so no two claimers (threads or processes) ever get the same row. Blocking.
-    ///
-    /// With a `window` other than `.all`, only deliveries created inside it are claimed (see
-    /// ``CreationWindow``).
-    public func claimDue(
-        sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow = .all
-    ) throws -> [ClaimedDelivery] {
-        guard limit > 0 else { return [] }
-        let pipeline = sinkKey.pipeline
-        let sink = sinkKey.sink
-        return try withConnection { connection in
-            let database = connection.database
-            // Not fsynced: if a power loss undoes a claim, the rows are simply due again, which
-            // is what release(ids:) would make of them.
-            let (claimed, sequences) = try database.transaction(durable: false) {
-                var sequences: [Int64] = []
-                var claimed: [ClaimedDelivery] = []
-                var scheduleCache = ScheduleCache()
-                try database.withStatement(window.isAll ? Self.selectDueSQL : Self.selectDueInWindowSQL) { select in
-                    try select.bind(pipeline, at: 1)
-                    try select.bind(sink, at: 2)
-                    try select.bind(nowMs, at: 3)
-                    try select.bind(limit, at: 4)
-                    if !window.isAll {
-                        try select.bind(window.fromMs ?? .min, at: 5)
-                        try select.bind(window.beforeMs ?? .max, at: 6)
-                    }
-                    while try select.step() {
-                        sequences.append(select.int64(at: 0))
-                        claimed.append(
-                            ClaimedDelivery(
-                                id: DeliveryIDColumn.read(from: select, at: 1), pipeline: pipeline, sink: sink,
-                                eventID: select.string(at: 2), eventType: select.string(at: 3),
-                                body: select.bytes(at: 4), attempt: select.int(at: 5) + 1,
-                                schedule: scheduleCache.decode(select.string(at: 6)),
-                                scheduleOffset: select.int(at: 7)))
-                    }
-                }
-                try database.withStatement(
-                    "UPDATE OR ROLLBACK deliveries SET status = 'in_flight', updated_at = ?2 WHERE seq = ?1"
-                ) { update in
-                    try update.bind(nowMs, at: 2)
-                    for sequence in sequences {
-                        update.reset()
-                        try update.bind(sequence, at: 1)
-                        try update.run()
-                    }
-                }
-                return (claimed, sequences)
-            }
-            for (delivery, sequence) in zip(claimed, sequences) {
-                connection.claimed[delivery.id] = ClaimedRow(sequence: sequence, pipeline: pipeline, sink: sink)
-            }
-            return claimed
-        }
+    /// ``resendReporting(ids:nowMs:)``'s queued ids: an id missing from the result is unknown, or
+    /// in flight right now.
+    public func resend(ids: [String], nowMs: Int64) throws -> [String] {
+        try resendReporting(ids: ids, nowMs: nowMs).queued
     }
 
-    /// When the next delivery of one sink is due (ms since the Unix epoch), or `nil` if none is
-    /// waiting. O(log n). Blocking.
-    public func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow = .all) throws -> Int64? {
-        try withDatabase { database in
-            try database.withStatement(
-                """
-                SELECT next_attempt_at FROM deliveries
-                WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying')
-                \(window.isAll ? "" : "AND created_at >= ?3 AND created_at < ?4")
-                ORDER BY next_attempt_at LIMIT 1
-                """
-            ) {
-                try $0.bind(sinkKey.pipeline, at: 1)
-                try $0.bind(sinkKey.sink, at: 2)
-                if !window.isAll {
-                    try $0.bind(window.fromMs ?? .min, at: 3)
-                    try $0.bind(window.beforeMs ?? .max, at: 4)
-                }
-                return try $0.step() ? $0.optionalInt64(at: 0) : nil
-            }
-        }
-    }
-
-    /// Logs a batch of finished attempts and applies each outcome to its delivery (status,
-    /// attempt count, next attempt, last error, updated time), in ONE transaction. The runner
-    /// decides outcomes; the store does not second-guess them. Throws `DeliveryStoreError` with
-    /// kind `.unknownDelivery` (and records nothing) if an id is not stored. Blocking.
-    public func record(_ attempts: [AttemptRecord]) throws {
-        guard !attempts.isEmpty else { return }
-        try withConnection { connection in
-            let database = connection.database
-            let known = connection.claimed
-            // Not fsynced: an outcome lost to a power loss leaves its delivery in flight, to be
-            // recovered and sent again with the same id (at least once, never lost). A process
-            // crash loses nothing, and the next durable commit (an enqueue) syncs these too.
-            try database.transaction(durable: false) {
-                let find = try database.cachedStatement("SELECT seq, pipeline, sink FROM deliveries WHERE id = ?1")
-                let update = try database.cachedStatement(Self.updateAfterAttemptSQL)
-                let insert = try database.cachedStatement(Self.insertAttemptSQL)
-                defer {
-                    for statement in [find, update, insert] {
-                        statement.reset()
-                        statement.clearBindings()
-                    }
-                }
-                for record in attempts {
-                    var row = known[record.deliveryID]
-                    if row == nil {
-                        // Claimed by another process, or before a restart: look it up.
-                        find.reset()
-                        try DeliveryIDColumn.bind(record.deliveryID, to: find, at: 1)
-                        if try find.step() {
-                            row = ClaimedRow(sequence: find.int64(at: 0), pipeline: find.string(at: 1), sink: find.string(at: 2))
-                        }
-                        find.reset()
-                    }
-                    guard let row else {
-                        throw DeliveryStoreError(
-                            .unknownDelivery(id: record.deliveryID), path: database.path,
-                            message: "cannot record attempt \(record.attempt) of unknown delivery \(record.deliveryID)")
-                    }
-                    update.reset()
-                    try update.bind(row.sequence, at: 1)
-                    try update.bind(record.outcome.resultingStatus.rawValue, at: 2)
-                    try update.bind(record.attempt, at: 3)
-                    try update.bind(record.outcome.nextAttemptMs, at: 4)
-                    try update.bind(record.summarizedError, at: 5)
-                    try update.bind(record.httpStatus, at: 6)
-                    try update.bind(record.startedAtMs.saturatingAdd(record.durationMs), at: 7)
-                    try update.run()
-                    insert.reset()
-                    try insert.bind(row.sequence, at: 1)
-                    try insert.bind(record.attempt, at: 2)
-                    try insert.bind(row.pipeline, at: 3)
-                    try insert.bind(row.sink, at: 4)
-                    try insert.bind(record.startedAtMs, at: 5)
-                    try insert.bind(record.durationMs, at: 6)
-                    try insert.bind(record.httpStatus, at: 7)
-                    try insert.bind(record.errorClass, at: 8)
-                    try insert.bind(record.errorMessage, at: 9)
-                    try insert.bind(record.responseSnippet, at: 10)
-                    try insert.bind(record.outcome.storedName, at: 11)
-                    try insert.bind(record.outcome.nextAttemptMs, at: 12)
-                    try insert.run()
-                }
-            }
-            for record in attempts { connection.claimed[record.deliveryID] = nil }
-        }
-    }
-
-    // MARK: SQL
-
-    // Writes say OR ROLLBACK: a failing statement ends the whole transaction at once, which is
-    // what `transaction` would do anyway, and it spares SQLite a statement journal (a copy of
-    // every page each statement touches, so the statement alone could be undone). That copy was
-    // the largest single cost of a batch.
-
-    private static let insertDeliverySQL = """
-        INSERT OR ROLLBACK INTO deliveries (
-            id, pipeline, sink, event_id, event_type, schedule,
-            status, attempts, schedule_offset, next_attempt_at, created_at, updated_at, last_error)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, 0, 0, ?7, ?8, ?9, ?11)
-        ON CONFLICT (id) DO NOTHING
-        """
-
-    private static let upsertCheckpointSQL = """
-        INSERT OR ROLLBACK INTO checkpoints (source, byte_offset, updated_at) VALUES (?1, ?2, ?3)
-        ON CONFLICT (source) DO UPDATE SET byte_offset = excluded.byte_offset, updated_at = excluded.updated_at
-        """
-
-    // The WHERE repeats the partial index's `status IN (…)` word for word: SQLite only uses a
-    // partial index when the query visibly implies its condition.
-    private static let selectDueSQL = """
-        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset
-        FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
-        WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
-            AND d.next_attempt_at <= ?3
-        ORDER BY d.next_attempt_at, d.seq
-        LIMIT ?4
-        """
-
-    /// ``selectDueSQL`` restricted to deliveries created inside a ``CreationWindow``.
-    private static let selectDueInWindowSQL = """
-        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset
-        FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
-        WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
-            AND d.next_attempt_at <= ?3 AND d.created_at >= ?5 AND d.created_at < ?6
-        ORDER BY d.next_attempt_at, d.seq
-        LIMIT ?4
-        """
-
-    private static let updateAfterAttemptSQL = """
-        UPDATE OR ROLLBACK deliveries
-        SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
-            last_error = ?5, last_http_status = ?6, updated_at = ?7
-        WHERE seq = ?1
-        """
-
-    // Pipeline and sink are copied into the attempt so stats per sink need no join. Re-recording
-    // the same attempt number (a runner retrying its own write) overwrites it.
-    private static let insertAttemptSQL = """
-        INSERT OR ROLLBACK INTO attempts (
-            delivery_seq, attempt, pipeline, sink, started_at, duration_ms, http_status,
-            error_class, error_message, response_snippet, outcome, next_attempt_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-        ON CONFLICT (delivery_seq, attempt) DO UPDATE SET
-            started_at = excluded.started_at, duration_ms = excluded.duration_ms,
-            http_status = excluded.http_status, error_class = excluded.error_class,
-            error_message = excluded.error_message, response_snippet = excluded.response_snippet,
-            outcome = excluded.outcome, next_attempt_at = excluded.next_attempt_at
-        """
-
-    // MARK: Schedule column
-
-    /// `[0, 60000]` → `"0,60000"`: readable in the sqlite3 shell, and small.
-    static func encode(schedule: [Int64]) -> String {
-        schedule.map(String.init).joined(separator: ",")
-    }
-
-    /// The inverse of `encode(schedule:)`.
-    static func decode(schedule: String) -> [Int64] {
-        var delays: [Int64] = []
-        var current: Int64 = 0
-        var digits = 0
-        for byte in schedule.utf8 {
-            if byte == UInt8(ascii: ",") {
-                if digits > 0 { delays.append(current) }
-                current = 0
-                digits = 0
-            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                current = current.saturatingMultiply(10).saturatingAdd(Int64(byte - UInt8(ascii: "0")))
-                digits += 1
-            }
-        }
-        if digits > 0 { delays.append(current) }
-        return delays
-    }
-
-    /// Rows of one claim nearly always share a schedule: decode each distinct text once.
-    private struct ScheduleCache {
-        var text = ""
-        var schedule: [Int64] = []
-
-        mutating func decode(_ newText: String) -> [Int64] {
-            if newText != text || schedule.isEmpty {
-                text = newText
-                schedule = DeliveryStore.decode(schedule: newText)
-            }
-            return schedule
-        }
+    /// What `loyali-hooks store status` shows: the engine, where, the schema version and the
+    /// counts by status.
+    public func status() throws -> StoreStatus {
+        StoreStatus(
+            engine: engine, location: location, nodeID: nodeID, schemaVersion: try schemaVersion(), counts: try counts())
     }
 }

@@ -1,9 +1,10 @@
-/// A state-store failure that is not a plain SQLite error: a database from a newer build, a state
-/// directory that cannot be created, a delivery that cannot be stored.
+/// A state-store failure that is not an engine's own error (SQLite's, PostgreSQL's): a database
+/// from a newer build, a state directory that cannot be created, a delivery that cannot be
+/// stored, a `--store` that names no engine this build has.
 ///
 /// Prints like a compiler: `.loyali-hooks/loyali-hooks.db: error: state database was written by a
 /// newer loyali-hooks (schema 3, this build knows 2)`.
-public struct DeliveryStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct DeliveryStoreError: StoreEngineError, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, for callers that branch on it.
     public enum Kind: Sendable, Hashable {
         /// The database's `user_version` is newer than any migration this build knows.
@@ -17,6 +18,10 @@ public struct DeliveryStoreError: Error, Sendable, Hashable, CustomStringConvert
         case invalidDelivery(id: String)
         /// An attempt was recorded for a delivery id the store does not hold.
         case unknownDelivery(id: String)
+        /// `--store` (or `LOYALI_HOOKS_STORE`) is not a store location this build understands.
+        case invalidLocation
+        /// The store's engine is not available in this build.
+        case engineUnavailable(StoreEngine)
     }
 
     /// The kind of failure.
@@ -32,6 +37,9 @@ public struct DeliveryStoreError: Error, Sendable, Hashable, CustomStringConvert
         self.path = path
         self.message = message
     }
+
+    /// `nil`: none of these says the store cannot take writes for now.
+    public var unavailableReason: String? { nil }
 
     /// `path: error: message`.
     public var description: String { "\(path): error: \(message)" }

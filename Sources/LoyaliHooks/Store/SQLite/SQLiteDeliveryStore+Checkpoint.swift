@@ -1,4 +1,4 @@
-extension DeliveryStore {
+extension SQLiteDeliveryStore {
     /// Sets how many WAL pages this connection lets accumulate before it checkpoints them into
     /// the database file itself (SQLite's `wal_autocheckpoint`, 1,000 by default; 0 turns it off).
     /// Per connection; blocking.

@@ -4,7 +4,7 @@ import CSQLite
 ///
 /// Threading: the connection is opened with `SQLITE_OPEN_NOMUTEX` (SQLite's "multi-thread" mode),
 /// so SQLite does not lock it, and it must never be used by two threads at once. The class is
-/// deliberately not `Sendable`: its owner keeps it inside a `Mutex` (see `DeliveryStore`), which
+/// deliberately not `Sendable`: its owner keeps it inside a `Mutex` (see `SQLiteDeliveryStore`), which
 /// both serializes every call and lets the compiler check that no reference escapes the lock.
 /// One lock of ours per call is cheaper than SQLite's per-API-call mutex under FULLMUTEX, and a
 /// transaction spanning several statements needs our lock anyway.

@@ -42,11 +42,11 @@ public final class StateDirectoryLock: Sendable {
     /// waiting: a runner that finds another one there must stop at once, not queue behind it.
     public init(directory: String) throws(Failure) {
         do {
-            try DeliveryStore.createStateDirectory(directory)
+            try SQLiteDeliveryStore.createStateDirectory(directory)
         } catch {
             throw .unavailable(directory: directory, message: "cannot create the directory: \(error.localizedDescription)")
         }
-        let path = DeliveryStore.file(Self.fileName, in: directory)
+        let path = SQLiteDeliveryStore.file(Self.fileName, in: directory)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw .unavailable(directory: directory, message: "\(path): \(String(cString: strerror(errno)))")

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The state database holds payloads and personal data, so only its owner may read it.
-extension DeliveryStore {
+extension SQLiteDeliveryStore {
     /// Mode of the state directory when loyali-hooks creates it.
     static let directoryMode: mode_t = 0o700
     /// Mode of the database and its `-wal` and `-shm` files.

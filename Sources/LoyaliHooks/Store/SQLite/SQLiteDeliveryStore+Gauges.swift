@@ -1,16 +1,4 @@
-/// How many deliveries of one (pipeline, sink) wait in the outbox and how many have failed.
-public struct OutboxGauge: Sendable, Hashable {
-    /// The pipeline's name.
-    public var pipeline: String
-    /// The sink's name.
-    public var sink: String
-    /// Pending or retrying: the queue still to be sent.
-    public var waiting: Int
-    /// Failed for good (resendable).
-    public var failed: Int
-}
-
-extension DeliveryStore {
+extension SQLiteDeliveryStore {
     /// The queue depth and failed count of every (pipeline, sink) that has either, sorted by
     /// pipeline then sink. Both counts walk partial indexes that hold only those rows, never the
     /// whole outbox. Blocking; call off the cooperative pool (a second store connection keeps it

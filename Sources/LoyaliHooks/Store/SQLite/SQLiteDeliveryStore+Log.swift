@@ -1,5 +1,5 @@
 /// The delivery log and its operations: listing, the attempt timeline, resend, stats and counts.
-extension DeliveryStore {
+extension SQLiteDeliveryStore {
     /// Deliveries matching `filter`, most recently enqueued first, at most `filter.limit`.
     /// Blocking; call off the cooperative pool.
     public func list(_ filter: DeliveryQuery) throws -> [DeliverySummary] {
@@ -33,7 +33,7 @@ extension DeliveryStore {
             let attempts = try database.withStatement(
                 """
                 SELECT attempt, started_at, duration_ms, http_status, error_class, error_message,
-                       response_snippet, outcome, next_attempt_at
+                       response_snippet, outcome, next_attempt_at, node
                 FROM attempts WHERE delivery_seq = ?1 ORDER BY attempt
                 """
             ) { statement in
@@ -51,7 +51,8 @@ extension DeliveryStore {
                             httpStatus: statement.optionalInt64(at: 3).map { Int($0) },
                             errorClass: statement.optionalString(at: 4),
                             errorMessage: statement.optionalString(at: 5),
-                            responseSnippet: statement.optionalString(at: 6), outcome: outcome))
+                            responseSnippet: statement.optionalString(at: 6), outcome: outcome,
+                            node: statement.optionalString(at: 9)))
                 }
                 return rows
             }
@@ -61,26 +62,9 @@ extension DeliveryStore {
 
     /// Queues a fresh attempt, due at `nowMs`, for each id: status `pending`, the same id, the
     /// attempt number counting on, and the retry schedule restarting from its first delay.
-    /// Succeeded deliveries may be resent too (a manual resend is deliberate). Returns the ids
-    /// queued, in order; an id missing from the result is unknown, or in flight right now
-    /// (already being sent). One transaction. Blocking.
-    public func resend(ids: [String], nowMs: Int64) throws -> [String] {
-        try resendReporting(ids: ids, nowMs: nowMs).queued
-    }
-
-    /// What ``resendReporting(ids:nowMs:)`` did with each id, each list in the order given and
-    /// without repeats.
-    public struct ResendResult: Sendable, Equatable {
-        /// Queued for a fresh attempt.
-        public var queued: [String] = []
-        /// Known, but in flight: the only deliveries the store refuses to queue.
-        public var inFlight: [String] = []
-        /// Not in the store.
-        public var unknown: [String] = []
-    }
-
-    /// ``resend(ids:nowMs:)``, also telling the ids it refused apart: in flight or unknown, read
-    /// in the same transaction, so the reason is the one that held when the id was refused.
+    /// Succeeded deliveries may be resent too (a manual resend is deliberate). The ids it refuses
+    /// are told apart, in flight or unknown, in the same transaction, so the reason is the one
+    /// that held when the id was refused. Blocking.
     public func resendReporting(ids: [String], nowMs: Int64) throws -> ResendResult {
         var seen = Set<String>()
         let unique = ids.filter { seen.insert($0).inserted }

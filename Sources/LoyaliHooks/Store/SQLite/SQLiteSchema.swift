@@ -3,7 +3,7 @@
 /// Never edit a migration that has shipped: append a new one. A database whose `user_version` is
 /// higher than the last migration's was written by a newer build and is refused, since this build
 /// cannot know what the newer columns mean.
-enum StoreSchema {
+enum SQLiteSchema {
     /// Every migration, oldest first.
     static let migrations: [StoreMigration] = [
         StoreMigration(
@@ -86,6 +86,17 @@ enum StoreSchema {
                 -- Every enqueue and every claim paid for it, and no runner asked "what is due
                 -- across all sinks": each lane reads deliveries_due_by_sink.
                 DROP INDEX deliveries_due;
+                """),
+        StoreMigration(
+            version: 4, summary: "claim leases (owner node, deadline) and the node that made each attempt",
+            sql: """
+                -- Meaningful while status = 'in_flight': which node holds the delivery, and until
+                -- when (ms since the Unix epoch). No index: one SQLite node holds the state
+                -- directory, so only a store shared by several nodes looks rows up by lease.
+                ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+                ALTER TABLE deliveries ADD COLUMN lease_until INTEGER;
+                -- NULL for attempts logged before this version.
+                ALTER TABLE attempts ADD COLUMN node TEXT;
                 """),
     ]
 

@@ -59,3 +59,15 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible {
         return line.count > 200 ? String(line.prefix(200)) + "…" : line
     }
 }
+
+extension SQLiteError: StoreEngineError {
+    /// Primary result codes that mean the store cannot be written at all.
+    private static let unavailableCodes: Set<Int32> = [
+        SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_CORRUPT, SQLITE_NOTADB,
+    ]
+
+    /// `SQLite error CODE (MESSAGE)` for a full disk, an I/O error, a read-only or corrupt file.
+    public var unavailableReason: String? {
+        Self.unavailableCodes.contains(code) ? "SQLite error \(code) (\(message))" : nil
+    }
+}

@@ -1,0 +1,432 @@
+import Foundation
+import Testing
+
+@testable import LoyaliHooks
+
+// The store contract (`DeliveryStore`), checked against every engine in `StoreEngineFixture.all`:
+// what the runner, `serve` and the read commands rely on, whichever database holds the state.
+// Engine-specific behaviour (SQLite's file modes, WAL, the id column's encoding) is tested in the
+// engine's own file.
+
+/// One fresh, empty database of one engine. Opens as many connections as a test wants, each as
+/// a node of its own; removes the database when the value goes away.
+final class StoreScope: @unchecked Sendable {
+    // `@unchecked`: every stored property is immutable; `cleanup` runs once, from deinit.
+    let opener: @Sendable (StoreOptions) throws -> any DeliveryStore
+    let schemaBump: @Sendable (Int) throws -> Void
+    private let cleanup: @Sendable () -> Void
+
+    /// A scope that opens stores with `opener`, sets the schema version with `schemaBump`, and
+    /// removes everything with `cleanup`.
+    init(
+        opener: @escaping @Sendable (StoreOptions) throws -> any DeliveryStore,
+        schemaBump: @escaping @Sendable (Int) throws -> Void,
+        cleanup: @escaping @Sendable () -> Void
+    ) {
+        self.opener = opener
+        self.schemaBump = schemaBump
+        self.cleanup = cleanup
+    }
+
+    deinit { cleanup() }
+
+    /// A connection acting as node `node`, whose leases run `leaseMs`.
+    func open(node: String = "node-a", leaseMs: Int64 = 30_000) throws -> any DeliveryStore {
+        try opener(StoreOptions(nodeID: node, leaseMs: leaseMs))
+    }
+
+    /// Writes schema version `version` into the database, as a newer build would have.
+    func setSchemaVersion(_ version: Int) throws { try schemaBump(version) }
+}
+
+/// An engine the contract suite runs against. An engine that needs a server (PostgreSQL) adds
+/// itself to ``all`` only when a test server is available.
+struct StoreEngineFixture: Sendable, CustomTestStringConvertible {
+    /// The engine's name in test output.
+    let name: String
+    /// The schema version this build writes with the engine.
+    let schemaVersion: Int
+    /// Makes a fresh, empty database.
+    let makeScope: @Sendable () throws -> StoreScope
+
+    var testDescription: String { name }
+
+    /// Every engine available here.
+    static var all: [StoreEngineFixture] { [.sqlite] }
+
+    /// SQLite, in a fresh state directory.
+    static let sqlite = StoreEngineFixture(name: "sqlite", schemaVersion: SQLiteDeliveryStore.schemaVersion) {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("loyali-contract-\(UUID().uuidString)", isDirectory: true).path
+        return StoreScope(
+            opener: { try SQLiteDeliveryStore(directory: directory, options: $0) },
+            schemaBump: { version in
+                let database = try SQLiteDatabase(path: directory + "/" + SQLiteDeliveryStore.fileName)
+                try database.execute("PRAGMA user_version = \(version)")
+            },
+            cleanup: { try? FileManager.default.removeItem(atPath: directory) })
+    }
+}
+
+/// Rows for the contract tests.
+private enum Rows {
+    static let schedule: [Int64] = [0, 60_000, 300_000]
+    static let sink = (pipeline: "fulfillment", sink: "warehouse")
+
+    /// A delivery numbered `number`, with a canonical `whd_` id derived from it.
+    static func delivery(
+        _ number: Int, sink: (pipeline: String, sink: String) = Rows.sink, schedule: [Int64] = Rows.schedule,
+        createdAtMs: Int64 = 1_000
+    ) -> NewDelivery {
+        let hex = String(UInt64(number) &* 0x9E37_79B9_7F4A_7C15, radix: 16)
+        let id = "whd_" + String(repeating: "0", count: 32 - hex.count) + hex
+        return NewDelivery(
+            id: id, pipeline: sink.pipeline, sink: sink.sink, eventID: "evt_\(number)", eventType: "points.earned",
+            body: Array(#"{"n":\#(number)}"#.utf8), schedule: schedule, createdAtMs: createdAtMs)
+    }
+
+    /// The attempt record of `claimed` with `outcome`.
+    static func attempt(_ claimed: ClaimedDelivery, at startedAtMs: Int64, outcome: AttemptOutcome, status: Int? = 500) -> AttemptRecord {
+        AttemptRecord(
+            deliveryID: claimed.id, attempt: claimed.attempt, startedAtMs: startedAtMs, durationMs: 7,
+            httpStatus: status, errorMessage: status == 200 ? nil : "HTTP \(status ?? 0)", responseSnippet: "body", outcome: outcome)
+    }
+}
+
+@Suite("Store contract")
+struct StoreContractTests {
+    // MARK: Ingest
+
+    @Test("ingest: a replayed id is skipped, never a second row, never reset", arguments: StoreEngineFixture.all)
+    func ingestDedupes(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let batch = (1...5).map { Rows.delivery($0) }
+        #expect(try store.enqueue(batch, checkpoint: nil, nowMs: 1_000) == 5)
+        let claimed = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1)
+        try store.record([Rows.attempt(claimed[0], at: 1_000, outcome: .succeeded, status: 200)])
+        // The same batch again, plus one new row, in one call: only the new row goes in.
+        #expect(try store.enqueue(batch + [Rows.delivery(6)], checkpoint: nil, nowMs: 2_000) == 1)
+        #expect(try store.list(DeliveryQuery(limit: 100)).count == 6)
+        #expect(try store.detail(id: claimed[0].id)?.0.status == .succeeded)
+        #expect(try store.counts()[.succeeded] == 1)
+        #expect(try store.counts()[.pending] == 5)
+    }
+
+    @Test("ingest: a bad row stores nothing of its batch, checkpoint included", arguments: StoreEngineFixture.all)
+    func ingestIsAtomic(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let bad = Rows.delivery(2, schedule: [])
+        #expect(throws: DeliveryStoreError.self) {
+            try store.enqueue([Rows.delivery(1), bad], checkpoint: (source: "file:a", offset: 10), nowMs: 1_000)
+        }
+        #expect(try store.list(DeliveryQuery()).isEmpty)
+        #expect(try store.checkpoint(source: "file:a") == nil)
+    }
+
+    @Test("checkpoints: per source, moved with their batch, readable by another node", arguments: StoreEngineFixture.all)
+    func checkpoints(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        #expect(try store.checkpoint(source: "file:a") == nil)
+        try store.enqueue([Rows.delivery(1)], checkpoint: (source: "file:a", offset: 120), nowMs: 1_000)
+        try store.enqueue([], checkpoint: (source: "file:b", offset: 7), nowMs: 1_000)
+        try store.enqueue([Rows.delivery(1)], checkpoint: (source: "file:a", offset: 240), nowMs: 2_000)
+        let other = try scope.open(node: "node-b")
+        #expect(try other.checkpoint(source: "file:a") == 240)
+        #expect(try other.checkpoint(source: "file:b") == 7)
+        #expect(try other.checkpoint(source: "file:c") == nil)
+    }
+
+    // MARK: Claims
+
+    @Test("claim: due rows of one sink, oldest due first, up to the limit, each once", arguments: StoreEngineFixture.all)
+    func claim(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let other = (pipeline: "fulfillment", sink: "crm")
+        try store.enqueue(
+            [Rows.delivery(1), Rows.delivery(2), Rows.delivery(3, sink: other), Rows.delivery(4, schedule: [5_000])],
+            checkpoint: nil, nowMs: 1_000)
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == 1_000)
+        let first = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1)
+        #expect(first.map(\.eventID) == ["evt_1"])
+        #expect(first.first?.attempt == 1)
+        #expect(first.first?.body == Array(#"{"n":1}"#.utf8))
+        #expect(first.first?.schedule == Rows.schedule)
+        let rest = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10)
+        #expect(rest.map(\.eventID) == ["evt_2"], "evt_4 is not due until 6000; evt_3 is another sink's")
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == 6_000)
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 6_000, limit: 10).map(\.eventID) == ["evt_4"])
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 9_000, limit: 10).isEmpty)
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == nil)
+        #expect(try store.counts()[.inFlight] == 3)
+    }
+
+    @Test("claim: only deliveries created inside the window", arguments: StoreEngineFixture.all)
+    func claimWindow(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        try store.enqueue([Rows.delivery(1, createdAtMs: 100), Rows.delivery(2, createdAtMs: 200)], checkpoint: nil, nowMs: 1_000)
+        let window = CreationWindow(fromMs: 150)
+        #expect(try store.nextDueMs(sinkKey: Rows.sink, window: window) == 1_000)
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10, window: window).map(\.eventID) == ["evt_2"])
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10, window: CreationWindow(beforeMs: 150)).map(\.eventID) == ["evt_1"])
+    }
+
+    @Test("enqueue may store rows already claimed by this node; nobody claims them again", arguments: StoreEngineFixture.all)
+    func enqueueClaimed(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let rows = [Rows.delivery(1), Rows.delivery(2), Rows.delivery(3, schedule: [60_000])]
+        let stored = try store.enqueue(rows, checkpoint: nil, nowMs: 1_000, claiming: [0, 2])
+        #expect(stored.inserted == 3)
+        #expect(stored.claimed.map(\.eventID) == ["evt_1"], "evt_3 is not due at once, so it is not claimed")
+        let other = try scope.open(node: "node-b")
+        #expect(try other.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10).map(\.eventID) == ["evt_2"])
+        let replay = try store.enqueue(rows, checkpoint: nil, nowMs: 2_000, claiming: [0, 1])
+        #expect(replay.inserted == 0)
+        #expect(replay.claimed.isEmpty, "a replayed id is not stored again, so not claimed either")
+    }
+
+    // MARK: Leases
+
+    @Test("leases: a claimed delivery is another node's only once its lease ran out", arguments: StoreEngineFixture.all)
+    func leases(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let a = try scope.open(node: "node-a", leaseMs: 10_000)
+        let b = try scope.open(node: "node-b", leaseMs: 10_000)
+        try a.enqueue([Rows.delivery(1), Rows.delivery(2)], checkpoint: nil, nowMs: 1_000)
+        let held = try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 2)
+        #expect(held.count == 2)
+        #expect(try b.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10).isEmpty)
+        // Lease until 11000. Not expired at 10999: nothing to reclaim.
+        #expect(try b.reclaimExpiredLeases(nowMs: 10_999) == 0)
+        #expect(try b.claimDue(sinkKey: Rows.sink, nowMs: 10_999, limit: 10).isEmpty)
+        // A renews evt_1 at 9000 (until 19000); evt_2 runs out at 11000.
+        #expect(try a.renewLeases(ids: [held[0].id], nowMs: 9_000).isEmpty)
+        #expect(try b.renewLeases(ids: [held[0].id], nowMs: 9_000) == [held[0].id], "only the holder renews")
+        #expect(try b.reclaimExpiredLeases(nowMs: 12_000) == 1)
+        let taken = try b.claimDue(sinkKey: Rows.sink, nowMs: 12_000, limit: 10)
+        #expect(taken.map(\.id) == [held[1].id])
+        #expect(taken.first?.attempt == 2, "the attempt A may have made counts: numbers never repeat")
+        #expect(try a.renewLeases(ids: [held[1].id], nowMs: 12_000) == [held[1].id], "A learns it lost evt_2")
+        // The reclaimed attempt is in the log, made by the node that held the lease.
+        let log = try #require(try b.detail(id: held[1].id)).1
+        #expect(log.map(\.attempt) == [1])
+        #expect(log.first?.errorClass == AttemptRecord.interruptedErrorClass)
+        #expect(log.first?.node == "node-a")
+        // After 19000 the renewed lease runs out too.
+        #expect(try b.reclaimExpiredLeases(nowMs: 18_999) == 0)
+        #expect(try b.reclaimExpiredLeases(nowMs: 19_001) == 1)
+    }
+
+    @Test("leases: a late outcome from a node whose lease ran out is logged but leaves the delivery to its new holder", arguments: StoreEngineFixture.all)
+    func lateOutcome(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let a = try scope.open(node: "node-a", leaseMs: 1_000)
+        let b = try scope.open(node: "node-b", leaseMs: 1_000)
+        try a.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let first = try #require(try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1).first)
+        #expect(try b.reclaimExpiredLeases(nowMs: 3_000) == 1)
+        let second = try #require(try b.claimDue(sinkKey: Rows.sink, nowMs: 3_000, limit: 1).first)
+        try a.record([Rows.attempt(first, at: 1_000, outcome: .failed, status: 500)])
+        let (summary, log) = try #require(try b.detail(id: first.id))
+        #expect(summary.status == .inFlight, "node-b holds it now")
+        #expect(log.map(\.node) == ["node-a"])
+        #expect(log.first?.httpStatus == 500, "A's real outcome replaces the placeholder of its attempt")
+        try b.record([Rows.attempt(second, at: 3_000, outcome: .succeeded, status: 200)])
+        let after = try #require(try a.detail(id: first.id))
+        #expect(after.0.status == .succeeded)
+        #expect(after.1.map(\.node) == ["node-a", "node-b"])
+    }
+
+    @Test("release puts back this node's unstarted claims, not another node's", arguments: StoreEngineFixture.all)
+    func release(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let a = try scope.open(node: "node-a")
+        let b = try scope.open(node: "node-b")
+        try a.enqueue([Rows.delivery(1), Rows.delivery(2)], checkpoint: nil, nowMs: 1_000)
+        let held = try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 2)
+        #expect(try b.release(ids: held.map(\.id)) == 0)
+        #expect(try a.release(ids: [held[0].id]) == 1)
+        let again = try b.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10)
+        #expect(again.map(\.id) == [held[0].id])
+        #expect(again.first?.attempt == 1, "a release logs no attempt")
+    }
+
+    @Test("recovery: deliveries a crash left in flight come back with an interrupted attempt", arguments: StoreEngineFixture.all)
+    func recovery(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let crashed = try scope.open(node: "node-a")
+        try crashed.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let held = try crashed.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1)
+        let restarted = try scope.open(node: "node-a")
+        #expect(try restarted.recoverInFlight() == 1)
+        let again = try restarted.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 1)
+        #expect(again.map(\.id) == held.map(\.id))
+        #expect(again.first?.attempt == 2)
+        let log = try #require(try restarted.detail(id: held[0].id)).1
+        #expect(log.first?.errorClass == AttemptRecord.interruptedErrorClass)
+        #expect(log.first?.node == "node-a")
+    }
+
+    // MARK: Attempts
+
+    @Test("attempt records: outcome, timeline and the node that made each", arguments: StoreEngineFixture.all)
+    func attempts(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let a = try scope.open(node: "node-a")
+        let b = try scope.open(node: "node-b")
+        try a.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let first = try #require(try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1).first)
+        try a.record([Rows.attempt(first, at: 1_000, outcome: .retry(atMs: 61_000))])
+        let second = try #require(try b.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 1).first)
+        #expect(second.attempt == 2)
+        try b.record([Rows.attempt(second, at: 61_000, outcome: .succeeded, status: 200)])
+        let (summary, log) = try #require(try a.detail(id: first.id))
+        #expect(summary.status == .succeeded)
+        #expect(summary.attempts == 2)
+        #expect(summary.lastError == nil)
+        #expect(summary.lastHTTPStatus == 200)
+        #expect(log.map(\.attempt) == [1, 2])
+        #expect(log.map(\.node) == ["node-a", "node-b"])
+        #expect(log[0].outcome == .retry(atMs: 61_000))
+        #expect(log[0].httpStatus == 500)
+        #expect(log[0].responseSnippet == "body")
+        #expect(log[0].startedAtMs == 1_000)
+        #expect(log[0].durationMs == 7)
+        #expect(log[1].outcome == .succeeded)
+    }
+
+    @Test("attempt records: an unknown id records nothing of the batch", arguments: StoreEngineFixture.all)
+    func unknownAttempt(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        try store.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let claimed = try #require(try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1).first)
+        var stranger = Rows.attempt(claimed, at: 1_000, outcome: .failed)
+        stranger.deliveryID = Rows.delivery(99).id
+        #expect {
+            try store.record([Rows.attempt(claimed, at: 1_000, outcome: .succeeded, status: 200), stranger])
+        } throws: { error in
+            (error as? DeliveryStoreError)?.kind == .unknownDelivery(id: stranger.deliveryID)
+        }
+        #expect(try store.detail(id: claimed.id)?.1.isEmpty == true)
+        #expect(try store.detail(id: claimed.id)?.0.status == .inFlight)
+    }
+
+    @Test("retries: due again at the time the outcome named, not before", arguments: StoreEngineFixture.all)
+    func retriesDue(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        try store.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        let first = try #require(try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1).first)
+        try store.record([Rows.attempt(first, at: 1_000, outcome: .retry(atMs: 61_000))])
+        #expect(try store.counts()[.retrying] == 1)
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == 61_000)
+        #expect(try store.detail(id: first.id)?.0.nextAttemptMs == 61_000)
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 60_999, limit: 1).isEmpty)
+        let second = try #require(try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 1).first)
+        #expect(second.attempt == 2)
+        #expect(second.scheduleOffset == 0)
+        try store.record([Rows.attempt(second, at: 61_000, outcome: .failed)])
+        #expect(try store.counts()[.failed] == 1)
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == nil)
+    }
+
+    // MARK: Resend
+
+    @Test("resend: queued again with the same id, the count going on and the schedule restarting", arguments: StoreEngineFixture.all)
+    func resend(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        try store.enqueue([Rows.delivery(1), Rows.delivery(2)], checkpoint: nil, nowMs: 1_000)
+        let claimed = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 2)
+        try store.record([Rows.attempt(claimed[0], at: 1_000, outcome: .failed)])
+        let unknown = Rows.delivery(3).id
+        let result = try store.resendReporting(ids: [claimed[0].id, claimed[1].id, unknown, claimed[0].id], nowMs: 5_000)
+        #expect(result == ResendResult(queued: [claimed[0].id], inFlight: [claimed[1].id], unknown: [unknown]))
+        let again = try #require(try store.claimDue(sinkKey: Rows.sink, nowMs: 5_000, limit: 10).first)
+        #expect(again.id == claimed[0].id)
+        #expect(again.attempt == 2)
+        #expect(again.scheduleOffset == 1)
+    }
+
+    @Test("resend --failed: every failed delivery matching the filter, nothing else", arguments: StoreEngineFixture.all)
+    func resendFailed(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let crm = (pipeline: "fulfillment", sink: "crm")
+        try store.enqueue([Rows.delivery(1), Rows.delivery(2), Rows.delivery(3, sink: crm)], checkpoint: nil, nowMs: 1_000)
+        let warehouse = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 2)
+        let other = try store.claimDue(sinkKey: crm, nowMs: 1_000, limit: 1)
+        try store.record([
+            Rows.attempt(warehouse[0], at: 1_000, outcome: .failed), Rows.attempt(warehouse[1], at: 1_000, outcome: .succeeded, status: 200),
+            Rows.attempt(other[0], at: 1_000, outcome: .failed),
+        ])
+        #expect(try store.resend(matching: DeliveryQuery(sink: "warehouse"), nowMs: 2_000) == 1)
+        #expect(try store.list(DeliveryQuery(status: .pending)).map(\.id) == [warehouse[0].id])
+        #expect(try store.list(DeliveryQuery(status: .failed)).map(\.id) == [other[0].id])
+    }
+
+    // MARK: Reading
+
+    @Test("list: newest first, filtered, limited", arguments: StoreEngineFixture.all)
+    func list(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let crm = (pipeline: "loyalty", sink: "crm")
+        try store.enqueue([Rows.delivery(1), Rows.delivery(2), Rows.delivery(3, sink: crm)], checkpoint: nil, nowMs: 1_000)
+        #expect(try store.list(DeliveryQuery()).map(\.eventID) == ["evt_3", "evt_2", "evt_1"])
+        #expect(try store.list(DeliveryQuery(limit: 2)).map(\.eventID) == ["evt_3", "evt_2"])
+        #expect(try store.list(DeliveryQuery(pipeline: "loyalty")).map(\.eventID) == ["evt_3"])
+        #expect(try store.list(DeliveryQuery(sink: "warehouse")).map(\.eventID) == ["evt_2", "evt_1"])
+        #expect(try store.list(DeliveryQuery(status: .failed)).isEmpty)
+        #expect(try store.detail(id: Rows.delivery(4).id) == nil)
+    }
+
+    @Test("stats, counts and gauges add up per sink and status", arguments: StoreEngineFixture.all)
+    func stats(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        try store.enqueue((1...4).map { Rows.delivery($0) }, checkpoint: nil, nowMs: 1_000)
+        let claimed = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 3)
+        try store.record([
+            Rows.attempt(claimed[0], at: 1_000, outcome: .succeeded, status: 200),
+            Rows.attempt(claimed[1], at: 1_000, outcome: .failed),
+        ])
+        let counts = try store.counts()
+        #expect(counts == [.pending: 1, .retrying: 0, .inFlight: 1, .succeeded: 1, .failed: 1])
+        let status = try store.status()
+        #expect(status.counts == counts)
+        #expect(status.total == 4)
+        #expect(status.schemaVersion == engine.schemaVersion)
+        #expect(status.nodeID == "node-a")
+        let rows = try store.stats(sinceMs: nil)
+        #expect(rows.count == 1)
+        let row = try #require(rows.first)
+        #expect((row.pipeline, row.sink) == (Rows.sink.pipeline, Rows.sink.sink))
+        #expect((row.total, row.succeeded, row.failed, row.pending, row.inFlight) == (4, 1, 1, 1, 1))
+        #expect(row.attemptCount == 2)
+        #expect(row.successRate == 0.5)
+        #expect(row.latencyP50Ms == 7)
+        #expect(try store.outboxGauges() == [OutboxGauge(pipeline: Rows.sink.pipeline, sink: Rows.sink.sink, waiting: 1, failed: 1)])
+    }
+
+    // MARK: Schema
+
+    @Test("schema: created on first use at this build's version; a newer one is refused", arguments: StoreEngineFixture.all)
+    func schema(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        #expect(try scope.open().schemaVersion() == engine.schemaVersion)
+        #expect(try scope.open().schemaVersion() == engine.schemaVersion, "opening again migrates nothing")
+        try scope.setSchemaVersion(engine.schemaVersion + 1)
+        #expect {
+            try scope.open()
+        } throws: { error in
+            (error as? DeliveryStoreError)?.kind == .schemaTooNew(found: engine.schemaVersion + 1, known: engine.schemaVersion)
+        }
+    }
+}
