@@ -370,6 +370,60 @@ func httpClientReportsAResetMidResponse() async throws {
     }
 }
 
+@Test func curlRequestBytesHoldTheHeaderLinesThenTheBodyInOneBuffer() throws {
+    func lines(_ bytes: borrowing CurlRequestBytes) -> [String] {
+        var lines: [String] = []
+        var node = bytes.head
+        while let current = node {
+            lines.append(String(cString: current.pointee.data))
+            node = current.pointee.next
+        }
+        return lines
+    }
+    let body = Array(#"{"id":"whd_1"}"#.utf8)
+    let bytes = try CurlRequestBytes(
+        headers: [
+            // Given in any case, a suppressed name is sent as given and not blanked; a name of the
+            // same length that differs ("X-Pect"), or one that only starts with it, changes nothing.
+            HTTPHeader(name: "CONTENT-TYPE", value: "application/json"),
+            HTTPHeader(name: "X-Pect", value: "1"),
+            HTTPHeader(name: "Accept-Language", value: "en"),
+            HTTPHeader(name: "X-Empty", value: ""),
+        ],
+        body: body)
+    #expect(lines(bytes) == ["CONTENT-TYPE: application/json", "X-Pect: 1", "Accept-Language: en", "X-Empty;", "expect:", "accept:"])
+    #expect(Array(UnsafeRawBufferPointer(start: bytes.body, count: bytes.bodyCount)) == body)
+
+    let bare = try CurlRequestBytes(headers: [HTTPHeader(name: "eXpEcT", value: "")], body: [])
+    #expect(lines(bare) == ["eXpEcT;", "accept:", "content-type:"])
+    #expect(bare.bodyCount == 0)
+
+    // Framing headers are refused in any case; the names are matched by length first.
+    for name in ["Content-Length", "TRANSFER-ENCODING", "transfer-encoding"] {
+        #expect(throws: HTTPTransportError.self) { _ = try CurlRequestBytes(headers: [HTTPHeader(name: name, value: "1")], body: []) }
+    }
+    #expect(throws: HTTPTransportError.self) { _ = try CurlRequestBytes(headers: [HTTPHeader(name: "", value: "1")], body: []) }
+}
+
+@Test(.enabled(if: curlTestPythonAvailable))
+func httpClientReusedHandleTakesEachRequestsOwnURLAndDeadlines() async throws {
+    let receiver = try CurlTestReceiver()
+    let other = try CurlTestReceiver()
+    // One thread, one connection per destination: the requests below, sent one after another,
+    // run on one reused easy handle, which skips setting the URL and deadlines when unchanged.
+    let client = try CurlHTTPClient(limits: ConnectionLimits(maxConnections: 2, maxConnectionsPerHost: 1), threads: 1)
+    #expect(await client.send(curlTestPost(receiver.url("/ok"))).status == 200)
+    #expect(await client.send(curlTestPost(receiver.url("/ok"))).status == 200)
+    #expect(await client.send(curlTestPost(receiver.url("/gone"))).status == 410)
+    let slow = await client.send(curlTestPost(receiver.url("/slow"), timeout: .milliseconds(300)))
+    #expect(slow.error?.errorClass == .timeout)
+    #expect(slow.durationMs < 2000)
+    #expect(await client.send(curlTestPost(other.url("/error"))).status == 500)
+    let back = await client.send(curlTestPost(receiver.url("/ok")))
+    #expect(back.outcome == .response(
+        status: 200, retryAfter: nil, bodySnippet: Array("hello from the receiver".utf8), truncated: false))
+}
+
 @Test func httpTransportErrorClassesFollowCurlCodes() {
     let expected: [(CURLcode, HTTPTransportError.ErrorClass)] = [
         (CURLE_OPERATION_TIMEDOUT, .timeout),

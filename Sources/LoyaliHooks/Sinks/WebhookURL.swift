@@ -10,6 +10,18 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
     public let port: Int?
     /// Path and query, at least `/`.
     public let pathAndQuery: String
+    /// The URL put back together, as requests are sent to it. Built once here: an http sink sends
+    /// it with every attempt.
+    public let description: String
+
+    private init(scheme: String, host: String, port: Int?, pathAndQuery: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.pathAndQuery = pathAndQuery
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        description = "\(scheme)://\(shownHost)\(port.map { ":\($0)" } ?? "")\(pathAndQuery)"
+    }
 
     /// Why a URL was refused.
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
@@ -82,10 +94,5 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
         if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }
         let octets = host.split(separator: ".")
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
-    }
-
-    public var description: String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme)://\(shownHost)\(port.map { ":\($0)" } ?? "")\(pathAndQuery)"
     }
 }

@@ -15,6 +15,12 @@ final class CurlEasyHandle {
     private(set) var transfer: CurlTransfer?
     /// The CA bundle set with `CURLOPT_CAINFO`; `nil` while the system default applies.
     private var caFile: String?
+    /// The URL and deadlines set for the previous transfer. libcurl keeps options from one
+    /// transfer to the next, and a handle mostly serves one sink, so each is set again only when
+    /// it differs: setting the URL copies it, and a deadline costs a conversion.
+    private var lastURL: String?
+    private var lastTimeout: Duration?
+    private var lastConnectTimeout: Duration?
 
     /// A handle with the fixed settings, or `nil` when libcurl is out of memory.
     init?() {
@@ -71,20 +77,33 @@ final class CurlEasyHandle {
             if let path = request.caFile {
                 _ = loyali_easy_setopt_str(raw, CURLOPT_CAINFO, path)
             } else {
-                // Only a reset restores libcurl's built-in default CA bundle.
+                // Only a reset restores libcurl's built-in default CA bundle; it clears every
+                // other option too.
                 curl_easy_reset(raw)
                 applyFixedOptions()
+                lastURL = nil
+                lastTimeout = nil
+                lastConnectTimeout = nil
             }
             caFile = request.caFile
         }
         self.transfer = transfer
         errorBuffer[0] = 0
-        _ = loyali_easy_setopt_str(raw, CURLOPT_URL, request.url)
-        _ = loyali_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, transfer.headers.head)
-        _ = loyali_easy_setopt_ptr(raw, CURLOPT_POSTFIELDS, transfer.body.baseAddress)
-        _ = loyali_easy_setopt_off_t(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-        _ = loyali_easy_setopt_long(raw, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
-        _ = loyali_easy_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
+        if request.url != lastURL {
+            // Remembered only once libcurl has it: a failed copy (no memory) is tried again.
+            lastURL = loyali_easy_setopt_str(raw, CURLOPT_URL, request.url) == CURLE_OK ? request.url : nil
+        }
+        _ = loyali_easy_setopt_slist(raw, CURLOPT_HTTPHEADER, transfer.bytes.head)
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: transfer.bytes.body))
+        _ = loyali_easy_setopt_off_t(raw, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(transfer.bytes.bodyCount))
+        if request.timeout != lastTimeout {
+            _ = loyali_easy_setopt_long(raw, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
+            lastTimeout = request.timeout
+        }
+        if request.connectTimeout != lastConnectTimeout {
+            _ = loyali_easy_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
+            lastConnectTimeout = request.connectTimeout
+        }
         let context = Unmanaged.passUnretained(transfer).toOpaque()
         _ = loyali_easy_setopt_ptr(raw, CURLOPT_WRITEDATA, context)
         _ = loyali_easy_setopt_ptr(raw, CURLOPT_HEADERDATA, context)

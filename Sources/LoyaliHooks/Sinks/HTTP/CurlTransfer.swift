@@ -1,10 +1,10 @@
 import CCurl
 
-/// One request while libcurl works on it: the C-side copies of its body and headers, and what the
+/// One request while libcurl works on it: the C-side copy of its headers and body, and what the
 /// write and header callbacks have collected so far.
 ///
-/// Owns the header list and body buffer handed to libcurl and frees them in `deinit`, after the
-/// transfer has left its easy handle.
+/// Owns the bytes handed to libcurl (``CurlRequestBytes``), freed with it, after the transfer has
+/// left its easy handle.
 ///
 /// `@unchecked Sendable` because it is built on the sender's thread and then handed to the loop
 /// thread through the client's locked queue, which orders the two; from then on only the loop
@@ -14,7 +14,9 @@ final class CurlTransfer: @unchecked Sendable {
     /// receivers send well under 8 KiB; this bounds a hostile one.
     static let maxHeaderBytes = 64 * 1024
 
-    /// The request being sent.
+    /// The request being sent, without its headers and body: ``bytes`` holds those as libcurl
+    /// reads them, and the caller's copies are freed on the caller's thread, which allocated them,
+    /// rather than on the transfer thread.
     let request: HTTPRequest
     /// Where it connects; its client thread and its per-destination slot follow from this.
     let destination: HTTPDestination
@@ -22,11 +24,8 @@ final class CurlTransfer: @unchecked Sendable {
     var destinationIndex = -1
     /// Called once with the result.
     let completion: @Sendable (HTTPResponse) -> Void
-    /// The header lines as libcurl reads them.
-    let headers: CurlHeaderList
-    /// A stable copy of the body for `CURLOPT_POSTFIELDS`; never empty, so the pointer is never
-    /// null even for an empty body.
-    let body: UnsafeMutableRawBufferPointer
+    /// The header lines and body as libcurl reads them.
+    let bytes: CurlRequestBytes
     /// When the transfer was handed to libcurl.
     private(set) var startedAt: ContinuousClock.Instant = .now
 
@@ -44,20 +43,13 @@ final class CurlTransfer: @unchecked Sendable {
     /// Prepares `request` for libcurl, or throws `invalid_request` for a header that would corrupt
     /// the request (a line break, a bad name).
     init(request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) throws(HTTPTransportError) {
-        self.request = request
         self.completion = completion
         destination = request.destination ?? HTTPDestination(urlString: request.url)
-        headers = try CurlHeaderList(request.headers)
-        body = .allocate(byteCount: max(1, request.body.count), alignment: 1)
-        request.body.withUnsafeBytes { bytes in
-            if let base = bytes.baseAddress {
-                body.baseAddress!.copyMemory(from: base, byteCount: bytes.count)
-            }
-        }
-    }
-
-    deinit {
-        body.deallocate()
+        bytes = try CurlRequestBytes(headers: request.headers, body: request.body)
+        var settings = request
+        settings.headers = []
+        settings.body = []
+        self.request = settings
     }
 
     /// Marks the moment libcurl takes the transfer over.

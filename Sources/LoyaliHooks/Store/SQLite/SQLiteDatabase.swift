@@ -22,6 +22,7 @@ final class SQLiteDatabase {
     /// Opens (creating if needed) the database file at `path`; with `readOnly`, opens an existing
     /// file for reading only and never creates it.
     init(path: String, readOnly: Bool = false) throws {
+        Self.configureOnce
         var opened: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &opened, flags, nil)
@@ -35,6 +36,11 @@ final class SQLiteDatabase {
         self.path = path
         self.connection = opened
     }
+
+    /// Process-wide settings, applied before the first connection opens (see the shim).
+    private static let configureOnce: Void = {
+        _ = loyali_sqlite_disable_memstatus()
+    }()
 
     deinit {
         // Finalize cached statements first; close_v2 defers the close past any statement that is

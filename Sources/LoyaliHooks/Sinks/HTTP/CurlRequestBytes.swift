@@ -1,18 +1,23 @@
 import CCurl
 
-/// The request headers as the `curl_slist` that `CURLOPT_HTTPHEADER` reads, built in ONE
-/// allocation: the list nodes first, then every line's bytes, NUL-terminated.
+/// What libcurl reads of one request, built in ONE allocation: the `curl_slist` of header lines
+/// for `CURLOPT_HTTPHEADER` (the list nodes, then every line's bytes, NUL-terminated), then the
+/// body for `CURLOPT_POSTFIELDS`.
 ///
-/// libcurl only reads this list (it never frees or keeps it past the transfer), so it need not
-/// come from `curl_slist_append`, which makes two allocations per header: about two dozen per
-/// request, each freed later on a different thread.
+/// libcurl only reads these (it never frees or keeps them past the transfer), so they need not come
+/// from `curl_slist_append`, which makes two allocations per header (about two dozen per request,
+/// each freed later on the transfer thread), nor from a separate copy of the body.
 ///
 /// Also rejects a header that would corrupt the request, and adds the empty lines that stop
 /// libcurl from adding headers of its own.
-struct CurlHeaderList: ~Copyable {
+struct CurlRequestBytes: ~Copyable {
     /// The first node, or `nil` for an empty list.
     let head: UnsafeMutablePointer<curl_slist>?
-    private let storage: UnsafeMutableRawPointer?
+    /// The body; never null, even for an empty body, so `CURLOPT_POSTFIELDS` always points at it.
+    let body: UnsafeRawPointer
+    /// The body's length in bytes.
+    let bodyCount: Int
+    private let storage: UnsafeMutableRawPointer
 
     /// Without these libcurl would add `Expect: 100-continue` (a round trip on larger bodies),
     /// `Accept: */*` and a form `Content-Type`: the receiver must see only what was given.
@@ -21,29 +26,26 @@ struct CurlHeaderList: ~Copyable {
     /// request differently from how it was sent.
     private static let framing: [[UInt8]] = ["content-length", "transfer-encoding"].map { Array($0.utf8) }
 
-    /// The list for `headers`, or `invalid_request` for a header that cannot be sent as one field.
-    init(_ headers: [HTTPHeader]) throws(HTTPTransportError) {
+    /// The bytes for `headers` and `body`, or `invalid_request` for a header that cannot be sent
+    /// as one field.
+    init(headers: [HTTPHeader], body: [UInt8]) throws(HTTPTransportError) {
         var given = [false, false, false]
-        var byteCount = 0
+        var textCount = 0
         for header in headers {
-            try Self.validate(header)
-            for (index, name) in Self.suppressed.enumerated() where header.name.utf8.caseInsensitiveEquals(name) {
-                given[index] = true
-            }
-            byteCount += header.name.utf8.count + 2 + header.value.utf8.count + 1
+            let nameCount = try Self.validate(header, given: &given)
+            textCount += nameCount + 2 + header.value.utf8.count + 1
         }
-        let added = Self.suppressed.indices.filter { !given[$0] }
-        for index in added { byteCount += Self.suppressed[index].count + 2 }
+        var added: [Int] = []
+        for index in Self.suppressed.indices where !given[index] {
+            added.append(index)
+            textCount += Self.suppressed[index].count + 2
+        }
         let count = headers.count + added.count
-        guard count > 0 else {
-            head = nil
-            storage = nil
-            return
-        }
         let nodeBytes = count * MemoryLayout<curl_slist>.stride
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: nodeBytes + byteCount, alignment: MemoryLayout<curl_slist>.alignment)
+        let storage = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, nodeBytes + textCount + body.count), alignment: MemoryLayout<curl_slist>.alignment)
         let nodes = storage.bindMemory(to: curl_slist.self, capacity: count)
-        var text = (storage + nodeBytes).assumingMemoryBound(to: UInt8.self)
+        var text = (storage + nodeBytes).bindMemory(to: UInt8.self, capacity: textCount + body.count)
         var node = 0
         func appendLine(_ write: (inout UnsafeMutablePointer<UInt8>) -> Void) {
             let start = text
@@ -77,12 +79,16 @@ struct CurlHeaderList: ~Copyable {
                 text += 1
             }
         }
-        self.head = nodes
+        let bodyStart = text
+        Self.copy(body, to: &text)
+        self.head = count > 0 ? nodes : nil
+        self.body = UnsafeRawPointer(bodyStart)
+        self.bodyCount = body.count
         self.storage = storage
     }
 
     deinit {
-        storage?.deallocate()
+        storage.deallocate()
     }
 
     private static func copy(_ string: String, to text: inout UnsafeMutablePointer<UInt8>) {
@@ -100,16 +106,25 @@ struct CurlHeaderList: ~Copyable {
         text += bytes.count
     }
 
-    /// Rejects a header that would split into several lines or not parse as one field.
-    private static func validate(_ header: HTTPHeader) throws(HTTPTransportError) {
+    /// Rejects a header that would split into several lines or not parse as one field, marks in
+    /// `given` which of ``suppressed`` it names, and returns the name's length in bytes.
+    ///
+    /// This runs for every header of every attempt, so names are compared as bytes and only
+    /// against the fixed names of the same length.
+    private static func validate(_ header: HTTPHeader, given: inout [Bool]) throws(HTTPTransportError) -> Int {
         var name = header.name
-        let nameIsToken = name.withUTF8 { bytes in
-            !bytes.isEmpty && bytes.allSatisfy(HTTPHeader.isTokenByte)
+        let (nameIsToken, isFraming, nameCount) = name.withUTF8 { bytes -> (Bool, Bool, Int) in
+            guard !bytes.isEmpty, bytes.allSatisfy(HTTPHeader.isTokenByte) else { return (false, false, bytes.count) }
+            for (index, fixed) in suppressed.enumerated() where fixed.count == bytes.count && bytes.caseInsensitiveEquals(fixed) {
+                given[index] = true
+            }
+            let isFraming = framing.contains { $0.count == bytes.count && bytes.caseInsensitiveEquals($0) }
+            return (true, isFraming, bytes.count)
         }
         guard nameIsToken else {
             throw HTTPTransportError(.invalidRequest, "header name '\(header.name)' is not a valid HTTP field name")
         }
-        guard !framing.contains(where: { header.name.utf8.caseInsensitiveEquals($0) }) else {
+        guard !isFraming else {
             throw HTTPTransportError(.invalidRequest, "header '\(header.name)' is set by the transport and cannot be given")
         }
         var value = header.value
@@ -118,5 +133,6 @@ struct CurlHeaderList: ~Copyable {
             // The value is not echoed: it may be a credential.
             throw HTTPTransportError(.invalidRequest, "header '\(header.name)' has a line break or NUL in its value")
         }
+        return nameCount
     }
 }
