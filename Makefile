@@ -28,11 +28,15 @@ demo: build
 	$(DEMO_ENV) $(BIN) run pipelines/ --dry-run
 
 # The Swift tests (with a throwaway PostgreSQL for the PostgreSQL store's tests, stopped at the end
-# whatever happens), then the pipeline tests in pipelines/tests/ (no secrets needed).
+# whatever happens), then the pipeline tests in pipelines/tests/ (no secrets needed), then the
+# dashboard in headless Chromium (Tests/Browser; screenshots land in Tests/Browser/output/).
+# Debian's python3 carries python3-selenium, whatever python3 is first on PATH.
+PYTHON ?= /usr/bin/python3
 test: deps
 	bash .ci/with-postgres $(SWIFT) test
 	$(SWIFT) build
 	$(BIN) check pipelines/
+	$(PYTHON) Tests/Browser/dashboard_test.py $(BIN)
 
 # Every benchmark, each against its baseline measured in the same run (see docs/benchmarks.md).
 bench: release

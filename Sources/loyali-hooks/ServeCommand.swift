@@ -6,7 +6,7 @@ enum ServeCommand {
     static let usage = """
         USAGE: loyali-hooks serve [PATH…] [--state DIR] [--store URL] [--node-id ID] [--lease 60s]
                                   [--admin 127.0.0.1:8788 | --admin off]
-                                  [--admin-token-file FILE] [--grace 10s] [--log-format logfmt|json]
+                                  [--admin-token-file FILE] [--admin-host NAME…] [--grace 10s] [--log-format logfmt|json]
                                   [--max-body 1048576] [--ingest-max-connections 4096] [--idle-timeout 10s]
                                   [--request-timeout 10s] [--ingest-threads 2] [--no-watch] [--rejects FILE]
                                   [--max-connections N] [--max-connections-per-host 32]
@@ -18,10 +18,12 @@ enum ServeCommand {
         'http' source needs a bearer token (token: "${INGEST_TOKEN}"), or auth: none, which only a
         loopback listen address may use.
 
-        The admin listener serves GET /healthz, GET /readyz, GET /metrics (Prometheus) and a JSON API
-        under /api/ mirroring the CLI (deliveries, resend, stats, test, routes; docs/openapi.yaml).
-        Its bearer token comes from --admin-token-file or $LOYALI_HOOKS_ADMIN_TOKEN and is required
-        on /api/ and /metrics; a non-loopback --admin needs one.
+        The admin listener serves GET /healthz, GET /readyz, GET /metrics (Prometheus), a JSON API
+        under /api/ mirroring the CLI (deliveries, resend, stats, test, routes; docs/openapi.yaml)
+        and the dashboard at / (log in with the admin token). Its bearer token comes from
+        --admin-token-file or $LOYALI_HOOKS_ADMIN_TOKEN and is required on /api/ and /metrics; a
+        non-loopback --admin needs one. Without one, serve writes a login token to admin-token in
+        the state directory (0600): resend, reload, test and the dashboard need it even on loopback.
 
         SIGHUP or a change to a pipeline file reloads the configuration: an invalid one is logged
         with path:line:col errors and the running one is kept; deliveries already queued finish
@@ -33,6 +35,8 @@ enum ServeCommand {
         \(StateOptions.nodeHelp)
           --admin ADDR          admin listener host:port, or 'off' (default 127.0.0.1:8788)
           --admin-token-file F  file holding the admin bearer token (else $LOYALI_HOOKS_ADMIN_TOKEN)
+          --admin-host NAME     a host name browsers may use for the dashboard besides localhost and IP
+                                addresses (repeatable; other Host headers are refused: DNS rebinding)
           --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F        logfmt (default) or json, on stderr
           --max-body N          largest ingest body in bytes (default 1048576); larger get 413
@@ -56,7 +60,7 @@ enum ServeCommand {
         let args = try Arguments(
             raw,
             options: [
-                "--admin", "--admin-token-file", "--grace", "--log-format", "--max-body", "--ingest-max-connections",
+                "--admin", "--admin-token-file", "--admin-host", "--grace", "--log-format", "--max-body", "--ingest-max-connections",
                 "--idle-timeout", "--request-timeout", "--ingest-threads", "--rejects",
             ] + StateOptions.names + StateOptions.nodeNames + ConnectionOptions.names,
             flags: ["--no-watch"])
@@ -82,6 +86,7 @@ enum ServeCommand {
             configuration.admin = address
         }
         configuration.adminToken = try adminToken(args, environment: environment)
+        configuration.adminHosts = args.all("--admin-host")
         if let admin = configuration.admin, !admin.isLoopback, configuration.adminToken == nil {
             throw .usage("--admin \(admin) is reachable from other machines: give --admin-token-file or LOYALI_HOOKS_ADMIN_TOKEN")
         }

@@ -659,7 +659,9 @@ struct DeliveryStoreTests {
                 return names
             }
         }
-        #expect(indexes == ["attempts_by_sink", "deliveries_due_by_sink", "deliveries_failed"])
+        #expect(indexes == [
+            "attempts_by_sink", "attempts_by_time", "deliveries_by_event", "deliveries_by_update", "deliveries_due_by_sink", "deliveries_failed",
+        ])
         // The old rows are all there and usable with the new indexes.
         #expect(try store.checkpoint(source: "events.jsonl") == 42)
         #expect(try store.list(DeliveryQuery(status: .failed)).map(\.eventID) == ["evt_1"])

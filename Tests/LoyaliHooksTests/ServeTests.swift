@@ -15,6 +15,8 @@ struct TestResponse {
     /// Header fields with lowercased names.
     var headers: [String: String]
     var body: [UInt8]
+    /// Every `Set-Cookie` value, in order (``headers`` keeps only the last).
+    var cookies: [String] = []
 
     var text: String { String(decoding: body, as: UTF8.self) }
     var json: JSONObject? { (try? JSONParser.parse(body))?.objectValue }
@@ -62,7 +64,9 @@ final class TestConnection {
 
     /// The bytes of a request with `Host` and `Content-Length`.
     static func requestBytes(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) -> [UInt8] {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        // A test may name its own Host (the admin listener checks it).
+        var head = "\(method) \(path) HTTP/1.1\r\n"
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) { head += "Host: 127.0.0.1\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
         return Array((head + "\r\n").utf8) + body
@@ -89,9 +93,12 @@ final class TestConnection {
         let statusLine = lines.removeFirst().split(separator: " ")
         guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw TestHTTPError(description: "bad status line in \(head)") }
         var headers: [String: String] = [:]
+        var cookies: [String] = []
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = value
+            if line[..<colon].lowercased() == "set-cookie" { cookies.append(value) }
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         while buffer.count < length {
@@ -99,7 +106,7 @@ final class TestConnection {
         }
         let body = Array(buffer[..<length])
         buffer.removeFirst(length)
-        return TestResponse(status: status, headers: headers, body: body)
+        return TestResponse(status: status, headers: headers, body: body, cookies: cookies)
     }
 
     /// Whether the server closes the connection within `seconds` (reading and dropping anything).
@@ -203,10 +210,16 @@ final class ServeFixture {
         return try TestConnection(port: ingestPort).request("POST", path, headers: headers, body: Array(body.utf8))
     }
 
-    /// A request to the admin listener.
-    func admin(_ method: String, _ path: String, body: String = "", token: String? = nil) throws -> TestResponse {
+    /// The login token serve wrote to its state directory (when no admin token is configured).
+    var loginToken: String? {
+        (try? String(contentsOfFile: directory + "/state/admin-token", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A request to the admin listener. A POST without `token` carries the daemon's login token
+    /// (state-changing endpoints always need one) unless `anonymous`.
+    func admin(_ method: String, _ path: String, body: String = "", token: String? = nil, anonymous: Bool = false) throws -> TestResponse {
         var headers: [(String, String)] = []
-        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        if let token = token ?? (method == "POST" && !anonymous ? loginToken : nil) { headers.append(("Authorization", "Bearer \(token)")) }
         if !body.isEmpty { headers.append(("Content-Type", "application/json")) }
         return try TestConnection(port: adminPort).request(method, path, headers: headers, body: Array(body.utf8))
     }
@@ -1141,7 +1154,14 @@ struct AdminAPITests {
         let shown = try fixture.admin("GET", "/api/deliveries/\(id)")
         #expect(shown.json == DeliveryJSON.detail(summary, attempts: attempts))
         let listed = try fixture.admin("GET", "/api/deliveries?status=succeeded&pipeline=ingest&limit=10")
-        #expect(listed.json?.objects("deliveries") == (try store.list(DeliveryQuery(status: .succeeded, pipeline: "ingest", limit: 10))).map(DeliveryJSON.summary))
+        // The log adds the latest attempt's duration to each row.
+        let rows = listed.json?.objects("deliveries").map { row in
+            var summary = row
+            summary.members.removeAll { $0.key == "last_duration_ms" }
+            return summary
+        }
+        #expect(rows == (try store.list(DeliveryQuery(status: .succeeded, pipeline: "ingest", limit: 10))).map(DeliveryJSON.summary))
+        #expect(listed.json?.objects("deliveries").first?.int("last_duration_ms") != nil)
         let bad = try fixture.admin("GET", "/api/deliveries?status=done")
         #expect(bad.status == 400)
         #expect(bad.json?.string("message")?.contains("status must be one of") == true)

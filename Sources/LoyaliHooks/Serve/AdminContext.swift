@@ -13,6 +13,17 @@ public final class AdminContext: Sendable {
     public let token: BearerToken?
     /// The time source (for `since` filters and resends).
     public let clock: any DeliveryClock
+    /// The key to the dashboard's login and to the mutating endpoints: ``token`` when one is
+    /// configured, else one `serve` made up at start (and wrote to its state directory), so that
+    /// resend, reload and test-send need a token or a session even on loopback.
+    public let loginToken: BearerToken
+    /// The names a browser may reach the listener by (`Host`), lowercased and without port:
+    /// a request under any other name is refused, which stops DNS-rebinding attacks.
+    public let hostNames: Set<String>
+    /// The dashboard's login sessions.
+    public let sessions: AdminSessions
+    /// The environment pipeline files are read with (the dashboard's validate and preview).
+    public let environment: [String: String]
     private let state = Mutex<State>(State())
     private let hooks: Mutex<Hooks>
 
@@ -49,13 +60,24 @@ public final class AdminContext: Sendable {
         }
     }
 
-    /// A context over `store` (a connection of the admin's own) and `metrics`.
-    public init(store: any DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks()) {
+    /// A context over `store` (a connection of the admin's own) and `metrics`. Without
+    /// `loginToken`, the login key is `token`, or a random one when that is `nil` too. `hostNames`
+    /// are the names the listener answers to besides loopback ones (`127.0.0.1`, `localhost`,
+    /// `[::1]`) and IP literals.
+    public init(
+        store: any DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks(),
+        loginToken: BearerToken? = nil, hostNames: [String] = [], sessions: AdminSessions = AdminSessions(),
+        environment: [String: String] = [:]
+    ) {
         self.store = store
         self.metrics = metrics
         self.token = token
         self.clock = clock
         self.hooks = Mutex(hooks)
+        self.loginToken = loginToken ?? token ?? BearerToken(AdminSessions.randomToken())!
+        self.hostNames = Set(hostNames.map { $0.lowercased() })
+        self.sessions = sessions
+        self.environment = environment
     }
 
     /// Installs the daemon's actions.

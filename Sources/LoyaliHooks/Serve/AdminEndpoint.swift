@@ -1,7 +1,7 @@
 import Foundation
 
-/// The admin listener of `serve`: probes, Prometheus metrics, and a JSON API that mirrors the CLI
-/// (described in `docs/openapi.yaml`).
+/// The admin listener of `serve`: probes, Prometheus metrics, a JSON API that mirrors the CLI
+/// (described in `docs/openapi.yaml`) and the dashboard.
 ///
 /// | method | path | CLI |
 /// |---|---|---|
@@ -10,18 +10,25 @@ import Foundation
 /// | GET | `/metrics` | Prometheus text format |
 /// | GET | `/api/deliveries` | `deliveries [--status …] [--pipeline …] [--sink …] [--event-type …] [--since …] [--limit …]` |
 /// | GET | `/api/deliveries/{id}` | `deliveries show ID` |
+/// | GET | `/api/deliveries/{id}/request` | the stored body and the headers sent, secrets masked |
 /// | POST | `/api/deliveries/{id}/resend` | `resend ID` |
 /// | POST | `/api/resend` | `resend ID…` or `resend --failed [filters]` |
 /// | GET | `/api/stats` | `stats [--since …]` |
+/// | GET | `/api/timeseries` | deliveries per minute by outcome and latency, for the charts |
 /// | GET | `/api/routes` | which event types go to which sinks |
 /// | GET | `/api/pipelines` | `validate --json` |
+/// | GET | `/api/events` | `events` (the catalogue) |
 /// | POST | `/api/pipelines/{name}/test` | `test NAME --event TYPE` |
+/// | POST | `/api/validate` | `validate FILE` on YAML text |
+/// | POST | `/api/preview` | `run --dry-run` of YAML text on a sample |
 /// | POST | `/api/reload` | SIGHUP |
+/// | GET | `/`, `/login`, `/assets/…`; POST `/login`, `/logout` | the dashboard |
 ///
-/// With a token configured, `/api/` and `/metrics` require `Authorization: Bearer <token>`; the
-/// probes never do.
+/// With a token configured, `/api/` and `/metrics` require `Authorization: Bearer <token>` or a
+/// dashboard session; the probes never do. The mutating endpoints need a token or a session
+/// (with its CSRF token) even without one configured: the daemon's login token then.
 public final class AdminEndpoint: HTTPServerHandler {
-    private let context: AdminContext
+    let context: AdminContext
 
     /// Serves `context`.
     public init(context: AdminContext) { self.context = context }
@@ -29,12 +36,27 @@ public final class AdminEndpoint: HTTPServerHandler {
     /// A matched route: what to do and the path parameter, if any.
     enum Route: Equatable {
         case health, ready, metrics
-        case deliveries, delivery(String), resendOne(String), resend
-        case stats, routes, pipelines, test(String), reload
+        case deliveries, delivery(String), deliveryRequest(String), resendOne(String), resend
+        case stats, timeseries, routes, pipelines, events, test(String), validate, preview, reload
+        case page, loginPage, login, logout, asset(String)
+
+        /// Who may use a route.
+        enum Access { case probe, open, page, read, mutate }
+
+        var access: Access {
+            switch self {
+            case .health, .ready: .probe
+            case .loginPage, .login, .asset: .open
+            case .page: .page
+            case .metrics, .deliveries, .delivery, .deliveryRequest, .stats, .timeseries, .routes, .pipelines, .events: .read
+            case .resendOne, .resend, .test, .validate, .preview, .reload, .logout: .mutate
+            }
+        }
     }
 
     /// Matches `path`; returns the route for each method the path allows.
     static func match(_ path: String) -> [String: Route]? {
+        if path == "/" { return ["GET": .page] }
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         switch parts.count {
         case 1:
@@ -42,15 +64,23 @@ public final class AdminEndpoint: HTTPServerHandler {
             case "healthz": return ["GET": .health]
             case "readyz": return ["GET": .ready]
             case "metrics": return ["GET": .metrics]
+            case "login": return ["GET": .loginPage, "POST": .login]
+            case "logout": return ["POST": .logout]
             default: return nil
             }
+        case 2 where parts[0] == "assets":
+            return ["GET": .asset(parts[1])]
         case 2 where parts[0] == "api":
             switch parts[1] {
             case "deliveries": return ["GET": .deliveries]
             case "resend": return ["POST": .resend]
             case "stats": return ["GET": .stats]
+            case "timeseries": return ["GET": .timeseries]
             case "routes": return ["GET": .routes]
             case "pipelines": return ["GET": .pipelines]
+            case "events": return ["GET": .events]
+            case "validate": return ["POST": .validate]
+            case "preview": return ["POST": .preview]
             case "reload": return ["POST": .reload]
             default: return nil
             }
@@ -58,6 +88,8 @@ public final class AdminEndpoint: HTTPServerHandler {
             return ["GET": .delivery(parts[2])]
         case 4 where parts[0] == "api" && parts[1] == "deliveries" && parts[3] == "resend":
             return ["POST": .resendOne(parts[2])]
+        case 4 where parts[0] == "api" && parts[1] == "deliveries" && parts[3] == "request":
+            return ["GET": .deliveryRequest(parts[2])]
         case 4 where parts[0] == "api" && parts[1] == "pipelines" && parts[3] == "test":
             return ["POST": .test(parts[2])]
         default:
@@ -67,24 +99,20 @@ public final class AdminEndpoint: HTTPServerHandler {
 
     public func respondBeforeBody(to head: HTTPServerRequest) -> HTTPServerResponse? {
         guard let routes = Self.match(head.path) else {
-            return .error(404, "not_found", "no such endpoint: \(head.path)")
+            return AdminGuard.harden(.error(404, "not_found", "no such endpoint: \(head.path)"))
         }
         let method = head.method == "HEAD" ? "GET" : head.method
         guard let route = routes[method] else {
             let allowed = routes.keys.sorted().joined(separator: ", ")
-            return .error(405, "method_not_allowed", "\(head.path) allows \(allowed)", headers: [HTTPHeader(name: "Allow", value: allowed)])
+            return AdminGuard.harden(
+                .error(405, "method_not_allowed", "\(head.path) allows \(allowed)", headers: [HTTPHeader(name: "Allow", value: allowed)]))
         }
-        if route != .health, route != .ready, let token = context.token, !token.matches(head.bearerToken) {
-            return .error(
-                401, "unauthorized", head.header("Authorization") == nil ? "missing bearer token" : "invalid bearer token",
-                headers: [HTTPHeader(name: "WWW-Authenticate", value: "Bearer")])
-        }
-        return nil
+        return authorize(route, head).map(AdminGuard.harden)
     }
 
     public func handle(_ request: HTTPServerRequest, responder: HTTPResponder) {
         guard let route = Self.match(request.path)?[request.method == "HEAD" ? "GET" : request.method] else {
-            responder.respond(.error(404, "not_found", "no such endpoint: \(request.path)"))
+            responder.respond(AdminGuard.harden(.error(404, "not_found", "no such endpoint: \(request.path)")))
             return
         }
         switch route {
@@ -93,20 +121,29 @@ public final class AdminEndpoint: HTTPServerHandler {
             let body = request.body
             let query = request.query
             Thread.detachNewThread { [self] in
-                responder.respond(test(name, body: body, query: query))
+                responder.respond(AdminGuard.harden(test(name, body: body, query: query)))
             }
             return
         case .reload:
             // A reload waits for the daemon's control lock, which a shutdown holds while it
             // stops this very listener: never wait for it on a listener thread.
             Thread.detachNewThread { [self] in
-                responder.respond(reload())
+                responder.respond(AdminGuard.harden(reload()))
             }
+            return
+        case .validate, .preview:
+            // Loading a pipeline may start its plugins: not on a polling thread.
+            Thread.detachNewThread { [self] in
+                responder.respond(AdminGuard.harden(route == .validate ? validate(request) : preview(request)))
+            }
+            return
+        case .page, .loginPage, .login, .logout, .asset:
+            responder.respond(AdminGuard.harden(dashboard(route, request)))
             return
         default:
             break
         }
-        responder.respond(respond(route, request))
+        responder.respond(AdminGuard.harden(respond(route, request)))
     }
 
     private func respond(_ route: Route, _ request: HTTPServerRequest) -> HTTPServerResponse {
@@ -123,9 +160,28 @@ public final class AdminEndpoint: HTTPServerHandler {
             case .metrics:
                 return .text(200, metricsText(), contentType: PrometheusText.contentType)
             case .deliveries:
-                let query = try Self.query(from: request, nowMs: context.clock.nowMs(), allowLimit: true)
-                let rows = try context.store.list(query)
-                return .json(200, JSONObject(["deliveries": .array(rows.map { .object(DeliveryJSON.summary($0)) })]))
+                let nowMs = context.clock.nowMs()
+                let query = try Self.query(from: request, nowMs: nowMs, allowLimit: true)
+                let before = try request.queryValue("before").map { text in
+                    guard let cursor = Int64(text), cursor > 0 else { throw BadRequest("before must be the 'next' cursor of a previous page") }
+                    return cursor
+                }
+                let until = try Self.since(request.queryValue("until"), nowMs: nowMs)
+                let page = try context.store.page(query, search: request.queryValue("q"), untilMs: until, before: before)
+                return .json(200, JSONObject([
+                    "deliveries": .array(zip(page.rows, page.lastDurationsMs).map { row, duration in
+                        var object = DeliveryJSON.summary(row)
+                        object["last_duration_ms"] = duration.map { .number(JSONNumber($0)) } ?? .null
+                        return .object(object)
+                    }),
+                    "next": page.next.map { .string(String($0)) } ?? .null,
+                ]))
+            case .deliveryRequest(let id):
+                return try sentRequest(id)
+            case .timeseries:
+                return try timeseries(request)
+            case .events:
+                return catalogue()
             case .delivery(let id):
                 guard let (summary, attempts) = try context.store.detail(id: id) else {
                     return .error(404, "not_found", "no delivery '\(id)'")
@@ -157,10 +213,10 @@ public final class AdminEndpoint: HTTPServerHandler {
                 let (pipelines, generation) = context.configuration
                 return .json(200, JSONObject([
                     "generation": .number(JSONNumber(Int64(generation))),
-                    "pipelines": .array(pipelines.map { .object(DeliveryJSON.pipeline($0)) }),
+                    "pipelines": .array(pipelines.map { .object(Self.pipelineDetail($0)) }),
                 ]))
-            case .test, .reload:
-                return .error(500, "internal", "answered on a thread of its own")
+            case .test, .reload, .validate, .preview, .page, .loginPage, .login, .logout, .asset:
+                return .error(500, "internal", "answered elsewhere")
             }
         } catch let error as BadRequest {
             return .error(400, "invalid_parameter", error.message)
@@ -272,7 +328,7 @@ public final class AdminEndpoint: HTTPServerHandler {
 
     /// The delivery-log filters from query arguments, as the CLI's options.
     static func query(from request: HTTPServerRequest, nowMs: Int64, allowLimit: Bool) throws -> DeliveryQuery {
-        let known = ["status", "pipeline", "sink", "event_type", "since", "limit"]
+        let known = ["status", "pipeline", "sink", "event_type", "since", "limit", "until", "q", "before"]
         for item in request.query where !known.contains(item.name) {
             throw BadRequest("unknown query parameter '\(item.name)'\(Suggestion.didYouMean(item.name, in: known))")
         }

@@ -55,6 +55,33 @@ public enum SampleSend {
 
     /// Sends the sample of `eventType` through `pipeline`, signing with unix time `timestamp`.
     public static func send(_ eventType: EventType, through pipeline: PipelineDefinition, timestamp: Int64) throws(Refusal) -> [Result] {
+        var results: [Result] = []
+        for (sink, request) in try requests(eventType, through: pipeline, timestamp: timestamp) {
+            let started = Date()
+            let outcome: AttemptResult
+            if let concurrent = sink.sink as? any ConcurrentSink {
+                outcome = HTTPSink.wait { done in concurrent.send(request, completion: done) }
+            } else {
+                do {
+                    try sink.sink.deliver(request)
+                    outcome = .accepted
+                } catch {
+                    outcome = .failure(error)
+                }
+            }
+            results.append(Result(
+                sink: sink.name, kind: sink.sink.kind, target: sink.sink.target, deliveryID: request.deliveryID,
+                durationMs: Int64(Date().timeIntervalSince(started) * 1000), outcome: outcome))
+        }
+        return results
+    }
+
+    /// The signed request of the sample of `eventType` for each of `pipeline`'s sinks, as they
+    /// would be sent at unix time `timestamp` (`forDisplay`: configured headers as written, their
+    /// `${VAR}` values left out). Sends nothing.
+    public static func requests(
+        _ eventType: EventType, through pipeline: PipelineDefinition, timestamp: Int64, forDisplay: Bool = false
+    ) throws(Refusal) -> [(SinkDefinition, DeliveryRequest)] {
         let line = Array(SampleSource.sampleLine(for: eventType).utf8)
         let envelope: EventEnvelope
         do {
@@ -76,25 +103,8 @@ public enum SampleSend {
         guard case .deliver(let transformed, let encoder) = planner.plan(envelope) else {
             throw Refusal(message: "pipeline '\(pipeline.name)' dropped or failed the sample in its transform steps")
         }
-        var results: [Result] = []
-        for sink in pipeline.sinks {
-            let request = planner.request(for: sink, envelope: transformed, encoder: encoder, attempt: 1, timestamp: timestamp)
-            let started = Date()
-            let outcome: AttemptResult
-            if let concurrent = sink.sink as? any ConcurrentSink {
-                outcome = HTTPSink.wait { done in concurrent.send(request, completion: done) }
-            } else {
-                do {
-                    try sink.sink.deliver(request)
-                    outcome = .accepted
-                } catch {
-                    outcome = .failure(error)
-                }
-            }
-            results.append(Result(
-                sink: sink.name, kind: sink.sink.kind, target: sink.sink.target, deliveryID: request.deliveryID,
-                durationMs: Int64(Date().timeIntervalSince(started) * 1000), outcome: outcome))
+        return pipeline.sinks.map { sink in
+            (sink, planner.request(for: sink, envelope: transformed, encoder: encoder, attempt: 1, timestamp: timestamp, forDisplay: forDisplay))
         }
-        return results
     }
 }

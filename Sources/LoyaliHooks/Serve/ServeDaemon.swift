@@ -31,8 +31,13 @@ public final class ServeDaemon: Sendable {
         public var storeOptions = StoreOptions()
         /// Where the admin listener binds; `nil` for none.
         public var admin: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8788)
-        /// The token `/api/` and `/metrics` require; `nil` for none (loopback only).
+        /// The token `/api/` and `/metrics` require; `nil` for none (loopback only). Without one,
+        /// the daemon makes up a login token for the dashboard and the mutating endpoints and
+        /// writes it to `admin-token` in the state directory (mode 0600).
         public var adminToken: BearerToken?
+        /// Names besides the loopback ones and IP literals that browsers may use to reach the admin
+        /// listener (`Host`); any other name is refused (DNS rebinding).
+        public var adminHosts: [String] = []
         /// Limits of the ingest listeners.
         public var ingestLimits = HTTPServer.Limits()
         /// Limits of the admin listener.
@@ -205,7 +210,23 @@ public final class ServeDaemon: Sendable {
             throw .store(directory: location.description, message: "\(error)")
         }
         let committer = IngestCommitter(logger: logger)
-        let context = AdminContext(store: adminStore, metrics: metrics, token: configuration.adminToken, clock: configuration.clock)
+        var loginToken = configuration.adminToken
+        if loginToken == nil, configuration.admin != nil {
+            let path = SQLiteDeliveryStore.file("admin-token", in: configuration.stateDirectory)
+            let made = AdminSessions.randomToken()
+            do {
+                // With a PostgreSQL store the state directory may not exist yet.
+                try SQLiteDeliveryStore.createStateDirectory(configuration.stateDirectory)
+                try Self.writePrivate(made + "\n", to: path)
+            } catch {
+                throw .store(directory: configuration.stateDirectory, message: "cannot write the admin login token to \(path): \(error)")
+            }
+            loginToken = BearerToken(made)
+            logger.log(.info, "admin login token written", ["file": path])
+        }
+        let context = AdminContext(
+            store: adminStore, metrics: metrics, token: configuration.adminToken, clock: configuration.clock, loginToken: loginToken,
+            hostNames: configuration.adminHosts + (configuration.admin.map { [$0.host] } ?? []), environment: configuration.environment)
         metrics.register(loaded.pipelines)
         metrics.started(generation: 1)
         let generation = ServeGeneration(
@@ -265,6 +286,17 @@ public final class ServeDaemon: Sendable {
             "store": "\(location.engine.rawValue) \(location)",
             "node": store.nodeID,
         ])
+    }
+
+    /// Writes `text` to `path` readable by the owner only: created 0600, never widened.
+    static func writePrivate(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, SQLiteDeliveryStore.fileMode)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        guard fchmod(fd, SQLiteDeliveryStore.fileMode) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     }
 
     /// WAL pages after which the writing connection checkpoints by itself (~160 MB), should the

@@ -145,6 +145,23 @@ public protocol DeliveryStore: AnyObject, Sendable {
 
     /// The schema version the store holds (the build's own once it is open).
     func schemaVersion() throws -> Int
+
+    // MARK: The dashboard
+
+    /// One page of the delivery log: deliveries matching `filter` (its `limit` is the page size),
+    /// enqueued before the cursor `before` (`nil`: from the newest), with activity before
+    /// `untilMs` when given, whose delivery id is `search` or starts with it (a `whd_` prefix) or
+    /// whose event id is `search`. Keyset paging on the enqueue order: every page costs the same
+    /// however deep.
+    func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage
+
+    /// Attempts started in [`sinceMs`, `untilMs`) in buckets of `bucketMs` (> 0), oldest first,
+    /// every bucket present, empty ones too: the dashboard's charts.
+    func series(sinceMs: Int64, untilMs: Int64, bucketMs: Int64) throws -> [SeriesBucket]
+
+    /// The stored envelope bytes of delivery `id` (exactly what was signed), or `nil` for an
+    /// unknown id.
+    func body(id: String) throws -> [UInt8]?
 }
 
 extension DeliveryStore {

@@ -199,12 +199,12 @@ extension SQLiteDeliveryStore {
         var attempts: [AttemptRow]
     }
 
-    private static let summaryColumns = """
+    static let summaryColumns = """
         id, pipeline, sink, event_id, event_type, status, attempts, created_at, updated_at,
         next_attempt_at, last_error, last_http_status
         """
 
-    private static func summary(from statement: SQLiteStatement) -> DeliverySummary {
+    static func summary(from statement: SQLiteStatement) -> DeliverySummary {
         let status = DeliveryStatus(rawValue: statement.string(at: 5)) ?? .pending
         let waiting = status == .pending || status == .retrying
         return DeliverySummary(

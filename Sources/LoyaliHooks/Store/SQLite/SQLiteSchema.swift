@@ -98,6 +98,17 @@ enum SQLiteSchema {
                 -- NULL for attempts logged before this version.
                 ALTER TABLE attempts ADD COLUMN node TEXT;
                 """),
+        StoreMigration(
+            version: 5, summary: "indexes for the dashboard: health by time window, charts, id search",
+            sql: """
+                -- Covering: the health table's window (updated_at >= ?) is a range scan instead of a
+                -- walk over the whole outbox.
+                CREATE INDEX deliveries_by_update ON deliveries (updated_at, pipeline, sink, status, attempts);
+                -- Covering and append-mostly: the charts read a time range of attempts in order.
+                CREATE INDEX attempts_by_time ON attempts (started_at, outcome, duration_ms);
+                -- The delivery log's search by event id.
+                CREATE INDEX deliveries_by_event ON deliveries (event_id);
+                """),
     ]
 
     /// The schema version this build writes.

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Dashboard on a big store: fills a state store with N deliveries (default 1,000,000) spread over
+# 7 days (bench/dashboard-fill.py), starts `loyali-hooks serve` on it (release build), and times the
+# admin API calls the pages make, each the median of 5 runs after one warm-up, over loopback:
+#
+#   overview   GET /api/stats?since=W + GET /api/timeseries?window=W (what the Overview polls),
+#              for W = 1h, 24h (the default) and 7d; target < 300 ms
+#   log        GET /api/deliveries with the Delivery log's filters (status, pipeline, sink, event
+#              type, window, id search, a deep keyset page); target < 100 ms
+#
+#   bash bench/dashboard.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-1000000}
+admin_port=${BENCH_ADMIN_PORT:-18795}
+token=bench-dashboard-token
+work=$(mktemp -d)
+serve_pid=""
+cleanup() {
+    [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+for tool in curl python3; do command -v $tool >/dev/null || { echo "bench needs $tool" >&2; exit 2; }; done
+[ -x .build/release/loyali-hooks ] || swift build -c release
+bin=.build/release/loyali-hooks
+
+mkdir -p "$work/pipelines"
+cat > "$work/pipelines/idle.yaml" <<'YAML'
+pipeline: idle
+source: { type: file, path: /dev/null }
+sinks:
+  out: { type: file, path: /dev/null }
+YAML
+# Let the binary create and migrate the store, then fill it behind its back.
+"$bin" run "$work/pipelines" --state "$work/state" --drain >/dev/null 2>&1
+now_ms=$(python3 -c 'import time; print(int(time.time() * 1000))')
+start=$(date +%s.%N)
+python3 bench/dashboard-fill.py "$work/state" "$count" "$now_ms"
+echo "fill: $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s, store $(du -sh "$work/state" | cut -f1)"
+
+LOYALI_HOOKS_ADMIN_TOKEN=$token "$bin" serve "$work/pipelines" --state "$work/state" --admin "127.0.0.1:$admin_port" --no-watch \
+    2>"$work/serve.log" &
+serve_pid=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$admin_port/readyz" >/dev/null && break; sleep 0.1; done
+
+# The median wall time of 5 calls (after a warm-up) of each URL in "$@", summed: the page makes them together.
+time_ms() {
+    python3 - "$admin_port" "$token" "$@" <<'PY'
+import http.client, statistics, sys, time
+port, token, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def call(path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", path, headers={"Authorization": "Bearer " + token})
+    r = c.getresponse(); body = r.read(); c.close()
+    assert r.status == 200, (path, r.status, body[:200])
+    return body
+total = 0.0
+for path in paths:
+    call(path)
+    runs = []
+    for _ in range(5):
+        t = time.perf_counter(); call(path); runs.append((time.perf_counter() - t) * 1000)
+    total += statistics.median(runs)
+print(f"{total:.1f}")
+PY
+}
+printf '%-58s %10s\n' "request (median of 5)" "ms"
+for window in 1h 24h 7d; do
+    printf '%-58s %10s\n' "overview $window (stats + timeseries)" "$(time_ms "/api/stats?since=$window" "/api/timeseries?window=$window")"
+done
+next=$(curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$admin_port/api/deliveries?limit=50&pipeline=pipeline-07" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["next"])')
+for query in "limit=50" "status=failed" "status=pending" "status=retrying" "pipeline=pipeline-07&sink=audit" \
+    "event_type=tier.downgraded" "status=succeeded&event_type=achievement.earned&since=24h" "status=failed&pipeline=pipeline-03&since=7d" \
+    "since=1h&until=15m" "q=evt_bench_123456" "q=whd_ab" "pipeline=pipeline-07&before=$next"; do
+    printf '%-58s %10s\n' "log ?$query" "$(time_ms "/api/deliveries?$query")"
+done
