@@ -8,11 +8,13 @@ extension DashboardAssets {
           LH.pages = LH.pages || {};
           const WINDOWS = { '1h': 'last hour', '24h': 'last 24 hours', '7d': 'last 7 days' };
 
-          function flagCell(value, healthy, extra) {
+          // healthy: true (green), false (red), null: nothing to judge yet, or good so far while
+          // deliveries are unsettled (stats shows ⏳ then, never ✅).
+          function flagCell(value, healthy, extra, settling) {
             const cell = LH.h('td', { class: 'num' + (healthy === true ? ' health-good' : healthy === false ? ' health-bad' : '') });
             cell.appendChild(LH.h('span', { class: 'value', text: value }));
             cell.appendChild(document.createTextNode(' '));
-            const pill = healthy === true ? ['good', '✓ ok'] : healthy === false ? ['bad', '✗ alert'] : ['na', 'n/a'];
+            const pill = healthy === true ? ['good', '✓ ok'] : healthy === false ? ['bad', '✗ alert'] : settling ? ['na', '⏳ settling'] : ['na', 'n/a'];
             cell.appendChild(LH.h('span', { class: 'pill ' + pill[0], text: pill[1] }));
             if (extra !== undefined) cell.setAttribute('data-raw', extra === null ? '' : extra);
             return cell;
@@ -27,14 +29,15 @@ extension DashboardAssets {
             if (!rows.length) body.appendChild(LH.h('tr', {}, LH.h('td', { colspan: head.length, class: 'muted', text: 'No deliveries in this window.' })));
             for (const row of rows) {
               const healthy = row.healthy || {};
+              const settling = row.pending + row.in_flight > 0;
               const tr = LH.h('tr', { 'data-pipeline': row.pipeline, 'data-sink': row.sink },
                 LH.h('th', { scope: 'row', text: row.pipeline }),
                 LH.h('td', {}, LH.h('a', { href: '#/log?pipeline=' + encodeURIComponent(row.pipeline) + '&sink=' + encodeURIComponent(row.sink), text: row.sink })),
                 LH.h('td', { class: 'num', 'data-field': 'deliveries', text: row.deliveries }),
-                flagCell(LH.percent(row.success_rate), healthy.success_rate, row.success_rate),
+                flagCell(LH.percent(row.success_rate), healthy.success_rate, row.success_rate, settling),
                 flagCell(LH.ms(row.latency_p50_ms) + ' / ' + LH.ms(row.latency_p95_ms), healthy.latency),
                 flagCell(LH.percent(row.retry_rate), healthy.retry_rate, row.retry_rate),
-                flagCell(String(row.failed), healthy.failed, row.failed),
+                flagCell(String(row.failed), healthy.failed, row.failed, settling),
                 LH.h('td', { class: 'num', 'data-field': 'pending', text: row.pending }),
                 LH.h('td', { class: 'num', 'data-field': 'in_flight', text: row.in_flight }));
               tr.children[3].setAttribute('data-field', 'success_rate');

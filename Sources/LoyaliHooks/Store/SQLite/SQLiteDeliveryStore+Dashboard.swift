@@ -108,16 +108,20 @@ extension SQLiteDeliveryStore {
         var durations = [[Int64]](repeating: [], count: count)
         try withDatabase { database in
             try database.withStatement(
-                "SELECT started_at, outcome, duration_ms FROM attempts INDEXED BY attempts_by_time WHERE started_at >= ?1 AND started_at < ?2"
+                """
+                SELECT started_at, CASE outcome WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 1 ELSE 2 END, duration_ms
+                FROM attempts INDEXED BY attempts_by_time WHERE started_at >= ?1 AND started_at < ?2
+                """
             ) { statement in
                 try statement.bind(sinceMs, at: 1)
                 try statement.bind(untilMs, at: 2)
                 while try statement.step() {
                     let slot = Int((statement.int64(at: 0) - sinceMs) / bucketMs)
                     guard slot >= 0, slot < count else { continue }
-                    switch statement.string(at: 1) {
-                    case "succeeded": buckets[slot].succeeded += 1
-                    case "retry": buckets[slot].retried += 1
+                    // The outcome as a number: no string per row on a pass over a million.
+                    switch statement.int64(at: 1) {
+                    case 0: buckets[slot].succeeded += 1
+                    case 1: buckets[slot].retried += 1
                     default: buckets[slot].failed += 1
                     }
                     durations[slot].append(statement.int64(at: 2))
