@@ -4,8 +4,9 @@ import Testing
 
 @testable import LoyaliHooks
 
-/// What only the PostgreSQL engine has: its schema's creation and versioning on a shared database.
-/// (The behaviour both engines share is checked by the store contract suite.)
+/// What only the PostgreSQL engine has: its schema's creation and versioning on a shared database,
+/// claimers on several nodes at once, wake-ups, source locks and lost connections. (The behaviour
+/// both engines share is checked by the store contract suite.)
 @Suite("PostgreSQL store", .enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
 struct PostgresStoreTests {
     // MARK: Schema
@@ -59,5 +60,166 @@ struct PostgresStoreTests {
         #expect(failures.withLock { $0 } == [])
         let connection = try PostgresTestServer.connect(url)
         #expect(try connection.query("SELECT count(*) FROM loyali_schema").int64(0, 0) == Int64(PostgresSchema.currentVersion))
+    }
+
+    // MARK: Nodes
+
+    private static let sink = (pipeline: "fulfillment", sink: "warehouse")
+
+    private static func delivery(_ number: Int) -> NewDelivery {
+        NewDelivery(
+            id: String(format: "whd_%032x", number), pipeline: sink.pipeline, sink: sink.sink, eventID: "evt_\(number)",
+            eventType: "points.earned", body: Array(#"{"n":\#(number)}"#.utf8), schedule: [0, 60_000], createdAtMs: 1_000)
+    }
+
+    private static func open(_ url: String, node: String, leaseMs: Int64 = 30_000) throws -> PostgresDeliveryStore {
+        try PostgresDeliveryStore(url: url, options: StoreOptions(nodeID: node, leaseMs: leaseMs))
+    }
+
+    @Test func nodesClaimingAtOnceNeverGetTheSameDelivery() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let stores = try (0..<4).map { try Self.open(url, node: "node-\($0)") }
+        try stores[0].enqueue((0..<2_000).map(Self.delivery), checkpoint: nil, nowMs: 5_000)
+        let claimed = Mutex<[String: [String]]>([:])
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: stores.count) { index in
+            do {
+                while true {
+                    let batch = try stores[index].claimDue(sinkKey: Self.sink, nowMs: 5_000, limit: 37)
+                    if batch.isEmpty { break }
+                    claimed.withLock { $0[stores[index].nodeID, default: []] += batch.map(\.id) }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        let all = claimed.withLock { $0.values.flatMap { $0 } }
+        #expect(all.count == 2_000)
+        #expect(Set(all).count == 2_000)
+        // The leases name the node that claimed each row.
+        let check = try PostgresTestServer.connect(url)
+        let owners = try check.query("SELECT lease_owner, count(*) FROM deliveries GROUP BY lease_owner")
+        var byOwner: [String: Int] = [:]
+        for row in 0..<owners.rowCount { byOwner[try owners.string(row, 0)] = Int(try owners.int64(row, 1)) }
+        #expect(byOwner == claimed.withLock { $0.mapValues(\.count) })
+    }
+
+    @Test func anotherNodeTakesOverExpiredLeasesOnce() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let dead = try Self.open(url, node: "node-dead", leaseMs: 1_000)
+        let survivors = try (0..<3).map { try Self.open(url, node: "node-\($0)", leaseMs: 1_000) }
+        try dead.enqueue((0..<300).map(Self.delivery), checkpoint: nil, nowMs: 10_000)
+        #expect(try dead.claimDue(sinkKey: Self.sink, nowMs: 10_000, limit: 300).count == 300)
+        // Not yet expired: nothing to take.
+        #expect(try survivors[0].reclaimExpiredLeases(nowMs: 10_999) == 0)
+        let reclaimed = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: survivors.count) { index in
+            let count = (try? survivors[index].reclaimExpiredLeases(nowMs: 11_001)) ?? -1_000
+            reclaimed.withLock { $0 += count }
+        }
+        #expect(reclaimed.withLock { $0 } == 300)
+        let taken = try survivors[1].claimDue(sinkKey: Self.sink, nowMs: 11_001, limit: 1_000)
+        #expect(taken.count == 300)
+        #expect(taken.allSatisfy { $0.attempt == 2 })
+        // The dead node cannot renew what it lost; the interrupted attempt is logged as its own.
+        #expect(try dead.renewLeases(ids: [taken[0].id], nowMs: 11_002) == [taken[0].id])
+        let (_, attempts) = try #require(try survivors[2].detail(id: taken[0].id))
+        #expect(attempts.map(\.node) == ["node-dead"])
+        #expect(attempts.map(\.errorClass) == [AttemptRecord.interruptedErrorClass])
+    }
+
+    @Test func newWorkWakesAListeningNodeAtOnce() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let sender = try Self.open(url, node: "node-a")
+        let listener = try Self.open(url, node: "node-b")
+        let wakes = Mutex(0)
+        let woken = Wakeup()
+        // A poll interval far longer than the test: any wake after the first is a notification.
+        let notifier = PostgresNotifier(store: listener, pollInterval: 3_600) {
+            wakes.withLock { $0 += 1 }
+            woken.signal()
+        }
+        defer { notifier.stop() }
+        woken.wait(until: Date(timeIntervalSinceNow: 10))  // connected and listening
+        #expect(wakes.withLock { $0 } == 1)
+        let started = Date()
+        try sender.enqueue([Self.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        woken.wait(until: Date(timeIntervalSinceNow: 10))
+        #expect(wakes.withLock { $0 } == 2)
+        #expect(Date().timeIntervalSince(started) < 2)
+        // A resend announces too.
+        #expect(try listener.claimDue(sinkKey: Self.sink, nowMs: 1_000, limit: 10).count == 1)
+        try listener.record([
+            AttemptRecord(deliveryID: Self.delivery(1).id, attempt: 1, startedAtMs: 1_000, durationMs: 5, httpStatus: 500, outcome: .failed)
+        ])
+        #expect(try sender.resend(ids: [Self.delivery(1).id], nowMs: 2_000) == [Self.delivery(1).id])
+        woken.wait(until: Date(timeIntervalSinceNow: 10))
+        #expect(wakes.withLock { $0 } == 3)
+    }
+
+    @Test func aFileSourceIsReadByOneNodeAndOnlyItsHolderMovesTheCheckpoint() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let first = try Self.open(url, node: "node-a")
+        let second = try Self.open(url, node: "node-b")
+        #expect(try first.acquireSourceLock("file:/var/events.jsonl"))
+        #expect(try first.acquireSourceLock("file:/var/events.jsonl"))  // held already
+        #expect(try !second.acquireSourceLock("file:/var/events.jsonl"))
+        #expect(try second.acquireSourceLock("file:/var/other.jsonl"))
+        try first.enqueue([Self.delivery(1)], checkpoint: ("file:/var/events.jsonl", 120), nowMs: 1_000)
+        #expect(throws: PostgresError.self) {
+            try second.enqueue([Self.delivery(2)], checkpoint: ("file:/var/events.jsonl", 240), nowMs: 1_000)
+        }
+        #expect(try second.checkpoint(source: "file:/var/events.jsonl") == 120)
+        #expect(try second.list(DeliveryQuery()).map(\.id) == [Self.delivery(1).id])  // the refused batch left nothing
+        // The holder loses its connection: the lock goes with it (once the server has seen the
+        // session end), another node takes it, and the first node's next commit is refused.
+        first.ingest.disconnect()
+        let deadline = Date(timeIntervalSinceNow: 5)
+        var taken = false
+        while !taken, Date() < deadline {
+            taken = try second.acquireSourceLock("file:/var/events.jsonl")
+            if !taken { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        #expect(taken)
+        #expect(throws: PostgresError.self) {
+            try first.enqueue([Self.delivery(3)], checkpoint: ("file:/var/events.jsonl", 360), nowMs: 1_000)
+        }
+        try second.enqueue([Self.delivery(2)], checkpoint: ("file:/var/events.jsonl", 240), nowMs: 1_000)
+        #expect(try first.checkpoint(source: "file:/var/events.jsonl") == 240)
+    }
+
+    @Test func aLostDatabaseFailsWritesAsUnavailableUntilItIsBack() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let store = try Self.open(url, node: "node-a")
+        // ALTER DATABASE … ALLOW_CONNECTIONS needs a session in another database.
+        let admin = try PostgresTestServer.connect(try #require(PostgresTestServer.adminURL))
+        try store.enqueue([Self.delivery(1)], checkpoint: nil, nowMs: 1_000)
+        #expect(store.writeFailure == nil)
+        // Cut every session of the store and refuse new ones, as a database going down does.
+        try admin.execute("ALTER DATABASE \(Self.databaseName(url)) ALLOW_CONNECTIONS false")
+        try admin.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [.text(Self.databaseName(url))])
+        #expect {
+            try store.enqueue([Self.delivery(2)], checkpoint: nil, nowMs: 1_000)
+        } throws: { error in
+            WriteHealth.isStoreUnavailable(error)
+        }
+        #expect(store.writeFailure != nil)
+        // Back: the next write after the backoff reconnects, and the failure clears.
+        try admin.execute("ALTER DATABASE \(Self.databaseName(url)) ALLOW_CONNECTIONS true")
+        let deadline = Date(timeIntervalSinceNow: 10)
+        var stored = false
+        while !stored, Date() < deadline {
+            stored = (try? store.enqueue([Self.delivery(2)], checkpoint: nil, nowMs: 1_000)) != nil
+            if !stored { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(stored)
+        #expect(store.writeFailure == nil)
+        #expect(try store.counts()[.pending] == 2)
+    }
+
+    private static func databaseName(_ url: String) -> String {
+        String(url[url.index(after: url.lastIndex(of: "/")!)...])
     }
 }

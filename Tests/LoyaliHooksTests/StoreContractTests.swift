@@ -52,7 +52,7 @@ struct StoreEngineFixture: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 
     /// Every engine available here.
-    static var all: [StoreEngineFixture] { [.sqlite] }
+    static var all: [StoreEngineFixture] { PostgresTestServer.isAvailable ? [.sqlite, .postgresql] : [.sqlite] }
 
     /// SQLite, in a fresh state directory.
     static let sqlite = StoreEngineFixture(name: "sqlite", schemaVersion: SQLiteDeliveryStore.schemaVersion) {
@@ -65,6 +65,20 @@ struct StoreEngineFixture: Sendable, CustomTestStringConvertible {
                 try database.execute("PRAGMA user_version = \(version)")
             },
             cleanup: { try? FileManager.default.removeItem(atPath: directory) })
+    }
+
+    /// PostgreSQL, in a fresh database on the test server (see ``PostgresTestServer``).
+    static let postgresql = StoreEngineFixture(name: "postgresql", schemaVersion: PostgresSchema.currentVersion) {
+        let url = try PostgresTestServer.freshDatabase()
+        return StoreScope(
+            opener: { try PostgresDeliveryStore(url: url, options: $0) },
+            schemaBump: { version in
+                let connection = try PostgresTestServer.connect(url)
+                try connection.query(
+                    "INSERT INTO loyali_schema (version, summary, applied_at) VALUES ($1::int, 'a newer build', 0)", [.int(version)])
+            },
+            // The cluster is thrown away after the run; databases need no dropping.
+            cleanup: {})
     }
 }
 

@@ -69,7 +69,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     public func open(options: StoreOptions) throws -> any DeliveryStore {
         switch self {
         case .sqlite(let directory): try SQLiteDeliveryStore(directory: directory, options: options)
-        case .postgresql: throw unavailable()
+        case .postgresql(let target): try PostgresDeliveryStore(target: target, options: options)
         }
     }
 
@@ -79,14 +79,9 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     public func openExisting(readOnly: Bool, options: StoreOptions) throws -> any DeliveryStore {
         switch self {
         case .sqlite(let directory): try SQLiteDeliveryStore(existingDirectory: directory, readOnly: readOnly, options: options)
-        case .postgresql: throw unavailable()
+        // Read commands only read; one login serves them and the nodes alike.
+        case .postgresql(let target): try PostgresDeliveryStore(target: target, options: options, createSchema: false)
         }
-    }
-
-    private func unavailable() -> DeliveryStoreError {
-        DeliveryStoreError(
-            .engineUnavailable(engine), path: description,
-            message: "this build has no PostgreSQL store yet; use the SQLite store (leave out --store and LOYALI_HOOKS_STORE)")
     }
 
     /// The scheme of `value` (up to its `:`) for an error message, or a hint that it has none:

@@ -1,0 +1,104 @@
+/// Leases across nodes: renewing this node's, taking back expired ones, releasing unstarted
+/// claims, and recovering this node's own after a restart with the same node id.
+///
+/// Attempt numbers stay truthful, as with SQLite: a delivery whose lease ran out may have been
+/// sent, so putting it back logs its attempt as `interrupted` (made by the node that held it) and
+/// the next attempt gets the next number.
+extension PostgresDeliveryStore {
+    /// Extends this node's leases on `ids` to `nowMs + leaseMs`; returns the ids it no longer
+    /// holds, in the order given. One statement. Blocking.
+    public func renewLeases(ids: [String], nowMs: Int64) throws -> [String] {
+        guard !ids.isEmpty else { return [] }
+        let held = try write(work) { connection -> Set<String> in
+            let result = try connection.query(
+                """
+                UPDATE deliveries SET lease_until = $2::bigint
+                WHERE id = ANY($1::text[]) AND status = 'in_flight' AND lease_owner = $3
+                RETURNING id
+                """, [.textArray(ids), .int64(nowMs.saturatingAdd(leaseMs)), .text(nodeID)])
+            var held = Set<String>()
+            for row in 0..<result.rowCount { held.insert(try result.string(row, 0)) }
+            return held
+        }
+        return ids.filter { !held.contains($0) }
+    }
+
+    /// Puts back every delivery whose lease ran out before `nowMs` (its node died or lost the
+    /// database for longer than a lease), with an `interrupted` attempt by the node that held it,
+    /// and announces the work. Rows another node is reclaiming at the same moment are skipped
+    /// (`SKIP LOCKED`). Returns how many. Blocking.
+    @discardableResult
+    public func reclaimExpiredLeases(nowMs: Int64) throws -> Int {
+        try write(work) { connection in
+            try connection.transaction {
+                let count = try Self.putBack(
+                    connection, condition: "status = 'in_flight' AND lease_until < $1::bigint",
+                    parameters: [.int64(nowMs)], message: SQLiteDeliveryStore.leaseExpiredMessage)
+                if count > 0 { try connection.query("SELECT pg_notify($1, '')", [.text(Self.notifyChannel)]) }
+                return count
+            }
+        }
+    }
+
+    /// At startup: the deliveries a previous life of THIS node (same node id) left in flight go
+    /// back, as after a crash. Other nodes' rows are theirs until their leases run out. Blocking.
+    @discardableResult
+    public func recoverInFlight() throws -> Int {
+        try write(work) { connection in
+            try connection.transaction {
+                try Self.putBack(
+                    connection, condition: "status = 'in_flight' AND lease_owner = $1", parameters: [.text(nodeID)],
+                    message: SQLiteDeliveryStore.crashMessage)
+            }
+        }
+    }
+
+    /// Puts deliveries this node claimed but never started back in the queue, with no attempt
+    /// logged. Blocking.
+    @discardableResult
+    public func release(ids: [String]) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try write(work) { connection in
+            let result = try connection.query(
+                """
+                UPDATE deliveries
+                SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END,
+                    lease_owner = NULL, lease_until = NULL
+                WHERE id = ANY($1::text[]) AND status = 'in_flight' AND (lease_owner IS NULL OR lease_owner = $2)
+                """, [.textArray(ids), .text(nodeID)])
+            return result.affectedRows
+        }
+    }
+
+    /// Logs an `interrupted` attempt for each in-flight row matching `condition` and makes the
+    /// row due again with that attempt counted. Runs inside the caller's transaction. The rows
+    /// are locked first, skipping any another node holds locked right now.
+    private static func putBack(
+        _ connection: PostgresConnection, condition: String, parameters: [PostgresValue], message: String
+    ) throws -> Int {
+        // `message` is one of this file's fixed texts, never user input, so it may be spliced.
+        let result = try connection.query(
+            """
+            WITH gone AS (
+                SELECT seq FROM deliveries WHERE \(condition) ORDER BY seq FOR UPDATE SKIP LOCKED
+            ),
+            logged AS (
+                INSERT INTO attempts (
+                    delivery_seq, attempt, pipeline, sink, started_at, duration_ms, http_status,
+                    error_class, error_message, response_snippet, outcome, next_attempt_at, node)
+                SELECT d.seq, d.attempts + 1, d.pipeline, d.sink, d.updated_at, 0, NULL,
+                    '\(AttemptRecord.interruptedErrorClass)', '\(message)', NULL, 'retry',
+                    coalesce(d.next_attempt_at, d.updated_at), d.lease_owner
+                FROM deliveries AS d JOIN gone USING (seq)
+                ON CONFLICT (delivery_seq, attempt) DO NOTHING
+            )
+            UPDATE deliveries AS d
+            SET status = 'retrying', attempts = d.attempts + 1,
+                next_attempt_at = coalesce(d.next_attempt_at, d.updated_at),
+                last_error = '\(AttemptRecord.interruptedErrorClass): \(message)', last_http_status = NULL,
+                lease_owner = NULL, lease_until = NULL
+            FROM gone WHERE d.seq = gone.seq
+            """, parameters)
+        return result.affectedRows
+    }
+}
