@@ -102,11 +102,13 @@ struct RunnerHarness {
 
     /// Starts a drain run on its own thread; the returned wakeup fires when it ends.
     func start(
-        _ pipelines: [PipelineDefinition], mode: DeliveryRunner.Mode = .drain, batchSize: Int? = nil
+        _ pipelines: [PipelineDefinition], mode: DeliveryRunner.Mode = .drain, batchSize: Int? = nil,
+        configure: (inout DeliveryRunner.Options) -> Void = { _ in }
     ) -> (DeliveryRunner, Wakeup, RunOutcome) {
         var options = DeliveryRunner.Options()
         options.mode = mode
         if let batchSize { options.batchSize = batchSize }
+        configure(&options)
         let runner = DeliveryRunner(
             pipelines: pipelines, store: store, clock: clock, options: options, logger: Logger(format: .logfmt) { _ in })
         let done = Wakeup()
@@ -278,15 +280,21 @@ struct DeliveryRunnerTests {
         #expect(runner.failureReasons.count == 1)
         #expect(runner.failureReasons.first?.contains("could not be stored") == true, "\(runner.failureReasons)")
         #expect(runner.failureReasons.first?.contains("full") == true, "\(runner.failureReasons)")
-        #expect(try harness.store.checkpoint(source: "file:" + harness.eventsPath) == nil, "nothing was acknowledged")
-        #expect(try harness.store.counts().values.reduce(0, +) == 0)
-        #expect(sink.count == 0)
-        #expect(harness.store.writeFailure?.contains("full") == true)
+        // Batches start small (see BatchSizer): the first may fit before the store is full. What
+        // was stored is acknowledged and delivered; nothing after it is.
+        let stored = try harness.store.counts().values.reduce(0, +)
+        #expect(stored < 300)
+        let checkpoint = try harness.store.checkpoint(source: "file:" + harness.eventsPath)
+        #expect((checkpoint == nil) == (stored == 0), "only what was stored was acknowledged")
+        #expect(sink.count == stored)
+        // Attempts of what was stored are written after the failure, and may go through (they
+        // fit in pages the store has), which clears the store's last write failure.
+        if stored == 0 { #expect(harness.store.writeFailure?.contains("full") == true) }
 
         try harness.store.limitGrowth(false)
         let (_, again, second) = harness.start(try harness.pipelines(Self.yaml(), sinks: ["hook": sink]))
         #expect(again.wait(until: Date(timeIntervalSinceNow: 5)))
-        #expect(second.withLock { $0 }?.delivered == 300)
+        #expect(second.withLock { $0 }?.delivered == 300 - stored)
         #expect(harness.store.writeFailure == nil)
     }
 
@@ -484,17 +492,37 @@ struct HandOffTests {
     @Test("room, close, reopen, and oldest-first takes")
     func bookkeeping() {
         let handOff = HandOff(laneCount: 2, capacity: 3)
-        #expect(handOff.room() == [3, 3])
+        #expect(handOff.room().lanes == [3, 3])
         handOff.push([(0, delivery(1)), (0, delivery(2)), (1, delivery(3))])
-        #expect(handOff.room() == [1, 2])
+        #expect(handOff.room().lanes == [1, 2])
         handOff.close(1)
-        #expect(handOff.room() == [1, nil])
+        #expect(handOff.room().lanes == [1, nil])
         #expect(handOff.take(0, limit: 1).map(\.id) == ["whd_1"])
         #expect(handOff.take(0, limit: 5).map(\.id) == ["whd_2"])
         #expect(!handOff.hasQueued(0))
         #expect(handOff.hasQueued(1), "a closed lane still gets what it was handed")
         handOff.reopen(1)
-        #expect(handOff.room() == [3, 2])
+        #expect(handOff.room().lanes == [3, 2])
+    }
+
+    @Test("all lanes together hold at most the byte budget; taking frees it")
+    func byteBudget() {
+        let one = delivery(1).footprint
+        let handOff = HandOff(laneCount: 3, capacity: 100, byteCapacity: 3 * one)
+        #expect(handOff.room().bytes == 3 * one)
+        handOff.push([(0, delivery(1)), (1, delivery(2))])
+        #expect(handOff.room().bytes == one)
+        #expect(handOff.room().lanes == [99, 99, 100], "the count per lane is a separate cap")
+        _ = handOff.take(0, limit: 1)
+        #expect(handOff.room().bytes == 2 * one)
+
+        // Spent budget makes ingest wait like a full lane, and closes the lanes when nobody takes.
+        let waiting = HandOff(laneCount: 2, capacity: 100, byteCapacity: one, patience: 0.05)
+        waiting.push([(0, delivery(3))])
+        let started = Date()
+        waiting.waitForRoom(fed: [0, 1], batch: 1) { false }
+        #expect(Date().timeIntervalSince(started) >= waiting.patience)
+        #expect(waiting.room().lanes == [nil, nil])
     }
 
     @Test("ingest waits for a full lane while it takes work, and closes it when it stops")
@@ -511,7 +539,7 @@ struct HandOffTests {
         started = Date()
         handOff.waitForRoom(fed: [0, 1], batch: 1) { false }
         #expect(Date().timeIntervalSince(started) >= handOff.patience)
-        #expect(handOff.room() == [nil, nil])
+        #expect(handOff.room().lanes == [nil, nil])
         // Nothing open: no wait.
         started = Date()
         handOff.waitForRoom(fed: [0, 1], batch: 1) { false }
@@ -528,7 +556,7 @@ struct HandOffTests {
         }
         taker.start()
         patient.waitForRoom(fed: [0], batch: 2) { false }
-        #expect(patient.room() == [2], "the wait ends when the lane has room for the batch, not before")
+        #expect(patient.room().lanes == [2], "the wait ends when the lane has room for the batch, not before")
         // A stop ends the wait at once.
         patient.push([(0, delivery(5)), (0, delivery(6))])
         started = Date()

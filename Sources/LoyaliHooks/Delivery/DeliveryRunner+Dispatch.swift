@@ -20,27 +20,45 @@ extension DeliveryRunner {
         for pipeline in pipelines {
             for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
         }
+        // Each pass looks only at the lanes something happened to, in turn (see LaneScheduler).
+        let scheduler = LaneScheduler(maxInFlight: lanes.map(\.maxInFlight), claimBytes: options.claimBytes, claimSize: options.claimSize)
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
         let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup) { [self] in noteFailure($0) }
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
+        // Every lane asks the store once at the start: a previous run may have left work.
+        scheduler.markAllReady()
         while true {
-            storeWorker.record(judgeCompletions(lanes: lanes))
+            storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler))
             let now = clock.nowMs()
             for result in storeWorker.takeResults() {
-                lanes[result.lane].take(result, nowMs: now)
+                let lane = lanes[result.lane]
+                let bytes = result.claimed.reduce(0) { $0 + $1.footprint }
+                scheduler.claimAnswered(reserved: lane.claimReserve, count: result.claimed.count, bytes: bytes)
+                lane.take(result, nowMs: now)
                 // Nothing due in the store: fresh deliveries may skip it again.
                 if result.claimed.isEmpty { handOff.reopen(result.lane) }
+                scheduler.markReady(result.lane)
             }
+            for lane in handOff.takeFed() { scheduler.markReady(lane) }
             if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
                 for lane in lanes { lane.invalidateDueTime() }
+                scheduler.markAllReady()
                 lastRefresh = now
             }
+            for index in storedLanes.withLock({ stored -> Set<Int> in
+                defer { stored.removeAll() }
+                return stored
+            }) {
+                lanes[index].invalidateDueTime()
+                scheduler.markReady(index)
+            }
+            scheduler.fireTimers(nowMs: now)
             if stopRequested.load(ordering: .relaxed) {
                 if stopDeadline == nil { stopDeadline = now.saturatingAdd(options.grace.totalMilliseconds) }
-                if lanes.allSatisfy({ $0.inFlight == 0 }) || now >= stopDeadline! {
-                    return leftovers(lanes, storeWorker: storeWorker)
+                if scheduler.inFlight == 0 || now >= stopDeadline! {
+                    return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler)
                 }
             } else {
                 let ingestDone = ingestFinished.load(ordering: .acquiring)
@@ -49,22 +67,26 @@ extension DeliveryRunner {
                 if mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
                 // Work that falls due after the cutoff waits for the next `--once` run.
                 let horizon = min(now, onceCutoff ?? now)
-                for (index, lane) in lanes.enumerated() { fill(lane, index: index, nowMs: horizon, storeWorker: storeWorker) }
-                if ingestDone, lanes.indices.allSatisfy({ lanes[$0].isIdle && !handOff.hasQueued($0) }) {
+                for index in scheduler.takeReady() {
+                    fill(lanes[index], index: index, nowMs: horizon, armsTimer: onceCutoff == nil, storeWorker: storeWorker, scheduler: scheduler)
+                }
+                // Every lane is looked at only once nothing runs anywhere: the end of a run.
+                if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, handOff.isEmpty,
+                    lanes.allSatisfy(\.isIdle)
+                {
                     switch mode {
                     case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
-                        return leftovers(lanes, storeWorker: storeWorker)
+                        return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler)
                     case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue }):
-                        return leftovers(lanes, storeWorker: storeWorker)
+                        return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler)
                     default:
                         break
                     }
                 }
             }
-            let nextDue = lanes.filter { $0.inFlight < $0.maxInFlight && !$0.claimPending }.compactMap(\.nextDueMs).min()
-                ?? SinkLane.nothingDue
+            let nextDue = scheduler.nextTimerMs() ?? SinkLane.nothingDue
             let deadline = min(nextDue, stopDeadline ?? .max, lastRefresh + Self.refreshIntervalMs)
-            if completions.withLock({ $0.isEmpty }) && !newWork.load(ordering: .relaxed) {
+            if !scheduler.hasReady, completions.withLock({ $0.isEmpty }), !newWork.load(ordering: .relaxed) {
                 clock.sleep(untilMs: max(deadline, now), wakeup: wakeup)
             }
         }
@@ -73,8 +95,8 @@ extension DeliveryRunner {
     /// Ends the loop: judges what finished, writes it and every claim still with the store
     /// thread, then gathers what is left in flight (see ``Leftovers``). The store calls that put
     /// those rows back happen in `run()`, once ingest has stopped handing deliveries over too.
-    private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker) -> Leftovers {
-        storeWorker.record(judgeCompletions(lanes: lanes))
+    private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker, scheduler: LaneScheduler) -> Leftovers {
+        storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler))
         storeWorker.finish()
         var leftovers = Leftovers()
         for result in storeWorker.takeResults() { leftovers.unstarted += result.claimed.map(\.id) }
@@ -94,16 +116,26 @@ extension DeliveryRunner {
     }
 
     /// Starts as many attempts on `lane` as it has free slots, and asks the store thread for more
-    /// deliveries before the lane runs dry.
-    private func fill(_ lane: SinkLane, index: Int, nowMs: Int64, storeWorker: StoreWorker) {
+    /// deliveries before the lane runs dry, within the claim budget. When `armsTimer`, a lane
+    /// with work due later is woken then (not after a `--once` run's cutoff: that work waits for
+    /// the next run).
+    private func fill(
+        _ lane: SinkLane, index: Int, nowMs: Int64, armsTimer: Bool, storeWorker: StoreWorker, scheduler: LaneScheduler
+    ) {
         var batch: [(ClaimedDelivery, DeliveryRequest)] = []
         defer {
             if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
             // Claimed a batch ahead, so the next one is there before the lane needs it.
-            if !lane.claimPending, lane.claimedCount < options.claimSize / 2, (lane.nextDueMs ?? .min) <= nowMs {
+            let limit = scheduler.claimLimit(lane: index)
+            if !lane.claimPending, lane.claimedCount <= limit / 2, (lane.nextDueMs ?? .min) <= nowMs,
+                let reserved = scheduler.reserveClaim(lane: index, limit: limit, holdsNone: !lane.hasClaimed)
+            {
                 lane.claimPending = true
+                lane.claimReserve = reserved
                 storeWorker.claim(StoreWorker.ClaimRequest(
-                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: options.claimSize, window: currentWindow))
+                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: limit, window: currentWindow))
+            } else if armsTimer, !lane.claimPending, let due = lane.nextDueMs, due != SinkLane.nothingDue, due > nowMs {
+                scheduler.arm(index, atMs: due)
             }
         }
         while lane.inFlight < lane.maxInFlight {
@@ -111,9 +143,12 @@ extension DeliveryRunner {
             if !lane.hasClaimed {
                 let fresh = handOff.take(index, limit: lane.maxInFlight - lane.inFlight)
                 if fresh.isEmpty { return }
+                scheduler.held(bytes: fresh.reduce(0) { $0 + $1.footprint })
                 lane.append(fresh)
             }
             guard let delivery = lane.nextClaimed() else { return }
+            scheduler.released(bytes: delivery.footprint)
+            scheduler.inFlight += 1
             lane.inFlight += 1
             var body = delivery.body
             if let event = PlanningMarker.event(in: body) {
@@ -216,7 +251,7 @@ extension DeliveryRunner {
 
     /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to
     /// write.
-    private func judgeCompletions(lanes: [SinkLane]) -> [AttemptRecord] {
+    private func judgeCompletions(lanes: [SinkLane], scheduler: LaneScheduler) -> [AttemptRecord] {
         let finished = completions.withLock { pending -> [Completion] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
@@ -229,6 +264,9 @@ extension DeliveryRunner {
         for completion in finished {
             let lane = lanes[completion.lane]
             lane.inFlight -= 1
+            scheduler.inFlight -= 1
+            // A slot is free: the lane's next turn may start another attempt.
+            scheduler.markReady(completion.lane)
             let delivery = completion.delivery
             lane.started[delivery.id] = nil
             let attemptInRound = delivery.attempt - delivery.scheduleOffset

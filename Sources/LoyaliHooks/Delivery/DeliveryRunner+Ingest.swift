@@ -112,9 +112,13 @@ extension DeliveryRunner {
             startOffset = offset
         }
         let planners = group.pipelines.map(DeliveryPlanner.init(pipeline:))
-        var batch = LineBatch(capacity: options.batchSize)
+        // Cut by planned bytes as well as lines: one event may fan out to thousands of sinks.
+        var sizer = BatchSizer(maxLines: options.batchSize, targetBytes: options.batchBytes)
+        var limit = sizer.nextLines
+        var batch = LineBatch(capacity: limit)
         let flush = { (batch: LineBatch) throws in
-            try self.commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name)
+            let planned = try self.commit(batch, planners: planners, group: group, decoder: decoder, source: stream.name)
+            sizer.record(lines: batch.count, bytes: planned)
             if let last = batch.entries.last { self.resumePoints[group.identity] = (batch.endOffset, last.number + 1) }
         }
         let reader = LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset, includesUnterminatedTail: !following)
@@ -123,11 +127,12 @@ extension DeliveryRunner {
         }
         try reader.forEachLine { line in
             batch.append(line)
-            if batch.count == options.batchSize {
+            if batch.count >= limit {
                 // Read no faster than the fastest sink takes fresh deliveries (see HandOff).
                 handOff.waitForRoom(fed: fed, batch: batch.count) { shouldStopReading }
                 try flush(batch)
-                batch = LineBatch(capacity: options.batchSize)
+                limit = sizer.nextLines
+                batch = LineBatch(capacity: limit)
             }
             return !shouldStopReading
         }
@@ -135,9 +140,11 @@ extension DeliveryRunner {
     }
 
     /// Turns a batch into outbox rows and stores them with the source position in one transaction.
+    /// Returns the bytes the rows held, about (see ``NewDelivery/footprint``).
+    @discardableResult
     func commit(
         _ batch: LineBatch, planners: [DeliveryPlanner], group: SourceGroup, decoder: InputEventDecoder, source: String
-    ) throws {
+    ) throws -> Int {
         var rows: [NewDelivery] = []
         var delta = Counters()
         var logs: [(Logger.Level, String, [(String, String)])] = []
@@ -170,8 +177,8 @@ extension DeliveryRunner {
         let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
         delta.enqueued = try storeAndHandOff(rows, checkpoint: checkpoint, nowMs: nowMs)
         counters.withLock { $0.add(delta) }
-        newWork.store(true, ordering: .releasing)
         wakeup.signal()
+        return rows.reduce(0) { $0 + $1.footprint }
     }
 
     /// Stores `rows` (and `checkpoint`) in one transaction, those due at once with room in their
@@ -182,19 +189,27 @@ extension DeliveryRunner {
         handOff.push(stored.claimed.compactMap { delivery in
             laneIndex[LaneKey(pipeline: delivery.pipeline, sink: delivery.sink)].map { ($0, delivery) }
         })
+        // The lanes whose rows wait in the store must ask it again; the others need not.
+        var waiting = Set<Int>()
+        for (index, row) in rows.enumerated() where row.planningFailure == nil && !claiming.contains(index) {
+            if let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)] { waiting.insert(lane) }
+        }
+        if !waiting.isEmpty { storedLanes.withLock { $0.formUnion(waiting) } }
         return stored.inserted
     }
 
     /// The indexes of the `rows` that go straight to their lanes: those due at once whose lane is
-    /// open and has room. A lane that runs out of room is closed, and its later rows go to the
-    /// store, so the lane reads them back in order.
+    /// open and has room, while the hand-off's byte budget lasts. A lane that runs out of room is
+    /// closed, and its later rows go to the store, so the lane reads them back in order.
     func handOffRows(in rows: [NewDelivery]) -> Set<Int> {
-        var room = handOff.room()
+        var (room, bytes) = handOff.room()
         var chosen = Set<Int>()
         for (index, row) in rows.enumerated() where row.isDueAtOnce {
             guard let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)], let free = room[lane] else { continue }
-            if free > 0 {
+            let footprint = row.footprint
+            if free > 0, footprint <= bytes {
                 room[lane] = free - 1
+                bytes -= footprint
                 chosen.insert(index)
             } else {
                 room[lane] = nil

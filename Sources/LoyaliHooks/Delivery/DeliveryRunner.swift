@@ -37,10 +37,20 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var grace = Duration.seconds(10)
         /// Rejected lines go here too, as JSON lines.
         public var rejectsPath: String?
-        /// Lines per ingest transaction.
+        /// Lines per ingest transaction at most.
         public var batchSize = 1_024
-        /// Deliveries claimed from the store per lane at a time.
+        /// Planned delivery bytes per ingest transaction, about: a batch is cut at whichever of
+        /// this and ``batchSize`` comes first, so it holds about this much however many sinks an
+        /// event fans out to.
+        public var batchBytes = 4 << 20
+        /// Deliveries claimed from the store per lane at a time, at most.
         public var claimSize = 512
+        /// Bytes of fresh deliveries waiting in memory for their lanes (see ``HandOff``), at
+        /// most; the rest waits in the store.
+        public var handOffBytes = 16 << 20
+        /// Bytes of claimed deliveries waiting in memory for a free slot, across all lanes,
+        /// about: a lane claims only while the total is below it.
+        public var claimBytes = 16 << 20
         /// Source kinds read by someone else: `serve` receives `http` sources itself and hands
         /// their events to ``enqueueIngested(_:counters:)``.
         public var externalSourceKinds: Set<String> = []
@@ -99,8 +109,12 @@ public final class DeliveryRunner: @unchecked Sendable {
     let ingestStopped = Wakeup()
     /// The deliveries this runner claims; new deliveries are stamped inside it.
     private let window: Mutex<CreationWindow>
-    /// Set by ingest so the dispatcher forgets its cached due times and asks the store again.
+    /// Set when new work may be due for any lane (a resend, a new window), so the dispatcher
+    /// forgets every cached due time and asks the store again.
     let newWork = Atomic<Bool>(false)
+    /// The lanes ingest stored deliveries for (rather than handing them over): only their cached
+    /// due times are stale, so only they ask the store again.
+    let storedLanes = Mutex<Set<Int>>([])
     /// Set by ingest when following was asked for but no source can be followed.
     let nothingToFollow = Atomic<Bool>(false)
     let completions = Mutex<[Completion]>([])
@@ -152,7 +166,8 @@ public final class DeliveryRunner: @unchecked Sendable {
         }
         self.laneIndex = laneIndex
         // Two batches' worth per lane: room for the next batch while the lane works on the last.
-        self.handOff = HandOff(laneCount: laneIndex.count, capacity: 2 * max(1, options.batchSize))
+        self.handOff = HandOff(
+            laneCount: laneIndex.count, capacity: 2 * max(1, options.batchSize), byteCapacity: options.handOffBytes)
     }
 
     /// A snapshot of the counters.
@@ -249,7 +264,6 @@ public final class DeliveryRunner: @unchecked Sendable {
         var delta = delta
         delta.enqueued = try storeAndHandOff(stamped, checkpoint: nil, nowMs: clock.nowMs())
         counters.withLock { $0.add(delta) }
-        newWork.store(true, ordering: .releasing)
         wakeup.signal()
         return delta.enqueued
     }

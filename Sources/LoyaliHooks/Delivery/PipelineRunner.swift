@@ -43,9 +43,8 @@ public final class PipelineRunner {
     private var featured: BatchWorker.Featured?
     /// The `human` form's column titles, written above the first short line.
     private var pendingTitles: String?
-    /// Input lines and output bytes of the batches finished so far, to size the next batch.
-    private var linesSeen = 0
-    private var outputBytesSeen = 0
+    /// Sizes batches by the output per input line seen so far.
+    private var sizer: BatchSizer
 
     /// Creates a runner that prints to `output` and reports problems through `log` (stderr).
     public init(pipelines: [PipelineDefinition], options: Options, output: OutputBuffer, log: @escaping (String) -> Void) {
@@ -54,6 +53,7 @@ public final class PipelineRunner {
         self.output = output
         self.log = log
         self.rejects = options.rejectsPath.map(FileAppender.init(path:))
+        self.sizer = BatchSizer(maxLines: options.batchSize, targetBytes: options.batchOutputBytes)
     }
 
     /// One stream and the pipelines that read it.
@@ -142,20 +142,13 @@ public final class PipelineRunner {
         return summary
     }
 
-    /// Lines for the next batch: as many as fit ``Options/batchOutputBytes`` at the output per
-    /// line seen so far, up to ``Options/batchSize``. Until a batch has finished, 16: an event
-    /// may fan out to thousands of deliveries, and a first batch of thousands of such events
-    /// would hold gigabytes.
-    func nextBatchLines() -> Int {
-        guard linesSeen > 0 else { return min(16, options.batchSize) }
-        let perLine = max(1, outputBytesSeen / linesSeen)
-        return max(1, min(options.batchSize, options.batchOutputBytes / perLine))
-    }
+    /// Lines for the next batch: about ``Options/batchOutputBytes`` of output, at most
+    /// ``Options/batchSize`` lines (see ``BatchSizer``).
+    func nextBatchLines() -> Int { sizer.nextLines }
 
     /// Writes one batch's output, logs and rejects; called in input order.
     private func finish(_ result: BatchWorker.Result, summary: inout RunSummary) {
-        linesSeen += result.lines
-        outputBytesSeen += result.output.count
+        sizer.record(lines: result.lines, bytes: result.output.count)
         do {
             if let titles = pendingTitles, !result.output.isEmpty {
                 output.bytes += titles.utf8

@@ -23,6 +23,8 @@ final class SinkLane {
     static let nothingDue = Int64.max
     /// A claim for this lane is with the store thread.
     var claimPending = false
+    /// The claim budget that claim reserved (see ``LaneScheduler/reserveClaim(lane:limit:)``).
+    var claimReserve = 0
     /// The earliest retry judged while a claim was pending: the claim's answer about the next due
     /// time may predate it.
     var retryDuringClaimMs: Int64?

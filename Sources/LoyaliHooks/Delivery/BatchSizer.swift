@@ -1,0 +1,39 @@
+/// How many input lines the next batch takes, so that a batch plans about a fixed number of output
+/// bytes (deliveries, or dry-run text) as well as at most a fixed number of lines.
+///
+/// One event may fan out to thousands of deliveries: a batch sized by lines alone holds
+/// pipelines × lines deliveries at once, so memory grew with the number of pipelines. Sizing it
+/// by the bytes planned per line so far keeps what a batch holds near ``targetBytes`` whatever
+/// the fan-out.
+struct BatchSizer {
+    /// Lines per batch at most.
+    let maxLines: Int
+    /// Planned bytes one batch should hold, about.
+    let targetBytes: Int
+    /// Lines and planned bytes of the batches finished so far.
+    private(set) var linesSeen = 0
+    private(set) var bytesSeen = 0
+
+    /// Lines in a batch before any has finished: small, since a first batch of thousands of
+    /// widely subscribed events would hold gigabytes.
+    static let firstBatchLines = 16
+
+    init(maxLines: Int, targetBytes: Int) {
+        self.maxLines = max(1, maxLines)
+        self.targetBytes = max(1, targetBytes)
+    }
+
+    /// Lines for the next batch: as many as fit ``targetBytes`` at the bytes per line seen so
+    /// far, from 1 to ``maxLines``.
+    var nextLines: Int {
+        guard linesSeen > 0 else { return min(Self.firstBatchLines, maxLines) }
+        let perLine = max(1, bytesSeen / linesSeen)
+        return max(1, min(maxLines, targetBytes / perLine))
+    }
+
+    /// Notes a finished batch of `lines` input lines that planned `bytes` bytes.
+    mutating func record(lines: Int, bytes: Int) {
+        linesSeen += lines
+        bytesSeen += bytes
+    }
+}
