@@ -13,6 +13,7 @@ enum Commands {
         Command(name: "validate", summary: "check pipeline files and show their routes", usage: ValidateCommand.usage, run: ValidateCommand.run),
         Command(name: "check", summary: "run the pipeline tests beside the pipelines, offline", usage: CheckCommand.usage, run: CheckCommand.run),
         Command(name: "diff", summary: "what a change to the pipelines does to routing, per pipeline and sink", usage: DiffCommand.usage, run: DiffCommand.run),
+        Command(name: "schema", summary: "print the JSON Schema of pipeline files, for editors and CI", usage: SchemaCommand.usage, run: SchemaCommand.run),
         Command(name: "run", summary: "read sources and deliver (or --dry-run: print) signed payloads", usage: RunCommand.usage, run: RunCommand.run),
         Command(name: "serve", summary: "run every pipeline as a daemon: HTTP ingest, admin API, metrics", usage: ServeCommand.usage, run: ServeCommand.run),
         Command(name: "plan", summary: "each sink's retry timeline: attempts, delays, jitter, the last attempt", usage: PlanCommand.usage, run: PlanCommand.run),

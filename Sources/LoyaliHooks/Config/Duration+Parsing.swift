@@ -17,6 +17,10 @@ extension Duration {
         case tooLong(maximum: Duration)
     }
 
+    /// The grammar ``parse(config:)`` accepts, as a regular expression: what the JSON Schema
+    /// requires of a duration (a test checks the two agree).
+    public static let configPattern = #"^(0|([0-9]+\.?[0-9]*|\.[0-9]+)(ms|s|m|h|d))$"#
+
     /// Parses a config duration: an integer or decimal followed by `ms`, `s`, `m`, `h` or `d`
     /// (`500ms`, `10s`, `1.5m`, `2h`, `1d`). A bare `0` means zero. Returns `nil` for anything else,
     /// and for anything longer than ``maximumLookBack``.

@@ -52,7 +52,7 @@ public struct PipelineLoader: Sendable {
         return files
     }
 
-    static let topLevelKeys = ["pipeline", "description", "source", "filter", "transform", "sign", "sinks"]
+    static let topLevelKeys = PipelineKeys.topLevel.names
 
     /// Loads every `*.yaml`/`*.yml` file in `paths` (files, or folders searched recursively).
     /// With a `cache`, files it shows unchanged since the last load through it are not parsed
@@ -256,6 +256,9 @@ public struct PipelineLoader: Sendable {
         return (definition, nameLocation)
     }
 
+    /// What ``checkName(_:what:at:reader:)`` accepts, as a regular expression for the schema.
+    public static let namePattern = "^[A-Za-z0-9._-]{1,64}$"
+
     /// Names show up in delivery ids, metrics labels and URLs, so they stay simple.
     static func checkName(_ name: String, what: String, at node: YAMLNode, reader: ConfigReader) {
         let allowed = name.unicodeScalars.allSatisfy {
@@ -330,7 +333,7 @@ public struct PipelineLoader: Sendable {
                 reader.error("unknown sink type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sinks.keys.sorted()))", at: options["type"]!)
                 continue
             }
-            guard let checked = reader.mapping(entry.value, allowedKeys: ["type", "retry"] + factory.keys, in: "\(kind) sink '\(entry.key)'", nameNode: entry.keyNode)
+            guard let checked = reader.mapping(entry.value, allowedKeys: PipelineKeys.sinkCommon.names + factory.keys, in: "\(kind) sink '\(entry.key)'", nameNode: entry.keyNode)
             else { continue }
             // Both are read even when one fails, so every mistake in the sink is reported.
             let retry = reader.retryPolicy(checked["retry"])
@@ -342,7 +345,7 @@ public struct PipelineLoader: Sendable {
     }
 
     private func signing(_ node: YAMLNode, reader: ConfigReader) -> PipelineSigning? {
-        guard let mapping = reader.mapping(node, allowedKeys: ["scheme", "secrets", "secret_file"], in: "sign") else { return nil }
+        guard let mapping = reader.mapping(node, allowedKeys: PipelineKeys.sign.names, in: "sign") else { return nil }
         let schemeName = mapping["scheme"].flatMap { reader.literal($0, what: "sign.scheme") } ?? "loyali"
         if let schemeNode = mapping["scheme"], !SignatureSchemes.names.contains(schemeName) {
             reader.error("unknown signature scheme '\(schemeName)'\(Suggestion.didYouMean(schemeName, in: SignatureSchemes.names)); expected one of: \(SignatureSchemes.names.joined(separator: ", "))", at: schemeNode)

@@ -31,7 +31,7 @@ extension ConfigReader {
     /// Reads `retry:`; absent means ``RetryPolicy/standard``.
     func retryPolicy(_ node: YAMLNode?) -> RetryPolicy? {
         guard let node else { return .standard }
-        guard let mapping = mapping(node, allowedKeys: ["schedule", "jitter", "max_retry_after"], in: "retry") else { return nil }
+        guard let mapping = mapping(node, allowedKeys: PipelineKeys.retry.names, in: "retry") else { return nil }
         var policy = RetryPolicy.standard
         // Every key is checked even after one fails, so all problems are reported in one go.
         var valid = true

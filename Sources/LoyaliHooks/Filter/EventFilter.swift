@@ -45,7 +45,7 @@ extension ConfigReader {
     /// Reads `filter:`; a missing filter means every event.
     func eventFilter(_ node: YAMLNode?) -> EventFilter? {
         guard let node else { return .everything }
-        guard let mapping = mapping(node, allowedKeys: ["events", "exclude", "where"], in: "filter") else { return nil }
+        guard let mapping = mapping(node, allowedKeys: PipelineKeys.filter.names, in: "filter") else { return nil }
         let include = mapping["events"].map { eventPatterns($0, what: "filter.events") } ?? [EventPattern("*")!]
         let exclude = mapping["exclude"].map { eventPatterns($0, what: "filter.exclude") } ?? []
         let condition = mapping["where"].flatMap { whereExpression($0) }

@@ -45,6 +45,19 @@ public final class PluginCatalog: Sendable {
         }.sorted()
     }
 
+    /// The manifests of every plugin present that loads without errors, by name, and the
+    /// problems of those that do not: what `loyali-hooks schema` describes.
+    public func manifests() -> ([PluginManifest], [Diagnostic]) {
+        var manifests: [PluginManifest] = []
+        var problems: [Diagnostic] = []
+        for name in names() {
+            let (entry, diagnostics) = load(name)
+            problems += diagnostics
+            if case .loaded(let manifest) = entry { manifests.append(manifest) }
+        }
+        return (manifests, problems)
+    }
+
     /// The manifest of plugin `name`, which a pipeline refers to at `node`. Problems go to
     /// `reader`: an unknown plugin (with a "did you mean"), a plugin of the wrong kind, and the
     /// manifest's own errors (once per catalog, at their place in the manifest).

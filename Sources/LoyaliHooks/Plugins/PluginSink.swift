@@ -106,7 +106,11 @@ public struct PluginSink: ConcurrentSink {
 
     /// Registry entry.
     public static let factory = SinkFactory(
-        kind: "plugin", summary: "hand each delivery to an external program from plugins/NAME", keys: ["plugin", "config"]
+        kind: "plugin", summary: "hand each delivery to an external program from plugins/NAME",
+        options: [
+            ConfigKey("plugin", .name, required: true, "The sink plugin: a folder in plugins/ with a plugin.yaml manifest."),
+            ConfigKey("config", .any, "The plugin's options, checked against its manifest."),
+        ]
     ) { name, mapping, reader in
         guard reader.require(["plugin"], in: mapping, context: "plugin sink '\(name)'"),
             let pluginNode = mapping["plugin"],

@@ -127,7 +127,7 @@ public struct PluginTransformStep: BatchTransformStep {
     /// Registry entry: `- plugin: NAME` with an optional `config:` beside it.
     public static let factory = TransformStepFactory(
         name: "plugin", summary: "run an external transform from plugins/NAME: - plugin: NAME, config: {…}",
-        optionKeys: ["config"]
+        value: .name, options: [ConfigKey("config", .any, "The plugin's options, checked against its manifest.")]
     ) { value, options, reader in
         guard let name = reader.literal(value, what: "plugin") else { return nil }
         guard let supervisor = reader.plugins.supervisor(

@@ -17,7 +17,8 @@ public struct FileSink: Sink {
 
     /// Registry entry.
     public static let factory = SinkFactory(
-        kind: "file", summary: "append one JSON object per delivery to a file", keys: ["path"]
+        kind: "file", summary: "append one JSON object per delivery to a file",
+        options: [ConfigKey("path", .string, required: true, "The file each delivery is appended to, one JSON envelope per line.")]
     ) { name, mapping, reader in
         guard reader.require(["path"], in: mapping, context: "file sink '\(name)'"),
             let path = reader.string(mapping["path"]!, what: "path")

@@ -138,9 +138,16 @@ public struct HTTPSink: ConcurrentSink {
     /// Registry entry.
     public static let factory = SinkFactory(
         kind: "http", summary: "POST each delivery to a webhook URL",
-        keys: [
-            "url", "timeout", "connect_timeout", "headers", "max_in_flight", "max_response_bytes", "response_snippet_bytes",
-            "ca_file", "allow_insecure_http",
+        options: [
+            ConfigKey("url", .string, required: true, "The webhook URL; http:// only for loopback unless allow_insecure_http. May take parts from ${VAR}."),
+            ConfigKey("timeout", .duration(maximum: .maximumWait), "The overall deadline of one attempt (default 10s)."),
+            ConfigKey("connect_timeout", .duration(maximum: .maximumWait), "The deadline for connecting (default 5s)."),
+            ConfigKey("headers", .stringMap, "Extra request headers; credentials must come from \"${VAR}\"."),
+            ConfigKey("max_in_flight", .integer(1...1024), "Attempts in flight at once for this sink (default 32)."),
+            ConfigKey("max_response_bytes", .integer(0...(64 << 20)), "How much of a response is read (default 65536)."),
+            ConfigKey("response_snippet_bytes", .integer(0...maxResponseSnippetBytes), "How much of a response the attempt log keeps (default 2048)."),
+            ConfigKey("ca_file", .string, "A PEM file of extra certificate authorities to trust."),
+            ConfigKey("allow_insecure_http", .boolean, "Allow http:// to hosts other than loopback."),
         ]
     ) { name, mapping, reader in
         guard reader.require(["url"], in: mapping, context: "http sink '\(name)'") else { return nil }

@@ -36,18 +36,28 @@ public struct SinkFactory: Sendable {
     public let kind: String
     /// One line for docs.
     public let summary: String
-    /// Keys allowed next to `type` and `retry`.
-    public let keys: [String]
+    /// The options allowed next to `type` and `retry`.
+    public let options: [ConfigKey]
+    /// The names of ``options``.
+    public var keys: [String] { options.names }
     /// Reads the options; `nil` after reporting an error.
     public let make: @Sendable (_ name: String, _ mapping: ConfigMapping, _ reader: ConfigReader) -> (any Sink)?
 
     public init(
-        kind: String, summary: String, keys: [String],
+        kind: String, summary: String, options: [ConfigKey],
         make: @escaping @Sendable (_ name: String, _ mapping: ConfigMapping, _ reader: ConfigReader) -> (any Sink)?
     ) {
         self.kind = kind
         self.summary = summary
-        self.keys = keys
+        self.options = options
         self.make = make
+    }
+
+    /// A factory whose options take any value (no description for the schema).
+    public init(
+        kind: String, summary: String, keys: [String],
+        make: @escaping @Sendable (_ name: String, _ mapping: ConfigMapping, _ reader: ConfigReader) -> (any Sink)?
+    ) {
+        self.init(kind: kind, summary: summary, options: keys.map { ConfigKey($0, .any, "") }, make: make)
     }
 }

@@ -32,7 +32,7 @@ public struct StdoutSink: Sink {
     }
 
     /// Registry entry.
-    public static let factory = SinkFactory(kind: "stdout", summary: "print one JSON object per delivery", keys: []) { _, _, _ in
+    public static let factory = SinkFactory(kind: "stdout", summary: "print one JSON object per delivery", options: []) { _, _, _ in
         StdoutSink()
     }
 }

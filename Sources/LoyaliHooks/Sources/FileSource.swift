@@ -10,7 +10,10 @@ public struct FileSource: EventSource {
     }
 
     /// Registry entry.
-    public static let factory = SourceFactory(kind: "file", summary: "a file of JSON lines", keys: ["path"]) { mapping, reader in
+    public static let factory = SourceFactory(
+        kind: "file", summary: "a file of JSON lines",
+        options: [ConfigKey("path", .string, required: true, "The file of JSON lines to read; reading resumes from a checkpoint.")]
+    ) { mapping, reader in
         guard reader.require(["path"], in: mapping, context: "a file source"),
             let path = reader.string(mapping["path"]!, what: "source.path")
         else { return nil }

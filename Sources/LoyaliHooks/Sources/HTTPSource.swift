@@ -33,7 +33,13 @@ public struct HTTPSource: EventSource {
 
     /// Registry entry.
     public static let factory = SourceFactory(
-        kind: "http", summary: "events POSTed to an ingest endpoint", keys: ["listen", "path", "token", "auth"]
+        kind: "http", summary: "events POSTed to an ingest endpoint",
+        options: [
+            ConfigKey("listen", .string, "The address serve listens on, host:port (default 127.0.0.1:8787)."),
+            ConfigKey("path", .string, "The URL path events are POSTed to (default /events)."),
+            ConfigKey("token", .string, "The bearer token senders must present, as \"${VAR}\"."),
+            ConfigKey("auth", .oneOf(["none"]), "'none' to receive without a token (only on a loopback address)."),
+        ]
     ) { mapping, reader in
         let listen = mapping["listen"].flatMap { reader.string($0, what: "source.listen") } ?? "127.0.0.1:8787"
         let path = mapping["path"].flatMap { reader.string($0, what: "source.path") } ?? "/events"

@@ -33,7 +33,8 @@ public struct SampleSource: EventSource {
 
     /// Registry entry.
     public static let factory = SourceFactory(
-        kind: "sample", summary: "the catalogue's sample of each event type", keys: ["events"]
+        kind: "sample", summary: "the catalogue's sample of each event type",
+        options: [ConfigKey("events", .eventPatterns, "Which samples to emit (default: every event type).")]
     ) { mapping, reader in
         guard let node = mapping["events"] else { return SampleSource() }
         guard let items = reader.stringList(node, what: "source.events", interpolate: false) else { return nil }

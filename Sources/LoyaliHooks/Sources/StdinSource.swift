@@ -10,7 +10,7 @@ public struct StdinSource: EventSource {
     }
 
     /// Registry entry.
-    public static let factory = SourceFactory(kind: "stdin", summary: "JSON lines on standard input", keys: []) { _, _ in
+    public static let factory = SourceFactory(kind: "stdin", summary: "JSON lines on standard input", options: []) { _, _ in
         StdinSource()
     }
 }

@@ -21,7 +21,7 @@ public struct PickStep: TransformStep {
 
     /// Registry entry.
     public static let factory = TransformStepFactory(
-        name: "pick", summary: "keep only these fields: [data.customer_id, data.amount]"
+        name: "pick", summary: "keep only these fields: [data.customer_id, data.amount]", value: .paths
     ) { value, reader in
         reader.fieldPaths(value, what: "pick").map { PickStep(paths: $0) }
     }

@@ -18,7 +18,7 @@ public struct RedactStep: TransformStep {
 
     /// Registry entry.
     public static let factory = TransformStepFactory(
-        name: "redact", summary: "replace fields with \"[REDACTED]\": [data.customer_email]"
+        name: "redact", summary: "replace fields with \"[REDACTED]\": [data.customer_email]", value: .paths
     ) { value, reader in
         reader.fieldPaths(value, what: "redact").map { RedactStep(paths: $0) }
     }

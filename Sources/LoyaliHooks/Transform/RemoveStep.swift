@@ -15,7 +15,7 @@ public struct RemoveStep: TransformStep {
 
     /// Registry entry.
     public static let factory = TransformStepFactory(
-        name: "remove", summary: "delete fields: [data.internal_notes]"
+        name: "remove", summary: "delete fields: [data.internal_notes]", value: .paths
     ) { value, reader in
         reader.fieldPaths(value, what: "remove").map { RemoveStep(paths: $0) }
     }

@@ -38,7 +38,7 @@ public struct RenameStep: TransformStep {
 
     /// Registry entry.
     public static let factory = TransformStepFactory(
-        name: "rename", summary: "move fields: { data.customer_id: data.user_id }"
+        name: "rename", summary: "move fields: { data.customer_id: data.user_id }", value: .pathMap
     ) { value, reader in
         guard let mapping = reader.mapping(value, allowedKeys: nil, in: "rename") else { return nil }
         var moves: [(FieldPath, FieldPath)] = []

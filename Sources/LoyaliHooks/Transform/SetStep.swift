@@ -17,7 +17,7 @@ public struct SetStep: TransformStep {
 
     /// Registry entry.
     public static let factory = TransformStepFactory(
-        name: "set", summary: "write static values at dotted paths: { data.program: gold }"
+        name: "set", summary: "write static values at dotted paths: { data.program: gold }", value: .valueMap
     ) { value, reader in
         guard let mapping = reader.mapping(value, allowedKeys: nil, in: "set") else { return nil }
         var assignments: [(FieldPath, JSONValue)] = []

@@ -40,9 +40,13 @@ public struct TransformStepFactory: Sendable {
     public let name: String
     /// One line for `--help` and docs.
     public let summary: String
+    /// What the step's own value must be (`[data.a, data.b]` for `redact`), for the schema.
+    public let value: ConfigKey.Value
     /// Keys allowed beside the step's own key in the same list item, such as `config` in
     /// `- { plugin: notify-message, config: {…} }`. Empty for most steps.
-    public let optionKeys: [String]
+    public let options: [ConfigKey]
+    /// The names of ``options``.
+    public var optionKeys: [String] { options.names }
     /// Reads the step's options, reporting problems through the reader; `nil` after an error.
     public let make: @Sendable (_ value: YAMLNode, _ reader: ConfigReader) -> (any TransformStep)?
     /// For steps with ``optionKeys``: reads the step's value and the item's other keys.
@@ -50,26 +54,36 @@ public struct TransformStepFactory: Sendable {
 
     /// A step written as a single key: `- name: value`.
     public init(
-        name: String, summary: String,
+        name: String, summary: String, value: ConfigKey.Value = .any,
         make: @escaping @Sendable (_ value: YAMLNode, _ reader: ConfigReader) -> (any TransformStep)?
     ) {
         self.name = name
         self.summary = summary
-        self.optionKeys = []
+        self.value = value
+        self.options = []
         self.make = make
         self.makeWithOptions = nil
     }
 
-    /// A step whose list item may hold `optionKeys` next to its own key.
+    /// A step whose list item may hold `options` next to its own key.
     public init(
-        name: String, summary: String, optionKeys: [String],
+        name: String, summary: String, value: ConfigKey.Value = .any, options: [ConfigKey],
         make: @escaping @Sendable (_ value: YAMLNode, _ options: ConfigMapping, _ reader: ConfigReader) -> (any TransformStep)?
     ) {
         self.name = name
         self.summary = summary
-        self.optionKeys = optionKeys
+        self.value = value
+        self.options = options
         self.makeWithOptions = make
         self.make = { value, reader in make(value, ConfigMapping(node: value, entries: []), reader) }
+    }
+
+    /// A step whose list item may hold `optionKeys` next to its own key, each taking any value.
+    public init(
+        name: String, summary: String, optionKeys: [String],
+        make: @escaping @Sendable (_ value: YAMLNode, _ options: ConfigMapping, _ reader: ConfigReader) -> (any TransformStep)?
+    ) {
+        self.init(name: name, summary: summary, options: optionKeys.map { ConfigKey($0, .any, "") }, make: make)
     }
 }
 
