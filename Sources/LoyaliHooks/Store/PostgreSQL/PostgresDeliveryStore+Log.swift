@@ -196,12 +196,12 @@ extension PostgresDeliveryStore {
 
     // MARK: Helpers
 
-    private static let summaryColumns = """
+    static let summaryColumns = """
         id, pipeline, sink, event_id, event_type, status, attempts, created_at, updated_at,
         next_attempt_at, last_error, last_http_status
         """
 
-    private static func summary(_ result: PostgresResult, _ row: Int) throws -> DeliverySummary {
+    static func summary(_ result: PostgresResult, _ row: Int) throws -> DeliverySummary {
         let status = DeliveryStatus(rawValue: try result.string(row, 5)) ?? .pending
         let waiting = status == .pending || status == .retrying
         return DeliverySummary(

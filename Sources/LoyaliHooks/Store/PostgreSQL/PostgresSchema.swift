@@ -76,6 +76,13 @@ enum PostgresSchema {
                     updated_at bigint NOT NULL
                 );
                 """),
+        StoreMigration(
+            version: 2, summary: "indexes for the dashboard: attempts by time, deliveries by event id",
+            sql: """
+                -- The charts read attempts by start time; the log's search finds an event id.
+                CREATE INDEX attempts_by_time ON attempts (started_at, outcome, duration_ms);
+                CREATE INDEX deliveries_by_event ON deliveries (event_id);
+                """),
     ]
 
     /// The schema version this build writes.
