@@ -592,3 +592,50 @@ struct HandOffTests {
         #expect(screen == ["level=info msg=before", "level=warn msg=\"attempt failed\"", "level=info msg=after", ""])
     }
 }
+
+@Suite("Runner layout: swapping pipelines in place")
+struct RunnerLayoutTests {
+    static func definition(_ name: String, _ extra: String = "") throws -> PipelineDefinition {
+        let text = "pipeline: \(name)\nsource: { type: stdin }\n\(extra)sinks: { out: { type: stdout } }\n"
+        return try #require(PipelineLoader(environment: [:], registry: .builtIn).load(file: "\(name).yaml", text: text).0?.0)
+    }
+
+    static func key(_ pipeline: String) -> DeliveryRunner.LaneKey { DeliveryRunner.LaneKey(pipeline: pipeline, sink: "out") }
+
+    @Test("only changed, added and removed pipelines get new lanes; rows go to the definition that planned them")
+    func swapsOnlyWhatChanged() throws {
+        let a = try Self.definition("a")
+        var layout = RunnerLayout(pipelines: [a, try Self.definition("b")])
+        let swapped = layout.reconfigure(
+            pipelines: [a, try Self.definition("b", "description: new\n"), try Self.definition("c")], changed: ["b"], cutoffMs: 1_000)
+        #expect(swapped == ["b", "c"])
+        #expect(layout.lanes.count == 4)
+        // a keeps its lane, untouched.
+        #expect(layout.laneIndex[Self.key("a")] == 0)
+        #expect(!layout.lanes[0].retired && layout.lanes[0].window == .all)
+        // b's old lane keeps what came before the cut-off, its new lane what comes from it on.
+        #expect(layout.lanes[1].retired && layout.lanes[1].window == CreationWindow(beforeMs: 1_000))
+        #expect(layout.laneIndex[Self.key("b")] == 2)
+        #expect(layout.lanes[2].window == CreationWindow(fromMs: 1_000))
+        #expect(layout.laneIndex[Self.key("c")] == 3)
+        // A row planned with b's old definition stays before the cut-off however late it is
+        // stored; one planned with the new definition falls after it; a's rows keep their time.
+        #expect(layout.stamp(1_500, pipeline: "b", plannedVersion: 0) == 999)
+        #expect(layout.stamp(500, pipeline: "b", plannedVersion: 1) == 1_000)
+        #expect(layout.stamp(1_500, pipeline: "a", plannedVersion: 0) == 1_500)
+        #expect(layout.lane(for: Self.key("b"), createdAtMs: 999) == nil, "the old lane claims it from the store")
+        #expect(layout.lane(for: Self.key("b"), createdAtMs: 1_000) == 2)
+        #expect(layout.lane(for: Self.key("a"), createdAtMs: 5) == 0)
+        #expect(layout.retiringCount == 1)
+        // Once the old lane has settled, the new one takes its window over (resends).
+        #expect(layout.finish(1) == 2)
+        #expect(layout.lanes[2].window == .all)
+        #expect(layout.hasFinished(pipeline: "b", retiredAt: 1))
+        #expect(layout.retiringCount == 0)
+        // A pipeline removed: its lane is retired and has no successor.
+        _ = layout.reconfigure(pipelines: layout.pipelines.filter { $0.name != "a" }, changed: [], cutoffMs: 2_000)
+        #expect(layout.laneIndex[Self.key("a")] == nil)
+        #expect(layout.lanes[0].retired && layout.lanes[0].window == CreationWindow(beforeMs: 2_000))
+        #expect(layout.finish(0) == nil)
+    }
+}

@@ -1313,9 +1313,10 @@ final class RecordingReceiver: Sendable {
     let server: HTTPServer
     private let arrivals = Arrivals()
 
-    init(secret: String, failFirst: Int = 0) throws {
+    init(secret: String, failFirst: Int = 0, delay: Duration = .zero) throws {
         var behavior = WebhookReceiver.Behavior()
         behavior.failFirst = failFirst
+        behavior.delay = delay
         let arrivals = arrivals
         let receiver = WebhookReceiver(secrets: [WebhookSecret(secret)], behavior: behavior) { received in
             arrivals.list.withLock { $0.append(received) }
@@ -1451,7 +1452,9 @@ struct ReloadTests {
         #expect(ServeFixture.eventually { old.received.count == 1 })
         try fixture.write("ingest.yaml", pipeline("NEW_PORT"))
         #expect(fixture.daemon.reload(reason: "test") == nil)
-        #expect(fixture.daemon.runnerCount == 2)
+        // The swapped sink's old lane finishes what it had; no second runner.
+        #expect(fixture.daemon.runnerCount == 1)
+        #expect(fixture.daemon.retiringLaneCount == 1)
         #expect(try fixture.post(eventLine("evt_new_1")).status == 202)
         #expect(ServeFixture.eventually(seconds: 6) { old.received.count == 2 && new.received.count == 1 })
         let oldID = DeliveryID.make(eventID: "evt_old_1", pipeline: "ingest", sink: "hook")
@@ -1460,9 +1463,67 @@ struct ReloadTests {
         #expect(old.received.map(\.attempt) == [1, 2])
         #expect(new.received.map(\.deliveryID) == [newID])
         #expect((old.received + new.received).allSatisfy { $0.verdict.valid == true })
-        // The old runner, its work done, hands over and ends.
-        #expect(ServeFixture.eventually { fixture.daemon.runnerCount == 1 })
+        // The old lane, its work done, hands over and ends.
+        #expect(ServeFixture.eventually { fixture.daemon.retiringLaneCount == 0 })
         #expect(try fixture.store().detail(id: oldID)?.0.status == .succeeded)
+    }
+
+    @Test("a reload that changes one file swaps only that pipeline: the others keep their lane, in-flight attempts and pace")
+    func reloadLeavesOtherPipelinesRunning() throws {
+        // A's sink takes one request at a time and the receiver answers after 40 ms, so a backlog
+        // of A arrives at a steady pace, and two lanes sending A at once (a second runner) would
+        // show as arrivals closer together than that.
+        let delay = 40
+        let receiver = try RecordingReceiver(secret: ServeFixture.secret, delay: .milliseconds(delay))
+        let a = """
+            pipeline: a
+            source: { type: http, listen: "127.0.0.1:0", path: /a, token: "${INGEST_TOKEN}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: http, url: "http://127.0.0.1:\(receiver.port)/a", max_in_flight: 1 }
+            """
+        func b(_ out: String) -> String {
+            """
+            pipeline: b
+            source: { type: http, listen: "127.0.0.1:0", path: /b, token: "${INGEST_TOKEN}" }
+            sinks:
+              audit: { type: file, path: "${\(out)}" }
+            """
+        }
+        let out2 = NSTemporaryDirectory() + "loyali-reload-b-\(UUID().uuidString).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: out2) }
+        let fixture = try ServeFixture(files: ["a.yaml": a, "b.yaml": b("OUT")], extraEnvironment: ["OUT2": out2])
+        let count = 40
+        let batch = (0..<count).map { eventLine("evt_steady_\($0)") }.joined(separator: "\n")
+        #expect(try fixture.post(batch, contentType: "application/x-ndjson", path: "/a").status == 202)
+        #expect(ServeFixture.eventually { receiver.received.count >= 8 })
+        // B changes while A has a backlog and an attempt in flight.
+        try fixture.write("b.yaml", b("OUT2"))
+        #expect(fixture.daemon.reload(reason: "test") == nil)
+        #expect(fixture.daemon.generation == 2)
+        #expect(fixture.logs.all.contains { $0.contains("configuration reloaded") && $0.contains("changed=b") && $0.contains("parsed_files=1") })
+        // One runner still; A's lane is the one it had.
+        #expect(fixture.daemon.runnerCount == 1)
+        #expect(try fixture.post(eventLine("evt_b_new"), path: "/b").status == 202)
+        let bID = DeliveryID.make(eventID: "evt_b_new", pipeline: "b", sink: "audit")
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: out2, encoding: .utf8))?.contains(bID) == true })
+        #expect(ServeFixture.eventually(seconds: 10) { receiver.received.count >= count })
+        let arrivals = receiver.received
+        // Every A delivery once, at its first attempt: nothing in flight was cut off or sent again.
+        #expect(arrivals.count == count)
+        #expect(Set(arrivals.compactMap(\.deliveryID)).count == count)
+        #expect(arrivals.allSatisfy { $0.attempt == 1 })
+        // One attempt at a time throughout, and no pause: the gaps stay near the receiver's delay.
+        let gaps = zip(arrivals.dropFirst(), arrivals).map { $0.receivedAtMs - $1.receivedAtMs }
+        #expect(gaps.allSatisfy { $0 >= Int64(delay) - 5 }, "\(gaps)")
+        #expect(gaps.allSatisfy { $0 < 1_000 }, "\(gaps)")
+        let store = try fixture.store()
+        #expect(try ServeFixture.eventually {
+            try arrivals.allSatisfy { try store.detail(id: $0.deliveryID!)?.0.status == .succeeded }
+        })
+        for arrival in arrivals {
+            #expect(try store.detail(id: arrival.deliveryID!)?.1.count == 1)
+        }
     }
 }
 

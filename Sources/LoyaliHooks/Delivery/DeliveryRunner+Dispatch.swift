@@ -17,9 +17,10 @@ extension DeliveryRunner {
 
     func dispatchLoop() -> Leftovers {
         var lanes: [SinkLane] = []
-        for pipeline in pipelines {
-            for sink in pipeline.sinks { lanes.append(SinkLane(pipeline: pipeline, sink: sink)) }
-        }
+        // Lanes of pipelines swapped by a reconfiguration, still finishing their deliveries.
+        var retiringLanes = Set<Int>()
+        var layoutSeen = -1
+        syncLanes(&lanes, retiring: &retiringLanes, seenVersion: &layoutSeen, scheduler: nil)
         // Each pass looks only at the lanes something happened to, in turn (see LaneScheduler).
         let scheduler = LaneScheduler(maxInFlight: lanes.map(\.maxInFlight), claimBytes: options.claimBytes, claimSize: options.claimSize)
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
@@ -30,6 +31,7 @@ extension DeliveryRunner {
         // Every lane asks the store once at the start: a previous run may have left work.
         scheduler.markAllReady()
         while true {
+            syncLanes(&lanes, retiring: &retiringLanes, seenVersion: &layoutSeen, scheduler: scheduler)
             storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler))
             let now = clock.nowMs()
             for result in storeWorker.takeResults() {
@@ -70,6 +72,7 @@ extension DeliveryRunner {
                 for index in scheduler.takeReady() {
                     fill(lanes[index], index: index, nowMs: horizon, armsTimer: onceCutoff == nil, storeWorker: storeWorker, scheduler: scheduler)
                 }
+                if !retiringLanes.isEmpty { finishSettledLanes(lanes, retiring: &retiringLanes, scheduler: scheduler) }
                 // Every lane is looked at only once nothing runs anywhere: the end of a run.
                 if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, handOff.isEmpty,
                     lanes.allSatisfy(\.isIdle)
@@ -122,6 +125,7 @@ extension DeliveryRunner {
     private func fill(
         _ lane: SinkLane, index: Int, nowMs: Int64, armsTimer: Bool, storeWorker: StoreWorker, scheduler: LaneScheduler
     ) {
+        guard !lane.finished else { return }
         var batch: [(ClaimedDelivery, DeliveryRequest)] = []
         defer {
             if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
@@ -133,7 +137,7 @@ extension DeliveryRunner {
                 lane.claimPending = true
                 lane.claimReserve = reserved
                 storeWorker.claim(StoreWorker.ClaimRequest(
-                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: limit, window: currentWindow))
+                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: limit, window: lane.window.intersection(currentWindow)))
             } else if armsTimer, !lane.claimPending, let due = lane.nextDueMs, due != SinkLane.nothingDue, due > nowMs {
                 scheduler.arm(index, atMs: due)
             }

@@ -9,11 +9,18 @@ extension DeliveryRunner {
     static let followIntervalMs: Int64 = 500
 
     func ingestAll() {
-        let groups = sourceGroups()
+        var groupsVersion = layoutVersion.load(ordering: .acquiring)
+        var groups = sourceGroups()
         let following = options.mode == .follow
         var finished = Set<String>()
         var storeFailing = false
         repeat {
+            // A reconfiguration may have added, removed or moved file sources.
+            let version = layoutVersion.load(ordering: .acquiring)
+            if version != groupsVersion {
+                groupsVersion = version
+                groups = sourceGroups()
+            }
             let decoder = InputEventDecoder(ingestTime: RFC3339.format(unixSeconds: clock.nowMs() / 1000))
             for group in groups where !finished.contains(group.identity) {
                 guard !shouldStopReading else { return }
@@ -47,7 +54,8 @@ extension DeliveryRunner {
                 // Only a pipeline's own files are followed; streams and --input are read once.
                 if !group.followable { finished.insert(group.identity) }
             }
-            guard following, finished.count < groups.count else {
+            // `serve` keeps looking even with nothing to follow: a reload may add a file source.
+            guard following, finished.count < groups.count || !options.externalSourceKinds.isEmpty else {
                 // Following, but nothing can be followed (stdin, --input -): the run then ends
                 // once every delivery has settled, like --drain. `serve` feeds its runner from
                 // outside, so it never ends this way.
@@ -71,25 +79,32 @@ extension DeliveryRunner {
         /// Watched for appended lines in follow mode (a pipeline's own file source).
         var followable: Bool
         var pipelines: [PipelineDefinition]
+        /// The ``DeliveryRunner/layoutVersion`` the pipelines are from.
+        var plannedVersion: Int
     }
 
     func sourceGroups() -> [SourceGroup] {
+        let (pipelines, version) = layout.withLock { ($0.pipelines, $0.version) }
         if let input = options.input {
             // `--input FILE` resumes from its checkpoint; stdin is a new stream every run, so a
             // stored position would skip the start of different data.
             let resumable = if case .descriptor(let fd, _, let owned) = input { owned && lseek(fd, 0, SEEK_CUR) >= 0 } else { false }
             return [SourceGroup(
-                identity: "input:\(input.name)", stream: { input }, checkpointed: resumable, followable: false, pipelines: pipelines)]
+                identity: "input:\(input.name)", stream: { input }, checkpointed: resumable, followable: false, pipelines: pipelines,
+                plannedVersion: version)]
         }
         var groups: [SourceGroup] = []
+        // By identity: thousands of pipelines may read as many files.
+        var groupIndex: [String: Int] = [:]
         for pipeline in pipelines where !options.externalSourceKinds.contains(pipeline.source.kind) {
-            if let i = groups.firstIndex(where: { $0.identity == pipeline.source.identity }) {
+            if let i = groupIndex[pipeline.source.identity] {
                 groups[i].pipelines.append(pipeline)
             } else {
+                groupIndex[pipeline.source.identity] = groups.count
                 let source = pipeline.source
                 groups.append(SourceGroup(
                     identity: source.identity, stream: { () throws(SourceError) in try source.open() },
-                    checkpointed: source is FileSource, followable: source is FileSource, pipelines: [pipeline]))
+                    checkpointed: source is FileSource, followable: source is FileSource, pipelines: [pipeline], plannedVersion: version))
             }
         }
         return groups
@@ -122,6 +137,7 @@ extension DeliveryRunner {
             if let last = batch.entries.last { self.resumePoints[group.identity] = (batch.endOffset, last.number + 1) }
         }
         let reader = LineReader(stream, firstLineNumber: firstLine, startOffset: startOffset, includesUnterminatedTail: !following)
+        let laneIndex = layout.withLock { $0.laneIndex }
         let fed = group.pipelines.flatMap { pipeline in
             pipeline.sinks.compactMap { laneIndex[LaneKey(pipeline: pipeline.name, sink: $0.name)] }
         }
@@ -174,6 +190,7 @@ extension DeliveryRunner {
             ]))
         }
         for (level, message, fields) in logs { logger.log(level, message, fields: fields) }
+        restamp(&rows, plannedVersion: group.plannedVersion)
         let checkpoint = group.checkpointed ? (source: group.identity, offset: batch.endOffset) : nil
         delta.enqueued = try storeAndHandOff(rows, checkpoint: checkpoint, nowMs: nowMs)
         counters.withLock { $0.add(delta) }
@@ -184,14 +201,19 @@ extension DeliveryRunner {
     /// Stores `rows` (and `checkpoint`) in one transaction, those due at once with room in their
     /// lane already claimed, and hands those to their lanes. Returns how many rows were new.
     func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
-        let claiming = inFlightRecovered.load(ordering: .acquiring) ? handOffRows(in: rows) : []
-        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: claiming)
-        handOff.push(stored.claimed.compactMap { delivery in
-            laneIndex[LaneKey(pipeline: delivery.pipeline, sink: delivery.sink)].map { ($0, delivery) }
-        })
+        let chosen = inFlightRecovered.load(ordering: .acquiring) ? handOffRows(in: rows) : [:]
+        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(chosen.keys))
+        if !stored.claimed.isEmpty {
+            // Each to the lane chosen for it, even if a reconfiguration happened meanwhile: a
+            // retired lane still sends what was made before its swap.
+            var laneByID: [String: Int] = [:]
+            for (row, lane) in chosen { laneByID[rows[row].id] = lane }
+            handOff.push(stored.claimed.compactMap { delivery in laneByID[delivery.id].map { ($0, delivery) } })
+        }
         // The lanes whose rows wait in the store must ask it again; the others need not.
+        let laneIndex = layout.withLock { $0.laneIndex }
         var waiting = Set<Int>()
-        for (index, row) in rows.enumerated() where row.planningFailure == nil && !claiming.contains(index) {
+        for (index, row) in rows.enumerated() where row.planningFailure == nil && chosen[index] == nil {
             if let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)] { waiting.insert(lane) }
         }
         if !waiting.isEmpty { storedLanes.withLock { $0.formUnion(waiting) } }
@@ -201,16 +223,23 @@ extension DeliveryRunner {
     /// The indexes of the `rows` that go straight to their lanes: those due at once whose lane is
     /// open and has room, while the hand-off's byte budget lasts. A lane that runs out of room is
     /// closed, and its later rows go to the store, so the lane reads them back in order.
-    func handOffRows(in rows: [NewDelivery]) -> Set<Int> {
+    ///
+    /// Returns each chosen row's index with its lane: the live lane of its sink, when that lane's
+    /// window holds the row (a row made under a swapped pipeline's old definition goes to the
+    /// store, where the old definition's lane claims it).
+    func handOffRows(in rows: [NewDelivery]) -> [Int: Int] {
+        let current = layout.withLock { $0 }
         var (room, bytes) = handOff.room()
-        var chosen = Set<Int>()
+        var chosen: [Int: Int] = [:]
         for (index, row) in rows.enumerated() where row.isDueAtOnce {
-            guard let lane = laneIndex[LaneKey(pipeline: row.pipeline, sink: row.sink)], let free = room[lane] else { continue }
+            guard let lane = current.lane(for: LaneKey(pipeline: row.pipeline, sink: row.sink), createdAtMs: row.createdAtMs),
+                lane < room.count, let free = room[lane]
+            else { continue }
             let footprint = row.footprint
             if free > 0, footprint <= bytes {
                 room[lane] = free - 1
                 bytes -= footprint
-                chosen.insert(index)
+                chosen[index] = lane
             } else {
                 room[lane] = nil
                 handOff.close(lane)

@@ -65,6 +65,9 @@ public final class DeliveryRunner: @unchecked Sendable {
         /// Whether a followed source whose deliveries cannot be stored (disk full) is tried again
         /// at the next look, as `serve` wants, instead of ending all reading, as `run` does.
         public var retriesStoreFailures = false
+        /// Told when every lane of a pipeline definition replaced by
+        /// ``DeliveryRunner/reconfigure(pipelines:changed:)`` has settled its deliveries.
+        public var onRetiredPipelineFinished: (@Sendable (PipelineDefinition) -> Void)?
         public init() {}
     }
 
@@ -93,7 +96,10 @@ public final class DeliveryRunner: @unchecked Sendable {
         public var retryingDeliveries: Int { max(0, retrying) }
     }
 
-    let pipelines: [PipelineDefinition]
+    /// The pipelines and their sink lanes; ``reconfigure(pipelines:changed:)`` changes them.
+    let layout: Mutex<RunnerLayout>
+    /// ``RunnerLayout/version`` as last set, for threads to notice a change without the lock.
+    let layoutVersion = Atomic<Int>(0)
     let store: any DeliveryStore
     let clock: any DeliveryClock
     let options: Options
@@ -128,10 +134,6 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// stored as claimed: before, `serve` may already hand in events, and the recovery would make
     /// those due again and send them twice.
     let inFlightRecovered = Atomic<Bool>(false)
-    /// Each sink's lane, by pipeline and sink name; lanes are numbered pipeline by pipeline, sink
-    /// by sink, as the dispatch loop builds them.
-    let laneIndex: [LaneKey: Int]
-
     struct LaneKey: Hashable {
         var pipeline: String
         var sink: String
@@ -153,22 +155,21 @@ public final class DeliveryRunner: @unchecked Sendable {
         pipelines: [PipelineDefinition], store: any DeliveryStore, clock: any DeliveryClock = SystemClock(),
         options: Options, logger: Logger
     ) {
-        self.pipelines = pipelines
+        let layout = RunnerLayout(pipelines: pipelines)
+        self.layout = Mutex(layout)
         self.store = store
         self.clock = clock
         self.options = options
         self.logger = logger
         self.rejects = options.rejectsPath.map(FileAppender.init(path:))
         self.window = Mutex(options.window)
-        var laneIndex: [LaneKey: Int] = [:]
-        for pipeline in pipelines {
-            for sink in pipeline.sinks { laneIndex[LaneKey(pipeline: pipeline.name, sink: sink.name)] = laneIndex.count }
-        }
-        self.laneIndex = laneIndex
         // Two batches' worth per lane: room for the next batch while the lane works on the last.
         self.handOff = HandOff(
-            laneCount: laneIndex.count, capacity: 2 * max(1, options.batchSize), byteCapacity: options.handOffBytes)
+            laneCount: layout.lanes.count, capacity: 2 * max(1, options.batchSize), byteCapacity: options.handOffBytes)
     }
+
+    /// The pipelines running now.
+    public var pipelines: [PipelineDefinition] { layout.withLock { $0.pipelines } }
 
     /// A snapshot of the counters.
     public var snapshot: Counters { counters.withLock { $0 } }
@@ -256,11 +257,15 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// re-stamped inside this runner's window so the deliveries are this runner's to send; those
     /// due at once go straight to their lanes, as from the runner's own sources (see
     /// ``HandOff``). Returns how many rows were new. Blocking; call from a dedicated thread.
+    ///
+    /// `plannedVersion` is the ``layoutVersion`` the rows were planned under (by default the
+    /// current one): a pipeline swapped since sends them with the definition that planned them.
     @discardableResult
-    public func enqueueIngested(_ rows: [NewDelivery], counters delta: Counters) throws -> Int {
+    public func enqueueIngested(_ rows: [NewDelivery], counters delta: Counters, plannedVersion: Int? = nil) throws -> Int {
         let stamp = creationStampMs()
         var stamped = rows
         for index in stamped.indices { stamped[index].createdAtMs = stamp }
+        restamp(&stamped, plannedVersion: plannedVersion ?? layoutVersion.load(ordering: .acquiring))
         var delta = delta
         delta.enqueued = try storeAndHandOff(stamped, checkpoint: nil, nowMs: clock.nowMs())
         counters.withLock { $0.add(delta) }
@@ -345,7 +350,7 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// once both the dispatch and the ingest thread are done, so no hand-off can follow it.
     private func putBack(_ leftovers: Leftovers) {
         var unstarted = leftovers.unstarted
-        for lane in 0..<laneIndex.count { unstarted += handOff.take(lane, limit: .max).map(\.id) }
+        for lane in 0..<handOff.laneCount { unstarted += handOff.take(lane, limit: .max).map(\.id) }
         guard !unstarted.isEmpty || !leftovers.interrupted.isEmpty else { return }
         do {
             try store.record(leftovers.interrupted)

@@ -60,6 +60,16 @@ final class HandOff: @unchecked Sendable {
         state = Mutex(State(lanes: Array(repeating: Lane(), count: laneCount)))
     }
 
+    /// Lanes served.
+    var laneCount: Int { state.withLock { $0.lanes.count } }
+
+    /// Adds lanes (open, empty) up to `count`: a reconfiguration added sinks.
+    func grow(to count: Int) {
+        state.withLock { state in
+            if state.lanes.count < count { state.lanes += Array(repeating: Lane(), count: count - state.lanes.count) }
+        }
+    }
+
     // MARK: Ingest thread
 
     /// For each lane, how many more deliveries it takes, or `nil` when it is closed; and how

@@ -22,7 +22,7 @@ final class LaneScheduler {
     /// Deliveries one claim asks for at most.
     let claimSize: Int
     /// Each lane's in-flight limit.
-    private let maxInFlight: [Int]
+    private var maxInFlight: [Int]
 
     private var ready = FIFOQueue<Int>()
     private var isReady: [Bool]
@@ -57,6 +57,15 @@ final class LaneScheduler {
         isReady = Array(repeating: false, count: laneCount)
         inBudgetLine = Array(repeating: false, count: laneCount)
         timerDue = Array(repeating: nil, count: laneCount)
+    }
+
+    /// Adds a lane (a reconfiguration added a sink), queued for a turn.
+    func addLane(maxInFlight limit: Int) {
+        maxInFlight.append(limit)
+        isReady.append(false)
+        inBudgetLine.append(false)
+        timerDue.append(nil)
+        markReady(maxInFlight.count - 1)
     }
 
     // MARK: Turns

@@ -30,6 +30,12 @@ final class SinkLane {
     var retryDuringClaimMs: Int64?
     /// New work reached the store while a claim was pending: an empty answer may predate it.
     var newWorkDuringClaim = false
+    /// The deliveries this lane claims, by creation time (see ``RunnerLayout``).
+    var window = CreationWindow.all
+    /// Its pipeline was swapped by a reconfiguration: it only finishes what it had.
+    var retired = false
+    /// Retired and settled: it claims nothing any more.
+    var finished = false
     /// Blocking sinks (file, stdout) run here, one attempt at a time, off every other thread.
     let queue: DispatchQueue?
     /// The sink as a ``ConcurrentSink`` (HTTP, plugin sinks), cast once rather than per attempt.

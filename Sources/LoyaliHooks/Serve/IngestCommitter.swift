@@ -14,6 +14,9 @@ public final class IngestCommitter: Sendable {
     public struct Submission: Sendable {
         /// The runner (configuration generation) whose outbox window the rows go to.
         public var runner: DeliveryRunner
+        /// The runner's layout version the rows were planned under (see
+        /// ``DeliveryRunner/enqueueIngested(_:counters:plannedVersion:)``); `nil` for the current one.
+        public var plannedVersion: Int?
         /// The rows to store.
         public var rows: [NewDelivery]
         /// Events read, rejected and failed in transforms, for the runner's counters.
@@ -23,10 +26,11 @@ public final class IngestCommitter: Sendable {
 
         /// Makes a submission from its parts.
         public init(
-            runner: DeliveryRunner, rows: [NewDelivery], counters: DeliveryRunner.Counters,
+            runner: DeliveryRunner, plannedVersion: Int? = nil, rows: [NewDelivery], counters: DeliveryRunner.Counters,
             completion: @escaping @Sendable (Result<Void, any Error>) -> Void
         ) {
             self.runner = runner
+            self.plannedVersion = plannedVersion
             self.rows = rows
             self.counters = counters
             self.completion = completion
@@ -100,14 +104,15 @@ public final class IngestCommitter: Sendable {
         }
     }
 
-    /// Writes `items` in one transaction per runner (one, except just after a reload).
+    /// Writes `items` in one transaction per runner and configuration they were planned under
+    /// (one, except just after a reload).
     private func commit(_ items: [Submission]) {
-        var groups: [(runner: DeliveryRunner, items: [Submission])] = []
+        var groups: [(runner: DeliveryRunner, version: Int?, items: [Submission])] = []
         for item in items {
-            if let index = groups.firstIndex(where: { $0.runner === item.runner }) {
+            if let index = groups.firstIndex(where: { $0.runner === item.runner && $0.version == item.plannedVersion }) {
                 groups[index].items.append(item)
             } else {
-                groups.append((item.runner, [item]))
+                groups.append((item.runner, item.plannedVersion, [item]))
             }
         }
         for group in groups {
@@ -120,7 +125,7 @@ public final class IngestCommitter: Sendable {
             }
             let result: Result<Void, any Error>
             do {
-                try group.runner.enqueueIngested(rows, counters: counters)
+                try group.runner.enqueueIngested(rows, counters: counters, plannedVersion: group.version)
                 commits.add(1, ordering: .relaxed)
                 committedRows.add(rows.count, ordering: .relaxed)
                 committedRequests.add(group.items.count, ordering: .relaxed)

@@ -21,12 +21,15 @@ public final class IngestEndpoint: HTTPServerHandler {
         public var planners: [DeliveryPlanner]
         /// The runner whose outbox window their deliveries go to.
         public var runner: DeliveryRunner
+        /// The runner's ``DeliveryRunner/layoutVersion`` the planners are from.
+        public var plannedVersion: Int
 
-        /// Makes a route from its parts.
-        public init(source: HTTPSource, planners: [DeliveryPlanner], runner: DeliveryRunner) {
+        /// Makes a route from its parts; `plannedVersion` defaults to the runner's current one.
+        public init(source: HTTPSource, planners: [DeliveryPlanner], runner: DeliveryRunner, plannedVersion: Int? = nil) {
             self.source = source
             self.planners = planners
             self.runner = runner
+            self.plannedVersion = plannedVersion ?? runner.layoutVersion.load(ordering: .acquiring)
         }
     }
 
@@ -117,7 +120,9 @@ public final class IngestEndpoint: HTTPServerHandler {
         // The answer is built here, on the listener's thread; the committer only releases it.
         let answer = HTTPServerResponse.json(status, plan.responseObject())
         let (accepted, rejected) = (plan.events.count, plan.rejections.count)
-        let submission = IngestCommitter.Submission(runner: route.runner, rows: plan.rows, counters: plan.counters) {
+        let submission = IngestCommitter.Submission(
+            runner: route.runner, plannedVersion: route.plannedVersion, rows: plan.rows, counters: plan.counters
+        ) {
             [metrics] result in
             switch result {
             case .success:

@@ -9,10 +9,13 @@ import Synchronization
 /// - **Admin:** probes, Prometheus metrics and the JSON API (``AdminEndpoint``) on their own
 ///   listener.
 /// - **Reload:** ``reload(reason:)`` (SIGHUP, a watched file change, or `POST /api/reload`)
-///   loads the configuration again. An invalid one is logged with `path:line:col` errors and the
-///   old one keeps running. A valid one becomes a new generation: the old runner stops reading and
-///   finishes the deliveries created under it with the sink definitions they were made for, while
-///   the new one takes everything from the switch on (see ``CreationWindow``).
+///   loads the configuration again, parsing only the files that changed (``PipelineFileCache``).
+///   An invalid one is logged with `path:line:col` errors and the old one keeps running. A valid
+///   one becomes the next generation in place: only the pipelines that changed, were added or
+///   were removed are swapped in the runner (``DeliveryRunner/reconfigure(pipelines:changed:)``);
+///   their deliveries created before the switch finish with the sink definitions they were made
+///   for, and every other pipeline keeps its lanes, in-flight attempts and connections, so its
+///   delivery never pauses.
 /// - **Shutdown:** ``shutdown()`` stops accepting, answers every request whose events are being
 ///   stored, lets in-flight attempts finish within the grace period, and returns.
 ///
@@ -122,7 +125,8 @@ public final class ServeDaemon: Sendable {
         var generations: [ServeGeneration]
         var listeners: [ListenAddress: Listener]
         var watcher: PipelineWatcher?
-        var nextGeneration: Int
+        /// The configuration generation running now: 1, then +1 per successful reload.
+        var configurationGeneration = 1
         /// Counters of generations that have finished.
         var finishedCounters = DeliveryRunner.Counters()
         var stopping = false
@@ -139,6 +143,8 @@ public final class ServeDaemon: Sendable {
     private let control = Mutex<Void>(())
     private let stopped = Wakeup()
     private let hasStopped = Atomic<Bool>(false)
+    /// The pipeline files as last loaded, so a reload parses only those that changed.
+    private let fileCache = PipelineFileCache()
 
     /// A daemon that does nothing until ``start()``.
     public init(configuration: Configuration, logger: Logger) {
@@ -169,7 +175,8 @@ public final class ServeDaemon: Sendable {
                 throw .stateLocked(error)
             }
         }
-        let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
+        let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry)
+            .load(paths: configuration.paths, cache: fileCache)
         for warning in loaded.diagnostics where warning.severity != .error { logger.log(.warn, warning.description) }
         guard !loaded.hasErrors else { throw .configuration(loaded.diagnostics) }
         warnAboutConnections(loaded.pipelines)
@@ -230,7 +237,7 @@ public final class ServeDaemon: Sendable {
         metrics.register(loaded.pipelines)
         metrics.started(generation: 1)
         let generation = ServeGeneration(
-            number: 1, pipelines: loaded.pipelines,
+            number: 1,
             runner: makeRunner(loaded.pipelines, store: store, window: .all, recoversInFlight: true))
 
         var listeners: [ListenAddress: Listener] = [:]
@@ -254,7 +261,7 @@ public final class ServeDaemon: Sendable {
         running.withLock {
             $0 = Running(
                 lock: lock, store: store, committer: committer, checkpointer: checkpointer, context: context, admin: admin, generations: [generation],
-                listeners: listeners, watcher: nil, nextGeneration: 2)
+                listeners: listeners, watcher: nil)
         }
         generation.start(logger: logger) { [weak self] finished in self?.generationFinished(finished) }
         context.setHooks(AdminContext.Hooks(
@@ -316,6 +323,8 @@ public final class ServeDaemon: Sendable {
         options.observer = metrics
         // A full disk pauses reading file sources; it resumes once writes go through again.
         options.retriesStoreFailures = true
+        // A swapped pipeline's plugin processes go once its old lanes have settled.
+        options.onRetiredPipelineFinished = { PluginRuntime.shutdown([$0]) }
         return DeliveryRunner(pipelines: pipelines, store: store, clock: configuration.clock, options: options, logger: logger)
     }
 
@@ -356,10 +365,11 @@ public final class ServeDaemon: Sendable {
 
     // MARK: Reload
 
-    /// Loads the configuration again. On success the new configuration takes every new event
-    /// and the old runner finishes what was created under it; returns `nil`. On errors they are
-    /// logged as `path:line:col: error: …`, the old configuration keeps running, and they are
-    /// returned. Blocks until the switch is done (or refused).
+    /// Loads the configuration again, parsing only the files that changed. On success the
+    /// pipelines that changed (or were added or removed) are swapped in the running runner and
+    /// every other pipeline carries on untouched; returns `nil`. On errors they are logged as
+    /// `path:line:col: error: …`, the old configuration keeps running, and they are returned.
+    /// Blocks until the switch is done (or refused).
     @discardableResult
     public func reload(reason: String) -> [Diagnostic]? {
         control.withLock { _ in reloadLocked(reason: reason) }
@@ -369,21 +379,27 @@ public final class ServeDaemon: Sendable {
         guard let current = running.withLock({ $0.flatMap { $0.stopping ? nil : $0 } }) else {
             return [Diagnostic(.error, at: nil, "serve is not running")]
         }
-        let old = current.generations.last!
+        let runner = current.generations.last!.runner
+        let previous = current.configurationGeneration
         func refuse(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
             let errors = diagnostics.filter { $0.severity == .error }
             logger.log(.error, "configuration reload failed; the running configuration is kept", [
-                "reason": reason, "errors": String(errors.count), "generation": String(old.number),
+                "reason": reason, "errors": String(errors.count), "generation": String(previous),
             ])
             for diagnostic in errors { logger.log(.error, diagnostic.headline) }
-            metrics.reloaded(succeeded: false, generation: old.number)
+            metrics.reloaded(succeeded: false, generation: previous)
             return diagnostics
         }
-        let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry).load(paths: configuration.paths)
+        let loaded = PipelineLoader(environment: configuration.environment, registry: configuration.registry)
+            .load(paths: configuration.paths, cache: fileCache)
         guard !loaded.hasErrors else { return refuse(loaded.diagnostics) }
-        let pluginErrors = PluginRuntime.start(loaded.pipelines, includingSinks: true, logger: logger)
+        // Files the cache shows unchanged hand back the definitions running now.
+        let runningNames = Set(runner.pipelines.map(\.name))
+        let changed = Set(loaded.pipelines.filter { loaded.parsedFiles.contains($0.file) || !runningNames.contains($0.name) }.map(\.name))
+        let incoming = loaded.pipelines.filter { changed.contains($0.name) }
+        let pluginErrors = PluginRuntime.start(incoming, includingSinks: true, logger: logger)
         guard pluginErrors.isEmpty else {
-            PluginRuntime.shutdown(loaded.pipelines)
+            PluginRuntime.shutdown(incoming)
             return refuse(pluginErrors)
         }
         for warning in loaded.diagnostics { logger.log(.warn, warning.headline) }
@@ -392,7 +408,7 @@ public final class ServeDaemon: Sendable {
         do {
             groups = try Self.ingestGroups(loaded.pipelines)
         } catch {
-            PluginRuntime.shutdown(loaded.pipelines)
+            PluginRuntime.shutdown(incoming)
             return refuse(error.diagnostics)
         }
         // Bind new addresses before switching, so a taken port refuses the reload.
@@ -403,44 +419,36 @@ public final class ServeDaemon: Sendable {
                 added[address] = Listener(endpoint: endpoint, server: try HTTPServer(address: address, limits: configuration.ingestLimits, handler: endpoint))
             } catch {
                 for listener in added.values { listener.server.stop(within: .zero) }
-                PluginRuntime.shutdown(loaded.pipelines)
+                PluginRuntime.shutdown(incoming)
                 return refuse([Diagnostic(.error, at: nil, error.description)])
             }
         }
 
-        // The switch: the old runner stops reading and keeps what was created before the cutoff;
-        // the new one owns everything from the cutoff. Both happen under the lock, so when the
-        // old runner finishes, the new one is there to take over its window.
-        let number = current.nextGeneration
-        let (generation, cutoff) = running.withLock { state -> (ServeGeneration, Int64) in
-            let cutoff = old.runner.retire()
-            let generation = ServeGeneration(
-                number: number, pipelines: loaded.pipelines,
-                runner: makeRunner(loaded.pipelines, store: current.store, window: CreationWindow(fromMs: cutoff), recoversInFlight: false))
-            state!.generations.append(generation)
-            state!.nextGeneration += 1
-            state!.context.setRunners(state!.generations.count)
-            return (generation, cutoff)
-        }
-        // The new runner reads the same file sources from their checkpoints: only once the old
-        // one has stopped reading.
-        if !old.runner.waitUntilIngestStopped(timeout: .seconds(5)) {
-            logger.log(.warn, "the previous configuration's sources did not stop reading within 5 s", ["generation": String(old.number)])
-        }
+        // The switch: swapped pipelines' new lanes own everything created from the cut-off on,
+        // their old lanes keep what came before; the others' lanes are not touched. Ingest routes
+        // then plan with the new definitions (requests planned with the old ones are still stored
+        // as the old definition's, see DeliveryRunner.enqueueIngested).
+        let (cutoff, swapped) = runner.reconfigure(pipelines: loaded.pipelines, changed: changed)
+        let number = previous + 1
         let listeners = current.listeners.merging(added) { $1 }
         for (address, listener) in listeners {
-            listener.endpoint.update(routes: groups[address].map { Self.routes($0, runner: generation.runner) } ?? [:])
+            listener.endpoint.update(routes: groups[address].map { Self.routes($0, runner: runner) } ?? [:])
         }
         let removed = listeners.filter { groups[$0.key] == nil }
-        running.withLock { $0!.listeners = listeners.filter { groups[$0.key] != nil } }
-        generation.start(logger: logger) { [weak self] finished in self?.generationFinished(finished) }
+        running.withLock {
+            $0!.listeners = listeners.filter { groups[$0.key] != nil }
+            $0!.configurationGeneration = number
+        }
         for listener in removed.values { listener.server.stop(within: .seconds(2)) }
         metrics.register(loaded.pipelines)
         metrics.reloaded(succeeded: true, generation: number)
         current.context.setConfiguration(loaded.pipelines, generation: number)
+        let names = swapped.sorted()
         logger.log(.info, "configuration reloaded", [
             "reason": reason, "generation": String(number), "pipelines": String(loaded.pipelines.count),
-            "previous_generation": String(old.number), "cutoff": RFC3339.format(unixSeconds: cutoff / 1000),
+            "previous_generation": String(previous), "parsed_files": String(loaded.parsedFiles.count),
+            "changed": names.isEmpty ? "-" : names.prefix(20).joined(separator: ",") + (names.count > 20 ? ",… (\(names.count))" : ""),
+            "cutoff": RFC3339.format(unixSeconds: cutoff / 1000),
         ])
         return nil
     }
@@ -536,11 +544,15 @@ public final class ServeDaemon: Sendable {
     public var adminAddress: ListenAddress? { running.withLock { $0?.admin?.address } }
 
     /// The configuration generation running now (1 at start, +1 per successful reload).
-    public var generation: Int { running.withLock { $0?.generations.last?.number } ?? 0 }
+    public var generation: Int { running.withLock { $0?.configurationGeneration } ?? 0 }
+
+    /// Sink lanes of swapped pipelines still finishing the deliveries made under their previous
+    /// configuration.
+    public var retiringLaneCount: Int { running.withLock { $0?.generations.last?.runner }?.retiringLaneCount ?? 0 }
 
     /// Runners delivering: the current configuration's plus older ones finishing their work.
     public var runnerCount: Int { running.withLock { $0?.generations.count } ?? 0 }
 
     /// The pipelines running now.
-    public var pipelines: [PipelineDefinition] { running.withLock { $0?.generations.last?.pipelines } ?? [] }
+    public var pipelines: [PipelineDefinition] { running.withLock { $0?.generations.last?.runner }?.pipelines ?? [] }
 }

@@ -9,19 +9,20 @@ import Synchronization
 final class ServeGeneration: Sendable {
     /// 1 for the configuration loaded at start, +1 per reload.
     let number: Int
-    /// Its pipelines.
-    let pipelines: [PipelineDefinition]
     /// Its runner.
     let runner: DeliveryRunner
     private let done = Wakeup()
     private let result = Mutex<DeliveryRunner.Counters?>(nil)
     private let finished = Atomic<Bool>(false)
 
-    init(number: Int, pipelines: [PipelineDefinition], runner: DeliveryRunner) {
+    init(number: Int, runner: DeliveryRunner) {
         self.number = number
-        self.pipelines = pipelines
         self.runner = runner
     }
+
+    /// Every pipeline definition its runner still uses: those running now, and those replaced
+    /// by a reconfiguration whose lanes are still finishing.
+    var pipelines: [PipelineDefinition] { runner.definitionsInUse }
 
     /// Starts the runner on its own thread; `onFinish` runs on that thread when it returns.
     func start(logger: Logger, onFinish: @escaping @Sendable (ServeGeneration) -> Void) {

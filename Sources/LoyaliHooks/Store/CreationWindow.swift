@@ -27,6 +27,13 @@ public struct CreationWindow: Sendable, Hashable {
         createdAtMs >= (fromMs ?? .min) && createdAtMs < (beforeMs ?? .max)
     }
 
+    /// The creation times in both windows.
+    public func intersection(_ other: CreationWindow) -> CreationWindow {
+        let from = [fromMs, other.fromMs].compactMap { $0 }.max()
+        let before = [beforeMs, other.beforeMs].compactMap { $0 }.min()
+        return CreationWindow(fromMs: from, beforeMs: before)
+    }
+
     /// `nowMs` moved into the window, so a delivery stamped with it belongs here.
     public func clamp(_ nowMs: Int64) -> Int64 {
         var value = nowMs
