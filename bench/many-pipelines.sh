@@ -13,6 +13,13 @@
 #
 #     bench/many-pipelines.sh startup [PIPELINES]
 #
+# Delivery during a reload (issue 10 §6): `serve` with PIPELINES files (default 1000) delivers a
+# steady stream of events to a receiver (bench/reload-gap.py) while one other pipeline's file is
+# changed and reloaded; prints the longest gap between arrivals before the reload (the same-run
+# baseline) and around it:
+#
+#     bench/many-pipelines.sh reload [PIPELINES]
+#
 # BIN overrides the binary (default .build/release/loyali-hooks, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +69,15 @@ startup_bench() { # PIPELINES
         printf '  %-28s %s\n' "serve ready ($pipelines files)" "$(serve_ready "$work/large")"
     done
 }
+
+if [ "${1:-}" = reload ]; then
+    bin=${BIN:-.build/release/loyali-hooks}
+    [ -x "$bin" ] || swift build -c release
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    python3 bench/reload-gap.py "$bin" "${2:-1000}" "$work"
+    exit 0
+fi
 
 if [ "${1:-}" = startup ]; then
     shift
