@@ -2,10 +2,14 @@
 """Write N pipeline files, one per customer integration, for the many-subscriptions benchmark.
 
     bench/many-pipelines.py N DIR [URL] [--source stdin|http|file|mixed] [--listen HOST:PORT]
+                            [--shape fifth|fairness|all] [--max-in-flight N]
 
-Each pipeline subscribes to 3 of the 15 catalogued event types (so each event reaches a fifth of
-the pipelines), signs with Standard Webhooks (secret from $BENCH_SECRET) and has one http sink
-posting to URL/hook/<i> (default http://127.0.0.1:18190). Deterministic.
+Each pipeline signs with Standard Webhooks (secret from $BENCH_SECRET) and has one http sink
+posting to URL/hook/<i> (default http://127.0.0.1:18190). Deterministic. What each subscribes to:
+- fifth (default): 3 of the 15 catalogued event types, so each event reaches a fifth of them;
+- fairness: pipeline 0 points.earned only, every other one tier.upgraded only (one sink with a
+  deep backlog beside many with a little work);
+- all: every event.
 
 Sources (default stdin, for `run --input`), as `serve` would be given them:
 - http: `source: { type: http, listen: LISTEN, path: /ingest/<i % 100>, token: "${INGEST_TOKEN}" }`,
@@ -44,21 +48,29 @@ def main():
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:18190")
     parser.add_argument("--source", choices=["stdin", "http", "file", "mixed"], default="stdin")
     parser.add_argument("--listen", default="127.0.0.1:18191")
+    parser.add_argument("--shape", choices=["fifth", "fairness", "all"], default="fifth")
+    parser.add_argument("--max-in-flight", type=int)
     args = parser.parse_args()
     os.makedirs(args.folder, exist_ok=True)
     if args.source in ("file", "mixed"):
         # Beside the pipeline files, not in the folder `validate` and `serve` are given.
         os.makedirs(os.path.join(args.folder, "events"), exist_ok=True)
     for i in range(args.count):
-        first = (i % 5) * 3
-        events = ", ".join(TYPES[first:first + 3])
+        if args.shape == "fairness":
+            events = "points.earned" if i == 0 else "tier.upgraded"
+        else:
+            first = (i % 5) * 3
+            events = ", ".join(TYPES[first:first + 3])
+        subscription = "" if args.shape == "all" else f"filter:\n  events: [{events}]\n"
+        limit = f"    max_in_flight: {args.max_in_flight}\n" if args.max_in_flight else ""
         with open(os.path.join(args.folder, f"customer-{i:05d}.yaml"), "w") as out:
             out.write(
                 f"pipeline: customer-{i:05d}\n"
                 + source(args.source, i, args.folder, args.listen)
-                + f"filter:\n  events: [{events}]\n"
-                f"sign:\n  scheme: standard-webhooks\n  secrets: [\"${{BENCH_SECRET}}\"]\n"
+                + subscription
+                + f"sign:\n  scheme: standard-webhooks\n  secrets: [\"${{BENCH_SECRET}}\"]\n"
                 f"sinks:\n  hook:\n    type: http\n    url: {args.url}/hook/{i}\n"
+                + limit
             )
 
 

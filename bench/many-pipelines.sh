@@ -1,10 +1,28 @@
 #!/usr/bin/env bash
 # Many subscriptions on one node (issue 10): PIPELINES pipeline files (default 1000), each with one
-# http sink to one loopback address, and EVENTS input events (default 10000), each subscribed to by
-# a fifth of the pipelines. Measures `validate` and `run --dry-run --json` (2,000,000 deliveries
-# at the defaults): wall time and peak RSS (`/usr/bin/time -v`).
+# http sink to one loopback nginx (`return 200`), and EVENTS input events (default 10000), each
+# subscribed to by a fifth of the pipelines. Measures `validate` and `run --dry-run --json`
+# (2,000,000 deliveries at the defaults), then `run --drain` of the first DRAIN_EVENTS of them
+# (default 2000: 400,000 deliveries): wall time and peak RSS (`/usr/bin/time`), deliveries failed
+# and retried, and deliveries/s against the same-run single-sink figure of bench/delivery.sh's
+# method (bench/delivery-pipeline.yaml, SINGLE_EVENTS events, default 100000, to the same nginx).
 #
 #     bench/many-pipelines.sh [PIPELINES] [EVENTS]
+#
+# Fairness (issue 10 §4): `serve` with one pipeline whose sink gets a backlog of BACKLOG events
+# (default 100000, POSTed first) and SMALL others (default 999) that then get 2 events each, all
+# sinks on one loopback receiver (bench/hook-receiver.py); prints how long after its events were
+# acknowledged (202) each small sink had both: the maximum is the figure (target < 2 s).
+#
+#     bench/many-pipelines.sh fairness [SMALL] [BACKLOG]
+#
+# Slow endpoints (issue 10 §5): SINKS pipelines (default 200) on one receiver that answers after
+# DELAY seconds (default 0.2), `--max-connections-per-host CAP` (default 1000), max_in_flight 32,
+# EVENTS events (default 250) to every sink. Throughput at the receiver against the bound
+# min(CAP, SINKS x 32) / DELAY; wrk with CAP connections against the same receiver shows the
+# receiver keeps up with that bound (its own ceiling, same run).
+#
+#     bench/many-pipelines.sh slow [SINKS] [DELAY] [EVENTS] [CAP]
 #
 # Start-up at scale (issue 10 §6): `validate` and `serve` (from exec until /readyz answers 200)
 # with PIPELINES files (default 10000) and, as the same-run baselines, with a tenth of them and
@@ -79,20 +97,167 @@ if [ "${1:-}" = reload ]; then
     exit 0
 fi
 
-if [ "${1:-}" = startup ]; then
+# bench/hook-receiver.py on PORT, writing its summary to OUT at SIGTERM; sets receiver_pid.
+start_receiver() { # PORT OUT [--delay S]
+    local port=$1 out=$2
+    shift 2
+    python3 bench/hook-receiver.py "$port" "$out" "$@" &
+    receiver_pid=$!
+    until curl -sf -o /dev/null "http://127.0.0.1:$port/__count"; do sleep 0.05; done
+}
+stop_receiver() {
+    kill -TERM "$receiver_pid"
+    wait "$receiver_pid" || true
+    receiver_pid=""
+}
+# Waits until the receiver on PORT has counted N requests (or TIMEOUT seconds pass).
+wait_for_requests() { # PORT N TIMEOUT
+    local deadline=$((SECONDS + $3))
+    while [ "$(curl -sf "http://127.0.0.1:$1/__count" || echo 0)" -lt "$2" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+}
+
+fairness_bench() { # SMALL BACKLOG
+    local small=${1:-999} backlog=${2:-100000} bin=${BIN:-.build/release/loyali-hooks}
+    local listen=127.0.0.1:18193 hooks=18194 admin=127.0.0.1:18195
+    [ -x "$bin" ] || swift build -c release
+    export BENCH_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw INGEST_TOKEN=bench-ingest-token
+    python3 bench/many-pipelines.py $((small + 1)) "$work/fair" "http://127.0.0.1:$hooks" --shape fairness --source http --listen "$listen"
+    python3 bench/gen-events.py 15 > "$work/templates.jsonl"
+    start_receiver "$hooks" "$work/fair-received.json"
+    "$bin" serve "$work/fair" --state "$work/fair-state" --admin "$admin" --no-watch 2> "$work/fair-serve.log" &
+    serve_pid=$!
+    until curl -sf -o /dev/null "http://$admin/readyz"; do
+        kill -0 "$serve_pid" 2> /dev/null || { tail -5 "$work/fair-serve.log" >&2; exit 1; }
+        sleep 0.05
+    done
+    # The backlog goes to /ingest/0 (pipeline 0 takes points.earned); then 2 tier.upgraded events
+    # to each of the 100 ingest paths, i.e. to every small pipeline; each POST's 202 time is kept.
+    python3 - "$listen" "$backlog" "$work/templates.jsonl" "$work/fair-acks.json" <<'PY'
+import http.client, json, sys, time
+listen, backlog, templates, acks_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+host, port = listen.rsplit(":", 1)
+lines = [json.loads(l) for l in open(templates)]
+template = {e["event_type"]: e for e in lines}
+connection = http.client.HTTPConnection(host, int(port))
+def post(path, events):
+    body = "".join(json.dumps(e) + "\n" for e in events).encode()
+    connection.request("POST", path, body, {"Content-Type": "application/x-ndjson", "Authorization": "Bearer bench-ingest-token"})
+    answer = connection.getresponse()
+    answer.read()
+    assert answer.status == 202, (answer.status, path)
+    return time.time()
+def event(kind, ident):
+    e = dict(template[kind])
+    e["id"] = ident
+    return e
+for start in range(0, backlog, 1000):
+    post("/ingest/0", [event("points.earned", f"evt_backlog_{n}") for n in range(start, min(backlog, start + 1000))])
+acks = {}
+for path in range(100):
+    acks[path] = post(f"/ingest/{path}", [event("tier.upgraded", f"evt_small_{path}_{n}") for n in range(2)])
+json.dump(acks, open(acks_path, "w"))
+PY
+    wait_for_requests "$hooks" $((backlog + 2 * small)) 600
+    kill -TERM "$serve_pid"
+    wait "$serve_pid" || true
+    serve_pid=""
+    stop_receiver
+    python3 - "$work/fair-received.json" "$work/fair-acks.json" "$small" "$backlog" <<'PY'
+import json, sys
+received, acks = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+small, backlog = int(sys.argv[3]), int(sys.argv[4])
+paths = received["paths"]
+latencies, missing = [], 0
+for i in range(1, small + 1):
+    count, first, last = paths.get(f"/hook/{i}", [0, 0, 0])
+    if count < 2:
+        missing += 1
+        continue
+    latencies.append(last - acks[str(i % 100)])
+latencies.sort()
+big = paths.get("/hook/0", [0, 0, 0])
+small_acked = max(acks.values())
+print(f"fairness: {backlog:,} backlog deliveries to one sink, then 2 events to each of {small} other sinks (serve, one receiver)")
+print(f"  small sinks served: {len(latencies)} of {small}" + (f", {missing} MISSING" if missing else ""))
+if latencies:
+    print(f"  from their events' 202 to both delivered: max {latencies[-1]:.3f} s, median {latencies[len(latencies) // 2]:.3f} s (target: max < 2 s)")
+print(f"  the backlogged sink got {big[0]:,} deliveries; its last came {big[2] - small_acked:.1f} s after the small sinks' events were acknowledged, so its backlog was still there")
+print(f"  most connections open at the receiver at once: {received['max_connections']}")
+PY
+}
+
+slow_bench() { # SINKS DELAY EVENTS CAP
+    local sinks=${1:-200} delay=${2:-0.2} events=${3:-250} cap=${4:-1000} bin=${BIN:-.build/release/loyali-hooks}
+    local hooks=18196
+    [ -x "$bin" ] || swift build -c release
+    command -v wrk > /dev/null || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 2; }
+    export BENCH_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+    python3 bench/many-pipelines.py "$sinks" "$work/slow" "http://127.0.0.1:$hooks" --shape all --max-in-flight 32
+    python3 bench/gen-events.py "$events" > "$work/slow-events.jsonl"
+    # The receiver's own ceiling at CAP connections, same run: wrk against it.
+    start_receiver "$hooks" "$work/slow-wrk.json" --delay "$delay"
+    wrk -t2 -c"$cap" -d5s "http://127.0.0.1:$hooks/wrk" > "$work/slow-wrk.txt" 2>&1
+    stop_receiver
+    start_receiver "$hooks" "$work/slow-received.json" --delay "$delay"
+    /usr/bin/time -f '%e %M' -o "$work/slow-time.txt" "$bin" run "$work/slow" --input "$work/slow-events.jsonl" --drain \
+        --state "$work/slow-state" --max-connections-per-host "$cap" 2> "$work/slow-run.log" || { tail -5 "$work/slow-run.log" >&2; exit 1; }
+    stop_receiver
+    python3 - "$work/slow-received.json" "$work/slow-wrk.txt" "$work/slow-time.txt" "$work/slow-run.log" "$sinks" "$delay" "$cap" "$events" <<'PY'
+import json, re, sys
+received = json.load(open(sys.argv[1]))
+wrk = float(re.search(r"Requests/sec:\s+([\d.]+)", open(sys.argv[2]).read()).group(1))
+wall, rss = open(sys.argv[3]).read().split()
+summary = open(sys.argv[4]).read().strip().splitlines()[-1]
+sinks, delay, cap, events = int(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+bound = min(cap, sinks * 32) / delay
+count = received["requests"]
+rate = count / (received["last"] - received["first"])
+print(f"slow endpoints: {sinks} sinks on one receiver answering after {delay * 1000:.0f} ms, max_in_flight 32, --max-connections-per-host {cap}")
+print(f"  bound min({cap}, {sinks} x 32) / {delay} s = {bound:,.0f} deliveries/s")
+print(f"  receiver alone (wrk -c{cap}, same run): {wrk:,.0f} requests/s = {wrk / bound:.2f} of the bound")
+print(f"  loyali-hooks run --drain: {count:,} deliveries ({sinks} x {events} events), {rate:,.0f}/s at the receiver = {rate / bound:.2f} of the bound (target >= 0.9); "
+      f"{float(wall):.1f} s wall, {int(rss) // 1024} MB peak RSS")
+print(f"  most connections open at the receiver at once: {received['max_connections']} (cap {cap})")
+print(f"  {summary}")
+PY
+}
+
+case "${1:-}" in
+startup)
     shift
     startup_bench "$@"
     exit 0
-fi
+    ;;
+fairness | slow)
+    mode=$1
+    shift
+    work=$(mktemp -d)
+    receiver_pid="" serve_pid=""
+    cleanup_load() {
+        [ -n "$serve_pid" ] && kill "$serve_pid" 2> /dev/null && wait "$serve_pid" 2> /dev/null
+        [ -n "$receiver_pid" ] && kill "$receiver_pid" 2> /dev/null && wait "$receiver_pid" 2> /dev/null
+        rm -rf "$work"
+    }
+    trap cleanup_load EXIT
+    echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    "${mode}_bench" "$@"
+    exit 0
+    ;;
+esac
 pipelines=${1:-1000}
 events=${2:-10000}
+drain_events=${DRAIN_EVENTS:-2000}
+single_events=${SINGLE_EVENTS:-100000}
+nginx_port=${BENCH_NGINX_PORT:-18190}
 bin=${BIN:-.build/release/loyali-hooks}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2> /dev/null; rm -rf "$work"; }
+trap cleanup EXIT
 [ -x "$bin" ] || swift build -c release
+command -v nginx > /dev/null || { echo "bench needs nginx: apt-get install -y nginx" >&2; exit 2; }
 export BENCH_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 
-python3 bench/many-pipelines.py "$pipelines" "$work/pipelines"
+python3 bench/many-pipelines.py "$pipelines" "$work/pipelines" "http://127.0.0.1:$nginx_port"
 python3 bench/gen-events.py "$events" > "$work/events.jsonl"
 
 measure() { # label, command…
@@ -107,3 +272,44 @@ measure() { # label, command…
 measure "validate ($pipelines files)" "$bin" validate "$work/pipelines"
 measure "run --dry-run --json ($events events)" "$bin" run "$work/pipelines" --input "$work/events.jsonl" --dry-run --json
 "$bin" run "$work/pipelines" --input "$work/events.jsonl" --dry-run --json 2>/dev/null | wc -l | awk '{print "deliveries printed: " $1}'
+
+# run --drain: every delivery to one loopback nginx; then, as the same-run baseline, one sink.
+cat > "$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/body;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$nginx_port backlog=4096;
+        location / { return 200 "ok"; }
+    }
+}
+NGINX
+nginx -c "$work/nginx.conf" -p "$work"
+head -n "$drain_events" "$work/events.jsonl" > "$work/drain.jsonl"
+python3 bench/gen-events.py "$single_events" > "$work/single.jsonl"
+durable() { # LABEL, run arguments…: "deliveries/s" on stdout, a report line on stderr
+    local label=$1 state
+    shift
+    state=$(mktemp -d "$work/state.XXXX")
+    /usr/bin/time -f '%e %M' -o "$work/time.txt" "$bin" run "$@" --drain --state "$state" 2> "$work/run.log" \
+        || { tail -5 "$work/run.log" >&2; exit 1; }
+    python3 - "$label" "$work/time.txt" "$work/run.log" <<'PY'
+import re, sys
+label, (wall, rss), summary = sys.argv[1], open(sys.argv[2]).read().split(), open(sys.argv[3]).read().strip().splitlines()[-1]
+delivered = int(re.search(r"(\d+) delivered", summary).group(1))
+failed = int(re.search(r"(\d+) failed", summary).group(1))
+retries = int(re.search(r"(\d+) retr", summary).group(1))
+rate = delivered / float(wall)
+print(f"{rate:.0f}")
+print(f"{label:<40} {float(wall):8.2f} s wall  {int(rss) // 1024:6d} MB peak RSS  {delivered:,} delivered, "
+      f"{failed} failed, {retries} retries: {rate:,.0f} deliveries/s", file=sys.stderr)
+PY
+}
+many=$(durable "run --drain ($drain_events events, $pipelines sinks)" "$work/pipelines" --input "$work/drain.jsonl")
+single=$(BENCH_EVENTS="$work/single.jsonl" BENCH_PORT=$nginx_port durable "run --drain ($single_events events, 1 sink)" bench/delivery-pipeline.yaml)
+echo "deliveries/s, $pipelines sinks / 1 sink (same run, same nginx): $many / $single = $(echo "scale=2; $many / $single" | bc) (target >= 0.7)"

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""A loopback webhook receiver for the many-pipelines benchmark: answers every POST with 200 after
+an optional delay, on asyncio (one thread, so a delay costs a timer, not a thread), and keeps, per
+request path, how many requests came and when the first and last arrived.
+
+    hook-receiver.py PORT OUT [--delay SECONDS]
+
+`GET /__count` answers how many requests arrived so far (itself not counted). On SIGTERM it writes
+to OUT, as JSON: {"requests", "first", "last", "max_connections",
+"paths": {path: [count, first, last]}} (times are time.time() seconds), and exits.
+HTTP/1.1 keep-alive; a request needs Content-Length (loyali-hooks always sends it).
+"""
+import argparse
+import asyncio
+import json
+import resource
+import signal
+import socket
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("port", type=int)
+parser.add_argument("out")
+parser.add_argument("--delay", type=float, default=0.0)
+args = parser.parse_args()
+
+# A thousand connections and more: lift the descriptor limit as far as the hard limit allows.
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+paths = {}
+totals = {"requests": 0, "first": None, "last": None, "connections": 0, "max_connections": 0}
+REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+class Hook(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.buffer = b""
+        totals["connections"] += 1
+        totals["max_connections"] = max(totals["max_connections"], totals["connections"])
+
+    def connection_lost(self, exc):
+        totals["connections"] -= 1
+
+    def data_received(self, data):
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length:]
+            now = time.time()
+            path = head.split(" ", 2)[1]
+            if path == "/__count":
+                # The bench asks how many arrived so far; not counted itself.
+                count = str(totals["requests"]).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(count), count))
+                continue
+            entry = paths.get(path)
+            if entry is None:
+                paths[path] = [1, now, now]
+            else:
+                entry[0] += 1
+                entry[2] = now
+            totals["requests"] += 1
+            totals["first"] = totals["first"] or now
+            totals["last"] = now
+            if args.delay > 0:
+                # Same delay for every request: answers on one connection stay in order.
+                asyncio.get_running_loop().call_later(args.delay, self.reply)
+            else:
+                self.reply()
+
+    def reply(self):
+        if not self.transport.is_closing():
+            self.transport.write(REPLY)
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(4096)
+    server = await loop.create_server(Hook, sock=sock, backlog=4096)
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    loop.add_signal_handler(signal.SIGINT, stop.set_result, None)
+    await stop
+    server.close()
+    with open(args.out, "w") as out:
+        json.dump({
+            "requests": totals["requests"], "first": totals["first"], "last": totals["last"],
+            "max_connections": totals["max_connections"], "paths": paths,
+        }, out)
+
+
+asyncio.run(main())
