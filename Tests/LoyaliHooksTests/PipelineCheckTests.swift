@@ -59,6 +59,10 @@ import Testing
         let result = try CLI.run(["check", "pipelines"], in: directory.url)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdoutLines.last == "1 passed, 0 failed")
+        for path in ["pipelines/tests", "pipelines/tests/points.yaml", "pipelines/points.yaml"] {
+            let one = try CLI.run(["check", path], in: directory.url)
+            #expect(one.status == 0 && one.stdoutLines.last == "1 passed, 0 failed", "\(path): \(one.stdout)\(one.stderr)")
+        }
     }
 
     @Test("a wrong value fails with a diff of expected against actual, naming the file and line")

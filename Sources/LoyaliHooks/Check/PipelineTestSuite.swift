@@ -19,7 +19,8 @@ public enum PipelineTestSuite {
     /// The tests and pipelines `paths` name:
     /// - a folder: its pipelines, and every test file in a `tests` folder under it;
     /// - a pipeline file: that pipeline, and the tests in the `tests` folder beside it that name it;
-    /// - a test file: its tests, and the pipelines of the folder its `tests` folder is in.
+    /// - a test file or a `tests` folder: its tests, and the pipelines of the folder the `tests`
+    ///   folder is in.
     public static func plan(for paths: [String]) -> Plan {
         var plan = Plan(pipelinePaths: [], testFiles: [], onlyPipelineFiles: [])
         for path in paths {
@@ -28,7 +29,12 @@ public enum PipelineTestSuite {
                 plan.pipelinePaths.append(path)  // the loader reports it
                 continue
             }
-            if isDirectory.boolValue {
+            if isDirectory.boolValue, (path as NSString).lastPathComponent == "tests" {
+                // A tests folder: its tests, and the pipelines of the folder it is in.
+                plan.testFiles += testFiles(under: path)
+                let folder = (path as NSString).deletingLastPathComponent
+                plan.pipelinePaths.append(folder.isEmpty ? "." : folder)
+            } else if isDirectory.boolValue {
                 plan.pipelinePaths.append(path)
                 plan.testFiles += testFiles(under: path)
             } else if PipelineTestFile.isTestFile(path) {
