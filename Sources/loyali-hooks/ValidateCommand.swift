@@ -1,26 +1,38 @@
 import LoyaliHooks
 
-/// `loyali-hooks validate [PATH…] [--json]`
+/// `loyali-hooks validate [PATH…] [--json] [--strict-env]`
 enum ValidateCommand {
     static let usage = """
-        USAGE: loyali-hooks validate [PATH…] [--json] [--max-connections N] [--max-connections-per-host 32]
+        USAGE: loyali-hooks validate [PATH…] [--json] [--strict-env] [--max-connections N] [--max-connections-per-host 32]
 
         Checks pipeline files (or folders of them; default: pipelines/) and prints each pipeline's
         routes. Every problem is reported as path:line:col: error: … with the source line. A
         warning says when the http sinks can need more connections than the connection limits or
         the file-descriptor limit allow.
 
+        Secrets need not be set, so CI can lint without them: an undefined ${VAR} used as a
+        signing secret, a token, a header value or part of a sink URL is a warning at its
+        path:line:col, and the file is checked as if a well-formed value were set (format checks,
+        such as a standard-webhooks secret's base64, apply only to values that are set). Any
+        other undefined variable is an error. run, serve and test need every variable.
+
         OPTIONS:
           --json             one JSON object per pipeline or problem
+          --strict-env       undefined variables are errors everywhere, as for run and serve
         \(ConnectionOptions.help)
-        EXAMPLE:
+        EXIT CODES: 0 every file is valid (warnings allowed); 2 a problem was found.
+        EXAMPLES:
           loyali-hooks validate pipelines/
+          env -i loyali-hooks validate pipelines/           # in CI, without the secrets
+          loyali-hooks validate --strict-env pipelines/     # on the host that runs them
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
-        let args = try Arguments(raw, options: ConnectionOptions.names, flags: ["--json"])
+        let args = try Arguments(raw, options: ConnectionOptions.names, flags: ["--json", "--strict-env"])
         let limits = try ConnectionOptions.install(args)
-        let result = PipelineLoader().load(paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals)
+        var loader = PipelineLoader()
+        loader.undefinedSensitiveVariables = args.has("--strict-env") ? .error : .warning
+        let result = loader.load(paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals)
         Reports.diagnostics(result.diagnostics, json: args.has("--json"))
         guard !result.hasErrors else {
             let errors = result.diagnostics.filter { $0.severity == .error }.count
@@ -47,7 +59,8 @@ enum ValidateCommand {
             }
         }
         if !args.has("--json") {
-            Terminal.out("\(Plural.count(result.pipelines.count, "pipeline")) OK")
+            let warnings = result.diagnostics.filter { $0.severity == .warning }.count
+            Terminal.out("\(Plural.count(result.pipelines.count, "pipeline")) OK" + (warnings > 0 ? ", \(Plural.count(warnings, "warning"))" : ""))
         }
     }
 

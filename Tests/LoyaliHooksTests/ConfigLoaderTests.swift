@@ -786,6 +786,31 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
         #expect(other.message == "unknown sink type 'kafka'")
     }
 
+    @Test("keys that no sink or source type accepts are reported even when the type is unknown or missing")
+    func keysAreCheckedWhenTheTypeIsUnknown() {
+        #expect(headlines(
+            """
+            source: { type: stdn, pth: x }
+            sinks:
+              hook:
+                type: htp
+                url: https://hooks.example.com/in
+                retyr: { schedule: [1s] }
+                retry: { schedul: [1s] }
+              other:
+                retyr: 3
+                path: out.jsonl
+            """) == [
+                "pipelines/p.yaml:1:17: error: unknown source type 'stdn'; did you mean 'stdin'?",
+                "pipelines/p.yaml:1:23: error: unknown key 'pth' in source; did you mean 'path'?",
+                "pipelines/p.yaml:4:11: error: unknown sink type 'htp'; did you mean 'http'?",
+                "pipelines/p.yaml:6:5: error: unknown key 'retyr' in sink 'hook'; did you mean 'retry'?",
+                "pipelines/p.yaml:7:14: error: unknown key 'schedul' in retry; did you mean 'schedule'?",
+                "pipelines/p.yaml:8:3: error: sink 'other' is missing required key 'type'",
+                "pipelines/p.yaml:9:5: error: unknown key 'retyr' in sink 'other'; did you mean 'retry'?",
+            ])
+    }
+
     @Test func unknownSourceTypeAndTransformStep() {
         #expect(headlines(
             """
@@ -1211,5 +1236,96 @@ private func pipeline(withSink sink: String, sign: Bool = true) -> String {
         let fixed = loader.load(paths: [directory.path], cache: cache)
         #expect(!fixed.hasErrors)
         #expect(fixed.parsedFiles == Set(["c", "d"].map { directory.path + "/\($0).yaml" }))
+    }
+}
+
+// MARK: - Undefined secrets in validate
+
+@Suite struct UndefinedSensitiveVariableTests {
+    /// Loads `text` with no environment, as `validate` does (undefined secrets are warnings)
+    /// or, with `strict`, as run and serve do.
+    private func load(_ text: String, strict: Bool = false) -> (PipelineDefinition?, [Diagnostic]) {
+        var loader = PipelineLoader(environment: [:], registry: .builtIn)
+        loader.undefinedSensitiveVariables = strict ? .error : .warning
+        let (result, diagnostics) = loader.load(file: "pipelines/p.yaml", text: text)
+        return (result?.0, diagnostics)
+    }
+
+    static let everySensitivePlace = """
+        source: { type: http, listen: 127.0.0.1:8787, token: "${INGEST_TOKEN}" }
+        sign:
+          scheme: standard-webhooks
+          secrets: ["${HOOK_SECRET}", "${HOOK_SECRET_PREVIOUS:-}"]
+        sinks:
+          whole: { type: http, url: "${WHOLE_URL}", headers: { Authorization: "Bearer ${API_TOKEN}" } }
+          parts: { type: http, url: "https://${HOST}:${PORT}/in?key=${KEY}" }
+          plain: { type: http, url: "http://${PLAIN_HOST}/in" }
+          based: { type: http, url: "${BASE}/in" }
+        """
+
+    @Test func undefinedSecretsTokensAndURLPartsAreWarningsAtTheirReference() throws {
+        let (loaded, diagnostics) = load(Self.everySensitivePlace)
+        let pipeline = try #require(loaded, "\(diagnostics.map(\.headline))")
+        #expect(diagnostics.allSatisfy { $0.severity == .warning })
+        #expect(diagnostics.map { "\($0.location!.line):\($0.location!.column) \($0.message.prefix { $0 != "(" })" } == [
+            "1:55 undefined variable 'INGEST_TOKEN' in source.token ",
+            "4:14 undefined variable 'HOOK_SECRET' in sign.secrets ",
+            "6:30 undefined variable 'WHOLE_URL' in url ",
+            "6:79 undefined variable 'API_TOKEN' in header 'Authorization' ",
+            "7:38 undefined variable 'HOST' in url ",
+            "7:46 undefined variable 'PORT' in url ",
+            "7:61 undefined variable 'KEY' in url ",
+            "8:37 undefined variable 'PLAIN_HOST' in url ",
+            "9:30 undefined variable 'BASE' in url ",
+        ])
+        #expect(diagnostics[0].message.hasSuffix("checked as if it were set, but run, serve and test need it (validate --strict-env makes this an error)"))
+        // Checked as if set: signed (the standard-webhooks stand-in is well formed), URLs shown as written.
+        #expect(pipeline.signing?.schemeName == "standard-webhooks")
+        #expect(pipeline.sinks.map(\.sink.target) == [
+            "${WHOLE_URL}", "https://${HOST}:${PORT}/in?key=${KEY}", "http://${PLAIN_HOST}/in", "${BASE}/in",
+        ])
+    }
+
+    @Test func strictModeKeepsThemErrors() {
+        let (loaded, diagnostics) = load(Self.everySensitivePlace, strict: true)
+        #expect(loaded == nil)
+        // One error per value: its first undefined variable.
+        #expect(diagnostics.filter { $0.severity == .error }.count == 7)
+        #expect(diagnostics.first?.headline == "pipelines/p.yaml:1:55: error: undefined variable 'INGEST_TOKEN'; set it in the environment or write ${INGEST_TOKEN:-default}")
+        // The default for every loader is strict: run, serve and test need the values.
+        #expect(PipelineLoader(environment: [:]).undefinedSensitiveVariables == .error)
+    }
+
+    @Test func formatChecksApplyOnlyToValuesThatAreSet() {
+        let text = """
+            source: { type: stdin }
+            sign:
+              scheme: standard-webhooks
+              secrets: ["${MISSING_SECRET}", "${BAD_SECRET:-}"]
+            sinks: { hook: { type: http, url: "http://${HOST}/in" } }
+            """
+        var loader = PipelineLoader(environment: ["BAD_SECRET": "whsec_!!not*base64"], registry: .builtIn)
+        loader.undefinedSensitiveVariables = .warning
+        let (_, diagnostics) = loader.load(file: "p.yaml", text: text)
+        #expect(diagnostics.filter { $0.severity == .error }.map(\.headline) == [
+            "p.yaml:4:34: error: sign: standard-webhooks secret #2: secret whsec_…(redacted) is not valid base64 after the 'whsec_' prefix (standard-webhooks secrets look like whsec_<base64>)"
+        ])
+        // What the written parts of a URL decide is still checked: this host is never loopback.
+        for url in ["http://hooks.example.com/${PATH_PART}", "http://${SUB}.example.com/in", "ftp://${HOST}/in"] {
+            let (_, written) = load("source: { type: stdin }\nsign: { secrets: [\"${S}\"] }\nsinks: { hook: { type: http, url: \"\(url)\" } }")
+            #expect(written.filter { $0.severity == .error }.count == 1, "\(url)")
+            #expect(written.contains { $0.message.contains(url.hasPrefix("ftp") ? "unsupported URL scheme" : "plain http:// to non-loopback") }, "\(url)")
+        }
+    }
+
+    @Test func otherUndefinedVariablesStayErrors() {
+        let (loaded, diagnostics) = load(
+            """
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${S}"] }
+            sinks: { hook: { type: http, url: "https://h.example.com/", timeout: "${TIMEOUT}" } }
+            """)
+        #expect(loaded == nil)
+        #expect(diagnostics.filter { $0.severity == .error }.map { $0.location!.line } == [1, 3])
     }
 }

@@ -8,6 +8,9 @@ public final class ConfigReader {
     public let path: String
     /// Expands `${VAR}` references in values.
     public let interpolator: VariableInterpolator
+    /// What an undefined variable without default does in a secret, a token, a header or a
+    /// sink URL (see ``sensitiveExpansion(_:what:kind:)``): an error, except in `validate`.
+    public var undefinedSensitiveVariables: UndefinedVariables = .error
     /// The stages that sinks, sources and steps are looked up in.
     public let registry: StageRegistry
     /// The plugins that `plugin` steps and sinks are looked up in.
@@ -31,6 +34,8 @@ public final class ConfigReader {
     /// diagnostics are read, so every literal secret found by then is masked, including in
     /// errors recorded before the secret was found.
     private var recorded: [(diagnostic: Diagnostic, quotesLine: Bool)] = []
+    /// How many of `recorded` are errors.
+    private var errorCount = 0
     /// Secrets found in this file, literal or taken from the environment, masked in every
     /// diagnostic when the diagnostics are read.
     private var hidden = TextRedaction()
@@ -54,7 +59,7 @@ public final class ConfigReader {
 
     /// Records an error at `location`, with the source line for the caret.
     public func error(_ message: String, at location: SourceLocation) {
-        recorded.append((Diagnostic(.error, at: location, message), true))
+        record(Diagnostic(.error, at: location, message), quotesLine: true)
     }
 
     /// The quoted source at `location`, literal secrets found so far masked: for diagnostics made
@@ -67,7 +72,7 @@ public final class ConfigReader {
 
     /// Records a diagnostic made elsewhere, e.g. one in a plugin manifest the file refers to.
     public func report(_ diagnostic: Diagnostic) {
-        recorded.append((diagnostic, false))
+        record(diagnostic, quotesLine: false)
     }
 
     /// Records an error at `node`.
@@ -103,9 +108,11 @@ public final class ConfigReader {
         return "'\(value)'"
     }
 
-    /// The number of problems recorded so far; a stage compares it before and after reading its
+    /// The number of errors recorded so far; a stage compares it before and after reading its
     /// own options to know whether they were sound, without being blocked by unrelated errors.
-    public var problemCount: Int { recorded.count }
+    /// Warnings do not count: a value checked with a warning (an undefined secret in `validate`)
+    /// is sound.
+    public var problemCount: Int { errorCount }
     /// Whether the pipeline depends on files other than its own (a `sign.secret_file`, a
     /// plugin's manifest), so an unchanged pipeline file does not mean an unchanged pipeline
     /// (see ``PipelineFileCache``).
@@ -114,13 +121,23 @@ public final class ConfigReader {
     /// Notes that the pipeline read a file other than its own.
     public func noteReadsOtherFiles() { readsOtherFiles = true }
 
+    private func record(_ diagnostic: Diagnostic, quotesLine: Bool) {
+        recorded.append((diagnostic, quotesLine))
+        if diagnostic.severity == .error { errorCount += 1 }
+    }
+
     /// Records a warning at `node`.
     public func warning(_ message: String, at node: YAMLNode) {
-        recorded.append((Diagnostic(.warning, at: node.location, message), true))
+        warning(message, at: node.location)
+    }
+
+    /// Records a warning at `location`, with the source line for the caret.
+    public func warning(_ message: String, at location: SourceLocation) {
+        record(Diagnostic(.warning, at: location, message), quotesLine: true)
     }
 
     /// Whether any error (not warning) has been recorded.
-    public var hasErrors: Bool { recorded.contains { $0.diagnostic.severity == .error } }
+    public var hasErrors: Bool { errorCount > 0 }
 
     // MARK: Mappings
 
@@ -146,14 +163,26 @@ public final class ConfigReader {
             }
             firstSeen[key] = pair.key.location
             if let allowedKeys, !allowedKeys.contains(key) {
-                let hint = Suggestion.didYouMean(key, in: allowedKeys)
-                let known = hint.isEmpty ? "; expected one of: \(allowedKeys.joined(separator: ", "))" : hint
-                error("unknown key '\(key)' in \(context)\(known)", at: pair.key)
+                reportUnknownKey(key, at: pair.key, allowedKeys: allowedKeys, in: context)
                 continue
             }
             entries.append(ConfigMapping.Entry(key: key, keyNode: pair.key, value: pair.value))
         }
         return ConfigMapping(node: node, nameNode: nameNode, entries: entries)
+    }
+
+    /// Reports each key of `mapping` (already read) that is not in `allowedKeys`: for a sink or
+    /// source whose `type` is unknown, the keys that no type accepts are mistakes all the same.
+    public func checkKeys(of mapping: ConfigMapping, allowedKeys: [String], in context: String) {
+        for entry in mapping.entries where !allowedKeys.contains(entry.key) {
+            reportUnknownKey(entry.key, at: entry.keyNode, allowedKeys: allowedKeys, in: context)
+        }
+    }
+
+    private func reportUnknownKey(_ key: String, at node: YAMLNode, allowedKeys: [String], in context: String) {
+        let hint = Suggestion.didYouMean(key, in: allowedKeys)
+        let known = hint.isEmpty ? "; expected one of: \(allowedKeys.joined(separator: ", "))" : hint
+        error("unknown key '\(key)' in \(context)\(known)", at: node)
     }
 
     /// Reports each of `keys` that `mapping` lacks.
@@ -201,7 +230,7 @@ public final class ConfigReader {
     /// Where the `${` at character `offset` of a scalar's value sits in the file. Escapes in quoted
     /// scalars make value offsets differ from file columns, so the reference is looked up in the
     /// source line as written; the node's own location is the fallback.
-    private func referenceLocation(in node: YAMLNode, text: String, style: YAMLNode.ScalarStyle, offset: Int) -> SourceLocation {
+    func referenceLocation(in node: YAMLNode, text: String, style: YAMLNode.ScalarStyle, offset: Int) -> SourceLocation {
         var location = node.location
         let characters = Array(text)
         guard !text.contains("\n"), let line = source.line(location.line).map(Array.init) else { return location }

@@ -8,6 +8,9 @@ public struct PipelineLoader: Sendable {
     public var environment: [String: String]
     /// Stages that `type:` and step names resolve to.
     public var registry: StageRegistry
+    /// What an undefined variable in a secret, token, header or sink URL does: an error (the
+    /// default, for everything that runs) or, for `validate`, a warning.
+    public var undefinedSensitiveVariables: ConfigReader.UndefinedVariables = .error
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, registry: StageRegistry = .builtIn) {
         self.environment = environment
@@ -210,6 +213,7 @@ public struct PipelineLoader: Sendable {
         let reader = ConfigReader(
             path: file, text: text, interpolator: VariableInterpolator(environment: environment), registry: registry,
             plugins: plugins)
+        reader.undefinedSensitiveVariables = undefinedSensitiveVariables
         guard let root = documents.first else {
             return (nil, [Diagnostic(.error, at: SourceLocation(path: file, line: 1, column: 1), "the file is empty; expected a pipeline mapping")], false)
         }
@@ -270,12 +274,15 @@ public struct PipelineLoader: Sendable {
     }
 
     private func source(_ node: YAMLNode, nameNode: YAMLNode?, reader: ConfigReader) -> (any EventSource)? {
-        guard let mapping = reader.mapping(node, allowedKeys: nil, in: "source", nameNode: nameNode),
-            reader.require(["type"], in: mapping, context: "source"),
-            let kind = reader.literal(mapping["type"]!, what: "source.type")
-        else { return nil }
-        guard let factory = registry.sources[kind] else {
-            reader.error("unknown source type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sources.keys.sorted()))", at: mapping["type"]!)
+        guard let mapping = reader.mapping(node, allowedKeys: nil, in: "source", nameNode: nameNode) else { return nil }
+        let kind = reader.require(["type"], in: mapping, context: "source") ? reader.literal(mapping["type"]!, what: "source.type") : nil
+        guard let kind, let factory = registry.sources[kind] else {
+            if let kind {
+                reader.error("unknown source type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sources.keys.sorted()))", at: mapping["type"]!)
+            }
+            // Whatever type was meant, a key that no source type accepts is a mistake too.
+            let known = ["type"] + Set(registry.sources.values.flatMap(\.keys)).sorted()
+            reader.checkKeys(of: mapping, allowedKeys: known, in: "source")
             return nil
         }
         guard let checked = reader.mapping(node, allowedKeys: ["type"] + factory.keys, in: "a \(kind) source", nameNode: nameNode) else { return nil }
@@ -325,12 +332,18 @@ public struct PipelineLoader: Sendable {
         var sinks: [SinkDefinition] = []
         for entry in mapping.entries {
             Self.checkName(entry.key, what: "sink name", at: entry.keyNode, reader: reader)
-            guard let options = reader.mapping(entry.value, allowedKeys: nil, in: "sink '\(entry.key)'", nameNode: entry.keyNode),
-                reader.require(["type"], in: options, context: "sink '\(entry.key)'"),
-                let kind = reader.literal(options["type"]!, what: "sink type")
+            guard let options = reader.mapping(entry.value, allowedKeys: nil, in: "sink '\(entry.key)'", nameNode: entry.keyNode)
             else { continue }
-            guard let factory = registry.sinks[kind] else {
-                reader.error("unknown sink type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sinks.keys.sorted()))", at: options["type"]!)
+            let kind = reader.require(["type"], in: options, context: "sink '\(entry.key)'") ? reader.literal(options["type"]!, what: "sink type") : nil
+            guard let kind, let factory = registry.sinks[kind] else {
+                if let kind {
+                    reader.error("unknown sink type '\(kind)'\(Suggestion.didYouMean(kind, in: registry.sinks.keys.sorted()))", at: options["type"]!)
+                }
+                // Whatever type was meant (`htp`), a key that no sink type accepts (`retyr`) is a
+                // mistake too, and `retry` reads the same for every type.
+                let known = ["type", "retry"] + Set(registry.sinks.values.flatMap(\.keys)).sorted()
+                reader.checkKeys(of: options, allowedKeys: known, in: "sink '\(entry.key)'")
+                _ = reader.retryPolicy(options["retry"])
                 continue
             }
             guard let checked = reader.mapping(entry.value, allowedKeys: PipelineKeys.sinkCommon.names + factory.keys, in: "\(kind) sink '\(entry.key)'", nameNode: entry.keyNode)
@@ -352,13 +365,14 @@ public struct PipelineLoader: Sendable {
             return nil
         }
         let problemsBefore = reader.problemCount
-        // Each secret keeps the node it came from, so a bad one is reported where it is written.
-        var secrets: [(secret: WebhookSecret, node: YAMLNode)] = []
+        // Each secret keeps the node it came from, so a bad one is reported where it is written,
+        // and whether it is there: a stand-in for an undefined variable (validate) is not checked.
+        var secrets: [(secret: WebhookSecret, node: YAMLNode, present: Bool)] = []
         if let secretsNode = mapping["secrets"] {
             let items: [YAMLNode]
             if case .sequence(let nodes) = secretsNode.content { items = nodes } else { items = [secretsNode] }
             for item in items {
-                guard let expansion = reader.expansion(item, what: "each secret") else { continue }
+                guard let expansion = reader.sensitiveExpansion(item, what: "sign.secrets", kind: .signingSecret) else { continue }
                 reader.hideValues(of: expansion)
                 if expansion.hasLiteralText {
                     reader.secretError(
@@ -366,7 +380,7 @@ public struct PipelineLoader: Sendable {
                         at: item, secret: item.scalar ?? "")
                     continue
                 }
-                if !expansion.value.isEmpty { secrets.append((WebhookSecret(expansion.value), item)) }
+                if !expansion.value.isEmpty { secrets.append((WebhookSecret(expansion.value), item, expansion.missing.isEmpty)) }
             }
         }
         if let fileNode = mapping["secret_file"], let path = reader.string(fileNode, what: "sign.secret_file") {
@@ -375,7 +389,7 @@ public struct PipelineLoader: Sendable {
                 let lines = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline)
                 let fileSecrets = lines.map { $0.trimmingSpaces() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
                 if fileSecrets.isEmpty { reader.error("sign.secret_file \(reader.quoted(fileNode, path)) holds no secret", at: fileNode) }
-                secrets += fileSecrets.map { (WebhookSecret($0), fileNode) }
+                secrets += fileSecrets.map { (WebhookSecret($0), fileNode, true) }
             } else {
                 reader.error("sign.secret_file \(reader.quoted(fileNode, path)) cannot be read", at: fileNode)
             }
@@ -386,7 +400,7 @@ public struct PipelineLoader: Sendable {
             return nil
         }
         if schemeName == StandardWebhooksScheme.name {
-            for (index, entry) in secrets.enumerated() {
+            for (index, entry) in secrets.enumerated() where entry.present {
                 do throws(SigningError) {
                     _ = try entry.secret.standardWebhooksKey()
                 } catch {

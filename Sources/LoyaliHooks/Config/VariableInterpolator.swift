@@ -24,6 +24,9 @@ public struct VariableInterpolator: Sendable {
         /// taken from the environment left as its `${NAME}`. `${URL:-http://127.0.0.1/in}` shows
         /// as `http://127.0.0.1/in` when `URL` is unset, and as `${URL}` when it is set.
         public var shown: String
+        /// The undefined variables a placeholder stood in for (see ``expand(_:placeholder:)``),
+        /// each with the character offset of its `${` in the value; empty otherwise.
+        public var missing: [MissingVariable] = []
 
         /// An expansion; `substitutions` lists the environment values it took in, `shown` is the
         /// text without them (`value` when `nil`).
@@ -39,6 +42,14 @@ public struct VariableInterpolator: Sendable {
         }
     }
 
+    /// An undefined variable a placeholder stood in for.
+    public struct MissingVariable: Sendable, Equatable {
+        /// The variable's name.
+        public var name: String
+        /// The character offset of its `${` in the value.
+        public var offset: Int
+    }
+
     /// Why an expansion failed, and at which character offset of the value.
     public struct Failure: Error, Sendable, Equatable {
         public var offset: Int
@@ -47,6 +58,14 @@ public struct VariableInterpolator: Sendable {
 
     /// Expands `text`, failing on an undefined variable without default or a malformed reference.
     public func expand(_ text: String) -> Result<Expansion, Failure> {
+        expand(text, placeholder: nil)
+    }
+
+    /// Expands `text`; an undefined variable without default takes `placeholder(name, offset,
+    /// text)` instead of failing, when given, and is listed in the expansion's `missing`. This
+    /// is how `validate` checks a file whose secrets are not set (in CI): the placeholder is a
+    /// well-formed stand-in for the kind of value (a secret, a token, part of a URL).
+    public func expand(_ text: String, placeholder: ((_ name: String, _ offset: Int, _ text: [Character]) -> String)?) -> Result<Expansion, Failure> {
         // Byte searches here, not Foundation's substring search: every config value comes through.
         guard text.utf8.contains(UInt8(ascii: "$")) else {
             return .success(Expansion(value: text, hasReferences: false, hasLiteralText: !text.isEmpty))
@@ -57,6 +76,7 @@ public struct VariableInterpolator: Sendable {
         var hasReferences = false
         var hasLiteral = false
         var substitutions: [TextRedaction.Replacement] = []
+        var missing: [MissingVariable] = []
         var i = 0
         while i < chars.count {
             let c = chars[i]
@@ -99,6 +119,10 @@ public struct VariableInterpolator: Sendable {
                 out += fallback
                 shown += fallback
                 if !fallback.isEmpty { hasLiteral = true }
+            } else if let placeholder {
+                out += placeholder(name, i, chars)
+                shown += "${\(name)}"
+                missing.append(MissingVariable(name: name, offset: i))
             } else {
                 return .failure(Failure(
                     offset: i,
@@ -106,8 +130,10 @@ public struct VariableInterpolator: Sendable {
             }
             i = close + 1
         }
-        return .success(Expansion(
-            value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral, substitutions: substitutions, shown: shown))
+        var expansion = Expansion(
+            value: out, hasReferences: hasReferences, hasLiteralText: hasLiteral, substitutions: substitutions, shown: shown)
+        expansion.missing = missing
+        return .success(expansion)
     }
 
     /// Variable names follow the shell: a letter or underscore, then letters, digits, underscores.

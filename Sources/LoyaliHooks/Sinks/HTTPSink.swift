@@ -156,7 +156,7 @@ public struct HTTPSink: ConcurrentSink {
         var url: WebhookURL?
         var displayURL = ""
         var redaction = TextRedaction()
-        if let expansion = reader.expansion(urlNode, what: "url") {
+        if let expansion = reader.sensitiveExpansion(urlNode, what: "url", kind: .url) {
             let fromEnvironment = expansion.shown != expansion.value
             displayURL = expansion.shown
             for substitution in expansion.substitutions { redaction.add(substitution) }
@@ -165,7 +165,16 @@ public struct HTTPSink: ConcurrentSink {
             case .success(let parsed):
                 url = parsed
                 if !fromEnvironment { displayURL = parsed.description }
-            case .failure(let problem): reader.error(problem.description, at: urlNode)
+            case .failure(let problem):
+                // With an undefined part (validate without the environment), a problem counts
+                // only when the written parts decide it: it must persist with other stand-ins.
+                if !expansion.missing.isEmpty, let other = reader.alternativeURL(urlNode),
+                    case .success = WebhookURL.parse(other, allowInsecureHTTP: allowInsecure)
+                {
+                    url = WebhookURL.placeholder
+                } else {
+                    reader.error(problem.description, at: urlNode)
+                }
             }
         }
         let timeout = mapping["timeout"].map { reader.duration($0, what: "timeout", maximum: .maximumWait) } ?? .seconds(10)
@@ -191,7 +200,7 @@ public struct HTTPSink: ConcurrentSink {
                     reader.error("header '\(entry.key)' is set by loyali-hooks itself and cannot be configured", at: entry.keyNode)
                     continue
                 }
-                guard let expansion = reader.expansion(entry.value, what: "header '\(entry.key)'"),
+                guard let expansion = reader.sensitiveExpansion(entry.value, what: "header '\(entry.key)'", kind: .token),
                     case .scalar(let template, _) = entry.value.content
                 else { continue }
                 reader.hideValues(of: expansion)

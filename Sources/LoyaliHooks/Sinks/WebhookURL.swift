@@ -89,6 +89,9 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
         return .success(url)
     }
 
+    /// What a sink URL with an undefined variable stands as in `validate`, where nothing is sent.
+    static let placeholder = WebhookURL(scheme: "https", host: "127.0.0.1", port: nil, pathAndQuery: "/")
+
     /// `localhost`, `127.0.0.0/8` or `::1`.
     public var isLoopback: Bool {
         if host == "localhost" || host.hasSuffix(".localhost") || host == "::1" { return true }

@@ -47,7 +47,7 @@ public struct HTTPSource: EventSource {
             reader.error("source.path must start with '/'", at: node)
         }
         var bearer: BearerToken?
-        if let node = mapping["token"], let token = reader.expansion(node, what: "source.token") {
+        if let node = mapping["token"], let token = reader.sensitiveExpansion(node, what: "source.token", kind: .token) {
             reader.hideValues(of: token)
             if token.hasLiteralText {
                 reader.secretError(
