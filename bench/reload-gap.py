@@ -49,7 +49,8 @@ listen, admin = "127.0.0.1:18193", "127.0.0.1:18194"
 here = os.path.dirname(os.path.abspath(__file__))
 subprocess.run([sys.executable, os.path.join(here, "many-pipelines.py"), str(args.pipelines), folder,
                 f"http://127.0.0.1:{port}", "--source", "mixed", "--listen", listen], check=True)
-env = dict(os.environ, BENCH_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", INGEST_TOKEN="bench-ingest-token")
+env = dict(os.environ, BENCH_SECRET="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", INGEST_TOKEN="bench-ingest-token",
+           LOYALI_HOOKS_ADMIN_TOKEN="bench-admin-token")
 state = os.path.join(args.work, "reload-state")
 serve = subprocess.Popen([args.bin, "serve", folder, "--state", state, "--admin", admin],
                          env=env, stderr=open(os.path.join(args.work, "reload-serve.log"), "w"))
@@ -108,7 +109,7 @@ with open(changed) as f:
 with open(changed, "w") as f:
     f.write(text.replace("/hook/1\n", "/hook/1-changed\n"))
 reload_start = time.monotonic()
-status = request(admin, "POST", "/api/reload")
+status = request(admin, "POST", "/api/reload", headers={"Authorization": "Bearer bench-admin-token"})
 reload_end = time.monotonic()
 time.sleep(args.seconds)
 stop.set()
