@@ -526,6 +526,37 @@ private func object(_ line: String) throws -> JSONObject {
         #expect(json.stdout.contains(#""node":"worker-7""#), "\(json.stdout)")
     }
 
+    @Test("store status: engine, where, schema version and counts by status, as text and JSON; read only")
+    func storeStatus() throws {
+        let cwd = try TemporaryDirectory()
+        let missing = try CLI.run(["store", "status", "--state", cwd.path("typo")], in: cwd.url)
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("the state directory does not exist"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cwd.path("typo")))
+        let run = try CLI.run(
+            ["run", fixture("cli/file-sink.yaml"), "--input", fixture("cli/fanout-events.jsonl"), "--drain", "--state", cwd.path("state")],
+            in: cwd.url)
+        #expect(run.status == 0, "\(run.stderr)")
+        let text = try CLI.run(["store", "status", "--state", cwd.path("state")], in: cwd.url)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdoutLines.contains("engine          sqlite"), "\(text.stdout)")
+        #expect(text.stdoutLines.contains("schema version  \(SQLiteDeliveryStore.schemaVersion)"), "\(text.stdout)")
+        #expect(text.stdoutLines.contains("deliveries      3"), "\(text.stdout)")
+        #expect(text.stdoutLines.contains("  succeeded     3"), "\(text.stdout)")
+        #expect(text.stdoutLines.contains("  failed        0"), "\(text.stdout)")
+        let json = try CLI.run(["store", "status", "--json"], in: cwd.url, environment: ["LOYALI_HOOKS_STORE": "sqlite:" + cwd.path("state")])
+        let status = try object(try #require(json.stdoutLines.first))
+        #expect(status["engine"]?.stringValue == "sqlite")
+        #expect(status["location"]?.stringValue == cwd.path("state") + "/loyali-hooks.db")
+        #expect(status["schema_version"] == .number(JSONNumber(Int64(SQLiteDeliveryStore.schemaVersion))))
+        #expect(status["total"] == .number(JSONNumber(3)))
+        #expect(status["counts"]?.objectValue?["succeeded"] == .number(JSONNumber(3)))
+        #expect(status["counts"]?.objectValue?["in_flight"] == .number(JSONNumber(0)))
+        let unknown = try CLI.run(["store", "statsu", "--state", cwd.path("state")], in: cwd.url)
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("unknown action 'store statsu'"), "\(unknown.stderr)")
+    }
+
     @Test("a store URL that names no engine, or an engine this build lacks, is exit 2, and its password is never printed")
     func badStoreLocations() throws {
         let cwd = try TemporaryDirectory()
