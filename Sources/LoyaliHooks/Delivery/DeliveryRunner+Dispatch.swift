@@ -24,7 +24,7 @@ extension DeliveryRunner {
         // Each pass looks only at the lanes something happened to, in turn (see LaneScheduler).
         let scheduler = LaneScheduler(maxInFlight: lanes.map(\.maxInFlight), claimBytes: options.claimBytes, claimSize: options.claimSize)
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
-        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup) { [self] in noteFailure($0) }
+        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup, leases: leases) { [self] in noteFailure($0) }
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
@@ -152,6 +152,15 @@ extension DeliveryRunner {
             }
             guard let delivery = lane.nextClaimed() else { return }
             scheduler.released(bytes: delivery.footprint)
+            if let leases, !leases.mayStart(delivery.id, nowMs: clock.nowMs()) {
+                // Its lease could not be renewed for half a lease: another node may take it at
+                // any moment, so it is not started here (see LeaseKeeper).
+                leases.drop([delivery.id])
+                logger.log(.warn, "not starting a delivery whose lease may have run out; the node that takes it back sends it", [
+                    "delivery": delivery.id,
+                ])
+                continue
+            }
             scheduler.inFlight += 1
             lane.inFlight += 1
             var body = delivery.body

@@ -111,6 +111,19 @@ extension DeliveryRunner {
     }
 
     func ingest(_ group: SourceGroup, decoder: InputEventDecoder, following: Bool) throws {
+        // On a database several nodes share, one node at a time reads a checkpointed source: the
+        // holder of its lock. The others look again at each interval and take over if it stops.
+        if group.checkpointed, let shared = store as? PostgresDeliveryStore {
+            guard try shared.acquireSourceLock(group.identity) else {
+                if sourcesReadElsewhere.insert(group.identity).inserted {
+                    logger.log(.info, "another node reads this source; this node takes over if that one stops", ["source": group.identity])
+                }
+                return
+            }
+            if sourcesReadElsewhere.remove(group.identity) != nil {
+                logger.log(.info, "this node reads the source now", ["source": group.identity])
+            }
+        }
         let stream = try group.stream()
         var startOffset: Int64 = 0
         var firstLine = 1
@@ -203,6 +216,7 @@ extension DeliveryRunner {
     func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
         let chosen = inFlightRecovered.load(ordering: .acquiring) ? handOffRows(in: rows) : [:]
         let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(chosen.keys))
+        leases?.hold(stored.claimed.map(\.id), confirmedAtMs: nowMs)
         if !stored.claimed.isEmpty {
             // Each to the lane chosen for it, even if a reconfiguration happened meanwhile: a
             // retired lane still sends what was made before its swap.

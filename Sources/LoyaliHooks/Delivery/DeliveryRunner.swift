@@ -130,6 +130,9 @@ public final class DeliveryRunner: @unchecked Sendable {
     let rejects: FileAppender?
     /// Fresh deliveries passed from ingest straight to their lanes (see ``HandOff``).
     let handOff: HandOff
+    /// On a store several nodes share: this node's leases, renewed, and other nodes' expired ones
+    /// taken back (see ``LeaseKeeper``); `nil` on a store of one node.
+    let leases: LeaseKeeper?
     /// Set once `run()` has put back what a crash left in flight. Only then may deliveries be
     /// stored as claimed: before, `serve` may already hand in events, and the recovery would make
     /// those due again and send them twice.
@@ -141,6 +144,9 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// Where each followed file was left and the line number there, so a follower does not recount
     /// newlines on every look. Touched only by the ingest thread.
     var resumePoints: [String: (offset: Int64, line: Int)] = [:]
+    /// Checkpointed sources another node holds the lock of (a shared store), so this node says
+    /// so once rather than at every look. Touched only by the ingest thread.
+    var sourcesReadElsewhere: Set<String> = []
 
     struct Completion: Sendable {
         let lane: Int
@@ -166,6 +172,7 @@ public final class DeliveryRunner: @unchecked Sendable {
         // Two batches' worth per lane: room for the next batch while the lane works on the last.
         self.handOff = HandOff(
             laneCount: layout.lanes.count, capacity: 2 * max(1, options.batchSize), byteCapacity: options.handOffBytes)
+        self.leases = store.isShared ? LeaseKeeper(store: store, clock: clock, logger: logger) : nil
     }
 
     /// The pipelines running now.
@@ -326,6 +333,18 @@ public final class DeliveryRunner: @unchecked Sendable {
     public func run() throws -> Counters {
         if options.recoversInFlight { try store.recoverInFlight() }
         inFlightRecovered.store(true, ordering: .releasing)
+        // Other nodes' work: deliveries of dead nodes taken back, and announcements of new work
+        // (a shared store's `NOTIFY`), wake the dispatch loop at once.
+        let wake: @Sendable () -> Void = { [self] in
+            newWork.store(true, ordering: .releasing)
+            wakeup.signal()
+        }
+        leases?.start(onReclaimed: wake)
+        let notifier = (store as? PostgresDeliveryStore).map { PostgresNotifier(store: $0, onWake: wake) }
+        defer {
+            notifier?.stop()
+            leases?.stop()
+        }
         let dispatcherDone = Wakeup()
         let leftovers = Mutex(Leftovers())
         let finished = Thread { [self] in
@@ -355,6 +374,7 @@ public final class DeliveryRunner: @unchecked Sendable {
         do {
             try store.record(leftovers.interrupted)
             let released = try store.release(ids: unstarted)
+            leases?.drop(unstarted)
             logger.log(.info, "stopped with deliveries unfinished; they are due again", [
                 "interrupted_attempts": String(leftovers.interrupted.count), "not_started": String(released),
             ])

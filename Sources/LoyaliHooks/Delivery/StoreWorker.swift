@@ -57,6 +57,7 @@ final class StoreWorker: @unchecked Sendable {
 
     private let store: any DeliveryStore
     private let logger: Logger
+    private let leases: LeaseKeeper?
     private let inbox = Mutex(Inbox())
     private let results = Mutex<[ClaimResult]>([])
     /// Wakes this worker's thread for new work.
@@ -70,7 +71,12 @@ final class StoreWorker: @unchecked Sendable {
     private let onFailure: @Sendable (String) -> Void
 
     /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
-    init(store: any DeliveryStore, logger: Logger, resultsReady: Wakeup, onFailure: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// `leases` (a shared store's) learns of each claim and each recorded outcome.
+    init(
+        store: any DeliveryStore, logger: Logger, resultsReady: Wakeup, leases: LeaseKeeper? = nil,
+        onFailure: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.leases = leases
         self.store = store
         self.logger = logger
         self.resultsReady = resultsReady
@@ -149,6 +155,7 @@ final class StoreWorker: @unchecked Sendable {
             if !records.isEmpty {
                 do {
                     try store.record(records)
+                    leases?.drop(records.map(\.deliveryID))
                     if !unwritten.isEmpty { logger.log(.info, "recording attempts works again", ["attempts": String(records.count)]) }
                     unwritten = []
                 } catch where WriteHealth.isStoreUnavailable(error) && !taken.finishing {
@@ -186,7 +193,10 @@ final class StoreWorker: @unchecked Sendable {
         do {
             let claimed = try store.claimDue(
                 sinkKey: request.sinkKey, nowMs: request.nowMs, limit: request.limit, window: request.window)
-            if !claimed.isEmpty { return ClaimResult(lane: request.lane, claimed: claimed, nextDueMs: nil) }
+            if !claimed.isEmpty {
+                leases?.hold(claimed.map(\.id), confirmedAtMs: request.nowMs)
+                return ClaimResult(lane: request.lane, claimed: claimed, nextDueMs: nil)
+            }
             let next = try store.nextDueMs(sinkKey: request.sinkKey, window: request.window)
             return ClaimResult(lane: request.lane, claimed: [], nextDueMs: next ?? SinkLane.nothingDue)
         } catch {
