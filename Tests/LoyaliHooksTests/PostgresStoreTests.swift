@@ -222,4 +222,59 @@ struct PostgresStoreTests {
     private static func databaseName(_ url: String) -> String {
         String(url[url.index(after: url.lastIndex(of: "/")!)...])
     }
+
+    // MARK: A runner's leases
+
+    /// A clock the test moves by hand.
+    private final class HandClock: DeliveryClock, @unchecked Sendable {
+        // `@unchecked`: `now` is only touched under `lock`.
+        private let lock = NSLock()
+        private var now: Int64
+        init(_ now: Int64) { self.now = now }
+        func nowMs() -> Int64 { lock.withLock { now } }
+        func advance(_ ms: Int64) { lock.withLock { now += ms } }
+        func sleep(untilMs deadlineMs: Int64, wakeup: Wakeup) {}
+    }
+
+    @Test func aLiveNodeKeepsItsLeasesAndADeadNodesAreTakenBack() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let clock = HandClock(100_000)
+        let live = try Self.open(url, node: "node-live", leaseMs: 4_000)
+        let dead = try Self.open(url, node: "node-dead", leaseMs: 4_000)
+        let other = try Self.open(url, node: "node-other", leaseMs: 4_000)
+        let logger = Logger(format: .logfmt) { _ in }
+        let liveKeeper = LeaseKeeper(store: live, clock: clock, logger: logger)
+        let otherKeeper = LeaseKeeper(store: other, clock: clock, logger: logger)
+        try live.enqueue((0..<20).map(Self.delivery), checkpoint: nil, nowMs: clock.nowMs())
+        let mine = try live.claimDue(sinkKey: Self.sink, nowMs: clock.nowMs(), limit: 10)
+        let theirs = try dead.claimDue(sinkKey: Self.sink, nowMs: clock.nowMs(), limit: 10)
+        liveKeeper.hold(mine.map(\.id), confirmedAtMs: clock.nowMs())
+        #expect(liveKeeper.mayStart(mine[0].id, nowMs: clock.nowMs()))
+        // Time passes in quarter leases; the live node's keeper renews its leases, and once the
+        // dead node's have run out, takes its deliveries back (once).
+        var reclaims = 0
+        for _ in 0..<8 {
+            clock.advance(1_000)
+            if liveKeeper.tick() { reclaims += 1 }
+        }
+        #expect(reclaims == 1)
+        #expect(!otherKeeper.tick())
+        // Another node claims the dead node's deliveries, never the live node's.
+        let due = try other.claimDue(sinkKey: Self.sink, nowMs: clock.nowMs(), limit: 100)
+        #expect(Set(due.map(\.id)) == Set(theirs.map(\.id)))
+        #expect(liveKeeper.mayStart(mine[0].id, nowMs: clock.nowMs()))
+        // The database goes out of reach for the live node: after half a lease without a renewal
+        // it starts nothing more, before the lease can run out under it.
+        live.work.disconnect()
+        let admin = try PostgresTestServer.connect(try #require(PostgresTestServer.adminURL))
+        try admin.execute("ALTER DATABASE \(Self.databaseName(url)) ALLOW_CONNECTIONS false")
+        try admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [.text(Self.databaseName(url))])
+        clock.advance(1_000)
+        liveKeeper.tick()
+        #expect(liveKeeper.mayStart(mine[0].id, nowMs: clock.nowMs()))
+        clock.advance(1_500)
+        liveKeeper.tick()
+        #expect(!liveKeeper.mayStart(mine[0].id, nowMs: clock.nowMs()))
+        try admin.execute("ALTER DATABASE \(Self.databaseName(url)) ALLOW_CONNECTIONS true")
+    }
 }
