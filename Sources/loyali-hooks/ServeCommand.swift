@@ -35,8 +35,9 @@ enum ServeCommand {
         \(StateOptions.nodeHelp)
           --admin ADDR          admin listener host:port, or 'off' (default 127.0.0.1:8788)
           --admin-token-file F  file holding the admin bearer token (else $LOYALI_HOOKS_ADMIN_TOKEN)
-          --admin-host NAME     a host name browsers may use for the dashboard besides localhost and IP
-                                addresses (repeatable; other Host headers are refused: DNS rebinding)
+          --admin-host NAME     a name the admin listener answers to besides its address (and localhost
+                                on loopback), e.g. behind a proxy (repeatable; other Host headers get
+                                403: DNS rebinding)
           --grace D             at shutdown, let in-flight attempts finish for up to D (default 10s, at most 1d)
           --log-format F        logfmt (default) or json, on stderr
           --max-body N          largest ingest body in bytes (default 1048576); larger get 413

@@ -114,7 +114,7 @@ struct DashboardSecurityTests {
         #expect(try fixture.browser("POST", "/api/reload", session: session, csrf: try #require(other).csrf).status == 403)
     }
 
-    @Test("a Host that names no name of the listener is refused (DNS rebinding); bearer clients are not browsers")
+    @Test("a Host that names no name of the listener is refused (DNS rebinding), bearer token or not")
     func host() throws {
         let fixture = try ServeFixture(configure: { $0.adminHosts = ["hooks.internal"] })
         for host in ["evil.example", "evil.example:8788", "127.0.0.1.evil.example", "localhost.evil.example", "[::1", ""] {
@@ -123,13 +123,24 @@ struct DashboardSecurityTests {
             #expect(refused.json?.string("error") == "host_not_allowed", "Host: \(host)")
             #expect(try fixture.browser("GET", "/login", session: nil, host: host).status == 403, "Host: \(host)")
         }
-        for host in ["127.0.0.1:\(fixture.adminPort)", "localhost:\(fixture.adminPort)", "LOCALHOST", "hooks.internal:443", "[::1]:8788", "10.0.0.7"] {
+        for host in ["127.0.0.1:\(fixture.adminPort)", "localhost:\(fixture.adminPort)", "LOCALHOST", "hooks.internal:443", "[::1]:8788"] {
             #expect(try fixture.browser("GET", "/api/stats", session: nil, host: host).status == 200, "Host: \(host)")
         }
+        // Another address is not this listener's (it binds 127.0.0.1 only).
+        #expect(try fixture.browser("GET", "/api/stats", session: nil, host: "10.0.0.7").status == 403)
+        // A bearer token does not make a forged Host acceptable.
         let token = try #require(fixture.loginToken)
         let api = try TestConnection(port: fixture.adminPort).request(
             "GET", "/api/stats", headers: [("Host", "evil.example"), ("Authorization", "Bearer \(token)")])
-        #expect(api.status == 200)
+        #expect(api.status == 403)
+        #expect(try TestConnection(port: fixture.adminPort).request(
+            "GET", "/api/stats", headers: [("Host", "hooks.internal"), ("Authorization", "Bearer \(token)")]).status == 200)
+        // A listener on every interface answers to any address, and still to no other name.
+        let names = Set(AdminGuard.hostNames(listeningOn: "0.0.0.0", extra: []))
+        #expect(AdminGuard.hostAllowed("10.0.0.7:8788", names: names) && AdminGuard.hostAllowed("[fe80::1]:8788", names: names))
+        #expect(!AdminGuard.hostAllowed("evil.example", names: names) && !AdminGuard.hostAllowed("10.0.0.7.evil.example", names: names))
+        #expect(AdminGuard.hostAllowed("localhost", names: Set(AdminGuard.hostNames(listeningOn: "::1", extra: []))))
+        #expect(!AdminGuard.hostAllowed("localhost", names: Set(AdminGuard.hostNames(listeningOn: "192.168.1.5", extra: []))))
         // Probes answer whatever the Host (load balancers use their own names).
         #expect(try fixture.browser("GET", "/healthz", session: nil, host: "lb.example").status == 200)
     }

@@ -17,8 +17,9 @@ public final class AdminContext: Sendable {
     /// configured, else one `serve` made up at start (and wrote to its state directory), so that
     /// resend, reload and test-send need a token or a session even on loopback.
     public let loginToken: BearerToken
-    /// The names a browser may reach the listener by (`Host`), lowercased and without port:
-    /// a request under any other name is refused, which stops DNS-rebinding attacks.
+    /// The names the listener may be reached by (`Host`), lowercased and without port: a request
+    /// under any other name is refused, which stops DNS-rebinding attacks. With `0.0.0.0` or `::`
+    /// among them, any IP literal is accepted too.
     public let hostNames: Set<String>
     /// The dashboard's login sessions.
     public let sessions: AdminSessions
@@ -62,11 +63,11 @@ public final class AdminContext: Sendable {
 
     /// A context over `store` (a connection of the admin's own) and `metrics`. Without
     /// `loginToken`, the login key is `token`, or a random one when that is `nil` too. `hostNames`
-    /// are the names the listener answers to besides loopback ones (`127.0.0.1`, `localhost`,
-    /// `[::1]`) and IP literals.
+    /// are the names the listener answers to (default: loopback ones).
     public init(
         store: any DeliveryStore, metrics: ServeMetrics, token: BearerToken?, clock: any DeliveryClock = SystemClock(), hooks: Hooks = Hooks(),
-        loginToken: BearerToken? = nil, hostNames: [String] = [], sessions: AdminSessions = AdminSessions(),
+        loginToken: BearerToken? = nil, hostNames: [String] = ["127.0.0.1", "localhost", "::1"],
+        sessions: AdminSessions = AdminSessions(),
         environment: [String: String] = [:]
     ) {
         self.store = store

@@ -1,25 +1,26 @@
 /// Who may use which admin route.
 ///
+/// - Every request but the probes must name the listener in `Host` (DNS rebinding).
 /// - A request with `Authorization` is an API client: its bearer token must be the login token,
 ///   and then nothing else is asked (a browser never attaches one on its own, so neither a
 ///   rebinding page nor a cross-site form can present it).
-/// - Anything else is treated as a browser: its `Host` must be a name of the listener (DNS
-///   rebinding), a POST must come from the listener's own origin, and the session cookie decides
-///   the rest; a state-changing request also needs the session's CSRF token in `X-CSRF-Token`.
+/// - Anything else is treated as a browser: a POST must come from the listener's own origin, and
+///   the session cookie decides the rest; a state-changing request also needs the session's CSRF
+///   token in `X-CSRF-Token`.
 extension AdminEndpoint {
     func authorize(_ route: Route, _ head: HTTPServerRequest) -> HTTPServerResponse? {
         let access = route.access
         if access == .probe { return nil }
+        guard AdminGuard.hostAllowed(head.header("Host"), names: context.hostNames) else {
+            return .error(
+                403, "host_not_allowed",
+                "this listener does not answer to the host '\(head.header("Host") ?? "")'; add it with serve --admin-host")
+        }
         if head.header("Authorization") != nil {
             guard context.loginToken.matches(head.bearerToken) else {
                 return .error(401, "unauthorized", "invalid bearer token", headers: [HTTPHeader(name: "WWW-Authenticate", value: "Bearer")])
             }
             return nil
-        }
-        guard AdminGuard.hostAllowed(head.header("Host"), names: context.hostNames) else {
-            return .error(
-                403, "host_not_allowed",
-                "this listener does not answer to the host '\(head.header("Host") ?? "")'; add it with serve --admin-host")
         }
         if head.method != "GET", head.method != "HEAD", !AdminGuard.sameOrigin(head) {
             return .error(403, "cross_origin", "a cross-site request may not change anything here")

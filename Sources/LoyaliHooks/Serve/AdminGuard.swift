@@ -47,13 +47,24 @@ enum AdminGuard {
         return String(name)
     }
 
-    /// Whether a browser may reach the listener under `host` (a `Host` header value): a name in
-    /// `names`, `localhost`, or an IP literal. A DNS-rebinding page reaches it under the
-    /// attacker's own name, which is none of those.
+    /// Whether the listener may be reached under `host` (a `Host` header value): a name in
+    /// `names` (its bind address, the loopback names when it binds loopback, `--admin-host`
+    /// names), or any IP literal when it binds every interface. A DNS-rebinding page reaches it
+    /// under the attacker's own name, which is none of those.
     static func hostAllowed(_ host: String?, names: Set<String>) -> Bool {
         guard let host, let name = hostName(host) else { return false }
-        if names.contains(name) || name == "localhost" { return true }
-        return isIPLiteral(name)
+        if names.contains(name) { return true }
+        return (names.contains("0.0.0.0") || names.contains("::")) && isIPLiteral(name)
+    }
+
+    /// The names a listener bound to `host` answers to, besides `extra` (lowercased).
+    static func hostNames(listeningOn host: String, extra: [String]) -> [String] {
+        var names = extra.map { $0.lowercased() } + [host.lowercased()]
+        if ListenAddress(host: host, port: 0).isLoopback || host == "0.0.0.0" || host == "::" || host.isEmpty {
+            names += ["localhost", "127.0.0.1", "::1"]
+        }
+        if host.isEmpty { names.append("0.0.0.0") }
+        return names
     }
 
     static func isIPLiteral(_ name: String) -> Bool {

@@ -38,8 +38,9 @@ public final class ServeDaemon: Sendable {
         /// the daemon makes up a login token for the dashboard and the mutating endpoints and
         /// writes it to `admin-token` in the state directory (mode 0600).
         public var adminToken: BearerToken?
-        /// Names besides the loopback ones and IP literals that browsers may use to reach the admin
-        /// listener (`Host`); any other name is refused (DNS rebinding).
+        /// Names besides the admin address (and, on loopback, `localhost`) that clients may use to
+        /// reach the admin listener (`Host`); any other name is refused (DNS rebinding). A listener
+        /// on every interface (`0.0.0.0`, `::`) also answers to any IP address.
         public var adminHosts: [String] = []
         /// Limits of the ingest listeners.
         public var ingestLimits = HTTPServer.Limits()
@@ -233,7 +234,8 @@ public final class ServeDaemon: Sendable {
         }
         let context = AdminContext(
             store: adminStore, metrics: metrics, token: configuration.adminToken, clock: configuration.clock, loginToken: loginToken,
-            hostNames: configuration.adminHosts + (configuration.admin.map { [$0.host] } ?? []), environment: configuration.environment)
+            hostNames: AdminGuard.hostNames(listeningOn: configuration.admin?.host ?? "127.0.0.1", extra: configuration.adminHosts),
+            environment: configuration.environment)
         metrics.register(loaded.pipelines)
         metrics.started(generation: 1)
         let generation = ServeGeneration(
