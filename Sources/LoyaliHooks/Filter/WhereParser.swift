@@ -141,23 +141,10 @@ struct WhereParser {
             throw problem("expected '[' after 'in', e.g. in [\"gold\", \"platinum\"]; found \(describe(current))", at: current)
         }
         let open = advance()
-        var items: [Syntax] = []
-        if current.kind == .rightBracket {
-            _ = advance()
-            return items
-        }
-        while true {
-            items.append(try operand())
-            let separator = advance()
-            switch separator.kind {
-            case .comma: continue
-            case .rightBracket: return items
-            case .end:
-                throw problem("the list opened at column \(open.offset + 1) has no closing ']'", at: separator)
-            default:
-                throw problem("expected ',' or ']' in the list, found \(describe(separator))", at: separator)
-            }
-        }
+        return try items(
+            closedBy: .rightBracket,
+            unclosed: "the list opened at column \(open.offset + 1) has no closing ']'",
+            unexpected: "expected ',' or ']' in the list")
     }
 
     private mutating func operand() throws(WhereExpression.Problem) -> Syntax {
@@ -197,22 +184,30 @@ struct WhereParser {
 
     private mutating func arguments() throws(WhereExpression.Problem) -> [Syntax] {
         let open = advance()
+        return try items(
+            closedBy: .rightParenthesis,
+            unclosed: "the '(' at column \(open.offset + 1) has no closing ')'",
+            unexpected: "expected ',' or ')' after an argument")
+    }
+
+    /// The comma-separated operands after an opening bracket or parenthesis, up to `closing`:
+    /// the one reader behind `in [ … ]` lists and function arguments, so both report a missing
+    /// closer and a stray token the same way.
+    private mutating func items(
+        closedBy closing: WhereLexer.Token.Kind, unclosed: String, unexpected: String
+    ) throws(WhereExpression.Problem) -> [Syntax] {
         var items: [Syntax] = []
-        if current.kind == .rightParenthesis {
+        if current.kind == closing {
             _ = advance()
             return items
         }
         while true {
             items.append(try operand())
             let separator = advance()
-            switch separator.kind {
-            case .comma: continue
-            case .rightParenthesis: return items
-            case .end:
-                throw problem("the '(' at column \(open.offset + 1) has no closing ')'", at: separator)
-            default:
-                throw problem("expected ',' or ')' after an argument, found \(describe(separator))", at: separator)
-            }
+            if separator.kind == .comma { continue }
+            if separator.kind == closing { return items }
+            if separator.kind == .end { throw problem(unclosed, at: separator) }
+            throw problem("\(unexpected), found \(describe(separator))", at: separator)
         }
     }
 }
