@@ -14,13 +14,16 @@ import Synchronization
 /// The environment and the stage registry are the loader's; a cache serves one loader setting
 /// (one daemon), which never changes them.
 public final class PipelineFileCache: Sendable {
-    /// What identifies a file's version without reading it.
-    struct Stamp: Equatable {
+    /// What identifies a file's version without reading it. `PipelineWatcher` hashes the same
+    /// stamp to notice that something changed at all.
+    struct Stamp: Hashable, Sendable {
         var device: UInt64
         var inode: UInt64
         var size: Int64
-        var modified: timespec
-        var changed: timespec
+        var modifiedSeconds: Int64
+        var modifiedNanoseconds: Int64
+        var changedSeconds: Int64
+        var changedNanoseconds: Int64
 
         init?(path: String) {
             var info = stat()
@@ -28,20 +31,15 @@ public final class PipelineFileCache: Sendable {
             device = UInt64(info.st_dev)
             inode = UInt64(info.st_ino)
             size = Int64(info.st_size)
-            modified = info.st_mtim
-            changed = info.st_ctim
-        }
-
-        static func == (a: Stamp, b: Stamp) -> Bool {
-            a.device == b.device && a.inode == b.inode && a.size == b.size
-                && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
-                && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+            modifiedSeconds = Int64(info.st_mtim.tv_sec)
+            modifiedNanoseconds = Int64(info.st_mtim.tv_nsec)
+            changedSeconds = Int64(info.st_ctim.tv_sec)
+            changedNanoseconds = Int64(info.st_ctim.tv_nsec)
         }
     }
 
     /// One file's last load.
-    struct Entry: @unchecked Sendable {
-        // `timespec` is a plain C struct of integers; nothing in it is shared mutable state.
+    struct Entry: Sendable {
         /// `nil` when the file could not be stat'ed; such an entry is never stored.
         var stamp: Stamp?
         var digest: [UInt8]

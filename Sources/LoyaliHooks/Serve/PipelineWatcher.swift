@@ -39,7 +39,8 @@ final class PipelineWatcher: Sendable {
         thread.stop(waitingUpTo: .seconds(5))
     }
 
-    /// A hash of every watched file's path, modification time, size and inode. One number
+    /// A hash of every watched file's path and ``PipelineFileCache/Stamp`` (device, inode, size,
+    /// modification and change times). One number
     /// rather than a table of them: with thousands of files the table cost more than the stats,
     /// and a reload finds out by itself which files changed (``PipelineFileCache``).
     static func fingerprint(_ paths: [String]) -> Int {
@@ -54,13 +55,9 @@ final class PipelineWatcher: Sendable {
             let members = isDirectory.boolValue ? PipelineLoader.pipelineFiles(in: path) : [path]
             hasher.combine(members.count)
             for file in members {
-                var info = stat()
-                guard stat(file, &info) == 0 else { continue }
+                guard let stamp = PipelineFileCache.Stamp(path: file) else { continue }
                 hasher.combine(file)
-                hasher.combine(info.st_mtim.tv_sec)
-                hasher.combine(info.st_mtim.tv_nsec)
-                hasher.combine(info.st_size)
-                hasher.combine(info.st_ino)
+                hasher.combine(stamp)
             }
         }
         return hasher.finalize()
