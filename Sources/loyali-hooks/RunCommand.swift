@@ -6,7 +6,7 @@ enum RunCommand {
         USAGE: loyali-hooks run [PATH…] [--input FILE|-] [--dry-run [--full] [--pretty] [--json] [--timestamp T]]
                                 [--once | --drain] [--state DIR] [--store URL] [--node-id ID] [--lease 60s]
                                 [--grace 10s] [--log-format logfmt|json] [--rejects FILE]
-                                [--max-connections N] [--max-connections-per-host 32]
+                                [--max-connections N] [--max-connections-per-host 32] [--allow-network CIDR]…
 
         Reads each pipeline's source once, fans every event out to the pipelines that subscribe to it,
         applies their transform steps and stores one durable delivery per sink; then delivers each,
@@ -65,6 +65,7 @@ enum RunCommand {
         } else if args.has("--json") || timestamp != nil {
             throw .usage("--json and --timestamp apply to --dry-run only")
         }
+        if !dryRun { try ConnectionOptions.installAllowedNetworks(args) }
         let result = PipelineLoader().load(paths: args.positionals.isEmpty ? ["pipelines"] : args.positionals)
         Reports.diagnostics(result.diagnostics, json: false)
         guard !result.hasErrors else { throw .config }

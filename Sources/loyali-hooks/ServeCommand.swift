@@ -9,7 +9,7 @@ enum ServeCommand {
                                   [--admin-token-file FILE] [--admin-host NAME…] [--grace 10s] [--log-format logfmt|json]
                                   [--max-body 1048576] [--ingest-max-connections 4096] [--idle-timeout 10s]
                                   [--request-timeout 10s] [--ingest-threads 2] [--no-watch] [--rejects FILE]
-                                  [--max-connections N] [--max-connections-per-host 32]
+                                  [--max-connections N] [--max-connections-per-host 32] [--allow-network CIDR]…
 
         Runs every pipeline (default: pipelines/) until SIGTERM: 'http' sources are received on their
         listen address and path (POST one event as application/json or a batch as

@@ -4,7 +4,7 @@ import LoyaliHooks
 /// `loyali-hooks test PIPELINE --event TYPE`: the guide's "Test" button.
 enum TestCommand {
     static let usage = """
-        USAGE: loyali-hooks test PIPELINE --event TYPE [--sink NAME]… [PATH…] [--json]
+        USAGE: loyali-hooks test PIPELINE --event TYPE [--sink NAME]… [PATH…] [--json] [--allow-network CIDR]…
 
         Sends the catalogue's realistic sample of TYPE through PIPELINE's transform steps and signing
         to its sinks right now, and prints each sink's answer. PIPELINE is a pipeline name, found in
@@ -19,6 +19,7 @@ enum TestCommand {
           --event TYPE       the event type whose sample to send ('loyali-hooks events' lists them)
           --sink NAME        send only to this sink; repeat for several; any sink type may be named
           --json             one JSON object per sink
+        \(ConnectionOptions.allowNetworkHelp)
         EXIT CODES: 0 every chosen sink accepted the sample; 1 one did not; 2 usage or config error,
           such as an event type the pipeline does not subscribe to.
         EXAMPLES:
@@ -27,7 +28,8 @@ enum TestCommand {
         """
 
     static func run(_ raw: [String]) throws(CLIError) {
-        let args = try Arguments(raw, options: ["--event", "--sink"], flags: ["--json"])
+        let args = try Arguments(raw, options: ["--event", "--sink", ConnectionOptions.allowNetworkOption], flags: ["--json"])
+        try ConnectionOptions.installAllowedNetworks(args)
         guard let name = args.positionals.first else { throw .usage("test needs a PIPELINE name or file") }
         guard let eventName = args.value("--event") else { throw .usage("test needs --event TYPE") }
         guard let type = EventCatalogue.type(named: eventName) else {

@@ -4,11 +4,13 @@ import LoyaliHooks
 enum ValidateCommand {
     static let usage = """
         USAGE: loyali-hooks validate [PATH…] [--json] [--strict-env] [--max-connections N] [--max-connections-per-host 32]
+                                     [--allow-network CIDR]…
 
         Checks pipeline files (or folders of them; default: pipelines/) and prints each pipeline's
         routes. Every problem is reported as path:line:col: error: … with the source line. A
         warning says when the http sinks can need more connections than the connection limits or
-        the file-descriptor limit allow.
+        the file-descriptor limit allow, and (at the URL's path:line:col) when a sink URL's host is
+        a literal internal address that the SSRF guard refuses (see --allow-network).
 
         Secrets need not be set, so CI can lint without them: an undefined ${VAR} used as a
         signing secret, a token, a header value or part of a sink URL is a warning at its

@@ -132,10 +132,10 @@ print(server.server_address[1], closed_port, flush=True)
 server.serve_forever()
 """#
 
-private let curlTestPythonAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+let curlTestPythonAvailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
 
 /// One receiver process per test, so counts never mix between tests running in parallel.
-private final class CurlTestReceiver {
+final class CurlTestReceiver {
     let process = Process()
     /// Held open for the receiver's lifetime: closing it tells the receiver to exit.
     let lifeline = Pipe()
@@ -190,12 +190,12 @@ private final class CurlTestReceiver {
     }
 }
 
-private struct CurlTestReceiverError: Error, CustomStringConvertible {
+struct CurlTestReceiverError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }
 
-private func curlTestPost(_ url: String, timeout: Duration = .seconds(2), maxResponseBytes: Int = 65_536) -> HTTPRequest {
+func curlTestPost(_ url: String, timeout: Duration = .seconds(2), maxResponseBytes: Int = 65_536) -> HTTPRequest {
     HTTPRequest(
         url: url, headers: [HTTPHeader(name: "Content-Type", value: "application/json")], body: Array("{}".utf8),
         timeout: timeout, connectTimeout: .seconds(1), maxResponseBytes: maxResponseBytes)
@@ -447,7 +447,8 @@ func httpClientReusedHandleTakesEachRequestsOwnURLAndDeadlines() async throws {
     let error = HTTPTransportError(curlCode: CURLE_COULDNT_RESOLVE_HOST, detail: "")
     #expect(error.description == "dns: Couldn't resolve host name")
     #expect(HTTPTransportError.ErrorClass.allCases.map(\.rawValue) == [
-        "timeout", "connection_refused", "dns", "tls", "reset", "too_large", "protocol", "invalid_request", "cancelled", "other",
+        "timeout", "connection_refused", "dns", "tls", "reset", "too_large", "protocol", "invalid_request", "blocked_address",
+        "cancelled", "other",
     ])
 }
 

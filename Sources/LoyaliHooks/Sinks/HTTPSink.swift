@@ -41,6 +41,8 @@ public struct HTTPSink: ConcurrentSink {
     /// Hides the values the URL took from the environment in whatever this sink reports: a curl
     /// error naming the host, a receiver's error page echoing the query string.
     public let redaction: TextRedaction
+    /// Internal blocks this sink may connect to despite the SSRF guard (`allow_networks`).
+    public var allowedNetworks: [IPNetwork] = []
 
     /// The transport, started on first use so that `validate` and dry runs never spin up a
     /// transfer thread: the process's, shared by every sink, except in tests.
@@ -61,6 +63,7 @@ public struct HTTPSink: ConcurrentSink {
             url: url.description, headers: request.headers, body: request.body, timeout: timeout,
             connectTimeout: connectTimeout, maxResponseBytes: maxResponseBytes, caFile: caFile)
         httpRequest.destination = HTTPDestination(url)
+        httpRequest.allowedNetworks = allowedNetworks
         client.send(httpRequest) { [redaction, responseSnippetBytes] response in
             completion(Self.result(of: response, snippetBytes: responseSnippetBytes, redaction: redaction))
         }
@@ -101,7 +104,8 @@ public struct HTTPSink: ConcurrentSink {
         case .failure(let error):
             return .failure(DeliveryFailure(
                 errorClass: error.errorClass.rawValue, message: redaction.apply(error.message),
-                retryable: error.errorClass != .invalidRequest))
+                // Neither a bad request nor a refused address gets better by waiting.
+                retryable: error.errorClass != .invalidRequest && error.errorClass != .blockedAddress))
         }
     }
 
@@ -148,6 +152,10 @@ public struct HTTPSink: ConcurrentSink {
             ConfigKey("response_snippet_bytes", .integer(0...maxResponseSnippetBytes), "How much of a response the attempt log keeps (default 2048)."),
             ConfigKey("ca_file", .string, "A PEM file of extra certificate authorities to trust."),
             ConfigKey("allow_insecure_http", .boolean, "Allow http:// to hosts other than loopback."),
+            ConfigKey(
+                "allow_networks", .strings,
+                "Internal address blocks (CIDR, e.g. 10.20.0.0/16 or fd00::/8) this sink may connect to; every private, "
+                    + "link-local, CGNAT, multicast and reserved address is refused otherwise, and loopback unless the URL names it."),
         ]
     ) { name, mapping, reader in
         guard reader.require(["url"], in: mapping, context: "http sink '\(name)'") else { return nil }
@@ -192,6 +200,10 @@ public struct HTTPSink: ConcurrentSink {
                 reader.error("ca_file \(reader.quoted(caNode, path)) cannot be read", at: caNode)
             }
         }
+        let allowedNetworks = mapping["allow_networks"].map { reader.networks($0, what: "allow_networks") } ?? []
+        if let url, url != WebhookURL.placeholder, let urlNode = mapping["url"] {
+            reader.warnIfBlocked(url, allowedNetworks: allowedNetworks + LazyHTTPClient.process.allowedNetworks, at: urlNode)
+        }
         var headers: [ConfiguredHeader] = []
         if let headersNode = mapping["headers"], let headerMap = reader.mapping(headersNode, allowedKeys: nil, in: "headers") {
             for entry in headerMap.entries {
@@ -218,6 +230,6 @@ public struct HTTPSink: ConcurrentSink {
         return HTTPSink(
             url: url, timeout: timeout, connectTimeout: connectTimeout, maxInFlight: maxInFlight,
             maxResponseBytes: maxResponse, responseSnippetBytes: snippetBytes, caFile: caFile, configuredHeaders: headers,
-            displayURL: displayURL, redaction: redaction, client: .process)
+            displayURL: displayURL, redaction: redaction, allowedNetworks: allowedNetworks, client: .process)
     }
 }

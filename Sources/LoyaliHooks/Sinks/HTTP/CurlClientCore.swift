@@ -27,10 +27,24 @@ final class CurlClientCore: Sendable {
     /// Connections to one destination at once, at most. Every destination is served by one
     /// thread only, so this is the whole process's cap for it.
     let maxConnectionsPerHost: Int
+    /// Blocks the SSRF guard allows for every request (`--allow-network`).
+    let allowedNetworks: [IPNetwork]
+    /// `CURLOPT_RESOLVE` entries for every handle; tests only.
+    let resolve: [String]
+    /// Asked about every address the guard admits, just before its socket is opened; a `false`
+    /// refuses it after all. Tests only: they record what would be connected to, and keep every
+    /// connection on loopback even if the guard were wrong.
+    let connectHook: (@Sendable (IPAddress) -> Bool)?
     /// The shared state.
     let state = Mutex(State())
 
-    init(maxConnections: Int, maxConnectionsPerHost: Int) throws(HTTPTransportError) {
+    init(
+        maxConnections: Int, maxConnectionsPerHost: Int, allowedNetworks: [IPNetwork], resolve: [String],
+        connectHook: (@Sendable (IPAddress) -> Bool)?
+    ) throws(HTTPTransportError) {
+        self.allowedNetworks = allowedNetworks
+        self.resolve = resolve
+        self.connectHook = connectHook
         self.maxConnections = maxConnections
         self.maxConnectionsPerHost = min(maxConnectionsPerHost, maxConnections)
         multi = try CurlMultiHandle(maxConnections: maxConnections, perHost: self.maxConnectionsPerHost)

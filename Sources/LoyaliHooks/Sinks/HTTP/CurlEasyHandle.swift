@@ -1,4 +1,5 @@
 import CCurl
+import Glibc
 
 /// Owns one libcurl easy handle, reused transfer after transfer so that its settings are applied
 /// once and its connection stays warm in the multi handle's cache.
@@ -21,11 +22,29 @@ final class CurlEasyHandle {
     private var lastURL: String?
     private var lastTimeout: Duration?
     private var lastConnectTimeout: Duration?
+    /// Blocks the SSRF guard allows for every request of the process (`--allow-network`).
+    private let processAllowedNetworks: [IPNetwork]
+    /// `CURLOPT_RESOLVE` entries (`host:port:address`), for tests that point a name at loopback.
+    private let resolveList: UnsafeMutablePointer<curl_slist>?
+    /// Tests only: see ``CurlClientCore/connectHook``.
+    private let connectHook: (@Sendable (IPAddress) -> Bool)?
 
     /// A handle with the fixed settings, or `nil` when libcurl is out of memory.
-    init?() {
+    init?(processAllowedNetworks: [IPNetwork] = [], resolve: [String] = [], connectHook: (@Sendable (IPAddress) -> Bool)? = nil) {
         guard let raw = curl_easy_init() else { return nil }
         self.raw = raw
+        self.processAllowedNetworks = processAllowedNetworks
+        self.connectHook = connectHook
+        var list: UnsafeMutablePointer<curl_slist>?
+        for entry in resolve {
+            guard let longer = curl_slist_append(list, entry) else {
+                curl_slist_free_all(list)
+                curl_easy_cleanup(raw)
+                return nil
+            }
+            list = longer
+        }
+        resolveList = list
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(to: 0)
         applyFixedOptions()
@@ -33,6 +52,7 @@ final class CurlEasyHandle {
 
     deinit {
         curl_easy_cleanup(raw)
+        curl_slist_free_all(resolveList)
         errorBuffer.deallocate()
     }
 
@@ -67,7 +87,45 @@ final class CurlEasyHandle {
                 .receiveHeader(UnsafeRawBufferPointer(start: buffer, count: size * count))
         }
         // Lets the loop find this object from the `CURL *` in a completion message.
-        _ = loyali_easy_setopt_ptr(raw, CURLOPT_PRIVATE, Unmanaged.passUnretained(self).toOpaque())
+        let this = Unmanaged.passUnretained(self).toOpaque()
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_PRIVATE, this)
+        // The SSRF guard: libcurl calls this instead of socket(2) for every address it tries,
+        // after DNS, so a refused address gets no socket and no packet.
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_OPENSOCKETDATA, this)
+        _ = loyali_easy_setopt_opensocket_callback(raw) { context, _, address in
+            guard let context, let address else { return CURL_SOCKET_BAD }
+            return Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue().openSocket(address)
+        }
+        // And before each request: a kept-alive connection was checked for the request that
+        // opened it, which may have allowed more.
+        _ = loyali_easy_setopt_ptr(raw, CURLOPT_PREREQDATA, this)
+        _ = loyali_easy_setopt_prereq_callback(raw) { context, primaryIP, _, _, _ in
+            guard let context else { return CURL_PREREQFUNC_ABORT }
+            let handle = Unmanaged<CurlEasyHandle>.fromOpaque(context).takeUnretainedValue()
+            return handle.admitRequest(peer: primaryIP) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT
+        }
+        if let resolveList { _ = loyali_easy_setopt_slist(raw, CURLOPT_RESOLVE, resolveList) }
+    }
+
+    /// `CURLOPT_OPENSOCKETFUNCTION`: a socket for `address` if the guard allows it, else
+    /// `CURL_SOCKET_BAD`, which libcurl takes as a failed connect (and tries the host's next
+    /// address).
+    private func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        guard let transfer else { return CURL_SOCKET_BAD }
+        let ip = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer -> IPAddress? in
+            let count = Int(loyali_curl_sockaddr_address(address, buffer.baseAddress))
+            return IPAddress(bytes: UnsafeMutableBufferPointer(rebasing: buffer[..<count]))
+        }
+        guard transfer.admitConnection(to: ip, processAllowedNetworks: processAllowedNetworks) else { return CURL_SOCKET_BAD }
+        if let connectHook, let ip, !connectHook(ip) { return CURL_SOCKET_BAD }
+        // What libcurl itself would do, plus close-on-exec: plugins run as child processes.
+        return socket(address.pointee.family, address.pointee.socktype | Int32(SOCK_CLOEXEC.rawValue), address.pointee.protocol)
+    }
+
+    /// `CURLOPT_PREREQFUNCTION`: whether the request may go over the connection to `peer`.
+    private func admitRequest(peer: UnsafeMutablePointer<CChar>?) -> Bool {
+        guard let transfer else { return false }
+        return transfer.admitRequest(peer: peer, processAllowedNetworks: processAllowedNetworks)
     }
 
     /// Points the handle at `transfer`'s request; the handle holds the transfer until ``finish()``.

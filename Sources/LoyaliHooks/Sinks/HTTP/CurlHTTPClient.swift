@@ -23,6 +23,9 @@ public final class CurlHTTPClient: Sendable {
     private let cores: [CurlClientCore]
     /// The limits the client was made with.
     public let limits: ConnectionLimits
+    /// Internal blocks every request may connect to (`--allow-network`), beside each request's
+    /// own ``HTTPRequest/allowedNetworks``.
+    public let allowedNetworks: [IPNetwork]
 
     /// A client within `limits`.
     ///
@@ -30,15 +33,33 @@ public final class CurlHTTPClient: Sendable {
     /// side of the socket, the callbacks), so one thread tops out near 25,000 requests/s: there is
     /// one thread per core, fewer when the global cap is small (each thread holds an even share of
     /// it, at least 256 connections); `threads` overrides that.
-    public init(limits: ConnectionLimits = .defaults(), threads: Int? = nil) throws(HTTPTransportError) {
+    ///
+    /// Every connection passes the SSRF guard (``AddressGuard``); `allowedNetworks` opens blocks
+    /// of internal addresses up for every request.
+    public convenience init(
+        limits: ConnectionLimits = .defaults(), threads: Int? = nil, allowedNetworks: [IPNetwork] = []
+    ) throws(HTTPTransportError) {
+        try self.init(limits: limits, threads: threads, allowedNetworks: allowedNetworks, resolve: [], connectHook: nil)
+    }
+
+    /// A client for tests: its handles take `resolve` as `CURLOPT_RESOLVE` entries
+    /// (`host:port:address`), so that a name can point at loopback without DNS, and
+    /// `connectHook` sees (and may still refuse) every address the guard admits.
+    init(
+        limits: ConnectionLimits, threads: Int?, allowedNetworks: [IPNetwork], resolve: [String],
+        connectHook: (@Sendable (IPAddress) -> Bool)?
+    ) throws(HTTPTransportError) {
         self.limits = limits
+        self.allowedNetworks = allowedNetworks
         let total = limits.maxConnections
         let count = max(1, min(total, threads ?? min(ProcessInfo.processInfo.activeProcessorCount, total / 256)))
         var cores: [CurlClientCore] = []
         for index in 0..<count {
             // The cap split as evenly as it goes: 33 over 2 threads is 17 + 16.
             let share = total / count + (index < total % count ? 1 : 0)
-            let core = try CurlClientCore(maxConnections: share, maxConnectionsPerHost: limits.maxConnectionsPerHost)
+            let core = try CurlClientCore(
+                maxConnections: share, maxConnectionsPerHost: limits.maxConnectionsPerHost, allowedNetworks: allowedNetworks,
+                resolve: resolve, connectHook: connectHook)
             let loop = CurlTransferLoop(core: core)
             let thread = Thread { loop.run() }
             // At most 15 characters: Linux drops longer thread names.

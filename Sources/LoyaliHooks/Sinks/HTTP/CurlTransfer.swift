@@ -39,6 +39,11 @@ final class CurlTransfer: @unchecked Sendable {
     private var headerBytes = 0
     /// The headers went past ``maxHeaderBytes`` and the transfer was stopped.
     private(set) var headersTooLarge = false
+    /// The transfer opened a connection of its own, to an address the guard allowed.
+    private(set) var openedConnection = false
+    /// Why the guard refused the first address it refused for this transfer, and how many it
+    /// refused in all.
+    private(set) var blocked: (message: String, count: Int)?
 
     /// Prepares `request` for libcurl, or throws `invalid_request` for a header that would corrupt
     /// the request (a line break, a bad name).
@@ -50,6 +55,47 @@ final class CurlTransfer: @unchecked Sendable {
         settings.headers = []
         settings.body = []
         self.request = settings
+    }
+
+    /// The guard for this transfer: the request's allowed blocks and the process's.
+    private func addressGuard(processAllowedNetworks: [IPNetwork]) -> AddressGuard {
+        AddressGuard(allowedNetworks: request.allowedNetworks, processAllowedNetworks: processAllowedNetworks)
+    }
+
+    /// Decides whether libcurl may open a connection to `address` (`nil`: not an IP address) for
+    /// this transfer: `true` when the guard allows it, else the refusal is recorded.
+    func admitConnection(to address: IPAddress?, processAllowedNetworks: [IPNetwork]) -> Bool {
+        if let address {
+            guard let range = addressGuard(processAllowedNetworks: processAllowedNetworks).refusal(of: address, host: destination.host) else {
+                openedConnection = true
+                return true
+            }
+            recordBlocked(AddressGuard.message(address: address, range: range, host: destination.host))
+        } else {
+            recordBlocked("refused to connect to \(destination.host): not an IPv4 or IPv6 address")
+        }
+        return false
+    }
+
+    /// Decides whether the request may be sent over the connection libcurl picked, whose peer is
+    /// `peer` (text): always for a connection this transfer opened, which was checked then; for a
+    /// kept-alive one, opened for an earlier request (perhaps another sink's, with other allowed
+    /// blocks), the guard is asked again. Cheap: one parse and a few compares per reuse.
+    func admitRequest(peer: UnsafePointer<CChar>?, processAllowedNetworks: [IPNetwork]) -> Bool {
+        if openedConnection { return true }
+        guard let peer, let address = IPAddress(cString: peer) else {
+            recordBlocked("refused to send over a kept-alive connection to \(destination.host): its address is unknown")
+            return false
+        }
+        guard let range = addressGuard(processAllowedNetworks: processAllowedNetworks).refusal(of: address, host: destination.host) else {
+            return true
+        }
+        recordBlocked(AddressGuard.message(address: address, range: range, host: destination.host, reused: true))
+        return false
+    }
+
+    private func recordBlocked(_ message: String) {
+        blocked = (blocked?.message ?? message, (blocked?.count ?? 0) + 1)
     }
 
     /// Marks the moment libcurl takes the transfer over.
@@ -98,7 +144,12 @@ final class CurlTransfer: @unchecked Sendable {
     /// The response to report for this transfer, given libcurl's result `code` and `handle`.
     func response(code: CURLcode, handle: CurlEasyHandle) -> HTTPResponse {
         let outcome: HTTPResponse.Outcome
-        if headersTooLarge {
+        if code != CURLE_OK, !openedConnection, let blocked {
+            // Every address was refused (or the kept-alive connection was): curl's own message
+            // ("Couldn't connect to server") would hide why.
+            let more = blocked.count > 1 ? " (\(Plural.count(blocked.count - 1, "other address")) of the host refused too)" : ""
+            outcome = .failure(HTTPTransportError(.blockedAddress, blocked.message + more))
+        } else if headersTooLarge {
             outcome = .failure(HTTPTransportError(
                 .tooLarge, "response headers exceed \(Self.maxHeaderBytes) bytes; the response was not read"))
         } else if code == CURLE_OK || (code == CURLE_WRITE_ERROR && truncated) {

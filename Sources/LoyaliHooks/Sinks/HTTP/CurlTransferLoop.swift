@@ -160,7 +160,8 @@ final class CurlTransferLoop: @unchecked Sendable {
     }
 
     private func makeHandle() -> CurlEasyHandle? {
-        guard let handle = CurlEasyHandle() else { return nil }
+        guard let handle = CurlEasyHandle(
+            processAllowedNetworks: core.allowedNetworks, resolve: core.resolve, connectHook: core.connectHook) else { return nil }
         handles.append(handle)
         return handle
     }

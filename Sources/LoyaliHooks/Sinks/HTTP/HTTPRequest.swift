@@ -19,6 +19,9 @@ public struct HTTPRequest: Sendable {
     public var caFile: String?
     /// Where `url` connects, when the caller has it parsed already; else it is parsed from `url`.
     public var destination: HTTPDestination?
+    /// Internal blocks this request may connect to beside the client's own (a sink's
+    /// `allow_networks`); see ``AddressGuard``.
+    public var allowedNetworks: [IPNetwork] = []
 
     /// A request with the sink defaults: a 10 s deadline, a 5 s connect deadline and a 64 KiB cap.
     public init(

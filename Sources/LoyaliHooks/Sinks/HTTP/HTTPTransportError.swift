@@ -19,6 +19,10 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
         case protocolViolation = "protocol"
         /// The request itself cannot be sent: a bad URL, scheme or header.
         case invalidRequest = "invalid_request"
+        /// The SSRF guard refused the address the host resolved to (or the literal address in
+        /// the URL): an internal one, not allowed by `allow_networks` or `--allow-network`.
+        /// Nothing was sent, and retrying cannot help.
+        case blockedAddress = "blocked_address"
         /// The client was shut down before the exchange finished.
         case cancelled
         /// Anything else libcurl reports.
