@@ -453,10 +453,21 @@ struct AddressGuardCLITests {
         #expect(receiver.requests.count == 3)
         #expect(receiver.requests.allSatisfy { $0.signed && $0.attempt == 1 })
 
+        // `test` (the "Test" button) refuses the same way, and takes --allow-network too.
+        let tested = try CLI.run(["test", "pipeline.yaml", "--event", "points.earned"], in: directory.url, environment: environment)
+        #expect(tested.status == 1)
+        #expect(tested.stdout.contains("blocked_address: refused to connect to hooks.localhost ("), "\(tested.stdout)")
+        let testedAllowed = try CLI.run(
+            ["test", "pipeline.yaml", "--event", "points.earned", "--allow-network", "127.0.0.1"], in: directory.url,
+            environment: environment)
+        #expect(testedAllowed.status == 0, "\(testedAllowed.stdout)")
+        #expect(receiver.requests.count == 4)
+        let requestCount = receiver.requests.count
+
         // So does the sink's allow_networks.
         let perSink = try Self.workspace(sink: sink.dropLast(2) + ", allow_networks: [127.0.0.1/32, \"::1\"] }")
         let viaSink = try CLI.run(["run", "pipeline.yaml", "--drain", "--state", state + "-sink"], in: perSink.url, environment: environment)
         #expect(viaSink.status == 0, "\(viaSink.stderr)")
-        #expect(receiver.requests.count == 6)
+        #expect(receiver.requests.count == requestCount + 3)
     }
 }

@@ -63,12 +63,17 @@ public struct AddressGuard: Sendable {
     /// The refused block `address` falls in, by itself or through the IPv4 address it carries;
     /// `nil` when it is in none (a public address).
     public static func refusedRange(of address: IPAddress) -> Range? {
-        if let range = refusedRanges.first(where: { $0.network.contains(address) }) { return range }
-        if let inner = address.embeddedIPv4 {
-            return refusedRanges.first { $0.network.contains(inner) }
+        // Scanned as plain blocks: a ``Range`` holds a string, and copying one per candidate
+        // costs more than the compares. It is only copied for the answer.
+        if let index = refusedNetworks.firstIndex(where: { $0.contains(address) }) { return refusedRanges[index] }
+        if let inner = address.embeddedIPv4, let index = refusedNetworks.firstIndex(where: { $0.contains(inner) }) {
+            return refusedRanges[index]
         }
         return nil
     }
+
+    /// ``refusedRanges``' blocks, in the same order.
+    private static let refusedNetworks = refusedRanges.map(\.network)
 
     /// Whether a URL host is literally a loopback address or `localhost`: only then may its
     /// connections go to loopback. `host` is as ``WebhookURL`` keeps it (lower case, no brackets).

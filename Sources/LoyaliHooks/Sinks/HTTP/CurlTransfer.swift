@@ -41,6 +41,9 @@ final class CurlTransfer: @unchecked Sendable {
     private(set) var headersTooLarge = false
     /// The transfer opened a connection of its own, to an address the guard allowed.
     private(set) var openedConnection = false
+    /// Whether a kept-alive connection must pass the guard again before this request uses it:
+    /// set by the loop when its destination has seen requests with other allowed blocks.
+    var checksReusedConnection = true
     /// Why the guard refused the first address it refused for this transfer, and how many it
     /// refused in all.
     private(set) var blocked: (message: String, count: Int)?
@@ -80,9 +83,10 @@ final class CurlTransfer: @unchecked Sendable {
     /// Decides whether the request may be sent over the connection libcurl picked, whose peer is
     /// `peer` (text): always for a connection this transfer opened, which was checked then; for a
     /// kept-alive one, opened for an earlier request (perhaps another sink's, with other allowed
-    /// blocks), the guard is asked again. Cheap: one parse and a few compares per reuse.
+    /// blocks), the guard is asked again, unless every request to the destination so far had the
+    /// same blocks (``checksReusedConnection``). One parse and a few compares when it is asked.
     func admitRequest(peer: UnsafePointer<CChar>?, processAllowedNetworks: [IPNetwork]) -> Bool {
-        if openedConnection { return true }
+        if openedConnection || !checksReusedConnection { return true }
         guard let peer, let address = IPAddress(cString: peer) else {
             recordBlocked("refused to send over a kept-alive connection to \(destination.host): its address is unknown")
             return false

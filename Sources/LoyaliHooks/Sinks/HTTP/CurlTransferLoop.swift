@@ -91,6 +91,7 @@ final class CurlTransferLoop: @unchecked Sendable {
                 destinationIndex[transfer.destination] = index
             }
             transfer.destinationIndex = index
+            transfer.checksReusedConnection = destinations[index].notePolicy(transfer.request.allowedNetworks)
             destinations[index].waiting.append(transfer)
             markReadyIfRunnable(index)
         }
@@ -218,4 +219,23 @@ private struct DestinationQueue {
     var running = 0
     /// Whether it is in the loop's turn order now.
     var isReady = false
+    /// The allowed blocks (``HTTPRequest/allowedNetworks``) of the destination's first request.
+    private var firstPolicy: [IPNetwork]?
+    /// Requests with other allowed blocks have come since: from then on the guard checks every
+    /// kept-alive connection again before a request uses it, since it may have been opened
+    /// under more permissive blocks. Until then (one sink per host, or sinks alike) every
+    /// connection was checked under the very blocks of the request reusing it.
+    private var mixedPolicies = false
+
+    /// Records a request's allowed blocks; returns whether its reuse of a kept-alive connection
+    /// must be checked again.
+    mutating func notePolicy(_ allowedNetworks: [IPNetwork]) -> Bool {
+        guard let firstPolicy else {
+            firstPolicy = allowedNetworks
+            return false
+        }
+        // Usually the same array, shared by every request of a sink: compared by identity first.
+        if !mixedPolicies && allowedNetworks != firstPolicy { mixedPolicies = true }
+        return mixedPolicies
+    }
 }
