@@ -20,6 +20,7 @@ enum Commands {
         Command(name: "deliveries", summary: "the delivery log, or one delivery's attempt timeline", usage: DeliveriesCommand.usage, run: DeliveriesCommand.run),
         Command(name: "resend", summary: "queue fresh attempts for deliveries (same id, new signature)", usage: ResendCommand.usage, run: ResendCommand.run),
         Command(name: "stats", summary: "delivery health per pipeline and sink", usage: StatsCommand.usage, run: StatsCommand.run),
+        Command(name: "sinks", summary: "sink health: healthy, paused or disabled; enable or disable one", usage: SinksCommand.usage, run: SinksCommand.run),
         Command(name: "store", summary: "the state store: engine, schema version, deliveries by status", usage: StoreCommand.usage, run: StoreCommand.run),
         Command(name: "test", summary: "send a sample event through a pipeline now", usage: TestCommand.usage, run: TestCommand.run),
         Command(name: "listen", summary: "receive webhooks locally, verify and show them", usage: ListenCommand.usage, run: ListenCommand.run),

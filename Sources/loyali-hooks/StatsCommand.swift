@@ -10,7 +10,10 @@ enum StatsCommand {
         latency p50/p95/p99 (healthy < 500 ms), retry rate (healthy < 5%) and failed deliveries
         (healthy 0), each marked ✅ or ❌. Success rate and failed are judged on settled deliveries:
         while some are pending or in flight, a good figure is marked ⏳ (not final), never ✅.
-        --json gives the same figures, with healthy flags null where the mark is ⏳ or '-'.
+        STATE is the sink's health: healthy, paused until T (its endpoint kept failing: deliveries
+        wait and a probe goes out at T) or disabled since T (see 'loyali-hooks sinks').
+        --json gives the same figures, with healthy flags null where the mark is ⏳ or '-', and the
+        state under "state".
 
         EXAMPLE:
           loyali-hooks stats --since 1h
@@ -21,8 +24,9 @@ enum StatsCommand {
         let since = try StateOptions.since(args, nowMs: Terminal.now * 1000) ?? (Terminal.now - 86_400) * 1000
         let store = try StateOptions.openExistingStore(args, readOnly: true)
         let rows = try StateOptions.attempt { try store.stats(sinceMs: since) }
+        let states = try StateOptions.attempt { try store.sinkStates() }
         if args.has("--json") {
-            for row in rows { Terminal.out(JSONValue.object(json(row)).serializedString) }
+            for row in rows { Terminal.out(JSONValue.object(DeliveryJSON.stats(row, state: states.first(pipeline: row.pipeline, sink: row.sink))).serializedString) }
             return
         }
         guard !rows.isEmpty else {
@@ -31,7 +35,7 @@ enum StatsCommand {
         }
         Terminal.out(
             "PIPELINE/SINK".padding(28) + "DELIVERIES".padding(12) + "PENDING".padding(9) + "IN FLIGHT".padding(11)
-                + "SUCCESS".padding(12) + "P50".padding(11) + "P95".padding(11) + "P99".padding(11) + "RETRY RATE".padding(13) + "FAILED")
+                + "SUCCESS".padding(12) + "P50".padding(11) + "P95".padding(11) + "P99".padding(11) + "RETRY RATE".padding(13) + "FAILED".padding(10) + "STATE")
         var unsettled = 0
         for row in rows {
             let health = Health(row)
@@ -44,7 +48,8 @@ enum StatsCommand {
                     + cell(row.latencyP95Ms.map { "\($0)ms" }, health.latency(row.latencyP95Ms)).padding(11)
                     + cell(row.latencyP99Ms.map { "\($0)ms" }, health.latency(row.latencyP99Ms)).padding(11)
                     + cell(row.retryRate.map(percent), health.retryRate).padding(13)
-                    + cell(String(row.failed), health.failed))
+                    + cell(String(row.failed), health.failed).padding(10)
+                    + (states.first(pipeline: row.pipeline, sink: row.sink)?.summary ?? "healthy"))
         }
         if unsettled > 0 {
             Terminal.out("⏳ not final: \(Plural.count(unsettled, "delivery", "deliveries")) still pending or in flight")

@@ -198,6 +198,44 @@ struct DurableCLITests {
         #expect(up.requests.allSatisfy { $0.attempt == 3 && $0.signed })
     }
 
+    @Test("a dead endpoint pauses its sink; sinks list, disable and enable show and change it, and stats shows the state")
+    func sinksPauseDisableEnable() throws {
+        let directory = try Self.workspace(sink: """
+              hook: { type: http, url: "http://127.0.0.1:${PORT}/hook", max_in_flight: 1, pause: { after: 2, probe: 1h } }
+            """)
+        let down = try VerifyingReceiver(secret: Self.secret, status: 500, directory: directory.url)
+        let state = directory.url.appendingPathComponent("state").path
+        let run = try CLI.run(
+            ["run", "pipeline.yaml", "--drain", "--state", state], in: directory.url,
+            environment: ["DURABLE_SECRET": Self.secret, "PORT": String(down.port)])
+        // Paused after two failures: the third delivery waits, neither attempted nor failed.
+        #expect(down.requests.count == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("sink paused"))
+        let list = try Self.run(["sinks", "--json"], in: directory)
+        #expect(list.status == 0, "\(list.stderr)")
+        let row = try #require(try JSONParser.parse(list.stdout).arrayValue?.first?.objectValue)
+        #expect(row["state"] == .string("paused"))
+        #expect(row["consecutive_failures"] == .number(JSONNumber(2)))
+        #expect(row["paused_until"] != .null)
+        #expect(try Self.run(["sinks"], in: directory).stdout.contains("durable/hook"))
+
+        let disable = try Self.run(["sinks", "disable", "durable/hook"], in: directory)
+        #expect(disable.status == 0, "\(disable.stderr)")
+        #expect(disable.stdout.contains("-> disabled since"))
+        #expect(try Self.run(["sinks", "disable", "durable/hook"], in: directory).stdout.contains("disabled already"))
+        let stats = try Self.run(["stats", "--json"], in: directory)
+        let statsRow = try JSONParser.parse(stats.stdoutLines[0]).objectValue
+        #expect(statsRow?["state"]?.objectValue?["state"] == .string("disabled"))
+        #expect(try Self.run(["stats"], in: directory).stdout.contains("disabled since"))
+
+        let enable = try Self.run(["sinks", "enable", "durable/hook"], in: directory)
+        #expect(enable.status == 0, "\(enable.stderr)")
+        #expect(enable.stdout.contains("-> healthy"))
+        #expect(try Self.run(["sinks", "enable", "durable/nope"], in: directory).status == 2, "an unknown sink is a usage error")
+        #expect(try Self.run(["sinks", "enable", "hook"], in: directory).status == 2)
+        #expect(try Self.run(["sinks", "restart", "durable/hook"], in: directory).status == 2)
+    }
+
     @Test("file sink: deliveries, stats and a manual resend")
     func logStatsAndResend() throws {
         let directory = try Self.workspace(sink: "  audit: { type: file, path: out/audit.jsonl }")
@@ -254,7 +292,8 @@ struct DurableCLITests {
         let row = try #require(text.stdoutLines.dropFirst().first)
         #expect(row.split(separator: " ", omittingEmptySubsequences: true).prefix(4) == ["p/hook", "6", "2", "1"])
         #expect(row.contains("100.0% ⏳"), "\(row)")
-        #expect(row.hasSuffix("0 ⏳"), "\(row)")
+        // FAILED, then the sink's STATE.
+        #expect(row.hasSuffix("healthy") && row.dropLast("healthy".count).trimmingCharacters(in: .whitespaces).hasSuffix("0 ⏳"), "\(row)")
         #expect(!row.contains("100.0% ✅"))
         #expect(text.stdout.contains("3 deliveries still pending or in flight"))
 

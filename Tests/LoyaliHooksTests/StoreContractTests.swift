@@ -431,6 +431,64 @@ struct StoreContractTests {
 
     // MARK: Schema
 
+    // MARK: Sink health
+
+    @Test("sink states: compare-and-set by version, one winner among nodes, kept for every node", arguments: StoreEngineFixture.all)
+    func sinkStatesCompareAndSet(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let other = try scope.open(node: "node-b")
+        #expect(try store.sinkStates().isEmpty)
+        #expect(try store.sinkState(pipeline: "fulfillment", sink: "warehouse").status == .healthy)
+        var paused = SinkState(
+            pipeline: "fulfillment", sink: "warehouse", status: .paused, frozenSinceMs: 5_000, changedAtMs: 5_000,
+            nextProbeMs: 35_000, probeIntervalMs: 30_000, consecutiveFailures: 10, failingSinceMs: 1_000, reason: "10 failed")
+        let first = try store.writeSinkState(paused, expectedVersion: 0, nowMs: 5_000)
+        #expect(first.written && first.current.version == 1)
+        // Another node making the same transition from the same version loses and reads the winner.
+        paused.reason = "node b"
+        let lost = try other.writeSinkState(paused, expectedVersion: 0, nowMs: 5_001)
+        #expect(!lost.written)
+        #expect(lost.current.reason == "10 failed" && lost.current.version == 1)
+        let read = try other.sinkStates()
+        #expect(read.count == 1)
+        #expect(read.first?.status == .paused && read.first?.nextProbeMs == 35_000 && read.first?.consecutiveFailures == 10)
+        #expect(read.first?.failingSinceMs == 1_000 && read.first?.announced == true)
+        // Disabling by hand goes through whatever version is stored; enabling again too.
+        let (before, after) = try other.setSinkEnabled(pipeline: "fulfillment", sink: "warehouse", enabled: false, nowMs: 6_000, by: "test")
+        #expect(before.status == .paused && after.status == .disabled && after.version == 2 && !after.announced)
+        #expect(after.frozenSinceMs == 5_000, "still frozen since the pause")
+        #expect(try store.setSinkEnabled(pipeline: "fulfillment", sink: "warehouse", enabled: false, nowMs: 7_000, by: "test").after.version == 2)
+        let enabled = try store.setSinkEnabled(pipeline: "fulfillment", sink: "warehouse", enabled: true, nowMs: 8_000, by: "test").after
+        #expect(enabled.status == .healthy && enabled.consecutiveFailures == 0 && enabled.version == 3)
+    }
+
+    @Test("sink states: back to healthy moves waiting due times on by the time frozen, and nothing else", arguments: StoreEngineFixture.all)
+    func sinkResumeFreezesSchedules(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let otherSink = (pipeline: "fulfillment", sink: "crm")
+        // At 1000: one due at once, one due in a minute, and another sink's due in a minute.
+        try store.enqueue(
+            [Rows.delivery(1), Rows.delivery(2, schedule: [60_000]), Rows.delivery(3, sink: otherSink, schedule: [60_000])],
+            checkpoint: nil, nowMs: 1_000)
+        let paused = SinkState(pipeline: "fulfillment", sink: "warehouse", status: .paused, frozenSinceMs: 1_000, changedAtMs: 1_000)
+        #expect(try store.writeSinkState(paused, expectedVersion: 0, nowMs: 1_000).written)
+        // Made during the pause: due when made, not moved.
+        try store.enqueue([Rows.delivery(4, createdAtMs: 30_000)], checkpoint: nil, nowMs: 30_000)
+        var healthy = SinkState(pipeline: "fulfillment", sink: "warehouse", changedAtMs: 101_000)
+        healthy.reason = "a probe succeeded"
+        #expect(try store.writeSinkState(healthy, expectedVersion: 1, nowMs: 101_000).written)
+        let due = Dictionary(uniqueKeysWithValues: try store.list(DeliveryQuery(limit: 10)).map { ($0.eventID, $0.nextAttemptMs) })
+        #expect(due["evt_1"] == 1_000, "due at the pause: due at the resume")
+        #expect(due["evt_2"] == 161_000, "due a minute after the pause: a minute after the resume")
+        #expect(due["evt_3"] == 61_000, "another sink's schedule is its own")
+        #expect(due["evt_4"] == 30_000)
+        // A write that is not a resume moves nothing.
+        #expect(try store.writeSinkState(healthy, expectedVersion: 2, nowMs: 500_000).written)
+        #expect(try store.detail(id: Rows.delivery(2).id)?.0.nextAttemptMs == 161_000)
+    }
+
     @Test("schema: created on first use at this build's version; a newer one is refused", arguments: StoreEngineFixture.all)
     func schema(engine: StoreEngineFixture) throws {
         let scope = try engine.makeScope()

@@ -37,6 +37,8 @@ public struct ConfigKey: Sendable {
         case any
         /// A mapping with exactly these keys.
         case mapping([ConfigKey])
+        /// `true`, `false`, or a mapping with exactly these keys (`pause:`).
+        case switchedMapping([ConfigKey])
         /// A structure described elsewhere in the schema (`source`, `sink`, `steps`, …).
         case reference(String)
     }
@@ -104,5 +106,19 @@ public enum PipelineKeys {
     public static let sinkCommon: [ConfigKey] = [
         ConfigKey("type", .reference("sinkType"), required: true, "The sink type."),
         ConfigKey("retry", .mapping(retry), "How failed attempts are retried."),
+        ConfigKey(
+            "pause", .switchedMapping(pause),
+            "When a failing sink is paused (its deliveries wait, probed at growing intervals) and disabled; false turns it off (default: after 10 consecutive failures, disabled after 5d)."),
+    ]
+
+    /// A sink's `pause:`.
+    public static let pause: [ConfigKey] = [
+        ConfigKey("after", .integer(0...1_000_000), "Consecutive failed attempts that pause the sink (default 10; 0: never on a count)."),
+        ConfigKey("failure_rate", .percentage, "A share of failed attempts within 'window' that pauses the sink, e.g. 50% (default: off)."),
+        ConfigKey("window", .duration(maximum: .seconds(86_400)), "The window failure_rate is measured over (default 5m)."),
+        ConfigKey("min_attempts", .integer(1...1_000_000), "Attempts the window must hold before failure_rate counts (default 20)."),
+        ConfigKey("probe", .duration(maximum: .seconds(86_400)), "The wait before the first probe of a paused sink; each failed probe doubles it (default 30s)."),
+        ConfigKey("probe_max", .duration(maximum: .seconds(86_400)), "The longest wait between probes (default 30m)."),
+        ConfigKey("disable_after", .duration(maximum: .maximumRetryDelay), "Failing this long without a success disables the sink until it is enabled again (default 5d; 0s: never)."),
     ]
 }

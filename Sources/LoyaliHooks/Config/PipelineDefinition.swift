@@ -26,6 +26,8 @@ public struct SinkDefinition: Sendable {
     public let sink: any Sink
     /// How failed attempts are retried.
     public let retry: RetryPolicy
+    /// When the sink is paused and disabled (`pause:`); `nil` when `pause: false`.
+    public var pause: PausePolicy? = .standard
 }
 
 /// A pipeline's `sign:` settings after secrets are resolved.

@@ -341,18 +341,20 @@ public struct PipelineLoader: Sendable {
                 }
                 // Whatever type was meant (`htp`), a key that no sink type accepts (`retyr`) is a
                 // mistake too, and `retry` reads the same for every type.
-                let known = ["type", "retry"] + Set(registry.sinks.values.flatMap(\.keys)).sorted()
+                let known = PipelineKeys.sinkCommon.names + Set(registry.sinks.values.flatMap(\.keys)).sorted()
                 reader.checkKeys(of: options, allowedKeys: known, in: "sink '\(entry.key)'")
                 _ = reader.retryPolicy(options["retry"])
+                _ = reader.pausePolicy(options["pause"])
                 continue
             }
             guard let checked = reader.mapping(entry.value, allowedKeys: PipelineKeys.sinkCommon.names + factory.keys, in: "\(kind) sink '\(entry.key)'", nameNode: entry.keyNode)
             else { continue }
             // Both are read even when one fails, so every mistake in the sink is reported.
             let retry = reader.retryPolicy(checked["retry"])
+            let pause = reader.pausePolicy(checked["pause"])
             let sink = factory.make(entry.key, checked, reader)
-            guard let retry, let sink else { continue }
-            sinks.append(SinkDefinition(name: entry.key, sink: sink, retry: retry))
+            guard let retry, let pause, let sink else { continue }
+            sinks.append(SinkDefinition(name: entry.key, sink: sink, retry: retry, pause: pause))
         }
         return sinks.count == mapping.entries.count ? sinks : nil
     }

@@ -220,6 +220,8 @@ public enum PipelineSchema {
             object = JSONObject()
         case .mapping(let keys):
             object = closed(keys)
+        case .switchedMapping(let keys):
+            object = JSONObject(["anyOf": .array([.object(withVariables(JSONObject(["type": .string("boolean")]))), .object(closed(keys))])])
         case .reference(let name):
             object = JSONObject(["$ref": .string("#/$defs/\(name)")])
         }

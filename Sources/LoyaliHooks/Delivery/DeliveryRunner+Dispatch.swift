@@ -15,7 +15,7 @@ extension DeliveryRunner {
         var interrupted: [AttemptRecord] = []
     }
 
-    func dispatchLoop() -> Leftovers {
+    func dispatchLoop(sinkStates: [SinkState] = []) -> Leftovers {
         var lanes: [SinkLane] = []
         // Lanes of pipelines swapped by a reconfiguration, still finishing their deliveries.
         var retiringLanes = Set<Int>()
@@ -28,27 +28,48 @@ extension DeliveryRunner {
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
+        // Each sink's circuit breaker, shared by its lanes (see SinkCircuit).
+        let board = CircuitBoard()
+        for (index, lane) in lanes.enumerated() { board.attach(lane, index: index) }
+        for stored in sinkStates {
+            guard let circuit = board.circuit(pipeline: stored.pipeline, sink: stored.sink) else { continue }
+            circuit.adopt(stored)
+            if circuit.needsWrite { board.noteChanged(circuit, statusChanged: circuit.hasUnannounced) }
+            if circuit.isHolding {
+                for index in board.lanes(pipeline: stored.pipeline, sink: stored.sink) { handOff.close(index) }
+            }
+        }
         // Every lane asks the store once at the start: a previous run may have left work.
         scheduler.markAllReady()
         while true {
             syncLanes(&lanes, retiring: &retiringLanes, seenVersion: &layoutSeen, scheduler: scheduler)
-            storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler))
+            while board.attachedCount < lanes.count { board.attach(lanes[board.attachedCount], index: board.attachedCount) }
+            let circuits = CircuitContext(lanes: lanes, board: board, storeWorker: storeWorker, scheduler: scheduler)
+            storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits))
             let now = clock.nowMs()
+            takeSinkStateResults(circuits, nowMs: now)
             for result in storeWorker.takeResults() {
                 let lane = lanes[result.lane]
                 let bytes = result.claimed.reduce(0) { $0 + $1.footprint }
                 scheduler.claimAnswered(reserved: lane.claimReserve, count: result.claimed.count, bytes: bytes)
                 lane.take(result, nowMs: now)
-                // Nothing due in the store: fresh deliveries may skip it again.
-                if result.claimed.isEmpty { handOff.reopen(result.lane) }
+                // Nothing due in the store: fresh deliveries may skip it again (not while the
+                // sink is held back: they wait in the store).
+                if result.claimed.isEmpty, !lane.circuit.isHolding { handOff.reopen(result.lane) }
                 scheduler.markReady(result.lane)
             }
             for lane in handOff.takeFed() { scheduler.markReady(lane) }
+            var refreshing = false
             if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
                 for lane in lanes { lane.invalidateDueTime() }
                 scheduler.markAllReady()
                 lastRefresh = now
+                refreshing = true
+                // Another node, `sinks enable` or the admin API may have changed a sink's health.
+                storeWorker.readSinkStates()
             }
+            // Written before any claim asked for below: a resumed sink's due times move first.
+            for write in board.takeWrites(nowMs: now, refreshing: refreshing) { storeWorker.writeSinkState(write) }
             for index in storedLanes.withLock({ stored -> Set<Int> in
                 defer { stored.removeAll() }
                 return stored
@@ -60,7 +81,7 @@ extension DeliveryRunner {
             if stopRequested.load(ordering: .relaxed) {
                 if stopDeadline == nil { stopDeadline = now.saturatingAdd(options.grace.totalMilliseconds) }
                 if scheduler.inFlight == 0 || now >= stopDeadline! {
-                    return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler)
+                    return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler, board: board)
                 }
             } else {
                 let ingestDone = ingestFinished.load(ordering: .acquiring)
@@ -78,10 +99,10 @@ extension DeliveryRunner {
                     lanes.allSatisfy(\.isIdle)
                 {
                     switch mode {
-                    case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon }):
-                        return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler)
-                    case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue }):
-                        return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler)
+                    case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon || $0.isHeldBack }):
+                        return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler, board: board)
+                    case .drain where lanes.allSatisfy({ $0.nextDueMs == SinkLane.nothingDue || $0.isHeldBack }):
+                        return leftovers(lanes, storeWorker: storeWorker, scheduler: scheduler, board: board)
                     default:
                         break
                     }
@@ -98,9 +119,15 @@ extension DeliveryRunner {
     /// Ends the loop: judges what finished, writes it and every claim still with the store
     /// thread, then gathers what is left in flight (see ``Leftovers``). The store calls that put
     /// those rows back happen in `run()`, once ingest has stopped handing deliveries over too.
-    private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker, scheduler: LaneScheduler) -> Leftovers {
-        storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler))
+    private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker, scheduler: LaneScheduler, board: CircuitBoard) -> Leftovers {
+        let circuits = CircuitContext(lanes: lanes, board: board, storeWorker: storeWorker, scheduler: scheduler)
+        storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits))
+        // Sink health changes and failure counts are stored before the end, and announced.
+        for write in board.takeWrites(nowMs: clock.nowMs(), refreshing: true) { storeWorker.writeSinkState(write) }
         storeWorker.finish()
+        for (write, written, _) in storeWorker.takeSinkStateResults().writes where written {
+            if let change = write.announce { announce(change) }
+        }
         var leftovers = Leftovers()
         for result in storeWorker.takeResults() { leftovers.unstarted += result.claimed.map(\.id) }
         let now = clock.nowMs()
@@ -126,11 +153,24 @@ extension DeliveryRunner {
         _ lane: SinkLane, index: Int, nowMs: Int64, armsTimer: Bool, storeWorker: StoreWorker, scheduler: LaneScheduler
     ) {
         guard !lane.finished else { return }
+        let gate = lane.circuit.gate(nowMs: nowMs)
+        if case .closed(let untilMs) = gate {
+            // Paused or disabled: nothing starts. Deliveries a claim brought meanwhile go back.
+            if lane.hasClaimed {
+                let back = lane.takeUnstarted()
+                scheduler.released(bytes: back.reduce(0) { $0 + $1.footprint })
+                storeWorker.release(back.map(\.id))
+            }
+            if armsTimer, let untilMs { scheduler.arm(index, atMs: untilMs) }
+            return
+        }
+        // A paused sink's probe: one attempt of the next due delivery.
+        let slots = gate == .probe ? 1 : lane.maxInFlight
         var batch: [(ClaimedDelivery, DeliveryRequest)] = []
         defer {
             if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
             // Claimed a batch ahead, so the next one is there before the lane needs it.
-            let limit = scheduler.claimLimit(lane: index)
+            let limit = gate == .probe ? 1 : scheduler.claimLimit(lane: index)
             if !lane.claimPending, lane.claimedCount <= limit / 2, (lane.nextDueMs ?? .min) <= nowMs,
                 let reserved = scheduler.reserveClaim(lane: index, limit: limit, holdsNone: !lane.hasClaimed)
             {
@@ -142,10 +182,10 @@ extension DeliveryRunner {
                 scheduler.arm(index, atMs: due)
             }
         }
-        while lane.inFlight < lane.maxInFlight {
+        while lane.inFlight < slots, lane.circuit.gate(nowMs: nowMs) != .closed(untilMs: nil) {
             // Claimed deliveries (retries, backlog) first, then fresh ones handed over by ingest.
             if !lane.hasClaimed {
-                let fresh = handOff.take(index, limit: lane.maxInFlight - lane.inFlight)
+                let fresh = handOff.take(index, limit: slots - lane.inFlight)
                 if fresh.isEmpty { return }
                 scheduler.held(bytes: fresh.reduce(0) { $0 + $1.footprint })
                 lane.append(fresh)
@@ -178,6 +218,7 @@ extension DeliveryRunner {
                 for: lane.sink, deliveryID: delivery.id, eventID: delivery.eventID, eventType: delivery.eventType,
                 body: body, attempt: delivery.attempt, timestamp: nowMs / 1000)
             lane.started[delivery.id] = (delivery, nowMs)
+            if gate == .probe { lane.circuit.probeStarted(delivery.id) }
             if let concurrent = lane.concurrent {
                 let startedAt = nowMs
                 concurrent.send(request) { [self] result in
@@ -264,7 +305,7 @@ extension DeliveryRunner {
 
     /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to
     /// write.
-    private func judgeCompletions(lanes: [SinkLane], scheduler: LaneScheduler) -> [AttemptRecord] {
+    private func judgeCompletions(lanes: [SinkLane], scheduler: LaneScheduler, circuits: CircuitContext?) -> [AttemptRecord] {
         let finished = completions.withLock { pending -> [Completion] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
@@ -283,7 +324,12 @@ extension DeliveryRunner {
             let delivery = completion.delivery
             lane.started[delivery.id] = nil
             let attemptInRound = delivery.attempt - delivery.scheduleOffset
-            let outcome = lane.decision(for: delivery).outcome(for: completion.result, attemptInRound: attemptInRound, nowMs: now)
+            var outcome = lane.decision(for: delivery).outcome(for: completion.result, attemptInRound: attemptInRound, nowMs: now)
+            if let circuits {
+                let wasHolding = lane.circuit.isHolding
+                outcome = judgeForCircuit(completion, lane: lane, outcome: outcome, nowMs: now, board: circuits.board)
+                if wasHolding != lane.circuit.isHolding { circuitChanged(lane.circuit, circuits) }
+            }
             var record = AttemptRecord(
                 deliveryID: delivery.id, attempt: delivery.attempt, startedAtMs: completion.startedAtMs,
                 durationMs: max(0, completion.finishedAtMs - completion.startedAtMs), httpStatus: nil, errorClass: nil, errorMessage: nil,

@@ -347,8 +347,17 @@ public final class DeliveryRunner: @unchecked Sendable {
         }
         let dispatcherDone = Wakeup()
         let leftovers = Mutex(Leftovers())
+        // Paused and disabled sinks stay so across a restart: the dispatcher starts from the
+        // stored states.
+        let sinkStates: [SinkState]
+        do {
+            sinkStates = try store.sinkStates()
+        } catch {
+            logger.log(.warn, "reading sink health states failed; every sink starts healthy until the next refresh", ["error": "\(error)"])
+            sinkStates = []
+        }
         let finished = Thread { [self] in
-            let left = dispatchLoop()
+            let left = dispatchLoop(sinkStates: sinkStates)
             leftovers.withLock { $0 = left }
             dispatcherDone.signal()
         }

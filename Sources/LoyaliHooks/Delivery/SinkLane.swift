@@ -40,12 +40,15 @@ final class SinkLane {
     let queue: DispatchQueue?
     /// The sink as a ``ConcurrentSink`` (HTTP, plugin sinks), cast once rather than per attempt.
     let concurrent: (any ConcurrentSink)?
+    /// The sink's circuit breaker, shared by every lane of the sink (see ``CircuitBoard``).
+    var circuit: SinkCircuit
 
     init(pipeline: PipelineDefinition, sink: SinkDefinition) {
         self.pipeline = pipeline
         self.sink = sink
         self.planner = DeliveryPlanner(pipeline: pipeline)
         concurrent = sink.sink as? any ConcurrentSink
+        circuit = SinkCircuit(pipeline: pipeline.name, sink: sink.name, policy: sink.pause)
         if let concurrent {
             maxInFlight = concurrent.maxInFlight
             queue = nil
@@ -65,6 +68,10 @@ final class SinkLane {
     /// Claimed deliveries not started yet.
     var claimedCount: Int { claimed.count - claimedHead }
     var isIdle: Bool { inFlight == 0 && !hasClaimed && !claimPending }
+    /// Whether its sink is paused or disabled with nothing of its own in flight, so a run that
+    /// drains or runs once need not wait for it: its deliveries wait for the next probe, or for
+    /// someone to enable it.
+    var isHeldBack: Bool { circuit.isHolding && inFlight == 0 && !claimPending }
 
     /// Notes a retry falling due at `atMs`.
     func scheduleRetry(atMs: Int64) {

@@ -33,16 +33,39 @@ final class StoreWorker: @unchecked Sendable {
         var nextDueMs: Int64?
     }
 
+    /// A sink state to write with a compare-and-set (see ``SinkCircuit``).
+    struct SinkStateWrite: Sendable {
+        var state: SinkState
+        var expectedVersion: Int64
+        var nowMs: Int64
+        /// What to tell the observers if the write wins.
+        var announce: SinkStateChange?
+    }
+
+    /// The store's answers about sink states.
+    struct SinkStateResults: Sendable {
+        /// Writes answered: whether each was written, the state stored now, and the write.
+        var writes: [(write: SinkStateWrite, written: Bool, current: SinkState)] = []
+        /// Every stored state, when a read was asked for.
+        var read: [SinkState]?
+    }
+
     private struct Inbox {
         var records: [AttemptRecord] = []
         var claims: [ClaimRequest] = []
+        var releases: [String] = []
+        var stateWrites: [SinkStateWrite] = []
+        var readsStates = false
         var finishing = false
 
-        var isEmpty: Bool { records.isEmpty && claims.isEmpty }
+        var isEmpty: Bool { records.isEmpty && claims.isEmpty && releases.isEmpty && stateWrites.isEmpty && !readsStates }
 
         mutating func merge(_ other: Inbox) {
             records += other.records
             claims += other.claims
+            releases += other.releases
+            stateWrites += other.stateWrites
+            readsStates = readsStates || other.readsStates
             finishing = finishing || other.finishing
         }
     }
@@ -60,6 +83,7 @@ final class StoreWorker: @unchecked Sendable {
     private let leases: LeaseKeeper?
     private let inbox = Mutex(Inbox())
     private let results = Mutex<[ClaimResult]>([])
+    private let stateResults = Mutex(SinkStateResults())
     /// Wakes this worker's thread for new work.
     private let work = Wakeup()
     /// Signalled when the thread has ended.
@@ -106,6 +130,35 @@ final class StoreWorker: @unchecked Sendable {
     func claim(_ request: ClaimRequest) {
         inbox.withLock { $0.claims.append(request) }
         work.signal()
+    }
+
+    /// Puts claimed deliveries that will not be started (their sink was paused) back in the
+    /// queue, due as they were, after the attempts handed over before.
+    func release(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        inbox.withLock { $0.releases += ids }
+        work.signal()
+    }
+
+    /// Asks for a sink state write; written after the attempts handed over before it and before
+    /// any claim asked for after it. The answer comes back through ``takeSinkStateResults()``.
+    func writeSinkState(_ write: SinkStateWrite) {
+        inbox.withLock { $0.stateWrites.append(write) }
+        work.signal()
+    }
+
+    /// Asks for every stored sink state (another node or the CLI may have changed one).
+    func readSinkStates() {
+        inbox.withLock { $0.readsStates = true }
+        work.signal()
+    }
+
+    /// The sink state answers that have arrived since the last call.
+    func takeSinkStateResults() -> SinkStateResults {
+        stateResults.withLock { results in
+            defer { results = SinkStateResults() }
+            return results
+        }
     }
 
     /// The claim results that have arrived since the last call.
@@ -171,6 +224,46 @@ final class StoreWorker: @unchecked Sendable {
                     unwritten = []
                 }
             }
+            if !taken.releases.isEmpty {
+                do {
+                    try store.release(ids: taken.releases)
+                    leases?.drop(taken.releases)
+                } catch {
+                    // They stay in flight under this node; a restart (or another node once the
+                    // lease runs out) puts them back.
+                    logger.log(.error, "putting the deliveries of a paused sink back in the queue failed", ["error": "\(error)"])
+                }
+            }
+            if !taken.stateWrites.isEmpty || taken.readsStates {
+                var answers = SinkStateResults()
+                for write in taken.stateWrites {
+                    do {
+                        let (written, current) = try store.writeSinkState(write.state, expectedVersion: write.expectedVersion, nowMs: write.nowMs)
+                        answers.writes.append((write, written, current))
+                    } catch {
+                        logger.log(.error, "storing a sink's health failed; trying again", [
+                            "sink": "\(write.state.pipeline)/\(write.state.sink)", "error": "\(error)",
+                        ])
+                        // Answered as lost against the state it was based on: the circuit keeps
+                        // its view and writes it again at its next change or refresh.
+                        var based = write.state
+                        based.version = write.expectedVersion
+                        answers.writes.append((write, false, based))
+                    }
+                }
+                if taken.readsStates {
+                    do {
+                        answers.read = try store.sinkStates()
+                    } catch {
+                        logger.log(.warn, "reading sink health states failed", ["error": "\(error)"])
+                    }
+                }
+                stateResults.withLock { results in
+                    results.writes += answers.writes
+                    if let read = answers.read { results.read = read }
+                }
+                resultsReady.signal()
+            }
             if !taken.claims.isEmpty {
                 let served = taken.claims.map(serve)
                 results.withLock { $0.append(contentsOf: served) }
@@ -184,6 +277,9 @@ final class StoreWorker: @unchecked Sendable {
             defer {
                 inbox.records.removeAll(keepingCapacity: true)
                 inbox.claims.removeAll(keepingCapacity: true)
+                inbox.releases.removeAll()
+                inbox.stateWrites.removeAll()
+                inbox.readsStates = false
             }
             return inbox
         }

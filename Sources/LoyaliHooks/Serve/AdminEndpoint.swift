@@ -14,6 +14,8 @@ import Foundation
 /// | POST | `/api/deliveries/{id}/resend` | `resend ID` |
 /// | POST | `/api/resend` | `resend ID…` or `resend --failed [filters]` |
 /// | GET | `/api/stats` | `stats [--since …]` |
+/// | GET | `/api/sinks` | `sinks list` |
+/// | POST | `/api/sinks/{pipeline}/{sink}/enable`, `…/disable` | `sinks enable|disable PIPELINE/SINK` |
 /// | GET | `/api/timeseries` | deliveries per minute by outcome and latency, for the charts |
 /// | GET | `/api/routes` | which event types go to which sinks |
 /// | GET | `/api/pipelines` | `validate --json` |
@@ -38,6 +40,7 @@ public final class AdminEndpoint: HTTPServerHandler {
         case health, ready, metrics
         case deliveries, delivery(String), deliveryRequest(String), resendOne(String), resend
         case stats, timeseries, routes, pipelines, events, test(String), validate, preview, reload
+        case sinks, setSinkEnabled(pipeline: String, sink: String, enabled: Bool)
         case page, loginPage, login, logout, asset(String)
 
         /// Who may use a route.
@@ -48,8 +51,8 @@ public final class AdminEndpoint: HTTPServerHandler {
             case .health, .ready: .probe
             case .loginPage, .login, .asset: .open
             case .page: .page
-            case .metrics, .deliveries, .delivery, .deliveryRequest, .stats, .timeseries, .routes, .pipelines, .events: .read
-            case .resendOne, .resend, .test, .validate, .preview, .reload, .logout: .mutate
+            case .metrics, .deliveries, .delivery, .deliveryRequest, .stats, .timeseries, .routes, .pipelines, .events, .sinks: .read
+            case .resendOne, .resend, .test, .validate, .preview, .reload, .logout, .setSinkEnabled: .mutate
             }
         }
     }
@@ -75,6 +78,7 @@ public final class AdminEndpoint: HTTPServerHandler {
             case "deliveries": return ["GET": .deliveries]
             case "resend": return ["POST": .resend]
             case "stats": return ["GET": .stats]
+            case "sinks": return ["GET": .sinks]
             case "timeseries": return ["GET": .timeseries]
             case "routes": return ["GET": .routes]
             case "pipelines": return ["GET": .pipelines]
@@ -92,6 +96,8 @@ public final class AdminEndpoint: HTTPServerHandler {
             return ["GET": .deliveryRequest(parts[2])]
         case 4 where parts[0] == "api" && parts[1] == "pipelines" && parts[3] == "test":
             return ["POST": .test(parts[2])]
+        case 5 where parts[0] == "api" && parts[1] == "sinks" && (parts[4] == "enable" || parts[4] == "disable"):
+            return ["POST": .setSinkEnabled(pipeline: parts[2], sink: parts[3], enabled: parts[4] == "enable")]
         default:
             return nil
         }
@@ -201,9 +207,15 @@ public final class AdminEndpoint: HTTPServerHandler {
                 let nowMs = context.clock.nowMs()
                 let sinceMs = try Self.since(request.queryValue("since"), nowMs: nowMs) ?? nowMs - 86_400_000
                 let rows = try context.store.stats(sinceMs: sinceMs)
+                let states = try context.store.sinkStates()
                 return .json(200, JSONObject([
-                    "since": .string(DeliveryJSON.time(sinceMs)), "sinks": .array(rows.map { .object(DeliveryJSON.stats($0)) }),
+                    "since": .string(DeliveryJSON.time(sinceMs)),
+                    "sinks": .array(rows.map { .object(DeliveryJSON.stats($0, state: states.first(pipeline: $0.pipeline, sink: $0.sink))) }),
                 ]))
+            case .sinks:
+                return .json(200, JSONObject(["sinks": .array(try sinkStates().map(\.json))]))
+            case .setSinkEnabled(let pipeline, let sink, let enabled):
+                return try setSinkEnabled(pipeline: pipeline, sink: sink, enabled: enabled)
             case .routes:
                 let (pipelines, generation) = context.configuration
                 return .json(200, JSONObject([
@@ -228,7 +240,8 @@ public final class AdminEndpoint: HTTPServerHandler {
     private func metricsText() -> String {
         let outbox = try? context.store.outboxGauges()
         return context.metrics.render(ServeMetrics.Snapshot(
-            outbox: outbox, commits: context.currentHooks.commits(), ready: context.readiness.ready, runners: context.runners))
+            outbox: outbox, commits: context.currentHooks.commits(), ready: context.readiness.ready, runners: context.runners,
+            sinkStates: try? context.store.sinkStates()))
     }
 
     /// `POST /api/reload`.

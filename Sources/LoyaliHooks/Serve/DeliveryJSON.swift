@@ -49,7 +49,9 @@ public enum DeliveryJSON {
     /// One row of the health table (`stats --json`, `GET /api/stats`). `pending` counts deliveries
     /// waiting for an attempt (first or retry), `in_flight` those being sent; a `healthy` flag is
     /// `null` when there is nothing to judge yet or the figure is not final (see ``SinkHealth``).
-    public static func stats(_ row: SinkStats) -> JSONObject {
+    /// `state` is the sink's stored health (``SinkState``; healthy when `nil`), shown under
+    /// `state`: `{"state": "paused", "since": …, "paused_until": …, …}`.
+    public static func stats(_ row: SinkStats, state: SinkState? = nil) -> JSONObject {
         let health = SinkHealth(row)
         func number(_ value: Int64?) -> JSONValue { value.map { .number(JSONNumber($0)) } ?? .null }
         func rate(_ value: Double?) -> JSONValue { value.map { .number(JSONNumber(literal: String(($0 * 10_000).rounded() / 10_000))) } ?? .null }
@@ -74,7 +76,22 @@ public enum DeliveryJSON {
             "retry_rate": flag(health.retryRate),
             "failed": flag(health.failed),
         ]))
+        object["state"] = sinkState(state ?? SinkState(pipeline: row.pipeline, sink: row.sink))
         return object
+    }
+
+    /// A sink's health: `{"pipeline", "sink", "state": "healthy"|"paused"|"disabled", "since",
+    /// "paused_until", "consecutive_failures", "failing_since", "reason"}` (`sinks list --json`,
+    /// `GET /api/sinks`, and under `state` in the stats).
+    public static func sinkState(_ state: SinkState) -> JSONValue {
+        let at = { (ms: Int64?) -> JSONValue in ms.map { .string(time($0)) } ?? .null }
+        return .object(JSONObject([
+            "pipeline": .string(state.pipeline), "sink": .string(state.sink), "state": .string(state.status.rawValue),
+            "since": at(state.status == .healthy ? nil : state.changedAtMs),
+            "paused_until": at(state.status == .paused ? state.nextProbeMs : nil),
+            "consecutive_failures": .number(JSONNumber(Int64(state.consecutiveFailures))), "failing_since": at(state.failingSinceMs),
+            "reason": state.reason.isEmpty ? .null : .string(state.reason),
+        ]))
     }
 
     /// A pipeline's routes (`validate --json`, `GET /api/pipelines`).

@@ -40,6 +40,8 @@ public final class ServeMetrics: DeliveryObserver {
     private let sources = Mutex<[String: SourceCounters]>([:])
     private let ingestStatuses = Mutex<[Int: Int]>([:])
     private let process = Mutex<Process>(Process())
+    /// Sink health transitions announced by this process's runners, by sink and new status.
+    private let sinkChanges = Mutex<[SinkKey: [SinkState.Status: Int]]>([:])
 
     /// All counters at zero.
     public init() {}
@@ -75,6 +77,11 @@ public final class ServeMetrics: DeliveryObserver {
             counters.attempts += 1
             sinks[SinkKey(pipeline: pipeline, sink: sink)] = counters
         }
+    }
+
+    /// Counts a sink's health transition.
+    public func sinkStateChanged(_ change: SinkStateChange) {
+        sinkChanges.withLock { $0[SinkKey(pipeline: change.state.pipeline, sink: change.state.sink), default: [:]][change.state.status, default: 0] += 1 }
     }
 
     /// Counts one ingest request's accepted and rejected events.
@@ -113,13 +120,20 @@ public final class ServeMetrics: DeliveryObserver {
         public var ready: Bool
         /// Runners delivering: the current configuration plus older ones still draining.
         public var runners: Int
+        /// Each sink's stored health state, from the store; `nil` if it could not be read. Sinks
+        /// without one are healthy.
+        public var sinkStates: [SinkState]?
 
         /// Makes a snapshot from its parts.
-        public init(outbox: [OutboxGauge]?, commits: (transactions: Int, deliveries: Int, requests: Int), ready: Bool, runners: Int) {
+        public init(
+            outbox: [OutboxGauge]?, commits: (transactions: Int, deliveries: Int, requests: Int), ready: Bool, runners: Int,
+            sinkStates: [SinkState]? = nil
+        ) {
             self.outbox = outbox
             self.commits = commits
             self.ready = ready
             self.runners = runners
+            self.sinkStates = sinkStates
         }
     }
 
@@ -179,6 +193,33 @@ public final class ServeMetrics: DeliveryObserver {
             for (key, gauge) in sorted { out.sample("loyali_hooks_queue_depth", [("pipeline", key.pipeline), ("sink", key.sink)], gauge.waiting) }
             out.family("loyali_hooks_failed_deliveries", type: "gauge", help: "Deliveries in the failed state in the store (resendable), by pipeline and sink.")
             for (key, gauge) in sorted { out.sample("loyali_hooks_failed_deliveries", [("pipeline", key.pipeline), ("sink", key.sink)], gauge.failed) }
+        }
+
+        if let stored = snapshot.sinkStates {
+            // Every sink of the configuration has a state: healthy unless the store says otherwise.
+            var states: [SinkKey: SinkState] = [:]
+            for (key, _) in sinks { states[key] = SinkState(pipeline: key.pipeline, sink: key.sink) }
+            for state in stored { states[SinkKey(pipeline: state.pipeline, sink: state.sink)] = state }
+            let sorted = states.sorted { $0.key < $1.key }
+            out.family(
+                "loyali_hooks_sink_state", type: "gauge",
+                help: "1 for the state each sink is in (healthy, paused: its circuit is open and deliveries wait; disabled: nothing is sent until it is enabled), 0 for the others.")
+            for (key, state) in sorted {
+                for status in SinkState.Status.allCases {
+                    out.sample("loyali_hooks_sink_state", [("pipeline", key.pipeline), ("sink", key.sink), ("state", status.rawValue)], state.status == status ? 1 : 0)
+                }
+            }
+            out.family("loyali_hooks_sink_consecutive_failures", type: "gauge", help: "Failed attempts since the sink's last success, as last stored.")
+            for (key, state) in sorted {
+                out.sample("loyali_hooks_sink_consecutive_failures", [("pipeline", key.pipeline), ("sink", key.sink)], state.consecutiveFailures)
+            }
+        }
+        let changes = sinkChanges.withLock { $0 }.sorted { $0.key < $1.key }
+        out.family("loyali_hooks_sink_state_changes_total", type: "counter", help: "Sink health transitions this process announced, by the state entered.")
+        for (key, counts) in changes {
+            for status in SinkState.Status.allCases where counts[status] != nil {
+                out.sample("loyali_hooks_sink_state_changes_total", [("pipeline", key.pipeline), ("sink", key.sink), ("state", status.rawValue)], counts[status] ?? 0)
+            }
         }
 
         let process = process.withLock { $0 }

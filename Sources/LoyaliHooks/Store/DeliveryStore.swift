@@ -162,6 +162,21 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// The stored envelope bytes of delivery `id` (exactly what was signed), or `nil` for an
     /// unknown id.
     func body(id: String) throws -> [UInt8]?
+
+    // MARK: Sink health
+
+    /// Every sink's stored health state (see ``SinkState``), sorted by pipeline then sink. A sink
+    /// with none is healthy.
+    func sinkStates() throws -> [SinkState]
+
+    /// Writes `state` for its sink if the stored state's version is still `expectedVersion` (0:
+    /// none is stored), as version `expectedVersion + 1`, in ONE transaction: a compare-and-set,
+    /// so of several nodes making the same transition exactly one wins. When the stored state was
+    /// paused or disabled since T (``SinkState/frozenSinceMs``) and `state` is healthy, every
+    /// waiting delivery of the sink created at or before T and due after T is moved on by `nowMs - T`
+    /// in the same transaction, so its schedule stood still meanwhile. Returns whether it was
+    /// written, and the state stored now (the new one, or the one that won).
+    func writeSinkState(_ state: SinkState, expectedVersion: Int64, nowMs: Int64) throws -> (written: Bool, current: SinkState)
 }
 
 extension DeliveryStore {
@@ -179,6 +194,41 @@ extension DeliveryStore {
     /// ``nextDueMs(sinkKey:window:)`` over every creation time.
     public func nextDueMs(sinkKey: (pipeline: String, sink: String)) throws -> Int64? {
         try nextDueMs(sinkKey: sinkKey, window: .all)
+    }
+
+    /// One sink's stored health state; a healthy one of version 0 when none is stored.
+    public func sinkState(pipeline: String, sink: String) throws -> SinkState {
+        try sinkStates().first { $0.pipeline == pipeline && $0.sink == sink } ?? SinkState(pipeline: pipeline, sink: sink)
+    }
+
+    /// Enables (`true`: a disabled or paused sink becomes healthy, counting from scratch) or
+    /// disables a sink by hand, as
+    /// `sinks enable|disable` and the admin API do, retrying the compare-and-set until it holds.
+    /// The change is not announced: the runner that sees it first tells its observers. Returns
+    /// the state before and after.
+    @discardableResult
+    public func setSinkEnabled(
+        pipeline: String, sink: String, enabled: Bool, nowMs: Int64, by who: String
+    ) throws -> (before: SinkState, after: SinkState) {
+        while true {
+            let before = try sinkState(pipeline: pipeline, sink: sink)
+            var after = SinkState(pipeline: pipeline, sink: sink, announced: false, version: before.version)
+            if enabled {
+                guard before.status != .healthy else { return (before, before) }
+                after.changedAtMs = nowMs
+                after.reason = "enabled by \(who)"
+            } else {
+                guard before.status != .disabled else { return (before, before) }
+                after.status = .disabled
+                after.frozenSinceMs = before.frozenSinceMs ?? nowMs
+                after.changedAtMs = nowMs
+                after.consecutiveFailures = before.consecutiveFailures
+                after.failingSinceMs = before.failingSinceMs
+                after.reason = "disabled by \(who)"
+            }
+            let (written, current) = try writeSinkState(after, expectedVersion: before.version, nowMs: nowMs)
+            if written { return (before, current) }
+        }
     }
 
     /// ``resendReporting(ids:nowMs:)``'s queued ids: an id missing from the result is unknown, or

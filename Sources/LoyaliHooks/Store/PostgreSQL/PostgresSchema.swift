@@ -83,6 +83,27 @@ enum PostgresSchema {
                 CREATE INDEX attempts_by_time ON attempts (started_at, outcome, duration_ms);
                 CREATE INDEX deliveries_by_event ON deliveries (event_id);
                 """),
+        StoreMigration(
+            version: 3, summary: "sink health: paused and disabled sinks, their probes and failure counts",
+            sql: """
+                -- One row per sink whose health ever changed; a sink without one is healthy.
+                -- Every write bumps version, and writers compare it under the row's lock.
+                CREATE TABLE sink_states (
+                    pipeline text NOT NULL,
+                    sink text NOT NULL,
+                    status text NOT NULL CHECK (status IN ('healthy', 'paused', 'disabled')),
+                    frozen_since bigint,
+                    changed_at bigint,
+                    next_probe_at bigint,
+                    probe_interval bigint,
+                    consecutive_failures integer NOT NULL DEFAULT 0,
+                    failing_since bigint,
+                    reason text NOT NULL DEFAULT '',
+                    announced boolean NOT NULL DEFAULT true,
+                    version bigint NOT NULL,
+                    PRIMARY KEY (pipeline, sink)
+                );
+                """),
     ]
 
     /// The schema version this build writes.

@@ -109,6 +109,29 @@ enum SQLiteSchema {
                 -- The delivery log's search by event id.
                 CREATE INDEX deliveries_by_event ON deliveries (event_id);
                 """),
+        StoreMigration(
+            version: 6, summary: "sink health: paused and disabled sinks, their probes and failure counts",
+            sql: """
+                -- One row per sink whose health ever changed; a sink without one is healthy.
+                -- Every write bumps version, and writers compare it first (compare-and-set).
+                CREATE TABLE sink_states (
+                    pipeline TEXT NOT NULL,
+                    sink TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status = 'healthy' OR status = 'paused' OR status = 'disabled'),
+                    -- When deliveries stopped going out; their due times move on by the time since
+                    -- when the sink is healthy again.
+                    frozen_since INTEGER,
+                    changed_at INTEGER,
+                    next_probe_at INTEGER,
+                    probe_interval INTEGER,
+                    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+                    failing_since INTEGER,
+                    reason TEXT NOT NULL DEFAULT '',
+                    announced INTEGER NOT NULL DEFAULT 1,
+                    version INTEGER NOT NULL,
+                    PRIMARY KEY (pipeline, sink)
+                );
+                """),
     ]
 
     /// The schema version this build writes.

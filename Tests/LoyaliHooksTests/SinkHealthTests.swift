@@ -1,0 +1,234 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import LoyaliHooks
+
+/// Records every sink health change the runner announces.
+final class RecordingObserver: DeliveryObserver {
+    let changes = Mutex<[SinkStateChange]>([])
+
+    func attemptJudged(pipeline: String, sink: String, outcome: AttemptOutcome, durationMs: Int64) {}
+
+    func sinkStateChanged(_ change: SinkStateChange) {
+        changes.withLock { $0.append(change) }
+    }
+
+    var kinds: [SinkStateChange.Kind] { changes.withLock { $0.map(\.kind) } }
+
+    /// Waits (bounded in real time) until `kind` was announced `count` times.
+    func waitFor(_ kind: SinkStateChange.Kind, count: Int = 1, seconds: Double = 5) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while kinds.filter({ $0 == kind }).count < count {
+            guard Date() < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return true
+    }
+}
+
+// Serialized: each test blocks its thread while a runner works on another.
+@Suite("Sink health: pause, probe, resume, disable", .serialized)
+struct SinkHealthTests {
+    static let schedule: [Int64] = [0, 60_000, 300_000, 1_800_000, 7_200_000]
+
+    /// Rows of events `numbers` for each of `sinks` of pipeline `health`, as serve's ingest hands
+    /// them in.
+    static func rows(_ numbers: ClosedRange<Int>, sinks: [String], schedule: [Int64] = schedule) -> [NewDelivery] {
+        numbers.flatMap { number in
+            sinks.map { sink in
+                NewDelivery(
+                    id: DeliveryID.make(eventID: "evt_\(number)", pipeline: "health", sink: sink), pipeline: "health", sink: sink,
+                    eventID: "evt_\(number)", eventType: "points.earned", body: Array(#"{"n":\#(number)}"#.utf8),
+                    schedule: schedule, createdAtMs: 0)
+            }
+        }
+    }
+
+    static func waitUntil(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while try !condition() {
+            guard Date() < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return true
+    }
+
+    @Test("a dead sink among healthy ones pauses after 10 failures; then it costs only probes at doubling intervals, under 1% of attempts")
+    func deadSinkCostsUnderOnePercent() throws {
+        let harness = try RunnerHarness(events: [])
+        let clock = harness.clock
+        let startMs = clock.nowMs()
+        let deadTimes = Mutex<[Int64]>([])
+        let dead = ScriptedSink { _ in
+            deadTimes.withLock { $0.append(clock.nowMs()) }
+            return .httpStatus(500, retryAfter: nil, snippet: "down")
+        }
+        let healthy = (1...3).map { _ in ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") } }
+        let yaml = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              dead: { type: scripted, name: dead }
+              h1: { type: scripted, name: h1 }
+              h2: { type: scripted, name: h2 }
+              h3: { type: scripted, name: h3 }
+            """
+        let pipelines = try harness.pipelines(yaml, sinks: ["dead": dead, "h1": healthy[0], "h2": healthy[1], "h3": healthy[2]])
+        let observer = RecordingObserver()
+        let (runner, done, _) = harness.start(pipelines, mode: .follow) { $0.observer = observer }
+        let sinks = ["dead", "h1", "h2", "h3"]
+        try runner.enqueueIngested(Self.rows(1...100, sinks: sinks), counters: .init())
+        #expect(observer.waitFor(.paused), "the dead sink never paused")
+        #expect(healthy.allSatisfy { $0.waitFor(100) })
+        let beforePause = dead.count
+        #expect(beforePause >= 10 && beforePause <= 10 + dead.maxInFlight, "paused at the 10th failure, give or take those in flight")
+
+        // An hour of traffic, 20 events every 30 s, while the dead sink stays dead.
+        let steps = 120
+        for step in 1...steps {
+            clock.advance(byMs: 30_000)
+            let first = 100 + (step - 1) * 20 + 1
+            try runner.enqueueIngested(Self.rows(first...(first + 19), sinks: sinks), counters: .init())
+            #expect(healthy.allSatisfy { $0.waitFor(100 + step * 20) })
+        }
+        // The last probe due is judged before counting.
+        Thread.sleep(forTimeInterval: 0.05)
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+
+        let probes = deadTimes.withLock { $0.filter { $0 > startMs } }
+        let healthyAttempts = healthy.reduce(0) { $0 + $1.count } - 300
+        let share = Double(probes.count) / Double(probes.count + healthyAttempts)
+        print("sink health: a dead sink among 3 healthy ones, over 1 h after it paused: \(probes.count) probes of \(probes.count + healthyAttempts) attempts (\(String(format: "%.3f", share * 100))%)")
+        #expect(share < 0.01)
+        // Probes after 30 s, then doubling: 30 s, 1 m, 2 m, 4 m, 8 m, 16 m fit in the hour.
+        #expect(probes.count >= 5 && probes.count <= 7, "probes at \(probes.map { ($0 - startMs) / 1000 }) s")
+        #expect((probes.first ?? 0) - startMs >= 30_000)
+        let gaps = zip(probes.dropFirst(), probes).map { $0 - $1 }
+        #expect(zip(gaps.dropFirst(), gaps).allSatisfy { $0 >= $1 }, "probe intervals grow: \(gaps)")
+        // Waiting deliveries are neither attempted nor failed.
+        #expect(try harness.store.list(DeliveryQuery(status: .failed, limit: 10)).isEmpty)
+        let waiting = try harness.store.list(DeliveryQuery(pipeline: "health", sink: "dead", limit: 10_000))
+        #expect(waiting.count == 100 + steps * 20)
+        #expect(waiting.filter { $0.attempts == 0 }.count >= waiting.count - beforePause - probes.count)
+        #expect(observer.kinds == [.paused])
+        #expect(try harness.store.sinkState(pipeline: "health", sink: "dead").status == .paused)
+    }
+
+    @Test("while paused, schedules stand still; a probe that succeeds resumes the sink and the backlog drains")
+    func frozenSchedulesAndResume() throws {
+        let harness = try RunnerHarness(events: [])
+        let clock = harness.clock
+        let t0 = clock.nowMs()
+        let failing = Atomic<Bool>(true)
+        let sink = ScriptedSink { _ in
+            failing.load(ordering: .relaxed) ? .httpStatus(503, retryAfter: nil, snippet: "") : .httpStatus(200, retryAfter: nil, snippet: "")
+        }
+        let yaml = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              flaky: { type: scripted, name: flaky, retry: { schedule: [0s, 1m, 1m, 1m] }, pause: { after: 2, probe: 10s } }
+            """
+        let observer = RecordingObserver()
+        let (runner, done, _) = harness.start(try harness.pipelines(yaml, sinks: ["flaky": sink]), mode: .follow) { $0.observer = observer }
+        let schedule: [Int64] = [0, 60_000, 60_000, 60_000]
+        try runner.enqueueIngested(Self.rows(1...2, sinks: ["flaky"], schedule: schedule), counters: .init())
+        #expect(observer.waitFor(.paused))
+        let first = DeliveryID.make(eventID: "evt_1", pipeline: "health", sink: "flaky")
+        #expect(try harness.store.detail(id: first)?.0.nextAttemptMs == t0 + 60_000)
+
+        // The probe is due, but nothing is: no attempt.
+        clock.advance(byMs: 10_000)
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(sink.count == 2)
+        // The endpoint is back; new events arrive: the first is the probe, it succeeds, and the
+        // backlog drains.
+        failing.store(false, ordering: .relaxed)
+        try runner.enqueueIngested(Self.rows(3...22, sinks: ["flaky"], schedule: schedule), counters: .init())
+        #expect(observer.waitFor(.resumed))
+        #expect(sink.waitFor(22))
+        // Due a minute after the pause began, so a minute after it ended: not at t0 + 60 s.
+        #expect(try Self.waitUntil { try harness.store.detail(id: first)?.0.nextAttemptMs == t0 + 70_000 })
+        clock.advance(byMs: 59_000)
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(sink.count == 22, "a retry ran before its frozen schedule said")
+        clock.advance(byMs: 1_000)
+        #expect(sink.waitFor(24))
+        #expect(try Self.waitUntil { try harness.store.counts()[.succeeded] == 22 })
+        let (summary, attempts) = try #require(try harness.store.detail(id: first))
+        #expect(summary.status == .succeeded)
+        #expect(attempts.count == 2, "the pause cost the delivery no attempt")
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(observer.kinds == [.paused, .resumed])
+        #expect(try harness.store.sinkState(pipeline: "health", sink: "flaky").status == .healthy)
+    }
+
+    @Test("a sink disabled in the store sends nothing; enabling it (as the CLI does) reaches a running runner, announced once")
+    func enableReachesARunningRunner() throws {
+        let harness = try RunnerHarness(events: [])
+        let sink = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let yaml = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: scripted, name: hook, pause: false }
+            """
+        try harness.store.enqueue(Self.rows(1...3, sinks: ["hook"]), checkpoint: nil, nowMs: harness.clock.nowMs())
+        // Disabled by hand before the run: `pause: false` turns automatic pausing off, not this.
+        try harness.store.setSinkEnabled(pipeline: "health", sink: "hook", enabled: false, nowMs: harness.clock.nowMs(), by: "test")
+        let observer = RecordingObserver()
+        let (runner, done, _) = harness.start(try harness.pipelines(yaml, sinks: ["hook": sink]), mode: .follow) { $0.observer = observer }
+        // The change was made by hand and not announced: the runner announces it, once.
+        #expect(observer.waitFor(.disabled))
+        try runner.enqueueIngested(Self.rows(4...5, sinks: ["hook"]), counters: .init())
+        harness.clock.advance(byMs: 2_000)
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(sink.count == 0, "a disabled sink sent something")
+
+        try harness.store.setSinkEnabled(pipeline: "health", sink: "hook", enabled: true, nowMs: harness.clock.nowMs(), by: "test")
+        runner.noteNewWork()
+        #expect(sink.waitFor(5))
+        #expect(observer.waitFor(.enabled))
+        harness.clock.advance(byMs: 2_000)
+        Thread.sleep(forTimeInterval: 0.05)
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(observer.kinds == [.disabled, .enabled])
+        #expect(try harness.store.sinkState(pipeline: "health", sink: "hook").announced)
+    }
+
+    @Test("pause: keys are checked with path:line:col; pause: false turns it off")
+    func pauseConfig() throws {
+        func load(_ pause: String) -> ([PipelineDefinition], [Diagnostic]) {
+            let yaml = """
+                pipeline: p
+                source: { type: stdin }
+                sinks:
+                  out: { type: stdout, \(pause) }
+                """
+            let (loaded, diagnostics) = PipelineLoader(environment: [:]).load(file: "p.yaml", text: yaml)
+            return (loaded.map { [$0.0] } ?? [], diagnostics)
+        }
+        #expect(load("retry: { schedule: [0s] }").0.first?.sinks.first?.pause == .standard)
+        #expect(load("pause: false").0.first?.sinks.first?.pause == nil)
+        let custom = try #require(load("pause: { after: 3, failure_rate: 50%, window: 1m, min_attempts: 5, probe: 10s, probe_max: 5m, disable_after: 2d }").0.first?.sinks.first?.pause)
+        #expect(custom.consecutiveFailures == 3 && custom.failureRate == 0.5 && custom.window == .seconds(60) && custom.minAttempts == 5)
+        #expect(custom.probe == .seconds(10) && custom.probeMax == .seconds(300) && custom.disableAfter == .seconds(172_800))
+        #expect(load("pause: { after: 0, disable_after: 0s }").0.first?.sinks.first?.pause?.consecutiveFailures == nil)
+        for (bad, message) in [
+            ("pause: { aftr: 3 }", "aftr"), ("pause: { failure_rate: 150% }", "failure_rate"), ("pause: { probe: 0s }", "pause.probe"),
+            ("pause: { probe: 1m, probe_max: 10s }", "probe_max"), ("pause: maybe", "pause must be true or false"),
+        ] {
+            let (loaded, diagnostics) = load(bad)
+            #expect(loaded.isEmpty, "\(bad) loaded")
+            let error = try #require(diagnostics.first { $0.severity == .error }, "\(bad)")
+            #expect(error.message.contains(message), "\(error.message)")
+            #expect(error.location?.line == 4)
+        }
+    }
+}
