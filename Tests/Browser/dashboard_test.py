@@ -112,7 +112,7 @@ sign:
   secrets: ["${{SHOP_SECRET}}"]
 sinks:
   crm: {{ type: http, url: "http://127.0.0.1:{receiver_port}/ok", retry: {{ schedule: [0s, 1s] }} }}
-  partner: {{ type: http, url: "http://127.0.0.1:{receiver_port}/fail", retry: {{ schedule: [0s, 1s] }} }}
+  partner: {{ type: http, url: "http://127.0.0.1:{receiver_port}/fail", retry: {{ schedule: [0s, 1s] }}, pause: false }}
 """)
     with open(os.path.join(work, "admin-token"), "w") as f:
         f.write(ADMIN_TOKEN)
@@ -177,6 +177,18 @@ sinks:
             check(healthy == (row["failed"] == 0), f"{row['sink']}: failed cell is {'green' if healthy else 'red'}")
         until.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#charts svg rect"))
         driver.save_screenshot(os.path.join(OUTPUT, "02-overview.png"))
+
+        # A sink disabled through the API is marked on the overview; enabled again, the mark goes.
+        auth = {"Authorization": "Bearer " + ADMIN_TOKEN}
+        status, _, data = request(admin, "POST", "/api/sinks/shop/partner/disable", headers=auth)
+        check(status == 200 and json.loads(data)["sink"]["state"] == "disabled", "the API disables a sink")
+        driver.refresh()
+        badge = until.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#health tr[data-sink="partner"] .sink-state[data-state="disabled"]'))
+        check("disabled since" in badge[0].text, "the overview marks a disabled sink")
+        check(not driver.find_elements(By.CSS_SELECTOR, '#health tr[data-sink="crm"] .sink-state'), "a healthy sink has no mark")
+        driver.save_screenshot(os.path.join(OUTPUT, "02b-overview-disabled-sink.png"))
+        status, _, data = request(admin, "POST", "/api/sinks/shop/partner/enable", headers=auth)
+        check(status == 200 and json.loads(data)["sink"]["state"] == "healthy", "the API enables it again")
 
         # The delivery log, filtered to failures; open one.
         driver.get(base + "/#/log?status=failed&pipeline=shop")

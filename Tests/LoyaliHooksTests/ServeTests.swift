@@ -1098,6 +1098,7 @@ struct AdminAPITests {
                 body = example.json.serializedString
             }
             let concrete = path.replacingOccurrences(of: "{id}", with: deliveryID).replacingOccurrences(of: "{name}", with: "ingest")
+                .replacingOccurrences(of: "{pipeline}", with: "ingest").replacingOccurrences(of: "{sink}", with: "audit")
             // The documented request, authorized.
             var cases: [(String, TestResponse)] = []
             if path == "/events" {
@@ -1111,6 +1112,7 @@ struct AdminAPITests {
                 }
                 if path.contains("{") {
                     let unknown = path.replacingOccurrences(of: "{id}", with: "whd_nope").replacingOccurrences(of: "{name}", with: "nope")
+                        .replacingOccurrences(of: "{pipeline}", with: "nope").replacingOccurrences(of: "{sink}", with: "nope")
                     cases.append(("unknown id", try fixture.admin(method, unknown, body: body, token: adminToken)))
                 }
             }

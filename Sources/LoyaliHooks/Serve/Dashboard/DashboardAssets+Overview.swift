@@ -20,6 +20,14 @@ extension DashboardAssets {
             return cell;
           }
 
+          // A paused or disabled sink gets a badge beside its name (see `loyali-hooks sinks`).
+          function stateBadge(state) {
+            if (!state || state.state === 'healthy') return null;
+            const at = (iso) => iso ? new Date(iso).toLocaleString() : '?';
+            const text = state.state === 'paused' ? '⏸ paused until ' + at(state.paused_until) : '⛔ disabled since ' + at(state.since);
+            return LH.h('span', { class: 'pill bad sink-state', 'data-state': state.state, title: state.reason || '', text });
+          }
+
           function healthTable(rows, since) {
             const head = ['Pipeline', 'Sink', 'Deliveries', 'Success rate (>99%)', 'Latency p50 / p95 (<500 ms)', 'Retry rate (<5%)', 'Failed (0)', 'Pending', 'In flight'];
             const table = LH.h('table', { id: 'health', 'aria-describedby': 'health-caption' },
@@ -32,7 +40,8 @@ extension DashboardAssets {
               const settling = row.pending + row.in_flight > 0;
               const tr = LH.h('tr', { 'data-pipeline': row.pipeline, 'data-sink': row.sink },
                 LH.h('th', { scope: 'row', text: row.pipeline }),
-                LH.h('td', {}, LH.h('a', { href: '#/log?pipeline=' + encodeURIComponent(row.pipeline) + '&sink=' + encodeURIComponent(row.sink), text: row.sink })),
+                LH.h('td', {}, LH.h('a', { href: '#/log?pipeline=' + encodeURIComponent(row.pipeline) + '&sink=' + encodeURIComponent(row.sink), text: row.sink }),
+                  row.state && row.state.state !== 'healthy' ? ' ' : null, stateBadge(row.state)),
                 LH.h('td', { class: 'num', 'data-field': 'deliveries', text: row.deliveries }),
                 flagCell(LH.percent(row.success_rate), healthy.success_rate, row.success_rate, settling),
                 flagCell(LH.ms(row.latency_p50_ms) + ' / ' + LH.ms(row.latency_p95_ms), healthy.latency),
@@ -54,7 +63,8 @@ extension DashboardAssets {
 
           function kpis(rows) {
             const sum = (key) => rows.reduce((total, row) => total + (row[key] || 0), 0);
-            const unhealthy = rows.filter((row) => Object.values(row.healthy || {}).some((flag) => flag === false)).length;
+            const unhealthy = rows.filter((row) => Object.values(row.healthy || {}).some((flag) => flag === false)
+              || (row.state && row.state.state !== 'healthy')).length;
             const items = [['Deliveries', sum('deliveries'), 'k-deliveries'], ['Succeeded', sum('succeeded'), 'k-succeeded'], ['Failed', sum('failed'), 'k-failed'],
               ['Pending', sum('pending'), 'k-pending'], ['In flight', sum('in_flight'), 'k-in-flight'], ['Sinks needing attention', unhealthy, 'k-alerts']];
             return LH.h('div', { class: 'kpis' }, items.map(([label, value, id]) =>
