@@ -613,18 +613,49 @@ struct DeliveryStoreTests {
         #expect(warehouse.attemptCount == 102)
         #expect(warehouse.successRate == 92.0 / 96.0)
         #expect(warehouse.retryRate == 0.02)
-        // 102 attempts: 1…100 and 1000, 1000. Ranks ceil(.5×102)=51, ceil(.95×102)=97, ceil(.99×102)=101.
-        #expect(warehouse.latencyP50Ms == 51)
+        // 102 attempts: 1…100 and 1000, 1000. Ranks ceil(.5×102)=51, ceil(.95×102)=97, ceil(.99×102)=101,
+        // values 51, 97 and 1000, reported as their histogram buckets' representatives: 50 (50–51),
+        // 97 (96–99) and 1007 (992–1023).
+        #expect(warehouse.latencyP50Ms == 50)
         #expect(warehouse.latencyP95Ms == 97)
-        #expect(warehouse.latencyP99Ms == 1_000)
+        #expect(warehouse.latencyP99Ms == 1_007)
 
         // Since 1 s: the two 500 ms-start attempts fall out; exactly the 1…100 population is left.
         let recent = try #require(try store.stats(sinceMs: 1_000).first { $0.sink == "warehouse" })
         #expect(recent.attemptCount == 100)
+        // Values 50, 95 and 99: buckets 50–51, 92–95 and 96–99.
         #expect(recent.latencyP50Ms == 50)
-        #expect(recent.latencyP95Ms == 95)
-        #expect(recent.latencyP99Ms == 99)
+        #expect(recent.latencyP95Ms == 93)
+        #expect(recent.latencyP99Ms == 97)
         #expect(try store.stats(sinceMs: 10_000_000).isEmpty)
+    }
+
+    @Test func latencyHistogramPercentilesStayWithinTheirBound() {
+        // Exact below 32 ms; above, the representative is in the value's own bucket and within 1/32 of it.
+        for value in Array(Int64(0)...5_000) + [65_535, 65_536, 1_000_000, 86_400_000, Int64.max / 2] {
+            let bucket = LatencyHistogram.bucket(of: value)
+            let reported = LatencyHistogram.representative(of: bucket)
+            #expect(LatencyHistogram.bucket(of: reported) == bucket, "\(value)")
+            if value < 32 { #expect(reported == value) }
+            #expect(Double(abs(reported - value)) <= Double(value) / 32, "\(value) reported as \(reported)")
+        }
+        #expect(LatencyHistogram.bucket(of: -5) == 0)
+        // Nearest rank over buckets: 1…100 ms.
+        var histogram = LatencyHistogram()
+        for value in Int64(1)...100 { histogram.add(durationMs: value) }
+        #expect(histogram.total == 100)
+        #expect([50, 95, 99, 100].map { histogram.percentile($0) } == [50, 93, 97, 101])
+        #expect(LatencyHistogram().percentile(50) == nil)
+        // The stored text round-trips and merges bucket by bucket; cancelled buckets vanish.
+        var copy = LatencyHistogram()
+        copy.merge(text: histogram.text)
+        #expect(copy == histogram)
+        var undo = LatencyHistogram()
+        undo.add(durationMs: 7, count: -1)
+        copy.merge(text: undo.text + ",," + "7:0")
+        #expect(copy.total == 99)
+        #expect(!copy.text.split(separator: ",").contains { $0.hasPrefix("7:") })
+        #expect(LatencyHistogram().text.isEmpty)
     }
 
     // MARK: Schema versions
@@ -660,12 +691,15 @@ struct DeliveryStoreTests {
             }
         }
         #expect(indexes == [
-            "attempts_by_sink", "attempts_by_time", "deliveries_by_event", "deliveries_by_update", "deliveries_due_by_sink", "deliveries_failed",
+            "attempts_by_time", "deliveries_by_event", "deliveries_by_update", "deliveries_due_by_sink", "deliveries_failed",
         ])
         // The old rows are all there and usable with the new indexes.
         #expect(try store.checkpoint(source: "events.jsonl") == 42)
         #expect(try store.list(DeliveryQuery(status: .failed)).map(\.eventID) == ["evt_1"])
-        #expect(try store.stats(sinceMs: nil).first?.latencyP99Ms == 30)
+        // The rollups were filled from the old rows when the migration created them.
+        let backfilled = try #require(try store.stats(sinceMs: nil).first)
+        #expect((backfilled.total, backfilled.failed, backfilled.attempted, backfilled.attemptCount) == (1, 1, 1, 1))
+        #expect(backfilled.latencyP99Ms == 30)
         #expect(try store.resend(matching: DeliveryQuery(), nowMs: 1) == 1)
     }
 
@@ -761,9 +795,8 @@ struct DeliveryStoreTests {
         #expect(!next.contains("TEMP B-TREE"), "\(next)")
         let record = try plan("UPDATE deliveries SET status = 'failed' WHERE id = ?1")
         #expect(record.contains("USING INDEX sqlite_autoindex_deliveries_1 (id=?)"), "\(record)")
-        let latency = try plan(
-            "SELECT duration_ms, count(*) FROM attempts WHERE pipeline = ?1 AND sink = ?2 AND started_at >= ?3 GROUP BY duration_ms ORDER BY duration_ms")
-        #expect(latency.contains("COVERING INDEX attempts_by_sink"), "\(latency)")
+        let rollups = try plan("SELECT start, pending, latency FROM rollups WHERE span = ?1 AND start >= ?2 AND start < ?3")
+        #expect(rollups.contains("SEARCH rollups USING PRIMARY KEY (span=? AND start>? AND start<?)"), "\(rollups)")
     }
 
     // MARK: Concurrency

@@ -33,6 +33,36 @@ struct PostgresStoreTests {
         #expect(try connection.query("SELECT count(*) FROM information_schema.columns WHERE column_name = 'extra'").int64(0, 0) == 1)
     }
 
+    @Test func theRollupsMigrationFillsTheAggregatesFromTheStoredRows() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let connection = try PostgresTestServer.connect(url)
+        try PostgresSchema.migrate(connection, migrations: Array(PostgresSchema.migrations.prefix(2)), nowMs: 1_000)
+        // Rows as a version-2 build wrote them: one delivery retried then succeeded, one failed.
+        try connection.execute(
+            """
+            INSERT INTO deliveries (seq, id, pipeline, sink, event_id, event_type, schedule, status, attempts,
+                created_at, updated_at, body)
+            VALUES (1, 'whd_1', 'shop', 'crm', 'evt_1', 'points.earned', '0,60000', 'succeeded', 2, 0, 61000, '\\x7b7d'),
+                   (2, 'whd_2', 'shop', 'crm', 'evt_2', 'points.earned', '0', 'failed', 1, 0, 3700000, '\\x7b7d');
+            INSERT INTO attempts (delivery_seq, attempt, pipeline, sink, started_at, duration_ms, outcome)
+            VALUES (1, 1, 'shop', 'crm', 0, 30, 'retry'), (1, 2, 'shop', 'crm', 60000, 1000, 'succeeded'),
+                   (2, 1, 'shop', 'crm', 3699000, 1000, 'failed');
+            """)
+        try PostgresSchema.migrate(connection, nowMs: 2_000)
+        let store = try PostgresDeliveryStore(url: url, options: StoreOptions())
+        let all = try #require(try store.stats(sinceMs: nil).first)
+        #expect((all.total, all.succeeded, all.failed, all.attempted, all.retried, all.attemptCount) == (2, 1, 1, 2, 1, 3))
+        #expect(all.latencyP50Ms == 1_007)
+        let lastHour = try #require(try store.stats(sinceMs: 3_600_000).first)
+        #expect((lastHour.total, lastHour.failed, lastHour.attemptCount) == (1, 1, 1))
+        let series = try store.series(sinceMs: 0, untilMs: 7_200_000, bucketMs: 3_600_000)
+        #expect(series.map { [$0.succeeded, $0.retried, $0.failed] } == [[1, 1, 0], [0, 0, 1]])
+        // And the triggers keep them from there: a resend moves the failed delivery to pending.
+        #expect(try store.resend(ids: ["whd_2"], nowMs: 7_000_000) == ["whd_2"])
+        let moved = try #require(try store.stats(sinceMs: 3_600_000).first)
+        #expect(moved.pending == 1 && moved.failed == 0)
+    }
+
     @Test func refusesASchemaFromANewerBuild() throws {
         let connection = try PostgresTestServer.connect(PostgresTestServer.freshDatabase())
         let newer = PostgresSchema.migrations + [

@@ -429,6 +429,122 @@ struct StoreContractTests {
         #expect(try store.outboxGauges() == [OutboxGauge(pipeline: Rows.sink.pipeline, sink: Rows.sink.sink, waiting: 1, failed: 1)])
     }
 
+    @Test(
+        "stats and the charts read maintained aggregates that equal a scan of the rows, through retries, failures, resends, releases, reclaims and work in flight",
+        arguments: StoreEngineFixture.all)
+    func aggregatesMatchTheRows(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open(leaseMs: 600_000)
+        let other = (pipeline: "loyalty", sink: "crm")
+        // Not on a minute or an hour: every window below has raw, minute and hour parts.
+        let t0: Int64 = 10 * 3_600_000 + 17_345
+        try store.enqueue((1...10).map { Rows.delivery($0) } + (21...30).map { Rows.delivery($0, sink: other) }, checkpoint: nil, nowMs: t0)
+        func record(_ claimed: ClaimedDelivery, at start: Int64, _ duration: Int64, _ outcome: AttemptOutcome, via writer: (any DeliveryStore)? = nil) throws {
+            try (writer ?? store).record([
+                AttemptRecord(
+                    deliveryID: claimed.id, attempt: claimed.attempt, startedAtMs: start, durationMs: duration,
+                    httpStatus: outcome == .succeeded ? 200 : 503, errorMessage: "x", outcome: outcome)
+            ])
+        }
+        // First attempts on the main sink: 5 succeed, 3 will retry, 2 fail (durations 3 ms … 2.9 s).
+        let first = try store.claimDue(sinkKey: Rows.sink, nowMs: t0 + 1_000, limit: 10)
+        for (index, claimed) in first.enumerated() {
+            let outcome: AttemptOutcome = index < 5 ? .succeeded : index < 8 ? .retry(atMs: t0 + 61_000) : .failed
+            try record(claimed, at: t0 + 1_000 + Int64(index) * 13_000, Int64(3 + index * index * 37), outcome)
+        }
+        // Two hours on, the other sink: 6 succeed (one recorded through a second connection,
+        // which has to look the row up), 1 stays in flight, 1 is released unstarted.
+        let second = try store.claimDue(sinkKey: other, nowMs: t0 + 7_200_000, limit: 8)
+        let secondWriter = try scope.open(leaseMs: 600_000)
+        for (index, claimed) in second.prefix(6).enumerated() {
+            try record(claimed, at: t0 + 7_200_000 + Int64(index) * 1_000, 120 + Int64(index), .succeeded, via: index == 0 ? secondWriter : nil)
+        }
+        #expect(try store.release(ids: [second[7].id]) == 1)
+        // Three hours on, the retries: 2 succeed, 1 fails for good.
+        let retries = try store.claimDue(sinkKey: Rows.sink, nowMs: t0 + 10_800_000, limit: 10)
+        #expect(retries.count == 3)
+        try record(retries[0], at: t0 + 10_800_000, 450, .succeeded)
+        try record(retries[1], at: t0 + 10_800_500, 51, .succeeded)
+        try record(retries[2], at: t0 + 10_801_000, 5_000, .failed)
+        // Resends: one failed delivery by id, then (after more deliveries came in) every failed
+        // one of the main sink.
+        #expect(try store.resend(ids: [first[8].id], nowMs: t0 + 10_900_000) == [first[8].id])
+        try store.enqueue((11...15).map { Rows.delivery($0) }, checkpoint: nil, nowMs: t0 + 12_000_000)
+        #expect(try store.resend(matching: DeliveryQuery(pipeline: Rows.sink.pipeline, sink: Rows.sink.sink), nowMs: t0 + 14_400_123) == 2)
+        // A resent delivery sent again and failed once more; a lease that ran out taken back.
+        let again = try store.claimDue(sinkKey: Rows.sink, nowMs: t0 + 14_500_000, limit: 1)
+        try record(again[0], at: t0 + 14_500_000, 77, .retry(atMs: t0 + 20_000_000))
+        let lapsed = try scope.open(node: "node-b", leaseMs: 1_000)
+        _ = try lapsed.claimDue(sinkKey: other, nowMs: t0 + 15_000_000, limit: 1)
+        #expect(try store.reclaimExpiredLeases(nowMs: t0 + 15_100_000) == 2)
+        #expect(try store.claimDue(sinkKey: other, nowMs: t0 + 15_200_000, limit: 1).count == 1)
+
+        for since in [nil, t0 - 1, t0, t0 + 1_500, t0 + 59_999, t0 + 3_600_000, t0 + 7_200_500, t0 + 9_000_007, t0 + 10_860_000, t0 + 14_400_123, t0 + 99_000_000] {
+            #expect(try store.stats(sinceMs: since) == Self.scannedStats(store, sinceMs: since), "since \(since.map(String.init) ?? "nil")")
+        }
+        let all = try #require(try store.stats(sinceMs: nil).first { $0.sink == Rows.sink.sink })
+        #expect((all.total, all.pending, all.retrying, all.succeeded, all.failed) == (15, 7, 1, 7, 0))
+        #expect(all.attemptCount == 14)
+        for (since, until, width) in [
+            (t0 - 1_800_000, t0 + 18_000_000, Int64(600_000)), (t0 - 17_345, t0 + 17_982_655, Int64(3_600_000)),
+            (t0 - 17_345, t0 + 3_582_655, Int64(60_000)), (t0 + 500, t0 + 15_000_000, Int64(1_234_567)),
+        ] {
+            #expect(try store.series(sinceMs: since, untilMs: until, bucketMs: width) == Self.scannedSeries(store, since, until, width))
+        }
+    }
+
+    /// What `stats` must say, from the rows themselves: the deliveries updated since `sinceMs`
+    /// by status, and the attempts started since then with their latency in the histogram.
+    private static func scannedStats(_ store: any DeliveryStore, sinceMs: Int64?) throws -> [SinkStats] {
+        var bySink: [String: (deliveries: [DeliverySummary], latency: LatencyHistogram)] = [:]
+        for summary in try store.list(DeliveryQuery(sinceMs: sinceMs, limit: 10_000)) {
+            bySink[summary.pipeline + "/" + summary.sink, default: ([], LatencyHistogram())].deliveries.append(summary)
+        }
+        for summary in try store.list(DeliveryQuery(limit: 10_000)) {
+            for attempt in try #require(try store.detail(id: summary.id)).1 where attempt.startedAtMs >= sinceMs ?? .min {
+                bySink[summary.pipeline + "/" + summary.sink]?.latency.add(durationMs: attempt.durationMs)
+            }
+        }
+        return bySink.sorted { $0.key < $1.key }.map { _, sink in
+            let rows = sink.deliveries
+            func count(_ status: DeliveryStatus) -> Int { rows.filter { $0.status == status }.count }
+            let (succeeded, failed) = (count(.succeeded), count(.failed))
+            let attempted = rows.filter { $0.attempts >= 1 }.count
+            let retried = rows.filter { $0.attempts > 1 }.count
+            return SinkStats(
+                pipeline: rows[0].pipeline, sink: rows[0].sink, total: rows.count, succeeded: succeeded, failed: failed,
+                pending: count(.pending), retrying: count(.retrying), inFlight: count(.inFlight), attempted: attempted,
+                retried: retried, attemptCount: Int(sink.latency.total),
+                successRate: succeeded + failed > 0 ? Double(succeeded) / Double(succeeded + failed) : nil,
+                retryRate: attempted > 0 ? Double(retried) / Double(attempted) : nil,
+                latencyP50Ms: sink.latency.percentile(50), latencyP95Ms: sink.latency.percentile(95),
+                latencyP99Ms: sink.latency.percentile(99))
+        }
+    }
+
+    /// What `series` must say, from the attempt log itself.
+    private static func scannedSeries(_ store: any DeliveryStore, _ since: Int64, _ until: Int64, _ width: Int64) throws -> [SeriesBucket] {
+        let count = Int((until - since + width - 1) / width)
+        var buckets = (0..<count).map { SeriesBucket(startMs: since + Int64($0) * width) }
+        var latency = [LatencyHistogram](repeating: LatencyHistogram(), count: count)
+        for summary in try store.list(DeliveryQuery(limit: 10_000)) {
+            for attempt in try #require(try store.detail(id: summary.id)).1 where attempt.startedAtMs >= since && attempt.startedAtMs < until {
+                let slot = Int((attempt.startedAtMs - since) / width)
+                switch attempt.outcome {
+                case .succeeded: buckets[slot].succeeded += 1
+                case .retry: buckets[slot].retried += 1
+                case .failed: buckets[slot].failed += 1
+                }
+                latency[slot].add(durationMs: attempt.durationMs)
+            }
+        }
+        for slot in buckets.indices {
+            buckets[slot].latencyP50Ms = latency[slot].percentile(50)
+            buckets[slot].latencyP95Ms = latency[slot].percentile(95)
+        }
+        return buckets
+    }
+
     // MARK: Schema
 
     // MARK: Sink health

@@ -1,5 +1,5 @@
 /// The dashboard's reads on PostgreSQL: the keyset-paged log (cursor: `seq`, the enqueue order),
-/// the charts' buckets and a delivery's stored body.
+/// the charts' buckets (from the maintained aggregates) and a delivery's stored body.
 extension PostgresDeliveryStore {
     public func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage {
         var terms: [String] = []
@@ -44,34 +44,61 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// Buckets computed by the server: counts by outcome and nearest-rank percentiles
-    /// (`percentile_disc`) per bucket, every bucket present.
+    /// The charts' buckets from the maintained aggregates (see ``RollupReader``), from one
+    /// snapshot. Blocking.
     public func series(sinceMs: Int64, untilMs: Int64, bucketMs: Int64) throws -> [SeriesBucket] {
-        precondition(bucketMs > 0 && untilMs >= sinceMs)
-        let count = Int((untilMs - sinceMs + bucketMs - 1) / bucketMs)
-        var buckets = (0..<count).map { SeriesBucket(startMs: sinceMs + Int64($0) * bucketMs) }
-        let rows = try work.run { connection -> [[Int64?]] in
+        try work.run { connection in
+            try connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { _ = try? connection.query("COMMIT") }
+            return try RollupReader.series(sinceMs: sinceMs, untilMs: untilMs, bucketMs: bucketMs, from: RollupReads(connection: connection))
+        }
+    }
+
+    /// `stats` and the charts' reads, inside the caller's transaction. The shards of a bucket
+    /// (one per writing connection) are added up by the server.
+    struct RollupReads: RollupSource {
+        let connection: PostgresConnection
+
+        func rollupRows(
+            spanMs: Int64, fromMs: Int64, toMs: Int64?, _ body: (Int64, String, String, RollupCounts) -> Void
+        ) throws {
             let result = try connection.query(
                 """
-                SELECT (started_at - $1::bigint) / $3::bigint,
-                       count(*) FILTER (WHERE outcome = 'succeeded'), count(*) FILTER (WHERE outcome = 'retry'),
-                       count(*) FILTER (WHERE outcome NOT IN ('succeeded', 'retry')),
-                       percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms),
-                       percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms)
-                FROM attempts WHERE started_at >= $1::bigint AND started_at < $2::bigint
-                GROUP BY 1
-                """, [.int64(sinceMs), .int64(untilMs), .int64(bucketMs)])
-            return try (0..<result.rowCount).map { row in try (0..<6).map { try result.optionalInt64(row, $0) } }
+                SELECT start, pipeline, sink, \(RollupSQL.countColumns.map { "sum(\($0))::bigint" }.joined(separator: ", ")),
+                    string_agg(latency, ',')
+                FROM rollups WHERE span = $1::bigint AND start >= $2::bigint AND start < $3::bigint
+                GROUP BY start, pipeline, sink
+                """, [.int64(spanMs), .int64(fromMs), .int64(toMs ?? .max)])
+            for row in 0..<result.rowCount {
+                let counts = RollupCounts(
+                    columnValues: try (3..<13).map { try result.int64(row, $0) }, latencyText: try result.optionalString(row, 13))
+                body(try result.int64(row, 0), try result.string(row, 1), try result.string(row, 2), counts)
+            }
         }
-        for row in rows {
-            guard let slot = row[0].map(Int.init), slot >= 0, slot < count else { continue }
-            buckets[slot].succeeded = Int(row[1] ?? 0)
-            buckets[slot].retried = Int(row[2] ?? 0)
-            buckets[slot].failed = Int(row[3] ?? 0)
-            buckets[slot].latencyP50Ms = row[4]
-            buckets[slot].latencyP95Ms = row[5]
+
+        func rawDeliveries(fromMs: Int64, toMs: Int64, _ body: (String, String, DeliveryStatus, Int) -> Void) throws {
+            let result = try connection.query(
+                "SELECT pipeline, sink, status, attempts::bigint FROM deliveries WHERE updated_at >= $1::bigint AND updated_at < $2::bigint",
+                [.int64(fromMs), .int64(toMs)])
+            for row in 0..<result.rowCount {
+                body(
+                    try result.string(row, 0), try result.string(row, 1),
+                    DeliveryStatus(rawValue: try result.string(row, 2)) ?? .pending, Int(try result.int64(row, 3)))
+            }
         }
-        return buckets
+
+        func rawAttempts(fromMs: Int64, toMs: Int64, _ body: (Int64, String, String, String, Int64) -> Void) throws {
+            let result = try connection.query(
+                """
+                SELECT started_at, pipeline, sink, outcome, duration_ms FROM attempts
+                WHERE started_at >= $1::bigint AND started_at < $2::bigint
+                """, [.int64(fromMs), .int64(toMs)])
+            for row in 0..<result.rowCount {
+                body(
+                    try result.int64(row, 0), try result.string(row, 1), try result.string(row, 2), try result.string(row, 3),
+                    try result.int64(row, 4))
+            }
+        }
     }
 
     public func body(id: String) throws -> [UInt8]? {

@@ -106,56 +106,13 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// The health table per (pipeline, sink) since `sinceMs`, from one snapshot (a repeatable-read
-    /// transaction); nearest-rank latency percentiles over the attempts started in the window.
-    /// Blocking.
+    /// The health table per (pipeline, sink) since `sinceMs` from the maintained aggregates (see
+    /// ``RollupReader``), from one snapshot (a repeatable-read transaction). Blocking.
     public func stats(sinceMs: Int64?) throws -> [SinkStats] {
-        let since = sinceMs ?? .min
-        return try work.run { connection in
+        try work.run { connection in
             try connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { _ = try? connection.query("COMMIT") }
-            let result = try connection.query(
-                """
-                SELECT pipeline, sink, count(*),
-                       count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed'),
-                       count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'retrying'),
-                       count(*) FILTER (WHERE status = 'in_flight'),
-                       count(*) FILTER (WHERE attempts >= 1), count(*) FILTER (WHERE attempts > 1)
-                FROM deliveries WHERE updated_at >= $1::bigint
-                GROUP BY pipeline, sink ORDER BY pipeline COLLATE "C", sink COLLATE "C"
-                """, [.int64(since)])
-            var stats: [SinkStats] = []
-            for row in 0..<result.rowCount {
-                let int = { (column: Int) throws -> Int in Int(try result.int64(row, column)) }
-                let succeeded = try int(3), failed = try int(4), attempted = try int(8), retried = try int(9)
-                stats.append(
-                    SinkStats(
-                        pipeline: try result.string(row, 0), sink: try result.string(row, 1), total: try int(2),
-                        succeeded: succeeded, failed: failed, pending: try int(5), retrying: try int(6),
-                        inFlight: try int(7), attempted: attempted, retried: retried, attemptCount: 0,
-                        successRate: succeeded + failed > 0 ? Double(succeeded) / Double(succeeded + failed) : nil,
-                        retryRate: attempted > 0 ? Double(retried) / Double(attempted) : nil,
-                        latencyP50Ms: nil, latencyP95Ms: nil, latencyP99Ms: nil))
-            }
-            for index in stats.indices {
-                // Nearest rank: the value at 1-based rank ceil(p/100 × n), computed by the server.
-                let latency = try connection.query(
-                    """
-                    SELECT count(*),
-                        (percentile_disc(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms))::text
-                    FROM attempts WHERE pipeline = $1 AND sink = $2 AND started_at >= $3::bigint
-                    """, [.text(stats[index].pipeline), .text(stats[index].sink), .int64(since)])
-                stats[index].attemptCount = Int(try latency.int64(0, 0))
-                guard stats[index].attemptCount > 0 else { continue }
-                let values = try latency.string(0, 1)
-                let parsed = values.trimmingCharacters(in: ["{", "}"]).split(separator: ",").map { Int64($0) }
-                if parsed.count == 3 {
-                    stats[index].latencyP50Ms = parsed[0]
-                    stats[index].latencyP95Ms = parsed[1]
-                    stats[index].latencyP99Ms = parsed[2]
-                }
-            }
-            return stats
+            return try RollupReader.stats(sinceMs: sinceMs, from: RollupReads(connection: connection))
         }
     }
 

@@ -104,6 +104,9 @@ enum PostgresSchema {
                     PRIMARY KEY (pipeline, sink)
                 );
                 """),
+        StoreMigration(
+            version: 4, summary: "maintained aggregates (rollups) for stats and the charts, kept by triggers, filled from the stored rows",
+            sql: rollupsSQL),
     ]
 
     /// The schema version this build writes.

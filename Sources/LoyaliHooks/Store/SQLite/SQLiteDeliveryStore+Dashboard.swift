@@ -1,5 +1,5 @@
-/// The dashboard's reads on SQLite: the cursor of the keyset-paged log is `seq` (enqueue order),
-/// and the covering indexes of migration 5 serve the health window and the charts.
+/// The dashboard's reads on SQLite: the cursor of the keyset-paged log is `seq` (enqueue order).
+/// The charts read the maintained aggregates (`SQLiteDeliveryStore+Rollups.swift`).
 extension SQLiteDeliveryStore {
     public func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage {
         var terms: [String] = []
@@ -98,43 +98,6 @@ extension SQLiteDeliveryStore {
             high.removeLast()
         }
         return (low, nil)
-    }
-
-    /// One ordered pass over the attempts' time index.
-    public func series(sinceMs: Int64, untilMs: Int64, bucketMs: Int64) throws -> [SeriesBucket] {
-        precondition(bucketMs > 0 && untilMs >= sinceMs)
-        let count = Int((untilMs - sinceMs + bucketMs - 1) / bucketMs)
-        var buckets = (0..<count).map { SeriesBucket(startMs: sinceMs + Int64($0) * bucketMs) }
-        var durations = [[Int64]](repeating: [], count: count)
-        try withDatabase { database in
-            try database.withStatement(
-                """
-                SELECT started_at, CASE outcome WHEN 'succeeded' THEN 0 WHEN 'retry' THEN 1 ELSE 2 END, duration_ms
-                FROM attempts INDEXED BY attempts_by_time WHERE started_at >= ?1 AND started_at < ?2
-                """
-            ) { statement in
-                try statement.bind(sinceMs, at: 1)
-                try statement.bind(untilMs, at: 2)
-                while try statement.step() {
-                    let slot = Int((statement.int64(at: 0) - sinceMs) / bucketMs)
-                    guard slot >= 0, slot < count else { continue }
-                    // The outcome as a number: no string per row on a pass over a million.
-                    switch statement.int64(at: 1) {
-                    case 0: buckets[slot].succeeded += 1
-                    case 1: buckets[slot].retried += 1
-                    default: buckets[slot].failed += 1
-                    }
-                    durations[slot].append(statement.int64(at: 2))
-                }
-            }
-        }
-        for slot in buckets.indices where !durations[slot].isEmpty {
-            durations[slot].sort()
-            let n = durations[slot].count
-            buckets[slot].latencyP50Ms = durations[slot][max(1, (50 * n + 99) / 100) - 1]
-            buckets[slot].latencyP95Ms = durations[slot][max(1, (95 * n + 99) / 100) - 1]
-        }
-        return buckets
     }
 
     public func body(id: String) throws -> [UInt8]? {

@@ -72,6 +72,13 @@ extension SQLiteDeliveryStore {
             try database.transaction {
                 var result = ResendResult()
                 var refused: [String] = []
+                var rollup = RollupChanges()
+                let read = try database.cachedStatement(
+                    "SELECT pipeline, sink, status, attempts, updated_at FROM deliveries WHERE id = ?1 AND status <> 'in_flight'")
+                defer {
+                    read.reset()
+                    read.clearBindings()
+                }
                 try database.withStatement(
                     """
                     UPDATE OR ROLLBACK deliveries
@@ -81,12 +88,23 @@ extension SQLiteDeliveryStore {
                 ) { statement in
                     try statement.bind(nowMs, at: 2)
                     for id in unique {
+                        read.reset()
+                        try DeliveryIDColumn.bind(id, to: read, at: 1)
+                        if try read.step() {
+                            let attempts = read.int(at: 3)
+                            rollup.move(
+                                pipeline: read.string(at: 0), sink: read.string(at: 1),
+                                from: Self.rowState(status: read.string(at: 2), attempts: attempts, updatedAtMs: read.int64(at: 4)),
+                                to: RollupChanges.RowState(status: .pending, attempts: attempts, updatedAtMs: nowMs))
+                        }
+                        read.reset()
                         statement.reset()
                         try DeliveryIDColumn.bind(id, to: statement, at: 1)
                         try statement.run()
                         if database.changes == 1 { result.queued.append(id) } else { refused.append(id) }
                     }
                 }
+                try Self.write(rollup, to: database)
                 guard !refused.isEmpty else { return result }
                 try database.withStatement("SELECT 1 FROM deliveries WHERE id = ?1") { statement in
                     for id in refused {
@@ -112,66 +130,30 @@ extension SQLiteDeliveryStore {
             SET status = 'pending', next_attempt_at = ?1, schedule_offset = attempts, updated_at = ?1
             \(clause.sql)
             """
+        let readSQL = "SELECT pipeline, sink, status, attempts, updated_at FROM deliveries INDEXED BY deliveries_failed \(clause.sql)"
         return try withDatabase { database in
             try database.transaction {
-                try database.withStatement(sql) { statement in
+                // The rows it is about to queue again, as they are, in the same transaction.
+                var rollup = RollupChanges()
+                try database.withStatement(readSQL) { statement in
+                    try clause.bind(to: statement)
+                    while try statement.step() {
+                        let attempts = statement.int(at: 3)
+                        rollup.move(
+                            pipeline: statement.string(at: 0), sink: statement.string(at: 1),
+                            from: Self.rowState(status: statement.string(at: 2), attempts: attempts, updatedAtMs: statement.int64(at: 4)),
+                            to: RollupChanges.RowState(status: .pending, attempts: attempts, updatedAtMs: nowMs))
+                    }
+                }
+                let queued = try database.withStatement(sql) { statement in
                     try statement.bind(nowMs, at: 1)
                     try clause.bind(to: statement)
                     try statement.run()
                     return database.changes
                 }
+                try Self.write(rollup, to: database)
+                return queued
             }
-        }
-    }
-
-    /// The health table: one entry per (pipeline, sink) with activity since `sinceMs` (`nil`:
-    /// all time), sorted by pipeline then sink. Latency percentiles are nearest-rank over the
-    /// attempts started in the window, computed from SQL's per-duration counts in one ordered
-    /// pass, so memory stays flat with millions of attempts. Blocking.
-    public func stats(sinceMs: Int64?) throws -> [SinkStats] {
-        let since = sinceMs ?? Int64.min
-        return try withDatabase { database in
-            // One read transaction, so the figures of all sinks come from the same snapshot.
-            try database.execute("BEGIN")
-            defer { try? database.execute("COMMIT") }
-            var results: [SinkStats] = []
-            try database.withStatement(
-                """
-                SELECT pipeline, sink, count(*),
-                       sum(status = 'succeeded'), sum(status = 'failed'), sum(status = 'pending'),
-                       sum(status = 'retrying'), sum(status = 'in_flight'),
-                       sum(attempts >= 1), sum(attempts > 1)
-                FROM deliveries WHERE updated_at >= ?1
-                GROUP BY pipeline, sink ORDER BY pipeline, sink
-                """
-            ) { statement in
-                try statement.bind(since, at: 1)
-                while try statement.step() {
-                    let succeeded = statement.int(at: 3)
-                    let failed = statement.int(at: 4)
-                    let attempted = statement.int(at: 8)
-                    let retried = statement.int(at: 9)
-                    results.append(
-                        SinkStats(
-                            pipeline: statement.string(at: 0), sink: statement.string(at: 1),
-                            total: statement.int(at: 2), succeeded: succeeded, failed: failed,
-                            pending: statement.int(at: 5), retrying: statement.int(at: 6),
-                            inFlight: statement.int(at: 7), attempted: attempted, retried: retried,
-                            attemptCount: 0,
-                            successRate: succeeded + failed > 0 ? Double(succeeded) / Double(succeeded + failed) : nil,
-                            retryRate: attempted > 0 ? Double(retried) / Double(attempted) : nil,
-                            latencyP50Ms: nil, latencyP95Ms: nil, latencyP99Ms: nil))
-                }
-            }
-            for index in results.indices {
-                let key = (results[index].pipeline, results[index].sink)
-                let latency = try Self.latency(database, key: key, since: since)
-                results[index].attemptCount = latency.count
-                results[index].latencyP50Ms = latency.p50
-                results[index].latencyP95Ms = latency.p95
-                results[index].latencyP99Ms = latency.p99
-            }
-            return results
         }
     }
 
@@ -255,45 +237,5 @@ extension SQLiteDeliveryStore {
         return WhereClause(
             sql: terms.isEmpty ? "" : "WHERE " + terms.joined(separator: " AND "),
             values: values, sinceMs: query.sinceMs, firstParameter: firstParameter, nextParameter: parameter)
-    }
-
-    /// Nearest-rank percentiles (the value at 1-based rank ceil(p/100 × n)) of the attempt
-    /// durations of one sink since `since`. SQLite walks the covering time index and hands back
-    /// one row per distinct duration in ascending order, with its count; Swift keeps a running
-    /// total. Nothing grows with the number of attempts here (SQLite's grouping sorter is bounded
-    /// by the cache size and spills to a temp file beyond it).
-    private static func latency(
-        _ database: SQLiteDatabase, key: (String, String), since: Int64
-    ) throws -> (count: Int, p50: Int64?, p95: Int64?, p99: Int64?) {
-        let count = try database.withStatement(
-            "SELECT count(*) FROM attempts WHERE pipeline = ?1 AND sink = ?2 AND started_at >= ?3"
-        ) { statement in
-            try statement.bind(key.0, at: 1)
-            try statement.bind(key.1, at: 2)
-            try statement.bind(since, at: 3)
-            return try statement.step() ? statement.int(at: 0) : 0
-        }
-        guard count > 0 else { return (0, nil, nil, nil) }
-        let ranks = [50, 95, 99].map { (percent: Int) in max(1, (percent * count + 99) / 100) }
-        var values: [Int64?] = [nil, nil, nil]
-        try database.withStatement(
-            """
-            SELECT duration_ms, count(*) FROM attempts
-            WHERE pipeline = ?1 AND sink = ?2 AND started_at >= ?3
-            GROUP BY duration_ms ORDER BY duration_ms
-            """
-        ) { statement in
-            try statement.bind(key.0, at: 1)
-            try statement.bind(key.1, at: 2)
-            try statement.bind(since, at: 3)
-            var seen = 0
-            while values[2] == nil, try statement.step() {
-                seen += statement.int(at: 1)
-                for index in ranks.indices where values[index] == nil && seen >= ranks[index] {
-                    values[index] = statement.int64(at: 0)
-                }
-            }
-        }
-        return (count, values[0], values[1], values[2])
     }
 }

@@ -47,6 +47,28 @@ extension SQLiteDeliveryStore {
         _ database: SQLiteDatabase, where condition: String, nowMs: Int64?, message: String
     ) throws -> Int {
         try database.transaction {
+            // The rows as they are (in flight), and whether their interrupted attempt is new.
+            var rollup = RollupChanges()
+            try database.withStatement(
+                """
+                SELECT pipeline, sink, attempts, updated_at,
+                    NOT EXISTS (SELECT 1 FROM attempts WHERE delivery_seq = deliveries.seq AND attempt = deliveries.attempts + 1)
+                FROM deliveries WHERE \(condition)
+                """
+            ) { statement in
+                if let nowMs { try statement.bind(nowMs, at: 1) }
+                while try statement.step() {
+                    let (pipeline, sink, attempts, updatedAt) = (
+                        statement.string(at: 0), statement.string(at: 1), statement.int(at: 2), statement.int64(at: 3))
+                    rollup.move(
+                        pipeline: pipeline, sink: sink,
+                        from: RollupChanges.RowState(status: .inFlight, attempts: attempts, updatedAtMs: updatedAt),
+                        to: RollupChanges.RowState(status: .retrying, attempts: attempts + 1, updatedAtMs: updatedAt))
+                    if statement.int(at: 4) != 0 {
+                        rollup.attempt(pipeline: pipeline, sink: sink, startedAtMs: updatedAt, outcome: "retry", durationMs: 0)
+                    }
+                }
+            }
             try database.withStatement(
                 """
                 INSERT OR ROLLBACK INTO attempts (
@@ -62,6 +84,7 @@ extension SQLiteDeliveryStore {
                 if let nowMs { try statement.bind(nowMs, at: 1) }
                 try statement.run()
             }
+            try write(rollup, to: database)
             return try database.withStatement(
                 """
                 UPDATE OR ROLLBACK deliveries
@@ -115,11 +138,15 @@ extension SQLiteDeliveryStore {
         return try withConnection { connection in
             let database = connection.database
             let released = try database.transaction {
-                try database.withStatement(
+                // RETURNING gives the row after the change; before it, it was in flight with the
+                // same attempts and updated_at.
+                var rollup = RollupChanges()
+                let released = try database.withStatement(
                     """
                     UPDATE OR ROLLBACK deliveries
                     SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END
                     WHERE id = ?1 AND status = 'in_flight' AND (lease_owner IS NULL OR lease_owner = ?2)
+                    RETURNING pipeline, sink, status, attempts, updated_at
                     """
                 ) { statement in
                     try statement.bind(nodeID, at: 2)
@@ -127,11 +154,19 @@ extension SQLiteDeliveryStore {
                     for id in ids {
                         statement.reset()
                         try DeliveryIDColumn.bind(id, to: statement, at: 1)
-                        try statement.run()
-                        released += database.changes
+                        while try statement.step() {
+                            released += 1
+                            let (attempts, updatedAt) = (statement.int(at: 3), statement.int64(at: 4))
+                            rollup.move(
+                                pipeline: statement.string(at: 0), sink: statement.string(at: 1),
+                                from: RollupChanges.RowState(status: .inFlight, attempts: attempts, updatedAtMs: updatedAt),
+                                to: Self.rowState(status: statement.string(at: 2), attempts: attempts, updatedAtMs: updatedAt))
+                        }
                     }
                     return released
                 }
+                try Self.write(rollup, to: database)
+                return released
             }
             for id in ids { connection.claimed[id] = nil }
             return released

@@ -55,11 +55,13 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         var claimed: [String: ClaimedRow] = [:]
     }
 
-    /// A claimed delivery's row and sink.
+    /// A claimed delivery's row and sink, and its state as the aggregates count it (in flight
+    /// since the claim), so recording its attempt knows what to move without reading the row.
     struct ClaimedRow {
         var sequence: Int64
         var pipeline: String
         var sink: String
+        var state: RollupChanges.RowState
     }
 
     /// Opens the store in `directory` (created if missing), creating or migrating its database.
@@ -162,6 +164,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
             var claimedRows: [(index: Int, sequence: Int64)] = []
             let inserted = try database.transaction {
                 var inserted = 0
+                var rollup = RollupChanges()
                 let insert = try database.cachedStatement(Self.insertDeliverySQL)
                 let insertBody = try database.cachedStatement(
                     "INSERT OR ROLLBACK INTO delivery_bodies (seq, body) VALUES (?1, ?2)")
@@ -196,8 +199,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     try insert.bind(delivery.createdAtMs, at: 8)
                     try insert.bind(nowMs, at: 9)
                     let claims = delivery.isDueAtOnce && claiming.contains(index)
-                    let status = delivery.planningFailure != nil ? "failed" : claims ? "in_flight" : "pending"
-                    try insert.bind(status, at: 10)
+                    let status: DeliveryStatus = delivery.planningFailure != nil ? .failed : claims ? .inFlight : .pending
+                    try insert.bind(status.rawValue, at: 10)
                     try insert.bind(delivery.planningFailure, at: 11)
                     if claims {
                         try insert.bind(nodeID, at: 12)
@@ -209,6 +212,9 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     try insert.run()
                     guard database.changes == 1 else { continue }  // already stored: a replay
                     inserted += 1
+                    rollup.move(
+                        pipeline: delivery.pipeline, sink: delivery.sink, from: nil,
+                        to: RollupChanges.RowState(status: status, attempts: 0, updatedAtMs: nowMs))
                     let sequence = database.lastInsertRowID
                     if claims { claimedRows.append((index, sequence)) }
                     insertBody.reset()
@@ -224,12 +230,15 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         try upsert.run()
                     }
                 }
+                try Self.write(rollup, to: database)
                 return inserted
             }
             // Known rows, as for a claim: recording their attempts needs no lookup by id.
             for (index, sequence) in claimedRows {
                 let delivery = deliveries[index]
-                connection.claimed[delivery.id] = ClaimedRow(sequence: sequence, pipeline: delivery.pipeline, sink: delivery.sink)
+                connection.claimed[delivery.id] = ClaimedRow(
+                    sequence: sequence, pipeline: delivery.pipeline, sink: delivery.sink,
+                    state: RollupChanges.RowState(status: .inFlight, attempts: 0, updatedAtMs: nowMs))
             }
             return (inserted, claimedRows.map { ClaimedDelivery(firstAttemptOf: deliveries[$0.index]) })
         }
@@ -265,6 +274,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
             let (claimed, sequences) = try database.transaction(durable: false) {
                 var sequences: [Int64] = []
                 var claimed: [ClaimedDelivery] = []
+                var rollup = RollupChanges()
                 var scheduleCache = ScheduleCache()
                 try database.withStatement(window.isAll ? Self.selectDueSQL : Self.selectDueInWindowSQL) { select in
                     try select.bind(pipeline, at: 1)
@@ -277,6 +287,11 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     }
                     while try select.step() {
                         sequences.append(select.int64(at: 0))
+                        let attempts = select.int(at: 5)
+                        rollup.move(
+                            pipeline: pipeline, sink: sink,
+                            from: Self.rowState(status: select.string(at: 8), attempts: attempts, updatedAtMs: select.int64(at: 9)),
+                            to: RollupChanges.RowState(status: .inFlight, attempts: attempts, updatedAtMs: nowMs))
                         claimed.append(
                             ClaimedDelivery(
                                 id: DeliveryIDColumn.read(from: select, at: 1), pipeline: pipeline, sink: sink,
@@ -301,10 +316,13 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         try update.run()
                     }
                 }
+                try Self.write(rollup, to: database)
                 return (claimed, sequences)
             }
             for (delivery, sequence) in zip(claimed, sequences) {
-                connection.claimed[delivery.id] = ClaimedRow(sequence: sequence, pipeline: pipeline, sink: sink)
+                connection.claimed[delivery.id] = ClaimedRow(
+                    sequence: sequence, pipeline: pipeline, sink: sink,
+                    state: RollupChanges.RowState(status: .inFlight, attempts: delivery.attempt - 1, updatedAtMs: nowMs))
             }
             return claimed
         }
@@ -340,12 +358,15 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         guard !attempts.isEmpty else { return }
         try withConnection { connection in
             let database = connection.database
-            let known = connection.claimed
+            // The claimed rows, then each row as this batch leaves it (one delivery may have two
+            // attempts in a batch).
+            var known = connection.claimed
             // Not fsynced: an outcome lost to a power loss leaves its delivery in flight, to be
             // recovered and sent again with the same id (at least once, never lost). A process
             // crash loses nothing, and the next durable commit (an enqueue) syncs these too.
             try database.transaction(durable: false) {
-                let find = try database.cachedStatement("SELECT seq, pipeline, sink FROM deliveries WHERE id = ?1")
+                let find = try database.cachedStatement(
+                    "SELECT seq, pipeline, sink, status, attempts, updated_at FROM deliveries WHERE id = ?1")
                 let update = try database.cachedStatement(Self.updateAfterAttemptSQL)
                 let insert = try database.cachedStatement(Self.insertAttemptSQL)
                 defer {
@@ -354,6 +375,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         statement.clearBindings()
                     }
                 }
+                var rollup = RollupChanges()
                 for record in attempts {
                     var row = known[record.deliveryID]
                     if row == nil {
@@ -361,7 +383,9 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         find.reset()
                         try DeliveryIDColumn.bind(record.deliveryID, to: find, at: 1)
                         if try find.step() {
-                            row = ClaimedRow(sequence: find.int64(at: 0), pipeline: find.string(at: 1), sink: find.string(at: 2))
+                            row = ClaimedRow(
+                                sequence: find.int64(at: 0), pipeline: find.string(at: 1), sink: find.string(at: 2),
+                                state: Self.rowState(status: find.string(at: 3), attempts: find.int(at: 4), updatedAtMs: find.int64(at: 5)))
                         }
                         find.reset()
                     }
@@ -380,6 +404,17 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     try update.bind(record.startedAtMs.saturatingAdd(record.durationMs), at: 7)
                     try update.bind(nodeID, at: 8)
                     try update.run()
+                    if database.changes == 1 {
+                        // The row as the UPDATE left it.
+                        let new = RollupChanges.RowState(
+                            status: record.outcome.resultingStatus, attempts: max(row.state.attempts, record.attempt),
+                            updatedAtMs: record.startedAtMs.saturatingAdd(record.durationMs))
+                        rollup.move(pipeline: row.pipeline, sink: row.sink, from: row.state, to: new)
+                        known[record.deliveryID] = ClaimedRow(sequence: row.sequence, pipeline: row.pipeline, sink: row.sink, state: new)
+                    }
+                    rollup.attempt(
+                        pipeline: row.pipeline, sink: row.sink, startedAtMs: record.startedAtMs,
+                        outcome: record.outcome.storedName, durationMs: record.durationMs)
                     insert.reset()
                     try insert.bind(row.sequence, at: 1)
                     try insert.bind(record.attempt, at: 2)
@@ -396,6 +431,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     try insert.bind(record.node ?? nodeID, at: 13)
                     try insert.run()
                 }
+                try Self.write(rollup, to: database)
             }
             for record in attempts { connection.claimed[record.deliveryID] = nil }
         }
@@ -425,7 +461,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     // The WHERE repeats the partial index's `status IN (…)` word for word: SQLite only uses a
     // partial index when the query visibly implies its condition.
     private static let selectDueSQL = """
-        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset
+        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
             AND d.next_attempt_at <= ?3
@@ -435,7 +471,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
 
     /// ``selectDueSQL`` restricted to deliveries created inside a ``CreationWindow``.
     private static let selectDueInWindowSQL = """
-        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset
+        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
             AND d.next_attempt_at <= ?3 AND d.created_at >= ?5 AND d.created_at < ?6

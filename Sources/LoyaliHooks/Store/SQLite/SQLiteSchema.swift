@@ -132,6 +132,28 @@ enum SQLiteSchema {
                     PRIMARY KEY (pipeline, sink)
                 );
                 """),
+        StoreMigration(
+            version: 7, summary: "maintained aggregates (rollups) for stats and the charts, filled from the stored rows",
+            sql: """
+                -- Per minute and per hour (span, ms) and sink: deliveries by status counted in the
+                -- bucket of their updated_at, and attempts by outcome with a latency histogram in
+                -- the bucket of their started_at (RollupCounts). Every write keeps it up to date in
+                -- its own transaction, so stats and the charts read a few hundred rows, not the log.
+                CREATE TABLE rollups (
+                    span INTEGER NOT NULL,
+                    start INTEGER NOT NULL,
+                    pipeline TEXT NOT NULL,
+                    sink TEXT NOT NULL,
+                    \(RollupSQL.countColumns.map { "\($0) INTEGER NOT NULL DEFAULT 0," }.joined(separator: "\n"))
+                    -- LatencyHistogram's text: "bucket:count,…".
+                    latency TEXT,
+                    PRIMARY KEY (span, start, pipeline, sink)
+                ) WITHOUT ROWID;
+                \(RollupSQL.backfillSQL(concat: { "group_concat(\($0), ',')" }, upsertKey: "span, start, pipeline, sink"))
+                -- Only the per-sink latency query of stats read it; the rollups answer that now,
+                -- and each attempt written is one index insert fewer.
+                DROP INDEX attempts_by_sink;
+                """),
     ]
 
     /// The schema version this build writes.

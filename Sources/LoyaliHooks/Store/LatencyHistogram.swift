@@ -1,0 +1,120 @@
+/// Attempt durations counted in fixed, log-spaced buckets, so the latency percentiles of any
+/// window come from bucket counts that the stores keep up to date (see ``RollupCounts``), never
+/// from a pass over the attempts themselves.
+///
+/// **Buckets.** Durations of 0…31 ms each have their own bucket (exact). Above, every power of
+/// two [2^e, 2^(e+1)) is cut into 16 equal buckets of width 2^(e−4): 32–33, 34–35, …, 62–63,
+/// 64–67, …, 992–1023, 1024–1087, … A percentile is the nearest-rank bucket's representative
+/// value, the lower middle integer of the bucket (`lower + (width − 1) / 2`).
+///
+/// **Error bound.** A reported percentile is within 1/32 (3.125%) of the true nearest-rank
+/// value, and exact below 32 ms: the true value v lies in the same bucket as the representative,
+/// at most width/2 = 2^(e−5) away, and v ≥ 2^e.
+///
+/// **Stored form.** Text, `index:count` pairs joined by commas in ascending index order
+/// (`"3:2,40:7"`), empty for no attempts: readable in a database shell, and both engines can
+/// build and merge it in SQL (see `RollupSQL`). Counts may be negative in a change that undoes
+/// another; a merged bucket that reaches 0 is dropped.
+struct LatencyHistogram: Sendable, Equatable {
+    /// Counts by bucket index; trailing buckets with no attempts may be missing.
+    private(set) var counts: [Int64] = []
+
+    /// How many durations below 2^5 ms have a bucket each, and how many buckets split each power
+    /// of two above: the two constants of the error bound.
+    static let exactBelow: Int64 = 32
+    static let subBuckets: Int64 = 16
+
+    /// An empty histogram.
+    init() {}
+
+    /// The bucket of a duration in ms (negative durations count as 0).
+    static func bucket(of durationMs: Int64) -> Int {
+        let value = max(0, durationMs)
+        guard value >= exactBelow else { return Int(value) }
+        let exponent = Int64(63 - value.leadingZeroBitCount)  // ≥ 5
+        let sub = (value >> (exponent - 4)) - subBuckets  // 0…15
+        return Int(exactBelow + (exponent - 5) * subBuckets + sub)
+    }
+
+    /// The value a percentile in bucket `index` reports: the lower middle integer of the bucket.
+    static func representative(of index: Int) -> Int64 {
+        let index = Int64(index)
+        guard index >= exactBelow else { return index }
+        let exponent = 5 + (index - exactBelow) / subBuckets
+        let sub = (index - exactBelow) % subBuckets
+        let width: Int64 = 1 << (exponent - 4)
+        let lower = (subBuckets + sub) * width
+        return lower + (width - 1) / 2
+    }
+
+    /// The total count.
+    var total: Int64 { counts.reduce(0, +) }
+
+    /// Whether no bucket holds anything.
+    var isEmpty: Bool { counts.allSatisfy { $0 == 0 } }
+
+    /// Counts one duration.
+    mutating func add(durationMs: Int64, count: Int64 = 1) {
+        add(bucket: Self.bucket(of: durationMs), count: count)
+    }
+
+    /// Adds `count` to bucket `index`.
+    mutating func add(bucket index: Int, count: Int64) {
+        if index >= counts.count { counts.append(contentsOf: repeatElement(0, count: index + 1 - counts.count)) }
+        counts[index] += count
+    }
+
+    /// Adds every bucket of `other`.
+    mutating func merge(_ other: LatencyHistogram) {
+        for (index, count) in other.counts.enumerated() where count != 0 { add(bucket: index, count: count) }
+    }
+
+    /// Adds the buckets of a stored text (see the type's notes). Malformed pairs are skipped: the
+    /// text is only ever written by the stores.
+    mutating func merge(text: String) {
+        var index: Int64 = 0
+        var value: Int64 = 0
+        var negative = false
+        var readingCount = false
+        func flush() {
+            if readingCount, index >= 0, index < 4096 { add(bucket: Int(index), count: negative ? -value : value) }
+            index = 0
+            value = 0
+            negative = false
+            readingCount = false
+        }
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let digit = Int64(byte - UInt8(ascii: "0"))
+                if readingCount { value = value &* 10 &+ digit } else { index = index &* 10 &+ digit }
+            case UInt8(ascii: ":"): readingCount = true
+            case UInt8(ascii: "-"): negative = true
+            case UInt8(ascii: ","): flush()
+            default: break
+            }
+        }
+        flush()
+    }
+
+    /// The stored text: `index:count` pairs, ascending, zero buckets left out.
+    var text: String {
+        var parts: [String] = []
+        for (index, count) in counts.enumerated() where count != 0 { parts.append("\(index):\(count)") }
+        return parts.joined(separator: ",")
+    }
+
+    /// The nearest-rank `percent` percentile (the representative of the bucket holding the value
+    /// at 1-based rank ceil(percent/100 × n)), or `nil` with no attempts.
+    func percentile(_ percent: Int) -> Int64? {
+        let total = total
+        guard total > 0 else { return nil }
+        let rank = max(1, (Int64(percent) * total + 99) / 100)
+        var seen: Int64 = 0
+        for (index, count) in counts.enumerated() where count > 0 {
+            seen += count
+            if seen >= rank { return Self.representative(of: index) }
+        }
+        return counts.lastIndex { $0 > 0 }.map(Self.representative(of:))
+    }
+}
