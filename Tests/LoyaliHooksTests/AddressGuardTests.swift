@@ -120,6 +120,55 @@ struct AddressMatchingTests {
         #expect(!(try network("::/0")).contains(try address("10.0.0.1")))
     }
 
+    @Test("at every prefix length of both families, a block holds its first and last address and not their neighbours")
+    func everyPrefixLength() throws {
+        // Edges computed bit by bit over 16-byte arrays, independently of IPNetwork's masks.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func random() -> UInt8 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        func address(_ bytes: [UInt8]) throws -> IPAddress { try #require(IPAddress(bytes: bytes)) }
+        /// `bytes` plus `delta` (±1) as one big-endian number; `nil` past either end.
+        func step(_ bytes: [UInt8], _ delta: Int) -> [UInt8]? {
+            var result = bytes
+            for index in result.indices.reversed() {
+                if delta > 0 {
+                    if result[index] == 255 { result[index] = 0 } else { result[index] += 1; return result }
+                } else {
+                    if result[index] == 0 { result[index] = 255 } else { result[index] -= 1; return result }
+                }
+            }
+            return nil
+        }
+        for byteCount in [4, 16] {
+            for length in 0...(byteCount * 8) {
+                for _ in 0..<4 {
+                    let base = (0..<byteCount).map { _ in random() }
+                    var first = base
+                    var last = base
+                    for bit in length..<(byteCount * 8) {
+                        first[bit / 8] &= ~(0x80 >> UInt8(bit % 8))
+                        last[bit / 8] |= 0x80 >> UInt8(bit % 8)
+                    }
+                    let block = IPNetwork(try address(base), prefixLength: length)
+                    #expect(block.address == (try address(first)), "/\(length)")
+                    let (firstAddress, lastAddress, baseAddress) = (try address(first), try address(last), try address(base))
+                    #expect(block.contains(firstAddress) && block.contains(lastAddress) && block.contains(baseAddress), "\(block)")
+                    if let before = step(first, -1) {
+                        let outside = try address(before)
+                        #expect(!block.contains(outside), "\(block)")
+                    }
+                    if let after = step(last, 1) {
+                        let outside = try address(after)
+                        #expect(!block.contains(outside), "\(block)")
+                    }
+                    #expect(try IPNetwork.parse(block.description).get().network == block)
+                }
+            }
+        }
+    }
+
     @Test("refused by default: each range up to its edges, in IPv4 and in every IPv6 form that carries IPv4")
     func refusedRanges() throws {
         let refused = [
@@ -388,6 +437,14 @@ struct AddressGuardCLITests {
         // --allow-network (or the sink's allow_networks) holding the address silences it.
         let allowed = try CLI.run(["validate", "pipeline.yaml", "--allow-network", "169.254.0.0/16"], in: directory.url, environment: environment)
         #expect(allowed.status == 0 && !allowed.stderr.contains("warning"), "\(allowed.stderr)")
+        let viaEnvironment = try CLI.run(
+            ["validate", "pipeline.yaml"], in: directory.url,
+            environment: environment.merging(["LOYALI_HOOKS_ALLOW_NETWORKS": "10.0.0.0/8, 169.254.169.254"]) { $1 })
+        #expect(viaEnvironment.status == 0 && !viaEnvironment.stderr.contains("warning"), "\(viaEnvironment.stderr)")
+        let badEnvironment = try CLI.run(
+            ["validate", "pipeline.yaml"], in: directory.url, environment: environment.merging(["LOYALI_HOOKS_ALLOW_NETWORKS": "10.0.0.0/8,nope"]) { $1 })
+        #expect(badEnvironment.status == 2)
+        #expect(badEnvironment.stderr.contains("$LOYALI_HOOKS_ALLOW_NETWORKS: 'nope' is not an IP network"), "\(badEnvironment.stderr)")
         let badOption = try CLI.run(["validate", "pipeline.yaml", "--allow-network", "169.254.0.0/40"], in: directory.url, environment: environment)
         #expect(badOption.status == 2)
         #expect(badOption.stderr.contains("--allow-network: '169.254.0.0/40' has a prefix length of 40"), "\(badOption.stderr)")
