@@ -502,6 +502,18 @@ struct AddressGuardCLITests {
         let human = try CLI.run(["deliveries", "show", id, "--state", state], in: directory.url, environment: environment)
         #expect(human.stdout.contains("blocked_address"), "\(human.stdout)")
 
+        // Refusals never pause the sink (its health is unknown): with a pause after 2 failures,
+        // every delivery still fails at its one attempt.
+        let pausing = try Self.workspace(sink: sink.dropLast(2) + ", pause: { after: 2 } }")
+        let pausingState = pausing.url.appendingPathComponent("state").path
+        let notPaused = try CLI.run(["run", "pipeline.yaml", "--drain", "--state", pausingState], in: pausing.url, environment: environment)
+        #expect(notPaused.status == 1, "\(notPaused.stderr)")
+        let pausingFailed = try CLI.run(
+            ["deliveries", "--status", "failed", "--json", "--state", pausingState], in: pausing.url, environment: environment)
+        #expect(pausingFailed.stdoutLines.count == 3, "\(pausingFailed.stdout)")
+        let stats = try CLI.run(["stats", "--json", "--state", pausingState], in: pausing.url, environment: environment)
+        #expect(stats.stdout.contains(#""state":"healthy""#) && stats.stdout.contains(#""consecutive_failures":0"#), "\(stats.stdout)")
+
         // --allow-network lets the same name through.
         let opened = try CLI.run(
             ["run", "pipeline.yaml", "--drain", "--state", state + "-allowed", "--allow-network", "127.0.0.0/8"], in: directory.url,

@@ -84,6 +84,12 @@ extension DeliveryRunner {
     ) -> RetryDecision.Outcome {
         let circuit = lane.circuit
         let wasProbe = circuit.isProbe(completion.delivery.id)
+        // The SSRF guard refusing the address says nothing about the endpoint's health: such a
+        // delivery fails at once, and pausing the sink would make the next ones wait instead.
+        // A probe still counts, so that it is always answered.
+        if !wasProbe, case .failure(let failure) = completion.result, failure.errorClass == HTTPTransportError.ErrorClass.blockedAddress.rawValue {
+            return outcome
+        }
         let previous = circuit.state.status
         let change = circuit.judged(deliveryID: completion.delivery.id, success: completion.result.isSuccess, nowMs: nowMs)
         board.noteChanged(circuit, statusChanged: change != nil || (wasProbe && circuit.state.status == previous && previous == .paused))
