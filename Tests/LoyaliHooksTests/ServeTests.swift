@@ -941,6 +941,38 @@ struct MetricsTests {
         #expect(exposition.types["loyali_hooks_attempt_duration_seconds"] == "histogram")
     }
 
+    @Test("a sink disabled through the API stops in a running serve and shows in /metrics and /api/sinks; enabled from the CLI's store, its deliveries go out")
+    func sinkDisableAndEnable() throws {
+        let fixture = try ServeFixture()
+        let sink = ["pipeline": "ingest", "sink": "audit"]
+        let disabled = try fixture.admin("POST", "/api/sinks/ingest/audit/disable")
+        #expect(disabled.status == 200, "\(disabled.text)")
+        #expect(disabled.json?["sink"]?.objectValue?.string("state") == "disabled")
+        #expect(try fixture.admin("POST", "/api/sinks/ingest/nope/disable").status == 404)
+        #expect(try fixture.admin("POST", "/api/sinks/ingest/audit/disable", anonymous: true).status == 401)
+        // Seen by the runner at its next refresh: a second later nothing is delivered.
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(try fixture.post(eventLine("evt_disabled_1")).status == 202)
+        Thread.sleep(forTimeInterval: 0.5)
+        let id = DeliveryID.make(eventID: "evt_disabled_1", pipeline: "ingest", sink: "audit")
+        #expect(try fixture.store().detail(id: id)?.0.status == .pending, "a disabled sink's delivery waits")
+        let exposition = try PrometheusParser.parse(try fixture.admin("GET", "/metrics").text)
+        #expect(exposition.value("loyali_hooks_sink_state", sink.merging(["state": "disabled"]) { $1 }) == 1)
+        #expect(exposition.value("loyali_hooks_sink_state", sink.merging(["state": "healthy"]) { $1 }) == 0)
+        #expect(exposition.value("loyali_hooks_sink_consecutive_failures", sink) == 0)
+        #expect(exposition.value("loyali_hooks_sink_state_changes_total", sink.merging(["state": "disabled"]) { $1 }) == 1)
+        let listed = try fixture.admin("GET", "/api/sinks").json?.objects("sinks")
+        #expect(listed?.first?.string("state") == "disabled")
+        #expect(listed?.first?.string("reason") == "disabled by the admin API")
+
+        // As `loyali-hooks sinks enable ingest/audit` does from another process.
+        try fixture.store().setSinkEnabled(pipeline: "ingest", sink: "audit", enabled: true, nowMs: Int64(Date().timeIntervalSince1970 * 1000), by: "the CLI")
+        #expect(ServeFixture.eventually { (try? fixture.store().detail(id: id))??.0.status == .succeeded })
+        let after = try PrometheusParser.parse(try fixture.admin("GET", "/metrics").text)
+        #expect(after.value("loyali_hooks_sink_state", sink.merging(["state": "healthy"]) { $1 }) == 1)
+        #expect(after.value("loyali_hooks_sink_state_changes_total", sink.merging(["state": "healthy"]) { $1 }) == 1)
+    }
+
     @Test("label values and help text are escaped so a parser reads them back exactly")
     func escaping() throws {
         var text = PrometheusText()

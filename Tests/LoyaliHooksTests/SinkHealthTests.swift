@@ -231,4 +231,56 @@ struct SinkHealthTests {
             #expect(error.location?.line == 4)
         }
     }
+
+    @Test("the circuit: a failure rate over the window pauses; probes double up to probe_max; failing for disable_after disables")
+    func circuitTransitions() {
+        var policy = PausePolicy.standard
+        policy.consecutiveFailures = nil
+        policy.failureRate = 0.5
+        policy.window = .seconds(60)
+        policy.minAttempts = 4
+        policy.probe = .seconds(10)
+        policy.probeMax = .seconds(35)
+        policy.disableAfter = .seconds(3_600)
+        let circuit = SinkCircuit(pipeline: "p", sink: "s", policy: policy)
+        #expect(circuit.judged(deliveryID: "a", success: false, nowMs: 0) == nil)
+        #expect(circuit.judged(deliveryID: "b", success: true, nowMs: 1_000) == nil)
+        #expect(circuit.judged(deliveryID: "c", success: false, nowMs: 2_000) == nil, "3 attempts are below min_attempts")
+        #expect(circuit.gate(nowMs: 2_000) == .open)
+        let paused = circuit.judged(deliveryID: "d", success: false, nowMs: 3_000)
+        #expect(paused?.kind == .paused, "3 of 4 failed: at least 50%")
+        #expect(circuit.state.reason.contains("3 of 4"))
+        #expect(circuit.gate(nowMs: 12_999) == .closed(untilMs: 13_000))
+        // Probes at growing intervals: 10 s, then 20 s, then 35 s (the cap), then 35 s.
+        var now: Int64 = 13_000
+        for expected: Int64 in [20_000, 35_000, 35_000] {
+            #expect(circuit.gate(nowMs: now) == .probe)
+            circuit.probeStarted("probe-\(now)")
+            #expect(circuit.gate(nowMs: now) == .closed(untilMs: nil), "one probe at a time")
+            #expect(circuit.judged(deliveryID: "probe-\(now)", success: false, nowMs: now) == nil)
+            #expect(circuit.state.probeIntervalMs == expected)
+            now += expected
+        }
+        #expect(circuit.takeWrite() != nil)
+        // Failing for an hour without a success (since 2 s, after the last success): the next
+        // failed probe disables it.
+        circuit.probeStarted("early")
+        #expect(circuit.judged(deliveryID: "early", success: false, nowMs: 3_601_999) == nil)
+        circuit.probeStarted("late")
+        let disabled = circuit.judged(deliveryID: "late", success: false, nowMs: 3_602_000)
+        #expect(disabled?.kind == .disabled)
+        #expect(circuit.gate(nowMs: 10_000_000) == .closed(untilMs: nil), "disabled: no probes")
+        #expect(circuit.judged(deliveryID: "x", success: true, nowMs: 3_700_000) == nil, "only enabling ends disabled")
+
+        // A success while paused resumes; the counts start over.
+        let other = SinkCircuit(pipeline: "p", sink: "t", policy: .standard)
+        for n in 0..<10 { other.judged(deliveryID: "f\(n)", success: false, nowMs: Int64(n)) }
+        #expect(other.state.status == .paused && other.state.consecutiveFailures == 10)
+        #expect(other.judged(deliveryID: "in-flight", success: true, nowMs: 100)?.kind == .resumed)
+        #expect(other.state.consecutiveFailures == 0 && other.gate(nowMs: 100) == .open)
+        // pause: false: never on its own.
+        let off = SinkCircuit(pipeline: "p", sink: "u", policy: nil)
+        for n in 0..<100 { #expect(off.judged(deliveryID: "f\(n)", success: false, nowMs: Int64(n) * 86_400_000) == nil) }
+        #expect(off.gate(nowMs: 0) == .open)
+    }
 }

@@ -83,6 +83,12 @@ extension DeliveryRunner {
         _ completion: Completion, lane: SinkLane, outcome: RetryDecision.Outcome, nowMs: Int64, board: CircuitBoard
     ) -> RetryDecision.Outcome {
         let circuit = lane.circuit
+        if case .failure(let failure) = completion.result, failure.errorClass == "transform" {
+            // The pipeline's own steps failed on the event: nothing was sent, and the endpoint
+            // is not to blame. A probe that ended so leaves the next due delivery to probe.
+            circuit.probeEnded(completion.delivery.id)
+            return outcome
+        }
         let wasProbe = circuit.isProbe(completion.delivery.id)
         // The SSRF guard refusing the address says nothing about the endpoint's health: such a
         // delivery fails at once, and pausing the sink would make the next ones wait instead.

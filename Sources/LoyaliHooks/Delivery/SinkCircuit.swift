@@ -68,6 +68,11 @@ final class SinkCircuit {
         probeID = deliveryID
     }
 
+    /// Forgets the probe `deliveryID` without judging it (it never reached the endpoint).
+    func probeEnded(_ deliveryID: String) {
+        if probeID == deliveryID { probeID = nil }
+    }
+
     /// Whether `deliveryID` is the probe in flight.
     func isProbe(_ deliveryID: String) -> Bool { probeID == deliveryID }
 
