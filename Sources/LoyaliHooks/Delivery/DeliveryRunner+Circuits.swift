@@ -98,7 +98,10 @@ extension DeliveryRunner {
         }
         let previous = circuit.state.status
         let change = circuit.judged(deliveryID: completion.delivery.id, success: completion.result.isSuccess, nowMs: nowMs)
-        board.noteChanged(circuit, statusChanged: change != nil || (wasProbe && circuit.state.status == previous && previous == .paused))
+        // Only a change is noted: a success on a healthy sink costs no bookkeeping.
+        if circuit.needsWrite {
+            board.noteChanged(circuit, statusChanged: change != nil || (wasProbe && circuit.state.status == previous && previous == .paused))
+        }
         guard wasProbe, circuit.isHolding, !completion.result.isSuccess, completion.result.isRetryable,
             let frozen = circuit.state.frozenSinceMs
         else { return outcome }
