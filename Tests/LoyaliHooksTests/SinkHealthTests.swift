@@ -283,4 +283,58 @@ struct SinkHealthTests {
         for n in 0..<100 { #expect(off.judged(deliveryID: "f\(n)", success: false, nowMs: Int64(n) * 86_400_000) == nil) }
         #expect(off.gate(nowMs: 0) == .open)
     }
+
+    @Test(
+        "two nodes on one PostgreSQL store: a dead sink pauses once, announced by one node, and neither node attempts it while paused",
+        .enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
+    func twoNodesPauseOnce() throws {
+        let harness = try RunnerHarness(events: [])
+        let url = try PostgresTestServer.freshDatabase()
+        let clock = harness.clock
+        let startMs = clock.nowMs()
+        let dead = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let yaml = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              dead: { type: scripted, name: dead, pause: { after: 5, probe: 1h } }
+            """
+        let stores = try ["node-a", "node-b"].map { try PostgresDeliveryStore(url: url, options: StoreOptions(nodeID: $0)) }
+        try stores[0].enqueue(Self.rows(1...40, sinks: ["dead"]), checkpoint: nil, nowMs: startMs)
+        var runs: [(DeliveryRunner, Wakeup, RecordingObserver)] = []
+        for store in stores {
+            let observer = RecordingObserver()
+            var options = DeliveryRunner.Options()
+            options.mode = .follow
+            options.observer = observer
+            let runner = DeliveryRunner(
+                pipelines: try harness.pipelines(yaml, sinks: ["dead": dead]), store: store, clock: clock, options: options,
+                logger: Logger(format: .logfmt) { _ in })
+            let done = Wakeup()
+            Thread.detachNewThread {
+                _ = try? runner.run()
+                done.signal()
+            }
+            runs.append((runner, done, observer))
+        }
+        #expect(try Self.waitUntil { try stores[1].sinkState(pipeline: "health", sink: "dead").status == .paused })
+        // Both nodes learn of it (NOTIFY, or their next refresh) and stop.
+        clock.advance(byMs: 1_500)
+        Thread.sleep(forTimeInterval: 0.3)
+        let attemptsAtPause = dead.count
+        for _ in 0..<5 {
+            clock.advance(byMs: 60_000)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(dead.count == attemptsAtPause, "a paused sink was attempted before its first probe (1 h)")
+        #expect(attemptsAtPause < 40, "every delivery was attempted: nothing paused")
+        for (runner, done, _) in runs {
+            runner.requestStop()
+            #expect(done.wait(until: Date(timeIntervalSinceNow: 10)))
+        }
+        let announced = runs.map { $0.2.kinds.filter { $0 == .paused }.count }
+        #expect(announced.reduce(0, +) == 1, "the pause was announced \(announced) times across the nodes")
+        #expect(try stores[0].list(DeliveryQuery(status: .failed, limit: 100)).isEmpty)
+    }
 }
