@@ -46,6 +46,11 @@ enum DurableRun {
         progress.stop()
         _ = signals
         Terminal.err(Reports.countersLine(counters))
+        // A paused or disabled sink's deliveries were neither sent nor failed: say where they wait.
+        let configured = Set(pipelines.flatMap { pipeline in pipeline.sinks.map { "\(pipeline.name)/\($0.name)" } })
+        for state in (try? store.sinkStates()) ?? [] where state.status != .healthy && configured.contains("\(state.pipeline)/\(state.sink)") {
+            Terminal.err("sink \(state.pipeline)/\(state.sink) is \(state.summary) (\(state.reason)): its deliveries wait; see 'loyali-hooks sinks'")
+        }
         // A source that could not be read or a store that could not be written is a failed run.
         let reasons = runner.failureReasons
         if !reasons.isEmpty { throw .failed(reasons.map { "error: run failed: \($0)" }.joined(separator: "\n")) }

@@ -211,6 +211,7 @@ struct DurableCLITests {
         // Paused after two failures: the third delivery waits, neither attempted nor failed.
         #expect(down.requests.count == 2, "\(run.stderr)")
         #expect(run.stderr.contains("sink paused"))
+        #expect(run.stderr.contains("sink durable/hook is paused until"), "the summary says where the deliveries wait")
         let list = try Self.run(["sinks", "--json"], in: directory)
         #expect(list.status == 0, "\(list.stderr)")
         let row = try #require(try JSONParser.parse(list.stdout).arrayValue?.first?.objectValue)
