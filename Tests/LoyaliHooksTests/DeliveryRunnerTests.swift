@@ -10,13 +10,18 @@ final class ScriptedSink: ConcurrentSink, @unchecked Sendable {
     let target = "scripted://test"
     let maxInFlight = 8
     var requiresSignature: Bool { true }
+    /// The cap it shares with other scripted sinks, if any.
+    let sharedLimit: SharedAttemptLimit?
     /// Given the delivery's attempt number, what to answer; `nil` holds the request until released.
     let script: @Sendable (Int) -> AttemptResult?
     let requests = Mutex<[DeliveryRequest]>([])
     let held = Mutex<[@Sendable () -> Void]>([])
     let arrived = Wakeup()
 
-    init(script: @escaping @Sendable (Int) -> AttemptResult?) { self.script = script }
+    init(sharedLimit: SharedAttemptLimit? = nil, script: @escaping @Sendable (Int) -> AttemptResult?) {
+        self.sharedLimit = sharedLimit
+        self.script = script
+    }
 
     func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
         requests.withLock { $0.append(request) }

@@ -301,7 +301,7 @@ struct DeliveryStoreTests {
         let worker = StoreWorker(store: store, logger: Logger(format: .logfmt) { _ in }, resultsReady: ready)
         // A retry due at once, handed over just before the claim: the claim must see it.
         worker.record([attempt(first, at: 1_000, outcome: .retry(atMs: 1_000))])
-        worker.claim(StoreWorker.ClaimRequest(lane: 3, sinkKey: hooks, nowMs: 1_000, limit: 10, window: .all))
+        worker.claim([StoreWorker.ClaimRequest(lane: 3, sinkKey: hooks, nowMs: 1_000, limit: 10, window: .all)])
         let answered = results(from: worker, ready: ready, count: 1)
         worker.finish()
         #expect(answered.map(\.lane) == [3])
@@ -348,8 +348,8 @@ struct DeliveryStoreTests {
         let first = try #require(try store.claimDue(sinkKey: hooks, nowMs: 1_000, limit: 1).first)
         let ready = Wakeup()
         let worker = StoreWorker(store: store, logger: Logger(format: .logfmt) { _ in }, resultsReady: ready)
-        worker.claim(StoreWorker.ClaimRequest(lane: 0, sinkKey: hooks, nowMs: 1_000, limit: 10, window: .all))
-        worker.claim(StoreWorker.ClaimRequest(lane: 1, sinkKey: ("other", "sink"), nowMs: 1_000, limit: 10, window: .all))
+        worker.claim([StoreWorker.ClaimRequest(lane: 0, sinkKey: hooks, nowMs: 1_000, limit: 10, window: .all)])
+        worker.claim([StoreWorker.ClaimRequest(lane: 1, sinkKey: ("other", "sink"), nowMs: 1_000, limit: 10, window: .all)])
         let answered = results(from: worker, ready: ready, count: 2).sorted { $0.lane < $1.lane }
         #expect(answered.map(\.claimed.count) == [0, 0])
         #expect(answered.map(\.nextDueMs) == [6_000, SinkLane.nothingDue])

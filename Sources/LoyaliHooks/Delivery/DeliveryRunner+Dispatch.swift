@@ -22,7 +22,9 @@ extension DeliveryRunner {
         var layoutSeen = -1
         syncLanes(&lanes, retiring: &retiringLanes, seenVersion: &layoutSeen, scheduler: nil)
         // Each pass looks only at the lanes something happened to, in turn (see LaneScheduler).
-        let scheduler = LaneScheduler(maxInFlight: lanes.map(\.maxInFlight), claimBytes: options.claimBytes, claimSize: options.claimSize)
+        let scheduler = LaneScheduler(
+            maxInFlight: lanes.map(\.maxInFlight), sharedLimits: lanes.map(\.sharedLimit), claimBytes: options.claimBytes,
+            claimSize: options.claimSize)
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
         let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup, leases: leases) { [self] in noteFailure($0) }
         var stopDeadline: Int64?
@@ -60,11 +62,25 @@ extension DeliveryRunner {
             }
             for lane in handOff.takeFed() { scheduler.markReady(lane) }
             var refreshing = false
-            if newWork.exchange(false, ordering: .acquiring) || now - lastRefresh >= Self.refreshIntervalMs {
+            if newWork.exchange(false, ordering: .acquiring) {
                 for lane in lanes { lane.invalidateDueTime() }
                 scheduler.markAllReady()
                 lastRefresh = now
                 refreshing = true
+            } else if now - lastRefresh >= Self.refreshIntervalMs {
+                // Only lanes whose store answer is older than the interval ask again; a lane
+                // whose claim is with the store gets a fresher answer anyway. When thousands of
+                // claims take longer than the interval on a loaded machine, re-asking every lane
+                // at every interval made each answer stale before it arrived, and a drain
+                // never saw every lane settled at once.
+                for (index, lane) in lanes.enumerated() where !lane.claimPending && lane.dueCheckedAtMs <= now - Self.refreshIntervalMs {
+                    lane.invalidateDueTime()
+                    scheduler.markReady(index)
+                }
+                lastRefresh = now
+                refreshing = true
+            }
+            if refreshing {
                 // Another node, `sinks enable` or the admin API may have changed a sink's health.
                 storeWorker.readSinkStates()
             }
@@ -90,9 +106,16 @@ extension DeliveryRunner {
                 if mode == .once, ingestDone, onceCutoff == nil { onceCutoff = now }
                 // Work that falls due after the cutoff waits for the next `--once` run.
                 let horizon = min(now, onceCutoff ?? now)
+                var claims: [StoreWorker.ClaimRequest] = []
                 for index in scheduler.takeReady() {
-                    fill(lanes[index], index: index, nowMs: horizon, armsTimer: onceCutoff == nil, storeWorker: storeWorker, scheduler: scheduler)
+                    fill(
+                        lanes[index], index: index, nowMs: horizon, armsTimer: onceCutoff == nil, storeWorker: storeWorker,
+                        claims: &claims, scheduler: scheduler)
                 }
+                // The claims of one pass go to the store thread together, so they are answered
+                // together: a lane whose claim came back first would otherwise take turns alone
+                // (at start-up, a deep backlog's 512 before the other sinks' first deliveries).
+                storeWorker.claim(claims)
                 if !retiringLanes.isEmpty { finishSettledLanes(lanes, retiring: &retiringLanes, scheduler: scheduler) }
                 // Every lane is looked at only once nothing runs anywhere: the end of a run.
                 if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, handOff.isEmpty,
@@ -145,14 +168,18 @@ extension DeliveryRunner {
         return leftovers
     }
 
-    /// Starts as many attempts on `lane` as it has free slots, and asks the store thread for more
-    /// deliveries before the lane runs dry, within the claim budget. When `armsTimer`, a lane
+    /// Starts as many attempts on `lane` as it has free slots, and asks for more deliveries
+    /// before the lane runs dry, within the claim budget, by adding a claim to `claims`. When `armsTimer`, a lane
     /// with work due later is woken then (not after a `--once` run's cutoff: that work waits for
     /// the next run).
     private func fill(
-        _ lane: SinkLane, index: Int, nowMs: Int64, armsTimer: Bool, storeWorker: StoreWorker, scheduler: LaneScheduler
+        _ lane: SinkLane, index: Int, nowMs: Int64, armsTimer: Bool, storeWorker: StoreWorker, claims: inout [StoreWorker.ClaimRequest],
+        scheduler: LaneScheduler
     ) {
-        guard !lane.finished else { return }
+        guard !lane.finished else {
+            scheduler.endTurn(index)
+            return
+        }
         let gate = lane.circuit.gate(nowMs: nowMs)
         if case .closed(let untilMs) = gate {
             // Paused or disabled: nothing starts. Deliveries a claim brought meanwhile go back.
@@ -162,12 +189,15 @@ extension DeliveryRunner {
                 storeWorker.release(back.map(\.id))
             }
             if armsTimer, let untilMs { scheduler.arm(index, atMs: untilMs) }
+            // A shared slot reserved for it goes to the next lane in line.
+            scheduler.endTurn(index)
             return
         }
         // A paused sink's probe: one attempt of the next due delivery.
         let slots = gate == .probe ? 1 : lane.maxInFlight
         var batch: [(ClaimedDelivery, DeliveryRequest)] = []
         defer {
+            scheduler.endTurn(index)
             if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
             // Claimed a batch ahead, so the next one is there before the lane needs it.
             let limit = gate == .probe ? 1 : scheduler.claimLimit(lane: index)
@@ -176,7 +206,7 @@ extension DeliveryRunner {
             {
                 lane.claimPending = true
                 lane.claimReserve = reserved
-                storeWorker.claim(StoreWorker.ClaimRequest(
+                claims.append(StoreWorker.ClaimRequest(
                     lane: index, sinkKey: lane.key, nowMs: nowMs, limit: limit, window: lane.window.intersection(currentWindow)))
             } else if armsTimer, !lane.claimPending, let due = lane.nextDueMs, due != SinkLane.nothingDue, due > nowMs {
                 scheduler.arm(index, atMs: due)
@@ -190,7 +220,8 @@ extension DeliveryRunner {
                 scheduler.held(bytes: fresh.reduce(0) { $0 + $1.footprint })
                 lane.append(fresh)
             }
-            guard let delivery = lane.nextClaimed() else { return }
+            // Within the cap it shares with other sinks (its destination's connections).
+            guard scheduler.mayStart(index), let delivery = lane.nextClaimed() else { return }
             scheduler.released(bytes: delivery.footprint)
             if let leases, !leases.mayStart(delivery.id, nowMs: clock.nowMs()) {
                 // Its lease could not be renewed for half a lease: another node may take it at
@@ -201,7 +232,7 @@ extension DeliveryRunner {
                 ])
                 continue
             }
-            scheduler.inFlight += 1
+            scheduler.started(index)
             lane.inFlight += 1
             var body = delivery.body
             if let event = PlanningMarker.event(in: body) {
@@ -318,9 +349,9 @@ extension DeliveryRunner {
         for completion in finished {
             let lane = lanes[completion.lane]
             lane.inFlight -= 1
-            scheduler.inFlight -= 1
-            // A slot is free: the lane's next turn may start another attempt.
-            scheduler.markReady(completion.lane)
+            // A slot is free: the lane's next turn may start another attempt, and so may the
+            // next lane waiting for the limit it shares.
+            scheduler.finished(completion.lane)
             let delivery = completion.delivery
             lane.started[delivery.id] = nil
             let attemptInRound = delivery.attempt - delivery.scheduleOffset

@@ -66,7 +66,7 @@ extension DeliveryRunner {
             let lane = SinkLane(pipeline: spec.pipeline, sink: spec.sink)
             lane.window = spec.window
             lanes.append(lane)
-            scheduler?.addLane(maxInFlight: lane.maxInFlight)
+            scheduler?.addLane(maxInFlight: lane.maxInFlight, sharedLimit: lane.sharedLimit)
         }
         for (index, (lane, spec)) in zip(lanes, current.lanes).enumerated() where lane.window != spec.window || lane.retired != spec.retired {
             lane.window = spec.window

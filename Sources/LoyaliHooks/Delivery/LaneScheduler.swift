@@ -14,6 +14,9 @@
 ///   their slots. A lane that holds some and would go over waits in line and gets its turn as the
 ///   budget frees, oldest first; a lane that holds none may always claim enough to fill its
 ///   slots, so lanes whose sinks are stuck never starve the others of the budget.
+/// - **Shared limits.** Lanes whose sinks share a cap (one destination's connections, see
+///   ``SharedAttemptLimit``) start attempts within it, taking turns for freed slots
+///   (``SharedSlots``), so the transport never holds more than its connections can run.
 ///
 /// Used on the runner's dispatch thread only.
 final class LaneScheduler {
@@ -32,6 +35,7 @@ final class LaneScheduler {
     private var timers = MinHeap<Timer>()
     /// The due time each lane has a timer for (a later entry for the lane replaces it).
     private var timerDue: [Int64?]
+    private var shared = SharedSlots()
 
     /// Bytes held by claimed deliveries not started yet, plus what claims asked for reserve.
     private(set) var claimedBytes = 0
@@ -49,8 +53,11 @@ final class LaneScheduler {
         static func < (a: Timer, b: Timer) -> Bool { (a.dueMs, a.lane) < (b.dueMs, b.lane) }
     }
 
-    init(maxInFlight: [Int], claimBytes: Int, claimSize: Int) {
+    /// `sharedLimits[lane]` is the cap lane `lane` shares with others, if any (none when the
+    /// array is shorter).
+    init(maxInFlight: [Int], sharedLimits: [SharedAttemptLimit?] = [], claimBytes: Int, claimSize: Int) {
         self.maxInFlight = maxInFlight
+        for lane in maxInFlight.indices { shared.addLane(sharing: lane < sharedLimits.count ? sharedLimits[lane] : nil) }
         let laneCount = maxInFlight.count
         self.claimBytes = max(1, claimBytes)
         self.claimSize = max(1, claimSize)
@@ -60,8 +67,9 @@ final class LaneScheduler {
     }
 
     /// Adds a lane (a reconfiguration added a sink), queued for a turn.
-    func addLane(maxInFlight limit: Int) {
+    func addLane(maxInFlight limit: Int, sharedLimit: SharedAttemptLimit? = nil) {
         maxInFlight.append(limit)
+        shared.addLane(sharing: sharedLimit)
         isReady.append(false)
         inBudgetLine.append(false)
         timerDue.append(nil)
@@ -93,6 +101,37 @@ final class LaneScheduler {
         return taken
     }
 
+    // MARK: Shared limits
+
+    /// Whether `lane` may start an attempt under the limit it shares; if not, it waits in line
+    /// and is queued for a turn once a slot is reserved for it.
+    func mayStart(_ lane: Int) -> Bool {
+        shared.mayStart(lane)
+    }
+
+    /// `lane` started an attempt.
+    func started(_ lane: Int) {
+        inFlight += 1
+        shared.started(lane)
+    }
+
+    /// An attempt of `lane` was judged: its slots are free.
+    func finished(_ lane: Int) {
+        inFlight -= 1
+        markReady(lane)
+        for woken in shared.finished(lane) { markReady(woken) }
+    }
+
+    /// `lane`'s turn is over: shared slots reserved for it and not used go to the next in line.
+    func endTurn(_ lane: Int) {
+        for woken in shared.endTurn(lane) { markReady(woken) }
+    }
+
+    /// Attempts running under the limit `lane` shares, if it shares one.
+    func sharedRunning(lane: Int) -> Int? {
+        shared.running(sharedWith: lane)
+    }
+
     // MARK: Due times
 
     /// Wakes `lane` at `dueMs`.
@@ -122,10 +161,13 @@ final class LaneScheduler {
     // MARK: Claim budget
 
     /// Deliveries a claim for `lane` asks for: ``claimSize`` while the budget has room for that
-    /// many, else enough to fill the lane's slots. A lone busy sink claims in large batches; many
-    /// sinks at once claim little each.
+    /// many, else enough to fill the slots the lane can use: its own, and of a limit it shares
+    /// with other lanes, its turn's share (see ``SharedSlots/share(of:)``). A lone busy sink
+    /// claims in large batches; many sinks at once claim little each, so that what lanes hold
+    /// beyond the budget grows by a few deliveries per lane, not by `max_in_flight` per lane.
     func claimLimit(lane: Int) -> Int {
-        claimedBytes + claimSize * averageFootprint <= claimBytes ? claimSize : min(claimSize, maxInFlight[lane])
+        guard claimedBytes + claimSize * averageFootprint > claimBytes else { return claimSize }
+        return min(claimSize, maxInFlight[lane], shared.share(of: lane) ?? .max)
     }
 
     /// The footprint of the deliveries seen so far, on average; 1 KiB before any.

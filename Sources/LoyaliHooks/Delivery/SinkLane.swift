@@ -21,6 +21,9 @@ final class SinkLane {
     /// ``nothingDue`` = the store holds nothing unsettled for it.
     var nextDueMs: Int64?
     static let nothingDue = Int64.max
+    /// When the store last answered that nothing more was due for this lane now: the periodic
+    /// refresh asks again only once this is a refresh interval old.
+    var dueCheckedAtMs = Int64.min
     /// A claim for this lane is with the store thread.
     var claimPending = false
     /// The claim budget that claim reserved (see ``LaneScheduler/reserveClaim(lane:limit:)``).
@@ -42,6 +45,8 @@ final class SinkLane {
     let concurrent: (any ConcurrentSink)?
     /// The sink's circuit breaker, shared by every lane of the sink (see ``CircuitBoard``).
     var circuit: SinkCircuit
+    /// The cap this lane shares with other lanes (see ``SharedAttemptLimit``), read once.
+    let sharedLimit: SharedAttemptLimit?
 
     init(pipeline: PipelineDefinition, sink: SinkDefinition) {
         self.pipeline = pipeline
@@ -49,6 +54,7 @@ final class SinkLane {
         self.planner = DeliveryPlanner(pipeline: pipeline)
         concurrent = sink.sink as? any ConcurrentSink
         circuit = SinkCircuit(pipeline: pipeline.name, sink: sink.name, policy: sink.pause)
+        sharedLimit = concurrent?.sharedLimit
         if let concurrent {
             maxInFlight = concurrent.maxInFlight
             queue = nil
@@ -91,6 +97,7 @@ final class SinkLane {
     func take(_ result: StoreWorker.ClaimResult, nowMs: Int64) {
         claimPending = false
         if result.claimed.isEmpty {
+            dueCheckedAtMs = nowMs
             nextDueMs = newWorkDuringClaim
                 ? nil : min(result.nextDueMs ?? Self.nothingDue, retryDuringClaimMs ?? Self.nothingDue)
         } else {
@@ -145,6 +152,14 @@ final class SinkLane {
 public protocol ConcurrentSink: Sink {
     /// Attempts allowed in flight at once.
     var maxInFlight: Int { get }
+    /// A cap on attempts in flight this sink shares with others (the connections of its
+    /// destination), or `nil` when only ``maxInFlight`` applies.
+    var sharedLimit: SharedAttemptLimit? { get }
     /// Starts one attempt; `completion` may run on any thread.
     func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void)
+}
+
+extension ConcurrentSink {
+    /// No shared cap: only the sink's own ``maxInFlight`` applies.
+    public var sharedLimit: SharedAttemptLimit? { nil }
 }

@@ -126,9 +126,10 @@ final class StoreWorker: @unchecked Sendable {
         if wake { work.signal() }
     }
 
-    /// Asks for a claim; its result comes back through ``takeResults()``.
-    func claim(_ request: ClaimRequest) {
-        inbox.withLock { $0.claims.append(request) }
+    /// Asks for claims; their results come back through ``takeResults()``, all in one go.
+    func claim(_ requests: [ClaimRequest]) {
+        guard !requests.isEmpty else { return }
+        inbox.withLock { $0.claims.append(contentsOf: requests) }
         work.signal()
     }
 

@@ -51,6 +51,17 @@ public struct HTTPSink: ConcurrentSink {
     public var target: String { displayURL }
     public var requiresSignature: Bool { true }
 
+    /// The destination's connections, shared with every sink sending there through the same
+    /// transport. The runner hands the transport at most twice the connection cap at once: one
+    /// request per connection and one waiting behind it, so a connection never idles while the
+    /// dispatcher turns, and the rest stays claimed in memory or in the store.
+    public var sharedLimit: SharedAttemptLimit? {
+        let limits = client.limits
+        let connections = min(limits.maxConnectionsPerHost, limits.maxConnections)
+        return SharedAttemptLimit(
+            key: "\(ObjectIdentifier(client).hashValue) \(HTTPDestination(url))", limit: 2 * connections)
+    }
+
     public func send(_ request: DeliveryRequest, completion: @escaping @Sendable (AttemptResult) -> Void) {
         let client: CurlHTTPClient
         do {
