@@ -46,7 +46,7 @@ instructions() {
     rm -rf "$work/state-$name"
     BENCH_EVENTS="$events" valgrind --tool=callgrind --callgrind-out-file="$work/cg-$name" \
         "$binary" run bench/delivery-pipeline.yaml --drain --state "$work/state-$name" >/dev/null 2>"$work/log-$name"
-    callgrind_annotate "$work/cg-$name" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
+    callgrind_annotate "$work/cg-$name" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }'
 }
 printf '%-50s %14s %14s %12s\n' "binary" "I($small)" "I($large)" "per delivery"
 index=0

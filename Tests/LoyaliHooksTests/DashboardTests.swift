@@ -291,6 +291,37 @@ struct DashboardDataTests {
         #expect(try fixture.admin("POST", "/api/preview", body: JSONValue.object(JSONObject(["yaml": .string(broken)])).serializedString).status == 422)
     }
 
+    @Test("the log's status filter finds each status through its own index, newest first, paged by keyset")
+    func logByStatus() throws {
+        let directory = NSTemporaryDirectory() + "loyali-dash-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteDeliveryStore(directory: directory)
+        let batch = (0..<12).map { n in
+            NewDelivery(
+                id: DeliveryID.make(eventID: "evt_\(n)", pipeline: "p", sink: "a"), pipeline: "p", sink: "a", eventID: "evt_\(n)",
+                eventType: "points.earned", body: Array("{}".utf8), schedule: [0, 60_000], createdAtMs: 1_000)
+        }
+        _ = try store.enqueue(batch, checkpoint: nil, nowMs: 1_000)
+        // Oldest due first: evt_0…3 fail once (retrying), 4…5 succeed, 6…8 stay in flight, 9…11 pending.
+        let claimed = try store.claimDue(sinkKey: ("p", "a"), nowMs: 2_000, limit: 9)
+        try store.record(claimed.prefix(6).enumerated().map { index, delivery in
+            AttemptRecord(
+                deliveryID: delivery.id, attempt: 1, startedAtMs: 2_000, durationMs: 5, httpStatus: index < 4 ? 503 : 200,
+                errorMessage: "x", outcome: index < 4 ? .retry(atMs: 70_000) : .succeeded)
+        })
+        func events(_ status: DeliveryStatus, limit: Int = 50, before: Int64? = nil) throws -> DeliveryLogPage {
+            try store.page(DeliveryQuery(status: status, limit: limit), search: nil, untilMs: nil, before: before)
+        }
+        #expect(try events(.inFlight).rows.map(\.eventID) == ["evt_8", "evt_7", "evt_6"])
+        #expect(try events(.pending).rows.map(\.eventID) == ["evt_11", "evt_10", "evt_9"])
+        #expect(try events(.retrying).rows.map(\.eventID) == ["evt_3", "evt_2", "evt_1", "evt_0"])
+        #expect(try events(.succeeded).rows.map(\.eventID) == ["evt_5", "evt_4"])
+        let first = try events(.retrying, limit: 3)
+        #expect(first.rows.count == 3)
+        #expect(try events(.retrying, before: first.next).rows.map(\.eventID) == ["evt_0"])
+        #expect(try store.page(DeliveryQuery(status: .pending, eventType: "tier.upgraded"), search: nil, untilMs: nil, before: nil).rows.isEmpty)
+    }
+
     @Test("the log pages by keyset, filters and searches by id; the series counts attempts per bucket")
     func logAndSeries() throws {
         let directory = NSTemporaryDirectory() + "loyali-dash-\(UUID().uuidString)"

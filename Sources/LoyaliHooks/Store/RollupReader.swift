@@ -1,8 +1,12 @@
 /// What an engine hands ``RollupReader``, all from one snapshot of the store.
 protocol RollupSource {
-    /// Every `rollups` row `spanMs` wide starting in [`fromMs`, `toMs`) (`nil`: no end), summed
-    /// over whatever else keys a row in the engine; in any order.
-    func rollupRows(spanMs: Int64, fromMs: Int64, toMs: Int64?, _ body: (_ startMs: Int64, _ pipeline: String, _ sink: String, _ counts: RollupCounts) -> Void) throws
+    /// The `rollups` rows `spanMs` wide starting in [`fromMs`, `toMs`) (`nil`: no end), summed by
+    /// the server per (pipeline, sink) when `bySink` (`startMs` is then 0), else per bucket start
+    /// over every sink (`pipeline` and `sink` are then empty); in any order. Summing in SQL hands
+    /// a week's health table over as one row per sink, not 168.
+    func rollupRows(
+        spanMs: Int64, fromMs: Int64, toMs: Int64?, bySink: Bool,
+        _ body: (_ startMs: Int64, _ pipeline: String, _ sink: String, _ counts: RollupCounts) -> Void) throws
     /// Every delivery whose `updated_at` is in [`fromMs`, `toMs`).
     func rawDeliveries(fromMs: Int64, toMs: Int64, _ body: (_ pipeline: String, _ sink: String, _ status: DeliveryStatus, _ attempts: Int) -> Void) throws
     /// Every attempt started in [`fromMs`, `toMs`), with its stored outcome name.
@@ -83,7 +87,7 @@ enum RollupReader {
                     totals[SinkKey(pipeline: pipeline, sink: sink), default: RollupCounts()].addAttempt(outcome: outcome, durationMs: duration)
                 }
             case .rollup(let span, let from, let to):
-                try source.rollupRows(spanMs: span, fromMs: from, toMs: to) { _, pipeline, sink, counts in
+                try source.rollupRows(spanMs: span, fromMs: from, toMs: to, bySink: true) { _, pipeline, sink, counts in
                     totals[SinkKey(pipeline: pipeline, sink: sink), default: RollupCounts()].merge(counts)
                 }
             }
@@ -144,7 +148,7 @@ enum RollupReader {
                     latency[slot].add(durationMs: duration)
                 }
             case .rollup(let span, let from, let to):
-                try source.rollupRows(spanMs: span, fromMs: from, toMs: to) { start, _, _, counts in
+                try source.rollupRows(spanMs: span, fromMs: from, toMs: to, bySink: false) { start, _, _, counts in
                     guard let slot = slot(start) else { return }
                     buckets[slot].succeeded += Int(counts.attemptsSucceeded)
                     buckets[slot].retried += Int(counts.attemptsRetried)

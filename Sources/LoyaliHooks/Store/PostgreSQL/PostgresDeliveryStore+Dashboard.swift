@@ -54,20 +54,21 @@ extension PostgresDeliveryStore {
         }
     }
 
-    /// `stats` and the charts' reads, inside the caller's transaction. The shards of a bucket
-    /// (one per writing connection) are added up by the server.
+    /// `stats` and the charts' reads, inside the caller's transaction. The server adds up the
+    /// shards of a bucket (one per writing connection) with the rest.
     struct RollupReads: RollupSource {
         let connection: PostgresConnection
 
         func rollupRows(
-            spanMs: Int64, fromMs: Int64, toMs: Int64?, _ body: (Int64, String, String, RollupCounts) -> Void
+            spanMs: Int64, fromMs: Int64, toMs: Int64?, bySink: Bool, _ body: (Int64, String, String, RollupCounts) -> Void
         ) throws {
+            let key = bySink ? "0::bigint, pipeline, sink" : "start, '', ''"
             let result = try connection.query(
                 """
-                SELECT start, pipeline, sink, \(RollupSQL.countColumns.map { "sum(\($0))::bigint" }.joined(separator: ", ")),
+                SELECT \(key), \(RollupSQL.countColumns.map { "sum(\($0))::bigint" }.joined(separator: ", ")),
                     string_agg(latency, ',')
                 FROM rollups WHERE span = $1::bigint AND start >= $2::bigint AND start < $3::bigint
-                GROUP BY start, pipeline, sink
+                GROUP BY \(bySink ? "pipeline, sink" : "start")
                 """, [.int64(spanMs), .int64(fromMs), .int64(toMs ?? .max)])
             for row in 0..<result.rowCount {
                 let counts = RollupCounts(

@@ -31,9 +31,19 @@ extension SQLiteDeliveryStore {
             terms.append("(" + alternatives.joined(separator: " OR ") + ")")
         }
         let size = max(1, min(filter.limit, 10_000))
-        // Failed deliveries are few: read them from their partial index and sort, rather than
-        // walk the whole outbox backwards.
-        let index = filter.status == .failed ? "INDEXED BY deliveries_failed" : ""
+        // Deliveries not yet succeeded are few: read them from their partial index and sort,
+        // rather than walk the whole outbox backwards looking for them (when none matches, that
+        // walk reads every row). The waiting ones' index is used only by a query that repeats its
+        // condition word for word.
+        let index: String
+        switch filter.status {
+        case .failed?: index = "INDEXED BY deliveries_failed"
+        case .inFlight?: index = "INDEXED BY deliveries_in_flight"
+        case .pending?, .retrying?:
+            index = "INDEXED BY deliveries_due_by_sink"
+            terms.append("status IN ('pending', 'retrying')")
+        case .succeeded?, nil: index = ""
+        }
         let sql = """
             SELECT \(Self.summaryColumns), seq,
                    (SELECT duration_ms FROM attempts WHERE delivery_seq = deliveries.seq AND attempt = deliveries.attempts)

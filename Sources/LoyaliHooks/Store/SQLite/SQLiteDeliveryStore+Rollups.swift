@@ -59,12 +59,14 @@ extension SQLiteDeliveryStore {
         let database: SQLiteDatabase
 
         func rollupRows(
-            spanMs: Int64, fromMs: Int64, toMs: Int64?, _ body: (Int64, String, String, RollupCounts) -> Void
+            spanMs: Int64, fromMs: Int64, toMs: Int64?, bySink: Bool, _ body: (Int64, String, String, RollupCounts) -> Void
         ) throws {
+            let key = bySink ? "0, pipeline, sink" : "start, '', ''"
             try database.withStatement(
                 """
-                SELECT start, pipeline, sink, \(RollupSQL.countColumns.joined(separator: ", ")), latency
+                SELECT \(key), \(RollupSQL.countColumns.map { "sum(\($0))" }.joined(separator: ", ")), group_concat(latency, ',')
                 FROM rollups WHERE span = ?1 AND start >= ?2 AND start < ?3
+                GROUP BY \(bySink ? "pipeline, sink" : "start")
                 """
             ) { statement in
                 try statement.bind(spanMs, at: 1)

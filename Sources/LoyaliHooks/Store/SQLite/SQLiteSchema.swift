@@ -154,6 +154,13 @@ enum SQLiteSchema {
                 -- and each attempt written is one index insert fewer.
                 DROP INDEX attempts_by_sink;
                 """),
+        StoreMigration(
+            version: 8, summary: "an index of the deliveries in flight, for the delivery log's status filter",
+            sql: """
+                -- Rows are in it only between their claim and their attempt's record: small and
+                -- hot. Without it, the log filtered to in flight walks the whole outbox.
+                CREATE INDEX deliveries_in_flight ON deliveries (seq) WHERE status = 'in_flight';
+                """),
     ]
 
     /// The schema version this build writes.
