@@ -25,6 +25,7 @@ public struct StageRegistry: Sendable {
         registry.register(StdinSource.factory)
         registry.register(SampleSource.factory)
         registry.register(HTTPSource.factory)
+        registry.register(OperationalSource.factory)
         registry.register(SetStep.factory)
         registry.register(RemoveStep.factory)
         registry.register(RenameStep.factory)

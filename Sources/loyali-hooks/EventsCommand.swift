@@ -6,8 +6,11 @@ enum EventsCommand {
         USAGE: loyali-hooks events [--json]
                loyali-hooks events sample TYPE [--json]
 
-        Lists the 15 Loyali event types, or prints a realistic sample event of TYPE as an input line
-        (with --json: compact, ready to pipe into 'run --input -').
+        Lists the 15 Loyali event types, then the Operational group: the events loyali-hooks emits
+        about its own deliveries and sinks (delivery.failed, delivery.recovered, sink.paused,
+        sink.resumed, sink.disabled, sink.enabled) to pipelines with 'source: { type: operational }'.
+        Or prints a realistic sample event of TYPE as an input line (with --json: compact, ready to
+        pipe into 'run --input -').
 
         EXAMPLES:
           loyali-hooks events
@@ -20,10 +23,16 @@ enum EventsCommand {
         switch args.positionals.first {
         case nil:
             for type in EventCatalogue.all {
+                let operational = EventCatalogue.isOperational(type.name)
                 if json {
-                    let object = JSONObject(["event_type": .string(type.name), "group": .string(type.group), "summary": .string(type.summary)])
+                    var object = JSONObject(["event_type": .string(type.name), "group": .string(type.group), "summary": .string(type.summary)])
+                    object["operational"] = .bool(operational)
                     Terminal.out(JSONValue.object(object).serializedString)
                 } else {
+                    if type.name == EventCatalogue.operational.first?.name {
+                        Terminal.out("")
+                        Terminal.out("\(EventCatalogue.operationalGroupTitle) (emitted by loyali-hooks to pipelines with source type operational):")
+                    }
                     Terminal.out(type.name.padding(22) + type.summary)
                 }
             }

@@ -173,7 +173,7 @@ private func object(_ line: String) throws -> JSONObject {
         try CLI.expectGolden(result.stdoutData, "run-dry-run.jsonl")
         #expect(result.stderr.hasPrefix("dry-run: "))
         #expect(result.stderr.contains(" 0 rejected, "))
-        #expect(result.stderr.hasSuffix(", 0 failed across 4 pipelines\n"))
+        #expect(result.stderr.hasSuffix(", 0 failed across 5 pipelines\n"))
         // Deterministic: a second run prints the same bytes.
         #expect(try CLI.run(Self.dryRunArguments).stdoutData == result.stdoutData)
     }
@@ -278,8 +278,10 @@ private func object(_ line: String) throws -> JSONObject {
         let result = try CLI.run(["events"])
         #expect(result.status == 0)
         try CLI.expectGolden(result.stdoutData, "events.txt")
-        #expect(result.stdoutLines.count == 15)
-        #expect(result.stdoutLines.map { String($0.prefix { $0 != " " }) } == EventCatalogue.names)
+        #expect(result.stdoutLines.count == 15 + 1 + 6)
+        let lines = result.stdoutLines.filter { !$0.isEmpty && !$0.hasPrefix("Operational") }
+        #expect(lines.map { String($0.prefix { $0 != " " }) } == EventCatalogue.names)
+        #expect(result.stdoutLines[15].hasPrefix("Operational"))
     }
 }
 
@@ -390,7 +392,7 @@ private func object(_ line: String) throws -> JSONObject {
         ])
         #expect(!result.stderr.contains(": error: "))
         #expect(result.stdout.contains("signed: standard-webhooks, 1 secret"))
-        #expect(result.stdout.hasSuffix("4 pipelines OK, 3 warnings\n"))
+        #expect(result.stdout.hasSuffix("5 pipelines OK, 3 warnings\n"))
         let json = try CLI.run(["validate", "--json", "pipelines/"], unsetting: ["NOTIFY_SECRET", "FULFILLMENT_SECRET", "SYNC_SECRET"])
         #expect(json.status == 0)
         #expect(json.stdout.split(separator: "\n").filter { $0.contains(#""severity":"warning""#) }.count == 3)

@@ -72,7 +72,7 @@ private struct PrintedDelivery {
         let full = PrintedDelivery.all(in: human.stdout)
         #expect(full.count == 1)
         #expect(try full.first.map(verifySignature) == true, "the delivery in full is a signed http one")
-        #expect(human.stdout.hasSuffix("\ndry-run: 28 events read, 0 rejected, \(deliveries) deliveries printed, 0 failed across 4 pipelines\n"))
+        #expect(human.stdout.hasSuffix("\ndry-run: 34 events read, 0 rejected, \(deliveries) deliveries printed, 0 failed across 5 pipelines\n"))
         // One screen and a bit: nothing like a pretty-printed body per delivery.
         #expect(lines.count < deliveries + 25)
     }

@@ -14,14 +14,22 @@ struct EventCatalogueTests {
         "achievement.earned",
     ]
 
-    @Test func namesAreTheGuidesFifteenInOrder() {
-        #expect(EventCatalogue.names == Self.guideOrder)
-        #expect(EventCatalogue.all.map(\.name) == Self.guideOrder)
-        #expect(Set(EventCatalogue.names).count == 15)
+    static let operationalOrder = [
+        "delivery.failed", "delivery.recovered", "sink.paused", "sink.resumed", "sink.disabled", "sink.enabled",
+    ]
+
+    @Test func namesAreTheGuidesFifteenInOrderThenTheOperationalSix() {
+        #expect(EventCatalogue.loyali.map(\.name) == Self.guideOrder)
+        #expect(EventCatalogue.operational.map(\.name) == Self.operationalOrder)
+        #expect(EventCatalogue.names == Self.guideOrder + Self.operationalOrder)
+        #expect(EventCatalogue.all.map(\.name) == Self.guideOrder + Self.operationalOrder)
+        #expect(Set(EventCatalogue.names).count == 21)
+        #expect(Self.operationalOrder.allSatisfy(EventCatalogue.isOperational))
+        #expect(!Self.guideOrder.contains(where: EventCatalogue.isOperational))
     }
 
     @Test func groupsAreInGuideOrderAndMatchNamePrefixes() {
-        #expect(EventCatalogue.groups == ["customer", "points", "tier", "redemption", "achievement"])
+        #expect(EventCatalogue.groups == ["customer", "points", "tier", "redemption", "achievement", "delivery", "sink"])
         for type in EventCatalogue.all {
             #expect(type.name.hasPrefix(type.group + "."), "\(type.name) is in group \(type.group)")
         }
@@ -46,7 +54,22 @@ struct EventCatalogueTests {
         #expect(EventCatalogue.type(named: "") == nil)
     }
 
-    @Test(arguments: EventCatalogue.all)
+    /// Operational samples carry what the runner puts in the real events, about a delivery of
+    /// the Loyali samples.
+    @Test(arguments: EventCatalogue.operational)
+    func operationalSampleHasTheRunnersFields(_ type: EventType) throws {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(type.samplePayload.utf8)) as? [String: Any])
+        #expect(!Self.hasWhitespaceOutsideStrings(type.samplePayload), "\(type.name) is not compact")
+        #expect(object["pipeline"] is String && object["sink"] is String, "\(type.name)")
+        if type.group == "delivery" {
+            for key in ["delivery_id", "event_id", "event_type", "attempts", "http_status"] {
+                #expect(object[key] != nil, "\(type.name) lacks \(key)")
+            }
+        }
+        #expect(object[String(type.name.dropFirst(type.group.count + 1)) + "_at"] is String, "\(type.name)")
+    }
+
+    @Test(arguments: EventCatalogue.loyali)
     func samplePayloadIsCompactJSONObject(_ type: EventType) throws {
         let data = Data(type.samplePayload.utf8)
         let parsed = try JSONSerialization.jsonObject(with: data)
@@ -239,6 +262,6 @@ struct SampleEventsFileTests {
             if let id = event["id"] { #expect((id as? String)?.hasPrefix("evt_") == true, "line \(number)") }
             seen.insert(type)
         }
-        #expect(seen == Set(EventCatalogue.names))
+        #expect(seen == Set(EventCatalogue.loyali.map(\.name)))
     }
 }

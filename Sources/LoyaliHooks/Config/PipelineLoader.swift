@@ -100,6 +100,8 @@ public struct PipelineLoader: Sendable {
             firstDefinition[definition.name] = nameLocation
             pipelines.append(definition)
         }
+        // Across files: operational pipelines must not feed each other's failures in a circle.
+        diagnostics += OperationalRouting.loops(in: pipelines)
         let hasErrors = diagnostics.contains { $0.severity == .error }
         return Result(pipelines: hasErrors ? [] : pipelines, diagnostics: diagnostics, files: files, parsedFiles: parsedFiles)
     }

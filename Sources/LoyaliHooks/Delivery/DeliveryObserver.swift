@@ -9,9 +9,16 @@ public protocol DeliveryObserver: Sendable {
     /// across every node sharing the store, by the node that made it or, for a change made by
     /// hand (`sinks enable|disable`, the admin API), by the first node that saw it.
     func sinkStateChanged(_ change: SinkStateChange)
+
+    /// The store refused a write: `operation` is `enqueue` (new deliveries), `record` (judged
+    /// attempts) or `claim`. Told once per failed store call, from the thread that made it.
+    func storeWriteFailed(operation: String)
 }
 
 extension DeliveryObserver {
     /// By default, sink health changes are not observed.
     public func sinkStateChanged(_ change: SinkStateChange) {}
+
+    /// By default, store write failures are not observed.
+    public func storeWriteFailed(operation: String) {}
 }

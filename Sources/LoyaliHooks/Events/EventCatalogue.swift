@@ -1,11 +1,60 @@
-/// The 15 event types Loyali delivers, in the order the webhooks guide lists them.
+/// The 15 event types Loyali delivers, in the order the webhooks guide lists them, then the 6
+/// operational events loyali-hooks emits about its own deliveries and sinks.
 ///
 /// Sample payloads reuse the guide's own examples (`tier.upgraded`, `points.earned`,
 /// `redemption.created`) verbatim and build the others from the same customer and rewards, so a
 /// receiver tested against samples sees one consistent story.
 public enum EventCatalogue {
-    /// Every catalogued type, in the guide's order.
-    public static let all: [EventType] = [
+    /// Every catalogued type: the Loyali events in the guide's order, then the operational ones.
+    public static let all: [EventType] = loyali + operational
+
+    /// The group name operational events are listed under (`loyali-hooks events`, the dashboard).
+    public static let operationalGroupTitle = "Operational"
+
+    /// The operational events: emitted by the runner itself (never read from a source) to the
+    /// pipelines whose source is `type: operational`. Their samples describe a delivery of the
+    /// Loyali samples, so the story stays the same.
+    public static let operational: [EventType] = [
+        EventType(
+            name: "delivery.failed", group: "delivery",
+            summary: "A delivery used up its last attempt and is failed (resendable)",
+            samplePayload: #"{"delivery_id":"whd_7ae5d58996b485faf2b3e3b138a9fcef","pipeline":"notifications","sink":"slack","event_id":"evt_sample_points_earned","event_type":"points.earned","attempts":6,"error_class":"http_5xx","error":"HTTP 503","http_status":503,"failed_at":"2024-01-21T00:30:41Z"}"#
+        ),
+        EventType(
+            name: "delivery.recovered", group: "delivery",
+            summary: "A delivery succeeded after failed attempts",
+            samplePayload: #"{"delivery_id":"whd_7ae5d58996b485faf2b3e3b138a9fcef","pipeline":"notifications","sink":"slack","event_id":"evt_sample_points_earned","event_type":"points.earned","attempts":3,"failed_attempts":2,"http_status":200,"recovered_at":"2024-01-20T14:31:07Z"}"#
+        ),
+        EventType(
+            name: "sink.paused", group: "sink",
+            summary: "A sink kept failing; its circuit opened and its deliveries wait",
+            samplePayload: #"{"pipeline":"notifications","sink":"slack","paused_at":"2024-01-20T14:35:00Z","probe_at":"2024-01-20T14:35:30Z","failing_since":"2024-01-20T14:30:02Z","consecutive_failures":10,"error_class":"timeout","reason":"timeout: no response within 10s"}"#
+        ),
+        EventType(
+            name: "sink.resumed", group: "sink",
+            summary: "A paused sink's probe succeeded; its backlog drains",
+            samplePayload: #"{"pipeline":"notifications","sink":"slack","resumed_at":"2024-01-20T14:41:30Z"}"#
+        ),
+        EventType(
+            name: "sink.disabled", group: "sink",
+            summary: "A sink failed for its whole disable_after and was turned off",
+            samplePayload: #"{"pipeline":"notifications","sink":"slack","disabled_at":"2024-01-25T14:30:02Z","failing_since":"2024-01-20T14:30:02Z","consecutive_failures":412,"error_class":"refused","reason":"refused: connection refused"}"#
+        ),
+        EventType(
+            name: "sink.enabled", group: "sink",
+            summary: "A disabled sink was turned back on",
+            samplePayload: #"{"pipeline":"notifications","sink":"slack","enabled_at":"2024-01-26T09:00:00Z","reason":"enabled with loyali-hooks sinks enable"}"#
+        ),
+    ]
+
+    /// Whether `name` is an operational event type.
+    public static func isOperational(_ name: String) -> Bool { operationalNames.contains(name) }
+
+    /// The wire names of ``operational``.
+    public static let operationalNames: Set<String> = Set(operational.map(\.name))
+
+    /// The 15 Loyali event types, in the guide's order.
+    public static let loyali: [EventType] = [
         EventType(
             name: "customer.created", group: "customer",
             summary: "New customer added to your program",
@@ -92,11 +141,11 @@ public enum EventCatalogue {
         byName[name]
     }
 
-    /// Every wire name, in the guide's order.
+    /// Every wire name, in catalogue order.
     public static let names: [String] = all.map(\.name)
 
-    /// The distinct groups in the guide's order: `customer`, `points`, `tier`, `redemption`,
-    /// `achievement`.
+    /// The distinct groups in catalogue order: `customer`, `points`, `tier`, `redemption`,
+    /// `achievement`, then the operational `delivery` and `sink`.
     public static let groups: [String] = {
         var seen: [String] = []
         for type in all where !seen.contains(type.group) { seen.append(type.group) }

@@ -7,7 +7,8 @@ public struct SampleSource: EventSource {
     /// The ingest time stamped on the samples.
     public var identity: String { "sample:" + eventTypes.joined(separator: ",") }
 
-    public init(eventTypes: [String] = EventCatalogue.names) { self.eventTypes = eventTypes }
+    /// By default the Loyali events; operational ones only when named (`events: [sink.*]`).
+    public init(eventTypes: [String] = EventCatalogue.loyali.map(\.name)) { self.eventTypes = eventTypes }
 
     public func open() throws(SourceError) -> InputStream {
         var bytes: [UInt8] = []
