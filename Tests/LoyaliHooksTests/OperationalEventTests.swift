@@ -102,3 +102,113 @@ struct OperationalEventTests {
         #expect(event.eventID == paused().eventID)
     }
 }
+
+extension RunnerHarness {
+    /// Several pipeline files at once, with scripted sinks.
+    func pipelines(_ yamls: [String], sinks: [String: ScriptedSink]) throws -> [PipelineDefinition] {
+        try yamls.flatMap { try pipelines($0, sinks: sinks) }
+    }
+}
+
+/// A source pipeline with a dead sink and a flaky one, and an operational pipeline paging on
+/// both: what the durable runner emits.
+@Suite("Operational events from the runner", .serialized)
+struct OperationalRunnerTests {
+    static let event = #"{"id":"evt_1","event_type":"points.earned","data":{"customer_id":"cust_abc123","amount":150}}"#
+    static let shop = """
+        pipeline: shop
+        source: { type: file, path: "${EVENTS}" }
+        sign: { secrets: ["${SECRET}"] }
+        sinks:
+          dead: { type: scripted, name: dead, retry: { schedule: [0s, 0s] } }
+          flaky: { type: scripted, name: flaky, retry: { schedule: [0s, 0s] } }
+          fine: { type: scripted, name: fine }
+        """
+    static let alerts = """
+        pipeline: alerts
+        source: { type: operational }
+        filter: { events: [delivery.failed, delivery.recovered] }
+        sign: { secrets: ["${SECRET}"] }
+        sinks:
+          pager: { type: scripted, name: pager, retry: { schedule: [0s] } }
+        """
+
+    static func bodies(_ sink: ScriptedSink) throws -> [JSONObject] {
+        try sink.requests.withLock { $0 }.map { try #require(try JSONParser.parse($0.body).objectValue) }
+    }
+
+    @Test("a delivery that used up its attempts and one that recovered each reach the operational pipeline once, signed")
+    func failedAndRecovered() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let dead = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let flaky = ScriptedSink { attempt in attempt == 1 ? .httpStatus(503, retryAfter: nil, snippet: "") : .httpStatus(200, retryAfter: nil, snippet: "") }
+        let fine = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let pipelines = try harness.pipelines([Self.shop, Self.alerts], sinks: ["dead": dead, "flaky": flaky, "fine": fine, "pager": pager])
+        let (_, done, result) = harness.start(pipelines)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)), "the drain did not end")
+        #expect(dead.count == 2 && flaky.count == 2 && fine.count == 1)
+        let requests = pager.requests.withLock { $0 }
+        let bodies = try Self.bodies(pager)
+        #expect(bodies.compactMap { $0["event_type"]?.stringValue }.sorted() == ["delivery.failed", "delivery.recovered"])
+        let failed = try #require(bodies.first { $0["event_type"]?.stringValue == "delivery.failed" }?["data"]?.objectValue)
+        let deadID = dead.requests.withLock { $0[0].deliveryID }
+        #expect(failed["delivery_id"]?.stringValue == deadID)
+        #expect(failed["pipeline"]?.stringValue == "shop" && failed["sink"]?.stringValue == "dead")
+        #expect(failed["attempts"] == .number(JSONNumber(2)))
+        #expect(failed["error_class"]?.stringValue == "http_5xx" && failed["http_status"] == .number(JSONNumber(500)))
+        #expect(failed["event_id"]?.stringValue == "evt_1" && failed["event_type"]?.stringValue == "points.earned")
+        let recovered = try #require(bodies.first { $0["event_type"]?.stringValue == "delivery.recovered" }?["data"]?.objectValue)
+        #expect(recovered["sink"]?.stringValue == "flaky" && recovered["attempts"] == .number(JSONNumber(2)))
+        // Signed like any delivery, with ids a receiver can dedupe on.
+        for request in requests {
+            let header = try #require(request.headers.first { $0.name == "X-Loyali-Signature" }?.value)
+            let verifier = LoyaliSignatureVerifier(secrets: [WebhookSecret("whsec_runner_test")])
+            #expect(throws: Never.self) { try verifier.verify(header: header, body: request.body, now: 1_700_000_000) }
+            #expect(request.deliveryID == DeliveryID.make(eventID: request.eventID, pipeline: "alerts", sink: "pager"))
+            #expect(request.eventID.hasPrefix("evt_op_"))
+        }
+        #expect(Set(requests.map(\.deliveryID)).count == 2)
+        #expect(result.withLock { $0 }?.delivered == 4)
+    }
+
+    @Test("a failed delivery of the operational pipeline never comes back to it, and the drain still ends")
+    func noLoopBack() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let dead = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let ok = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let pager = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "pager down too") }
+        let pipelines = try harness.pipelines([Self.shop, Self.alerts], sinks: ["dead": dead, "flaky": ok, "fine": ok, "pager": pager])
+        let (_, done, _) = harness.start(pipelines)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)), "the drain did not end")
+        #expect(pager.count == 1, "the pager's own failure came back to it")
+        let failed = try harness.store.list(DeliveryQuery()).filter { $0.status == .failed }
+        #expect(Set(failed.map(\.pipeline)) == ["shop", "alerts"])
+    }
+
+    @Test("the same operational event stored twice is one delivery per subscription")
+    func storedTwiceIsOnce() throws {
+        let harness = try RunnerHarness(events: [])
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let pipelines = try harness.pipelines([Self.alerts], sinks: ["pager": pager])
+        let runner = DeliveryRunner(
+            pipelines: pipelines, store: harness.store, clock: harness.clock, options: DeliveryRunner.Options(),
+            logger: Logger(format: .logfmt) { _ in })
+        let delivery = ClaimedDelivery(
+            id: "whd_x", pipeline: "shop", sink: "dead", eventID: "evt_1", eventType: "points.earned", body: [], attempt: 3,
+            schedule: [0], scheduleOffset: 0)
+        let record = AttemptRecord(
+            deliveryID: "whd_x", attempt: 3, startedAtMs: 0, durationMs: 1, httpStatus: 500, errorClass: "http_5xx",
+            errorMessage: nil, responseSnippet: nil, outcome: .failed)
+        // Judged again after a crash: a later time, the same event.
+        try runner.storeOperational([OperationalEvent.deliveryFailed(delivery, record: record, reason: "x", atMs: 1_000)])
+        try runner.storeOperational([OperationalEvent.deliveryFailed(delivery, record: record, reason: "x", atMs: 9_000)])
+        // About the alerts pipeline itself: not for it.
+        var own = delivery
+        own.pipeline = "alerts"
+        try runner.storeOperational([OperationalEvent.deliveryFailed(own, record: record, reason: "x", atMs: 1_000)])
+        let rows = try harness.store.list(DeliveryQuery())
+        #expect(rows.count == 1)
+        #expect(rows.first?.pipeline == "alerts" && rows.first?.eventType == "delivery.failed")
+    }
+}

@@ -26,7 +26,13 @@ extension DeliveryRunner {
             maxInFlight: lanes.map(\.maxInFlight), sharedLimits: lanes.map(\.sharedLimit), claimBytes: options.claimBytes,
             claimSize: options.claimSize)
         // SQLite work happens on the store thread; this one only hands it over (see StoreWorker).
-        let storeWorker = StoreWorker(store: store, logger: logger, resultsReady: wakeup, leases: leases) { [self] in noteFailure($0) }
+        let storeWorker = StoreWorker(
+            store: store, logger: logger, resultsReady: wakeup, leases: leases, onFailure: { [self] in noteFailure($0) },
+            observer: options.observer,
+            storeOperational: { [self] events in
+                defer { operationalPending.subtract(events.count, ordering: .releasing) }
+                try storeOperational(events)
+            })
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()
@@ -47,7 +53,7 @@ extension DeliveryRunner {
             syncLanes(&lanes, retiring: &retiringLanes, seenVersion: &layoutSeen, scheduler: scheduler)
             while board.attachedCount < lanes.count { board.attach(lanes[board.attachedCount], index: board.attachedCount) }
             let circuits = CircuitContext(lanes: lanes, board: board, storeWorker: storeWorker, scheduler: scheduler)
-            storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits))
+            record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits), storeWorker: storeWorker)
             let now = clock.nowMs()
             takeSinkStateResults(circuits, nowMs: now)
             for result in storeWorker.takeResults() {
@@ -118,8 +124,8 @@ extension DeliveryRunner {
                 storeWorker.claim(claims)
                 if !retiringLanes.isEmpty { finishSettledLanes(lanes, retiring: &retiringLanes, scheduler: scheduler) }
                 // Every lane is looked at only once nothing runs anywhere: the end of a run.
-                if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, handOff.isEmpty,
-                    lanes.allSatisfy(\.isIdle)
+                if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, operationalSettled,
+                    handOff.isEmpty, lanes.allSatisfy(\.isIdle)
                 {
                     switch mode {
                     case .once where lanes.allSatisfy({ ($0.nextDueMs ?? .max) > horizon || $0.isHeldBack }):
@@ -144,7 +150,7 @@ extension DeliveryRunner {
     /// those rows back happen in `run()`, once ingest has stopped handing deliveries over too.
     private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker, scheduler: LaneScheduler, board: CircuitBoard) -> Leftovers {
         let circuits = CircuitContext(lanes: lanes, board: board, storeWorker: storeWorker, scheduler: scheduler)
-        storeWorker.record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits))
+        record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits), storeWorker: storeWorker)
         // Sink health changes and failure counts are stored before the end, and announced.
         for write in board.takeWrites(nowMs: clock.nowMs(), refreshing: true) { storeWorker.writeSinkState(write) }
         storeWorker.finish()
@@ -334,14 +340,26 @@ extension DeliveryRunner {
         if wasEmpty { wakeup.signal() }
     }
 
+    /// Hands judged attempts, and the operational events they made, to the store thread.
+    private func record(_ judged: (records: [AttemptRecord], operational: [EventEnvelope]), storeWorker: StoreWorker) {
+        if !judged.operational.isEmpty { operationalPending.add(judged.operational.count, ordering: .releasing) }
+        storeWorker.record(judged.records, operational: judged.operational)
+    }
+
     /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to
-    /// write.
-    private func judgeCompletions(lanes: [SinkLane], scheduler: LaneScheduler, circuits: CircuitContext?) -> [AttemptRecord] {
+    /// write with the operational events they made (a delivery failed, or succeeded after
+    /// failed attempts).
+    private func judgeCompletions(
+        lanes: [SinkLane], scheduler: LaneScheduler, circuits: CircuitContext?
+    ) -> (records: [AttemptRecord], operational: [EventEnvelope]) {
         let finished = completions.withLock { pending -> [Completion] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
-        guard !finished.isEmpty else { return [] }
+        guard !finished.isEmpty else { return ([], []) }
+        var operational: [EventEnvelope] = []
+        // Looked up once per batch, and only when an attempt makes an event.
+        var operationalWanted: Bool?
         var records: [AttemptRecord] = []
         records.reserveCapacity(finished.count)
         let now = clock.nowMs()
@@ -398,10 +416,14 @@ extension DeliveryRunner {
             }
             options.observer?.attemptJudged(
                 pipeline: lane.pipeline.name, sink: lane.sink.name, outcome: record.outcome, durationMs: record.durationMs)
+            if let event = operationalEvent(for: delivery, record: record, outcome: outcome, nowMs: now) {
+                if operationalWanted == nil { operationalWanted = hasOperationalPipelines() }
+                if operationalWanted == true { operational.append(event) }
+            }
             records.append(record)
         }
         counters.withLock { $0.add(delta) }
-        return records
+        return (records, operational)
     }
 
     private func logAttempt(

@@ -89,14 +89,16 @@ extension DeliveryRunner {
             // `--input FILE` resumes from its checkpoint; stdin is a new stream every run, so a
             // stored position would skip the start of different data.
             let resumable = if case .descriptor(let fd, _, let owned) = input { owned && lseek(fd, 0, SEEK_CUR) >= 0 } else { false }
+            // Operational pipelines read only the runner's own events, never the input.
             return [SourceGroup(
-                identity: "input:\(input.name)", stream: { input }, checkpointed: resumable, followable: false, pipelines: pipelines,
-                plannedVersion: version)]
+                identity: "input:\(input.name)", stream: { input }, checkpointed: resumable, followable: false,
+                pipelines: pipelines.filter { !OperationalRouting.isOperational($0) }, plannedVersion: version)]
         }
         var groups: [SourceGroup] = []
         // By identity: thousands of pipelines may read as many files.
         var groupIndex: [String: Int] = [:]
-        for pipeline in pipelines where !options.externalSourceKinds.contains(pipeline.source.kind) {
+        // Operational pipelines are fed by the runner itself (DeliveryRunner+Operational.swift).
+        for pipeline in pipelines where !options.externalSourceKinds.contains(pipeline.source.kind) && !OperationalRouting.isOperational(pipeline) {
             if let i = groupIndex[pipeline.source.identity] {
                 groups[i].pipelines.append(pipeline)
             } else {
@@ -215,7 +217,14 @@ extension DeliveryRunner {
     /// lane already claimed, and hands those to their lanes. Returns how many rows were new.
     func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
         let chosen = inFlightRecovered.load(ordering: .acquiring) ? handOffRows(in: rows) : [:]
-        let stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(chosen.keys))
+        let stored: (inserted: Int, claimed: [ClaimedDelivery])
+        do {
+            stored = try store.enqueue(rows, checkpoint: checkpoint, nowMs: nowMs, claiming: Set(chosen.keys))
+        } catch {
+            // Every source's, serve's ingest's and the operational events' writes come here.
+            options.observer?.storeWriteFailed(operation: "enqueue")
+            throw error
+        }
         leases?.hold(stored.claimed.map(\.id), confirmedAtMs: nowMs)
         if !stored.claimed.isEmpty {
             // Each to the lane chosen for it, even if a reconfiguration happened meanwhile: a

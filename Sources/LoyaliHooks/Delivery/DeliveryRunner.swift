@@ -124,6 +124,9 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// Set by ingest when following was asked for but no source can be followed.
     let nothingToFollow = Atomic<Bool>(false)
     let completions = Mutex<[Completion]>([])
+    /// Operational events handed to the store thread and not yet stored (see
+    /// ``operationalSettled``).
+    let operationalPending = Atomic<Int>(0)
     /// Why the run failed, beyond failed deliveries: each failed source and store, once.
     let failures = Mutex<[String]>([])
     let counters = Mutex(Counters())

@@ -52,16 +52,20 @@ final class StoreWorker: @unchecked Sendable {
 
     private struct Inbox {
         var records: [AttemptRecord] = []
+        var operational: [EventEnvelope] = []
         var claims: [ClaimRequest] = []
         var releases: [String] = []
         var stateWrites: [SinkStateWrite] = []
         var readsStates = false
         var finishing = false
 
-        var isEmpty: Bool { records.isEmpty && claims.isEmpty && releases.isEmpty && stateWrites.isEmpty && !readsStates }
+        var isEmpty: Bool {
+            records.isEmpty && operational.isEmpty && claims.isEmpty && releases.isEmpty && stateWrites.isEmpty && !readsStates
+        }
 
         mutating func merge(_ other: Inbox) {
             records += other.records
+            operational += other.operational
             claims += other.claims
             releases += other.releases
             stateWrites += other.stateWrites
@@ -93,14 +97,23 @@ final class StoreWorker: @unchecked Sendable {
 
     /// Told why a write or claim failed (the message also goes to the log).
     private let onFailure: @Sendable (String) -> Void
+    /// Told of each store call that failed, for metrics.
+    private let observer: (any DeliveryObserver)?
+    /// Plans and stores operational events (see `DeliveryRunner+Operational.swift`).
+    private let storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)?
 
     /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
     /// `leases` (a shared store's) learns of each claim and each recorded outcome.
+    /// `storeOperational` stores the operational events handed over with attempts, before the
+    /// attempts themselves; it is told of each batch once, stored or given up.
     init(
         store: any DeliveryStore, logger: Logger, resultsReady: Wakeup, leases: LeaseKeeper? = nil,
-        onFailure: @escaping @Sendable (String) -> Void = { _ in }
+        onFailure: @escaping @Sendable (String) -> Void = { _ in },
+        observer: (any DeliveryObserver)? = nil, storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)? = nil
     ) {
         self.leases = leases
+        self.observer = observer
+        self.storeOperational = storeOperational
         self.store = store
         self.logger = logger
         self.resultsReady = resultsReady
@@ -114,14 +127,17 @@ final class StoreWorker: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues attempts to be written in the next transaction.
-    func record(_ records: [AttemptRecord]) {
-        guard !records.isEmpty else { return }
+    /// Queues attempts to be written in the next transaction, and the operational events they
+    /// made to be stored just before.
+    func record(_ records: [AttemptRecord], operational: [EventEnvelope] = []) {
+        guard !records.isEmpty || !operational.isEmpty else { return }
         let wake = inbox.withLock { inbox -> Bool in
             let wasIdle = inbox.isEmpty
             let before = inbox.records.count
             inbox.records.append(contentsOf: records)
-            return wasIdle || (before < Self.recordBatchTarget && inbox.records.count >= Self.recordBatchTarget)
+            inbox.operational.append(contentsOf: operational)
+            return wasIdle || !operational.isEmpty
+                || (before < Self.recordBatchTarget && inbox.records.count >= Self.recordBatchTarget)
         }
         if wake { work.signal() }
     }
@@ -200,10 +216,20 @@ final class StoreWorker: @unchecked Sendable {
                     work.wait(until: Date(timeIntervalSinceNow: Self.unwrittenRetryInterval))
                     taken.merge(takeInbox())
                 }
-            } else if taken.claims.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
+            } else if taken.claims.isEmpty, taken.operational.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
                 // Woken early by a claim, a full batch or `finish`.
                 work.wait(until: Date(timeIntervalSinceNow: Self.recordWindow))
                 taken.merge(takeInbox())
+            }
+            // Before the attempts that made them: a crash in between sends an event twice (with
+            // the same id, so once per subscription), never loses one.
+            if !taken.operational.isEmpty, let storeOperational {
+                do {
+                    try storeOperational(taken.operational)
+                } catch {
+                    logger.log(.error, "storing operational events failed", ["events": String(taken.operational.count), "error": "\(error)"])
+                    onFailure("\(Plural.count(taken.operational.count, "operational event")) could not be stored: \(error)")
+                }
             }
             let records = unwritten + taken.records
             if !records.isEmpty {
@@ -213,12 +239,14 @@ final class StoreWorker: @unchecked Sendable {
                     if !unwritten.isEmpty { logger.log(.info, "recording attempts works again", ["attempts": String(records.count)]) }
                     unwritten = []
                 } catch where WriteHealth.isStoreUnavailable(error) && !taken.finishing {
+                    observer?.storeWriteFailed(operation: "record")
                     if unwritten.isEmpty {
                         logger.log(.error, "recording attempts failed; trying again until the store takes writes", ["error": "\(error)"])
                         onFailure("attempts could not be recorded for a while: \(error)")
                     }
                     unwritten = Array(records.suffix(Self.unwrittenLimit))
                 } catch {
+                    observer?.storeWriteFailed(operation: "record")
                     logger.log(.error, "recording attempts failed", ["error": "\(error)"])
                     // Their deliveries stay in flight; the next start recovers them, counted.
                     onFailure("\(Plural.count(records.count, "attempt")) could not be recorded: \(error)")
@@ -277,6 +305,7 @@ final class StoreWorker: @unchecked Sendable {
         inbox.withLock { inbox -> Inbox in
             defer {
                 inbox.records.removeAll(keepingCapacity: true)
+                inbox.operational.removeAll(keepingCapacity: true)
                 inbox.claims.removeAll(keepingCapacity: true)
                 inbox.releases.removeAll()
                 inbox.stateWrites.removeAll()
@@ -297,6 +326,7 @@ final class StoreWorker: @unchecked Sendable {
             let next = try store.nextDueMs(sinkKey: request.sinkKey, window: request.window)
             return ClaimResult(lane: request.lane, claimed: [], nextDueMs: next ?? SinkLane.nothingDue)
         } catch {
+            observer?.storeWriteFailed(operation: "claim")
             logger.log(.error, "claiming deliveries failed", [
                 "sink": "\(request.sinkKey.pipeline)/\(request.sinkKey.sink)", "error": "\(error)",
             ])

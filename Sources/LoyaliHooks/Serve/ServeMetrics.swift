@@ -42,6 +42,8 @@ public final class ServeMetrics: DeliveryObserver {
     private let process = Mutex<Process>(Process())
     /// Sink health transitions announced by this process's runners, by sink and new status.
     private let sinkChanges = Mutex<[SinkKey: [SinkState.Status: Int]]>([:])
+    /// Failed store calls by operation; every operation shows, at 0 until one fails.
+    private let storeWriteFailures = Mutex<[String: Int]>(["claim": 0, "enqueue": 0, "record": 0])
 
     /// All counters at zero.
     public init() {}
@@ -82,6 +84,10 @@ public final class ServeMetrics: DeliveryObserver {
     /// Counts a sink's health transition.
     public func sinkStateChanged(_ change: SinkStateChange) {
         sinkChanges.withLock { $0[SinkKey(pipeline: change.state.pipeline, sink: change.state.sink), default: [:]][change.state.status, default: 0] += 1 }
+    }
+
+    public func storeWriteFailed(operation: String) {
+        storeWriteFailures.withLock { $0[operation, default: 0] += 1 }
     }
 
     /// Counts one ingest request's accepted and rejected events.
@@ -221,6 +227,10 @@ public final class ServeMetrics: DeliveryObserver {
                 out.sample("loyali_hooks_sink_state_changes_total", [("pipeline", key.pipeline), ("sink", key.sink), ("state", status.rawValue)], counts[status] ?? 0)
             }
         }
+
+        let failures = storeWriteFailures.withLock { $0 }.sorted { $0.key < $1.key }
+        out.family("loyali_hooks_store_write_failures_total", type: "counter", help: "Store calls that failed (disk full, I/O error, database down), by operation: enqueue, record or claim.")
+        for (operation, count) in failures { out.sample("loyali_hooks_store_write_failures_total", [("operation", operation)], count) }
 
         let process = process.withLock { $0 }
         out.family("loyali_hooks_config_reloads_total", type: "counter", help: "Configuration reloads by result.")
