@@ -212,3 +212,35 @@ struct OperationalRunnerTests {
         #expect(rows.first?.pipeline == "alerts" && rows.first?.eventType == "delivery.failed")
     }
 }
+
+extension OperationalRunnerTests {
+    @Test("a sink that pauses is announced once as sink.paused to the operational pipeline")
+    func sinkPaused() throws {
+        let events = (1...4).map { #"{"id":"evt_p\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        let dead = ScriptedSink { _ in .httpStatus(503, retryAfter: nil, snippet: "down") }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let shop = """
+            pipeline: shop
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              dead: { type: scripted, name: dead, retry: { schedule: [0s, 1h] }, pause: { after: 2, probe: 1h } }
+            """
+        let alerts = Self.alerts.replacingOccurrences(of: "[delivery.failed, delivery.recovered]", with: "[\"sink.*\"]")
+        let pipelines = try harness.pipelines([shop, alerts], sinks: ["dead": dead, "pager": pager])
+        let (runner, done, _) = harness.start(pipelines, mode: .follow)
+        let paused = { (try? Self.bodies(pager))?.first { $0["event_type"]?.stringValue == "sink.paused" } }
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while paused() == nil, Date() < deadline { _ = pager.waitFor(pager.count + 1, seconds: 0.05) }
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)))
+        let event = try #require(paused(), "no sink.paused reached the operational pipeline")
+        let data = try #require(event["data"]?.objectValue)
+        #expect(data["pipeline"]?.stringValue == "shop" && data["sink"]?.stringValue == "dead")
+        #expect(data["consecutive_failures"] == .number(JSONNumber(2)))
+        #expect(data["probe_at"]?.stringValue != nil && data["paused_at"]?.stringValue != nil)
+        #expect(try Self.bodies(pager).filter { $0["event_type"]?.stringValue == "sink.paused" }.count == 1)
+
+    }
+}

@@ -74,6 +74,7 @@ extension DeliveryRunner {
             "consecutive_failures": String(state.consecutiveFailures),
         ])
         options.observer?.sinkStateChanged(change)
+        queueOperational(change)
     }
 
     /// Judges a finished attempt for its sink's circuit, and returns the outcome to record: a

@@ -157,6 +157,7 @@ extension DeliveryRunner {
         for (write, written, _) in storeWorker.takeSinkStateResults().writes where written {
             if let change = write.announce { announce(change) }
         }
+        storeQueuedOperationalNow()
         var leftovers = Leftovers()
         for result in storeWorker.takeResults() { leftovers.unstarted += result.claimed.map(\.id) }
         let now = clock.nowMs()
@@ -343,7 +344,11 @@ extension DeliveryRunner {
     /// Hands judged attempts, and the operational events they made, to the store thread.
     private func record(_ judged: (records: [AttemptRecord], operational: [EventEnvelope]), storeWorker: StoreWorker) {
         if !judged.operational.isEmpty { operationalPending.add(judged.operational.count, ordering: .releasing) }
-        storeWorker.record(judged.records, operational: judged.operational)
+        let queued = operationalQueue.withLock { queue -> [EventEnvelope] in
+            defer { queue.removeAll() }
+            return queue
+        }
+        storeWorker.record(judged.records, operational: queued + judged.operational)
     }
 
     /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to

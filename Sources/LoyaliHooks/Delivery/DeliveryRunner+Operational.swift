@@ -24,6 +24,40 @@ extension DeliveryRunner {
         }
     }
 
+    /// Queues the `sink.*` event of `change` for the store thread, when an operational pipeline
+    /// runs. Its id derives from the sink and the time of the change, so two nodes announcing the
+    /// same stored change make one event.
+    func queueOperational(_ change: SinkStateChange) {
+        guard hasOperationalPipelines() else { return }
+        let state = change.state
+        let event = OperationalEvent.sinkState(
+            pipeline: state.pipeline, sink: state.sink, transition: change.kind.rawValue, atMs: state.changedAtMs ?? clock.nowMs(),
+            probeAtMs: change.kind == .paused ? state.nextProbeMs : nil,
+            failingSinceMs: change.kind == .paused || change.kind == .disabled ? state.failingSinceMs : nil,
+            consecutiveFailures: change.kind == .paused || change.kind == .disabled ? state.consecutiveFailures : nil,
+            reason: state.reason)
+        operationalPending.add(1, ordering: .releasing)
+        operationalQueue.withLock { $0.append(event) }
+        wakeup.signal()
+    }
+
+    /// Stores what ``queueOperational(_:)`` queued after the store thread ended (changes
+    /// announced at the very end of a run), on this thread.
+    func storeQueuedOperationalNow() {
+        let queued = operationalQueue.withLock { queue -> [EventEnvelope] in
+            defer { queue.removeAll() }
+            return queue
+        }
+        guard !queued.isEmpty else { return }
+        defer { operationalPending.subtract(queued.count, ordering: .releasing) }
+        do {
+            try storeOperational(queued)
+        } catch {
+            logger.log(.error, "storing operational events failed", ["events": String(queued.count), "error": "\(error)"])
+            noteFailure("\(Plural.count(queued.count, "operational event")) could not be stored: \(error)")
+        }
+    }
+
     /// Plans `events` for every operational pipeline but the one each is about, and stores the
     /// deliveries in one transaction. Blocking; the store thread calls it.
     func storeOperational(_ events: [EventEnvelope]) throws {
