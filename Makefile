@@ -28,13 +28,15 @@ demo: build
 	$(DEMO_ENV) $(BIN) run pipelines/ --dry-run
 
 # The Swift tests (with a throwaway PostgreSQL for the PostgreSQL store's tests, stopped at the end
-# whatever happens), then the pipeline tests in pipelines/tests/ (no secrets needed), then the
+# whatever happens; AlertRulesTests runs docs/alerts.yaml through promtool), then the Prometheus
+# rules check, the pipeline tests in pipelines/tests/ (no secrets needed), then the
 # dashboard in headless Chromium (Tests/Browser; screenshots land in Tests/Browser/output/).
 # Debian's python3 carries python3-selenium, whatever python3 is first on PATH.
 PYTHON ?= /usr/bin/python3
 test: deps
 	bash .ci/with-postgres $(SWIFT) test
 	$(SWIFT) build
+	promtool check rules docs/alerts.yaml
 	$(BIN) check pipelines/
 	$(PYTHON) Tests/Browser/dashboard_test.py $(BIN)
 
