@@ -5,7 +5,10 @@ Verifies every request's X-Loyali-Signature with Stripe's rules (HMAC-SHA256 ove
 300 s tolerance), counts arrivals per X-Loyali-Delivery id, and answers with the configured
 status. Writes one line per request to the log: "<delivery id> <attempt> <status> <sig ok>".
 
-    receiver.py PORT SECRET LOG [--fail-first N] [--status CODE]
+    receiver.py PORT SECRET LOG [--fail-first N] [--status CODE] [--delay SECONDS]
+
+--delay holds each answer that long, so attempts stay in flight (the fault tests kill a node
+then).
 
 With PORT 0 the system picks a free port, printed as the first line on stdout.
 """
@@ -17,6 +20,7 @@ parser.add_argument("secret")
 parser.add_argument("log")
 parser.add_argument("--fail-first", type=int, default=0)
 parser.add_argument("--status", type=int, default=200)
+parser.add_argument("--delay", type=float, default=0)
 args = parser.parse_args()
 counts, lock = {}, threading.Lock()
 log = open(args.log, "a", buffering=1)
@@ -43,6 +47,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not ok:
             status = 401
         reply = b'{"received":true}'
+        if args.delay > 0:
+            time.sleep(args.delay)
         self.send_response(status)
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()

@@ -27,11 +27,12 @@ final class VerifyingReceiver {
     let logURL: URL
     private let process: Process
 
-    init(secret: String, failFirst: Int = 0, status: Int = 200, directory: URL) throws {
+    /// `delay` holds each answer that long (seconds), so attempts stay in flight.
+    init(secret: String, failFirst: Int = 0, status: Int = 200, delay: Double = 0, directory: URL) throws {
         logURL = directory.appendingPathComponent("received-\(UUID().uuidString).log")
         (process, port) = try startPythonReceiver([
             CLI.packageRoot.appendingPathComponent("bench/receiver.py").path, "0", secret, logURL.path,
-            "--fail-first", String(failFirst), "--status", String(status),
+            "--fail-first", String(failFirst), "--status", String(status), "--delay", String(delay),
         ])
     }
 

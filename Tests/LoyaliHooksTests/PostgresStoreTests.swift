@@ -92,6 +92,50 @@ struct PostgresStoreTests {
         #expect(try connection.query("SELECT count(*) FROM loyali_schema").int64(0, 0) == Int64(PostgresSchema.currentVersion))
     }
 
+    // MARK: Read commands
+
+    @Test func readCommandsConnectionsRefuseWrites() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let node = try Self.open(url, node: "node-a")
+        _ = try node.enqueue([Self.delivery(1)], checkpoint: nil, nowMs: 1_000, claiming: [])
+        let reader = try PostgresDeliveryStore(existingURL: url, readOnly: true, options: StoreOptions(nodeID: "reader"))
+        #expect(try reader.status().total == 1)
+        // Through the very connections the reader uses: the server itself refuses the write.
+        for session in [reader.work, reader.ingest] {
+            #expect {
+                try session.run { try $0.query("UPDATE deliveries SET status = 'failed'") }
+            } throws: { error in
+                (error as? PostgresError)?.sqlState == "25006"  // read_only_sql_transaction
+            }
+        }
+        #expect(throws: PostgresError.self) {
+            try reader.enqueue([Self.delivery(2)], checkpoint: nil, nowMs: 2_000, claiming: [])
+        }
+        // Even after the connection is lost and made again.
+        reader.work.disconnect()
+        #expect(throws: PostgresError.self) {
+            try reader.claimDue(sinkKey: Self.sink, nowMs: 2_000, limit: 10, window: .all)
+        }
+        #expect(try node.status().counts[.pending] == 1)
+    }
+
+    @Test func readCommandsNeverMigrateAnOlderSchema() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let connection = try PostgresTestServer.connect(url)
+        try PostgresSchema.migrate(connection, migrations: [PostgresSchema.migrations[0]], nowMs: 1_000)
+        #expect {
+            try PostgresDeliveryStore(existingURL: url, readOnly: true, options: StoreOptions())
+        } throws: { error in
+            guard let error = error as? DeliveryStoreError else { return false }
+            return error.kind == .schemaTooOld(found: 1, needed: PostgresSchema.currentVersion)
+                && error.message.contains("never migrate") && error.message.contains("'serve' or 'run'")
+        }
+        #expect(try PostgresSchema.version(of: connection) == 1)
+        // `resend` changes the store anyway, so it brings the schema up to date, as a node would.
+        _ = try PostgresDeliveryStore(existingURL: url, readOnly: false, options: StoreOptions())
+        #expect(try PostgresSchema.version(of: connection) == PostgresSchema.currentVersion)
+    }
+
     // MARK: Nodes
 
     private static let sink = (pipeline: "fulfillment", sink: "warehouse")

@@ -9,6 +9,8 @@ public struct DeliveryStoreError: StoreEngineError, Sendable, Hashable, CustomSt
     public enum Kind: Sendable, Hashable {
         /// The database's `user_version` is newer than any migration this build knows.
         case schemaTooNew(found: Int, known: Int)
+        /// A read command found a schema older than this build's; read commands never migrate.
+        case schemaTooOld(found: Int, needed: Int)
         /// The state directory is missing and could not be created.
         case cannotCreateDirectory
         /// A command that only reads or changes existing state found no state directory, or no
@@ -49,5 +51,13 @@ public struct DeliveryStoreError: StoreEngineError, Sendable, Hashable, CustomSt
         DeliveryStoreError(
             .schemaTooNew(found: found, known: known), path: path,
             message: "state database was written by a newer loyali-hooks (schema \(found), this build knows \(known))")
+    }
+
+    /// A read command met a schema it would have to migrate first, which it never does.
+    static func schemaTooOld(found: Int, needed: Int, path: String) -> DeliveryStoreError {
+        DeliveryStoreError(
+            .schemaTooOld(found: found, needed: needed), path: path,
+            message: "the store's schema is version \(found) and this build reads version \(needed); read commands never migrate a store: "
+                + "start 'serve' or 'run' of this build on it (they migrate it), or read it with the build that wrote it")
     }
 }

@@ -74,13 +74,13 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Opens a store that must already exist (the read commands and `resend`): throws
-    /// ``DeliveryStoreError`` with kind `.noState` rather than create one. `readOnly` opens a
-    /// connection that cannot write, where the engine has one.
+    /// ``DeliveryStoreError`` with kind `.noState` rather than create one. `readOnly` (the read
+    /// commands) opens connections that cannot write; on PostgreSQL it also refuses, rather than
+    /// migrates, a schema older than this build's (`.schemaTooOld`).
     public func openExisting(readOnly: Bool, options: StoreOptions) throws -> any DeliveryStore {
         switch self {
         case .sqlite(let directory): try SQLiteDeliveryStore(existingDirectory: directory, readOnly: readOnly, options: options)
-        // Read commands only read; one login serves them and the nodes alike.
-        case .postgresql(let target): try PostgresDeliveryStore(target: target, options: options, createSchema: false)
+        case .postgresql(let target): try PostgresDeliveryStore(target: target, options: options, mode: readOnly ? .readOnly : .existing)
         }
     }
 

@@ -19,9 +19,13 @@ final class PostgresConnection {
     private var prepared: [String: String] = [:]
 
     /// Connects to `target`. Gives up after `connectTimeoutSeconds` unless the URL sets
-    /// `connect_timeout` itself. Throws a ``PostgresError`` with `isConnectionLoss` when the server
-    /// cannot be reached, or with the server's SQLSTATE when it refused the login.
-    init(target: PostgresTarget, applicationName: String = "loyali-hooks", connectTimeoutSeconds: Int = 5) throws(PostgresError) {
+    /// `connect_timeout` itself. With `readOnly`, every transaction on the connection is read only
+    /// (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`), so the server refuses any write
+    /// through it (SQLSTATE 25006). Throws a ``PostgresError`` with `isConnectionLoss` when the
+    /// server cannot be reached, or with the server's SQLSTATE when it refused the login.
+    init(
+        target: PostgresTarget, applicationName: String = "loyali-hooks", connectTimeoutSeconds: Int = 5, readOnly: Bool = false
+    ) throws(PostgresError) {
         // Later keywords win, and the URL (dbname, expanded) comes last, so it can override both.
         let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
         let values = [String(connectTimeoutSeconds), applicationName, target.url]
@@ -48,6 +52,8 @@ final class PostgresConnection {
         self.handle = opened
         // Notices (e.g. "relation already exists, skipping") would go to stderr by default.
         PQsetNoticeProcessor(opened, { _, _ in }, nil)
+        // Set after connecting, not as a libpq `options` keyword, which the URL could override.
+        if readOnly { try execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY") }
     }
 
     deinit { PQfinish(handle) }

@@ -50,37 +50,55 @@ public final class PostgresDeliveryStore: DeliveryStore {
 
     /// Opens a store that must already exist (the read commands, `resend`): throws
     /// ``DeliveryStoreError`` `.noState` when the database has no loyali-hooks schema yet, and
-    /// creates nothing.
-    public convenience init(existingURL url: String, options: StoreOptions, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// creates nothing. With `readOnly` (the read commands) the connections refuse writes and a
+    /// schema older than this build's is refused with `.schemaTooOld` rather than migrated;
+    /// without it (`resend`) an older schema is migrated, as a node would.
+    public convenience init(
+        existingURL url: String, readOnly: Bool, options: StoreOptions, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
         try self.init(
             target: PostgresTarget(url: url, environment: environment), options: options, migrations: PostgresSchema.migrations,
-            createSchema: false)
+            mode: readOnly ? .readOnly : .existing)
+    }
+
+    /// How opening treats the database's schema.
+    enum OpenMode: Sendable {
+        /// A runner's store: create the schema, or bring it up to date.
+        case create
+        /// `resend`: the schema must exist; an older one is brought up to date.
+        case existing
+        /// The read commands: the schema must exist at this build's version, nothing is migrated,
+        /// and every transaction is read only.
+        case readOnly
     }
 
     /// Opens the store with a given migration list (tests use another to build an older or newer
     /// database).
     init(
         target: PostgresTarget, options: StoreOptions, migrations: [StoreMigration] = PostgresSchema.migrations,
-        createSchema: Bool = true
+        mode: OpenMode = .create
     ) throws {
         self.target = target
         self.nodeID = options.nodeID
         self.leaseMs = options.leaseMs
-        self.ingest = PostgresSession(target: target, applicationName: "loyali-hooks \(options.nodeID) ingest")
-        self.work = PostgresSession(target: target, applicationName: "loyali-hooks \(options.nodeID)")
+        let readOnly = mode == .readOnly
+        self.ingest = PostgresSession(target: target, applicationName: "loyali-hooks \(options.nodeID) ingest", readOnly: readOnly)
+        self.work = PostgresSession(target: target, applicationName: "loyali-hooks \(options.nodeID)", readOnly: readOnly)
         let nowMs = Self.nowMs()
         try work.run { connection in
-            if createSchema {
-                try PostgresSchema.migrate(connection, migrations: migrations, nowMs: nowMs)
-            } else {
+            let known = migrations.last?.version ?? 0
+            if mode != .create {
                 let found = try PostgresSchema.version(of: connection)
-                let known = migrations.last?.version ?? 0
                 guard found > 0 else {
                     throw DeliveryStoreError(
                         .noState, path: target.redacted, message: "no loyali-hooks store in this database yet (nothing has been delivered through it)")
                 }
                 guard found <= known else { throw DeliveryStoreError.schemaTooNew(found: found, known: known, path: target.redacted) }
+                if found < known, mode == .readOnly {
+                    throw DeliveryStoreError.schemaTooOld(found: found, needed: known, path: target.redacted)
+                }
             }
+            if mode != .readOnly { try PostgresSchema.migrate(connection, migrations: migrations, nowMs: nowMs) }
         }
     }
 

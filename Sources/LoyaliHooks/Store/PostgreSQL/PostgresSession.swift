@@ -23,12 +23,16 @@ final class PostgresSession: @unchecked Sendable {
 
     let target: PostgresTarget
     private let applicationName: String
+    /// Whether every connection this session makes refuses writes.
+    let readOnly: Bool
     /// Held across each call, network waits included: a sleeping lock (see ``SleepingMutex``).
     private let state = SleepingMutex(State())
 
-    init(target: PostgresTarget, applicationName: String) {
+    /// A session on `target`; with `readOnly`, each of its connections refuses writes.
+    init(target: PostgresTarget, applicationName: String, readOnly: Bool = false) {
         self.target = target
         self.applicationName = applicationName
+        self.readOnly = readOnly
     }
 
     /// Runs `body` with a live connection, connecting first if needed. Throws the connection's
@@ -38,7 +42,7 @@ final class PostgresSession: @unchecked Sendable {
             var tries = 0
             while true {
                 let reused = state.connection?.isConnected == true
-                let connection = try Self.connection(&state, target: target, applicationName: applicationName)
+                let connection = try Self.connection(&state, target: target, applicationName: applicationName, readOnly: readOnly)
                 do {
                     return try body(connection)
                 } catch let error as PostgresError {
@@ -72,12 +76,14 @@ final class PostgresSession: @unchecked Sendable {
         state.withLock { $0.connection = nil }
     }
 
-    private static func connection(_ state: inout State, target: PostgresTarget, applicationName: String) throws(PostgresError) -> PostgresConnection {
+    private static func connection(
+        _ state: inout State, target: PostgresTarget, applicationName: String, readOnly: Bool
+    ) throws(PostgresError) -> PostgresConnection {
         if let connection = state.connection, connection.isConnected { return connection }
         state.connection = nil
         if let failure = state.lastFailure, Date() < state.retryAt { throw failure }
         do {
-            let connection = try PostgresConnection(target: target, applicationName: applicationName)
+            let connection = try PostgresConnection(target: target, applicationName: applicationName, readOnly: readOnly)
             state.connection = connection
             state.lastFailure = nil
             state.backoff = firstBackoff
