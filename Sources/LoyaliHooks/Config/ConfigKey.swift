@@ -33,6 +33,8 @@ public struct ConfigKey: Sendable {
         case valueMap
         /// A mapping of names to strings.
         case stringMap
+        /// A rate such as `50/s`, `600/m` or `3000/h`, or a mapping of it and a burst.
+        case rate
         /// Any value.
         case any
         /// A mapping with exactly these keys.
@@ -109,6 +111,22 @@ public enum PipelineKeys {
         ConfigKey(
             "pause", .switchedMapping(pause),
             "When a failing sink is paused (its deliveries wait, probed at growing intervals) and disabled; false turns it off (default: after 10 consecutive failures, disabled after 5d)."),
+        ConfigKey(
+            "rate_limit", .rate,
+            "The most attempts per second, minute or hour this sink sends (e.g. 50/s, 600/m), retries included; a 429 without Retry-After halves it for a while."),
+    ]
+
+    /// A sink's `rate_limit:` in its mapping form.
+    public static let rateLimit: [ConfigKey] = [
+        ConfigKey("rate", .string, required: true, "The rate: a number, '/', and s, m or h, e.g. 50/s."),
+        ConfigKey("burst", .integer(1...1_000_000), "Attempts that may go at once after a quiet spell (default: 50 ms worth of the rate, at least 1, so any second sees at most 5% over the rate)."),
+    ]
+
+    /// A sink's `ordering:`.
+    public static let ordering: [ConfigKey] = [
+        ConfigKey(
+            "key", .string, required: true,
+            "A path into the event, as in filter.where (e.g. data.customer_id); events without it are sent in no particular order."),
     ]
 
     /// A sink's `pause:`.

@@ -18,7 +18,7 @@ public struct PipelineDefinition: Sendable {
     public let sinks: [SinkDefinition]
 }
 
-/// One named sink of a pipeline, with its retry policy.
+/// One named sink of a pipeline, with its retry policy and pacing.
 public struct SinkDefinition: Sendable {
     /// The sink's name (its key under `sinks:`).
     public let name: String
@@ -27,7 +27,24 @@ public struct SinkDefinition: Sendable {
     /// How failed attempts are retried.
     public let retry: RetryPolicy
     /// When the sink is paused and disabled (`pause:`); `nil` when `pause: false`.
-    public var pause: PausePolicy? = .standard
+    public var pause: PausePolicy?
+    /// `rate_limit:`: the most attempts it sends per second (or minute, hour); `nil` = no limit.
+    public let rateLimit: RateLimit?
+    /// `ordering:`: deliveries with the same key go one at a time, in source order; `nil` = any order.
+    public let ordering: DeliveryOrdering?
+
+    /// A sink definition; pausing has its defaults, pacing and ordering are optional.
+    public init(
+        name: String, sink: any Sink, retry: RetryPolicy, pause: PausePolicy? = .standard, rateLimit: RateLimit? = nil,
+        ordering: DeliveryOrdering? = nil
+    ) {
+        self.name = name
+        self.sink = sink
+        self.retry = retry
+        self.pause = pause
+        self.rateLimit = rateLimit
+        self.ordering = ordering
+    }
 }
 
 /// A pipeline's `sign:` settings after secrets are resolved.

@@ -351,12 +351,15 @@ public struct PipelineLoader: Sendable {
             }
             guard let checked = reader.mapping(entry.value, allowedKeys: PipelineKeys.sinkCommon.names + factory.keys, in: "\(kind) sink '\(entry.key)'", nameNode: entry.keyNode)
             else { continue }
-            // Both are read even when one fails, so every mistake in the sink is reported.
+            // All are read even when one fails, so every mistake in the sink is reported.
             let retry = reader.retryPolicy(checked["retry"])
             let pause = reader.pausePolicy(checked["pause"])
+            let rateLimit = checked["rate_limit"].map { reader.rateLimit($0) }
+            let ordering = checked["ordering"].map { reader.ordering($0) }
             let sink = factory.make(entry.key, checked, reader)
-            guard let retry, let pause, let sink else { continue }
-            sinks.append(SinkDefinition(name: entry.key, sink: sink, retry: retry, pause: pause))
+            guard let retry, let pause, let sink, rateLimit != .some(nil), ordering.map({ $0 != nil }) ?? true else { continue }
+            sinks.append(SinkDefinition(
+                name: entry.key, sink: sink, retry: retry, pause: pause, rateLimit: rateLimit ?? nil, ordering: ordering ?? nil))
         }
         return sinks.count == mapping.entries.count ? sinks : nil
     }

@@ -216,6 +216,9 @@ public enum PipelineSchema {
             object = JSONObject(["type": .string("object"), "propertyNames": .object(["pattern": .string(pathPattern)])])
         case .stringMap:
             object = JSONObject(["type": .string("object"), "additionalProperties": .object(["type": .array(["string", "number", "boolean"].map(JSONValue.string))])])
+        case .rate:
+            let rate = pattern(RateLimit.pattern)
+            object = JSONObject(["anyOf": .array([rate, variable, .object(closed(PipelineKeys.rateLimit))])])
         case .any:
             object = JSONObject()
         case .mapping(let keys):

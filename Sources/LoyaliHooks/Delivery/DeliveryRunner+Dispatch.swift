@@ -201,10 +201,15 @@ extension DeliveryRunner {
             return
         }
         // A paused sink's probe: one attempt of the next due delivery.
-        let slots = gate == .probe ? 1 : lane.maxInFlight
+        let clockMs = clock.nowMs()
+        // Fewer while a 429 without Retry-After slows the sink down (see SinkThrottle).
+        let slots = gate == .probe ? 1 : lane.inFlightLimit(nowMs: clockMs)
         var batch: [(ClaimedDelivery, DeliveryRequest)] = []
+        // Set when the sink's rate limit held the lane back: it wakes when a token is there.
+        var tokenReadyMs: Int64?
         defer {
             scheduler.endTurn(index)
+            if let tokenReadyMs { scheduler.arm(index, notLaterThanMs: tokenReadyMs) }
             if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
             // Claimed a batch ahead, so the next one is there before the lane needs it.
             let limit = gate == .probe ? 1 : scheduler.claimLimit(lane: index)
@@ -228,7 +233,12 @@ extension DeliveryRunner {
                 lane.append(fresh)
             }
             // Within the cap it shares with other sinks (its destination's connections).
-            guard scheduler.mayStart(index), let delivery = lane.nextClaimed() else { return }
+            guard scheduler.mayStart(index) else { return }
+            if let readyMs = lane.takeToken(nowMs: clockMs) {
+                tokenReadyMs = readyMs
+                return
+            }
+            guard let delivery = lane.nextClaimed() else { return }
             scheduler.released(bytes: delivery.footprint)
             if let leases, !leases.mayStart(delivery.id, nowMs: clock.nowMs()) {
                 // Its lease could not be renewed for half a lease: another node may take it at
@@ -379,6 +389,16 @@ extension DeliveryRunner {
             lane.started[delivery.id] = nil
             let attemptInRound = delivery.attempt - delivery.scheduleOffset
             var outcome = lane.decision(for: delivery).outcome(for: completion.result, attemptInRound: attemptInRound, nowMs: now)
+            if case .httpStatus(429, let retryAfter, _) = completion.result,
+                retryAfter.flatMap({ RetryAfter.delayMs($0, nowMs: now) }) == nil,
+                lane.throttle.refused(startedAtMs: completion.startedAtMs, nowMs: now)
+            {
+                // The receiver is overwhelmed but did not say for how long: send less for a while.
+                logger.log(.warn, "429 without Retry-After: slowing the sink down", [
+                    "pipeline": lane.pipeline.name, "sink": lane.sink.name,
+                    "pace": "\(Int((lane.throttle.share(nowMs: now) * 100).rounded()))% of max_in_flight and rate_limit",
+                ])
+            }
             if let circuits {
                 let wasHolding = lane.circuit.isHolding
                 outcome = judgeForCircuit(completion, lane: lane, outcome: outcome, nowMs: now, board: circuits.board)

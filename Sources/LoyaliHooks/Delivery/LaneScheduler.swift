@@ -141,6 +141,13 @@ final class LaneScheduler {
         timers.insert(Timer(dueMs: dueMs, lane: lane))
     }
 
+    /// Wakes `lane` at `dueMs` unless it wakes earlier already: a lane waiting for its rate
+    /// limit's next token must not lose an earlier due time, nor keep only a later one.
+    func arm(_ lane: Int, notLaterThanMs dueMs: Int64) {
+        if let armed = timerDue[lane], armed <= dueMs { return }
+        arm(lane, atMs: dueMs)
+    }
+
     /// Queues the lanes whose due time has come.
     func fireTimers(nowMs: Int64) {
         while let first = timers.min, first.dueMs <= nowMs {

@@ -39,6 +39,10 @@ final class SinkLane {
     var retired = false
     /// Retired and settled: it claims nothing any more.
     var finished = false
+    /// The sink's `rate_limit:` as a bucket, made at the lane's first attempt; `nil` = no limit.
+    private var bucket: TokenBucket?
+    /// Backs the pace off after 429s without Retry-After (see ``SinkThrottle``).
+    var throttle = SinkThrottle()
     /// Blocking sinks (file, stdout) run here, one attempt at a time, off every other thread.
     let queue: DispatchQueue?
     /// The sink as a ``ConcurrentSink`` (HTTP, plugin sinks), cast once rather than per attempt.
@@ -78,6 +82,22 @@ final class SinkLane {
     /// drains or runs once need not wait for it: its deliveries wait for the next probe, or for
     /// someone to enable it.
     var isHeldBack: Bool { circuit.isHolding && inFlight == 0 && !claimPending }
+
+    /// Attempts this lane may have in flight at `nowMs`: its limit, less while it backs off.
+    func inFlightLimit(nowMs: Int64) -> Int {
+        throttle.inFlightLimit(maxInFlight, nowMs: nowMs)
+    }
+
+    /// Takes a token of the sink's `rate_limit` for one attempt at `nowMs`. Returns `nil` when the
+    /// attempt may start, else when the next token is there. Sinks without a limit always may.
+    func takeToken(nowMs: Int64) -> Int64? {
+        guard let limit = sink.rateLimit else { return nil }
+        let perMs = limit.perMs * throttle.share(nowMs: nowMs)
+        var bucket = self.bucket ?? TokenBucket(perMs: perMs, capacity: limit.burst, nowMs: nowMs)
+        if bucket.perMs != perMs { bucket.setRate(perMs: perMs, nowMs: nowMs) }
+        defer { self.bucket = bucket }
+        return bucket.take(nowMs: nowMs) ? nil : bucket.readyAtMs(nowMs: nowMs)
+    }
 
     /// Notes a retry falling due at `atMs`.
     func scheduleRetry(atMs: Int64) {

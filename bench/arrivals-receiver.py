@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""A loopback webhook receiver that keeps every arrival: its time and, from the JSON body, the
+event's `data.customer_id` and `data.seq` (for rate and ordering benchmarks). Answers 200 at once,
+on asyncio (one thread), HTTP/1.1 keep-alive.
+
+    arrivals-receiver.py OUT [--fail-first-of-every N]
+
+Prints its port (picked by the system) as the first line on stdout. With --fail-first-of-every N,
+the first attempt of every Nth event (by data.seq) gets a 500. `GET /__count` answers how many
+requests arrived so far. On SIGTERM it writes to OUT, as JSON, a list of
+[time.time() seconds, customer_id, seq, status] per request, in arrival order, and exits.
+"""
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("out")
+parser.add_argument("--fail-first-of-every", type=int, default=0)
+args = parser.parse_args()
+
+arrivals = []
+seen = set()
+
+
+def answer(status):
+    reason = b"OK" if status == 200 else b"Internal Server Error"
+    return b"HTTP/1.1 %d %s\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok" % (status, reason)
+
+
+class Hook(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data):
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4:end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length:]
+            now = time.time()
+            if head.split(" ", 2)[1] == "/__count":
+                count = str(len(arrivals)).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(count), count))
+                continue
+            key, seq = None, None
+            try:
+                data = json.loads(body).get("data", {})
+                key, seq = data.get("customer_id"), data.get("seq")
+            except ValueError:
+                pass
+            status = 200
+            every = args.fail_first_of_every
+            if every and isinstance(seq, int) and seq % every == 0 and seq not in seen:
+                seen.add(seq)
+                status = 500
+            arrivals.append([now, key, seq, status])
+            self.transport.write(answer(status))
+
+
+async def main():
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4096)
+    print(sock.getsockname()[1], flush=True)
+    server = await loop.create_server(Hook, sock=sock, backlog=4096)
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    loop.add_signal_handler(signal.SIGINT, stop.set_result, None)
+    await stop
+    server.close()
+    with open(args.out, "w") as out:
+        json.dump(arrivals, out)
+
+
+asyncio.run(main())
