@@ -692,7 +692,7 @@ struct DeliveryStoreTests {
         }
         #expect(indexes == [
             "attempts_by_time", "deliveries_by_event", "deliveries_by_update", "deliveries_due_by_sink", "deliveries_failed",
-            "deliveries_in_flight",
+            "deliveries_in_flight", "deliveries_unsettled_by_key",
         ])
         // The old rows are all there and usable with the new indexes.
         #expect(try store.checkpoint(source: "events.jsonl") == 42)

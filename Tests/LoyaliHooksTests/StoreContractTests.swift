@@ -178,6 +178,44 @@ struct StoreContractTests {
         #expect(try store.counts()[.inFlight] == 3)
     }
 
+    @Test("claim: ordered deliveries go one at a time per key, in store order, across retries and nodes", arguments: StoreEngineFixture.all)
+    func claimInKeyOrder(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let other = try scope.open(node: "node-b")
+        func keyed(_ number: Int, _ key: String?) -> NewDelivery {
+            var row = Rows.delivery(number)
+            row.orderKey = key
+            return row
+        }
+        // a1 a2 b1 a3 (none) b2, in that order.
+        try store.enqueue(
+            [keyed(1, "a"), keyed(2, "a"), keyed(3, "b"), keyed(4, "a"), keyed(5, nil), keyed(6, "b")], checkpoint: nil, nowMs: 1_000)
+        // One claim takes the head of each key (and the row without one), never two of a key.
+        let heads = try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10)
+        #expect(heads.map(\.eventID) == ["evt_1", "evt_3", "evt_5"])
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == nil, "the followers wait for their heads, not for a time")
+        #expect(try other.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10).isEmpty, "nor does another node get them")
+        // a1 fails and waits for its retry: a2 still waits; b1 succeeds: b2 may go, on any node.
+        let a1 = heads[0], b1 = heads[1]
+        try store.record([Rows.attempt(a1, at: 1_000, outcome: .retry(atMs: 61_000)), Rows.attempt(b1, at: 1_000, outcome: .succeeded, status: 200)])
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == 1_000)
+        #expect(try other.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 10).map(\.eventID) == ["evt_6"])
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == 61_000, "a2 waits behind a1's retry")
+        let retried = try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10)
+        #expect(retried.map(\.eventID) == ["evt_1"])
+        // a1 finally fails: the line moves on, a2 then a3.
+        try store.record([Rows.attempt(retried[0], at: 61_000, outcome: .failed)])
+        let a2 = try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10)
+        #expect(a2.map(\.eventID) == ["evt_2"])
+        // A restart (the claim put back) keeps the order: a2 again, not a3.
+        #expect(try store.release(ids: a2.map(\.id)) == 1)
+        let again = try other.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10)
+        #expect(again.map(\.eventID) == ["evt_2"])
+        try other.record([Rows.attempt(again[0], at: 61_000, outcome: .succeeded, status: 200)])
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10).map(\.eventID) == ["evt_4"])
+    }
+
     @Test("claim: only deliveries created inside the window", arguments: StoreEngineFixture.all)
     func claimWindow(engine: StoreEngineFixture) throws {
         let scope = try engine.makeScope()

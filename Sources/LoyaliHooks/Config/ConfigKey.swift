@@ -114,6 +114,9 @@ public enum PipelineKeys {
         ConfigKey(
             "rate_limit", .rate,
             "The most attempts per second, minute or hour this sink sends (e.g. 50/s, 600/m), retries included; a 429 without Retry-After halves it for a while."),
+        ConfigKey(
+            "ordering", .mapping(ordering),
+            "Deliveries whose events share a key are sent one at a time, in source order; a later one waits until the earlier one succeeded or finally failed."),
     ]
 
     /// A sink's `rate_limit:` in its mapping form.

@@ -36,17 +36,23 @@ public struct DeliveryOrdering: Sendable {
         return "sha256:" + Hex.encode(SHA256Digest.hash(Array(text.utf8)))
     }
 
-    /// Compiles `keyPath`, or says why it is not a path into the envelope.
+    /// Compiles `keyPath`, or says why it is not a path into the envelope. It is read as the
+    /// argument of `exists(…)`, so the key takes exactly the paths `filter.where` does.
     static func compile(_ keyPath: String) -> Result<DeliveryOrdering, WhereExpression.Problem> {
-        switch WhereExpression.compile(keyPath) {
+        let prefix = "exists("
+        let notAPath = WhereExpression.Problem(
+            offset: 0, message: "ordering.key must be a path into the event, e.g. data.customer_id, not an expression")
+        guard !keyPath.contains(")") else { return .failure(notAPath) }
+        switch WhereExpression.compile(prefix + keyPath + ")") {
         case .success(let expression):
-            guard case .isTrue(let path) = expression.root else { break }
+            guard case .exists(let path) = expression.root else { return .failure(notAPath) }
             return .success(DeliveryOrdering(keyPath: keyPath, path: path))
         case .failure(let failure):
-            if let problem = failure.problems.first, !problem.message.hasPrefix("expected") { return .failure(problem) }
+            guard let problem = failure.problems.first, problem.offset >= prefix.count, problem.offset < prefix.count + keyPath.count,
+                !problem.message.hasPrefix("expected")
+            else { return .failure(notAPath) }
+            return .failure(WhereExpression.Problem(offset: problem.offset - prefix.count, message: problem.message))
         }
-        return .failure(WhereExpression.Problem(
-            offset: 0, message: "ordering.key must be a path into the event, e.g. data.customer_id, not an expression"))
     }
 }
 

@@ -422,6 +422,9 @@ extension DeliveryRunner {
             switch outcome {
             case .succeeded:
                 record.outcome = .succeeded
+                // The next delivery of its key may go now: the claim that finds it follows this
+                // record on the store thread.
+                if lane.sink.ordering != nil { lane.invalidateDueTime() }
                 delta.delivered += 1
                 if attemptInRound > 1 { delta.retrying -= 1 }
             case .retry(let at):
@@ -434,6 +437,7 @@ extension DeliveryRunner {
                 logAttempt(record, delivery: delivery, lane: lane, level: .warn, message: "attempt failed, retry scheduled", next: at)
             case .failed(let reason):
                 record.outcome = .failed
+                if lane.sink.ordering != nil { lane.invalidateDueTime() }
                 if record.errorMessage == nil { record.errorMessage = reason }
                 delta.failed += 1
                 if attemptInRound > 1 { delta.retrying -= 1 }

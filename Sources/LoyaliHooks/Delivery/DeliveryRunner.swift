@@ -320,7 +320,7 @@ public final class DeliveryRunner: @unchecked Sendable {
                             id: DeliveryID.make(eventID: envelope.eventID, pipeline: planner.pipeline.name, sink: sink.name),
                             pipeline: planner.pipeline.name, sink: sink.name, eventID: envelope.eventID,
                             eventType: envelope.eventType, body: raw, schedule: sink.retry.schedule.map(\.totalMilliseconds),
-                            createdAtMs: createdAtMs, planningFailure: failure.description))
+                            createdAtMs: createdAtMs, planningFailure: failure.description, orderKey: sink.ordering?.key(for: envelope)))
                     }
                 case .deliver(let transformed, let encoder):
                     for sink in planner.pipeline.sinks {
@@ -328,7 +328,9 @@ public final class DeliveryRunner: @unchecked Sendable {
                         rows.append(NewDelivery(
                             id: id, pipeline: planner.pipeline.name, sink: sink.name, eventID: transformed.eventID,
                             eventType: transformed.eventType, body: encoder.body(deliveryID: id),
-                            schedule: sink.retry.schedule.map(\.totalMilliseconds), createdAtMs: createdAtMs))
+                            schedule: sink.retry.schedule.map(\.totalMilliseconds), createdAtMs: createdAtMs,
+                            // From the event as received, like filter.where: no step can move it.
+                            orderKey: sink.ordering?.key(for: envelope)))
                     }
                 }
             }

@@ -71,6 +71,11 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// next attempt at or before `nowMs`), oldest due first, created inside `window`, and marks
     /// them `in_flight` under a lease to ``nodeID`` until `nowMs + leaseMs`, in one transaction:
     /// no two claimers (threads, processes or nodes) ever get the same delivery.
+    ///
+    /// **Order.** A delivery with an ``NewDelivery/orderKey`` is claimed only while no delivery of
+    /// the same sink and key stored before it is pending, retrying or in flight: one at a time
+    /// per key, in the order the store took them in, across retries, restarts and nodes. Such a
+    /// delivery waiting for its key does not count as due for ``nextDueMs(sinkKey:window:)``.
     func claimDue(
         sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow
     ) throws -> [ClaimedDelivery]

@@ -20,13 +20,18 @@ public struct NewDelivery: Sendable, Hashable {
     /// Set when the pipeline's transform steps failed for this event: the delivery is stored as
     /// `failed` with this reason (its body is then a ``PlanningMarker`` body, see there).
     public var planningFailure: String?
+    /// The event's key when the sink has `ordering:` (see ``DeliveryOrdering``): the store claims
+    /// such a delivery only while no earlier delivery of the same sink and key is pending,
+    /// retrying or in flight. `nil`: no order to keep.
+    public var orderKey: String?
 
     /// Makes a delivery from its parts.
     public init(
         id: String, pipeline: String, sink: String, eventID: String, eventType: String,
-        body: [UInt8], schedule: [Int64], createdAtMs: Int64, planningFailure: String? = nil
+        body: [UInt8], schedule: [Int64], createdAtMs: Int64, planningFailure: String? = nil, orderKey: String? = nil
     ) {
         self.planningFailure = planningFailure
+        self.orderKey = orderKey
         self.id = id
         self.pipeline = pipeline
         self.sink = sink
@@ -38,6 +43,7 @@ public struct NewDelivery: Sendable, Hashable {
     }
 
     /// Whether its first attempt is due the moment it is stored (and it is to be sent at all):
-    /// only such a delivery may be stored already claimed.
-    var isDueAtOnce: Bool { planningFailure == nil && schedule.first == 0 }
+    /// only such a delivery may be stored already claimed. An ordered one never is: whether it
+    /// may go depends on the deliveries of its key before it, which only a claim checks.
+    var isDueAtOnce: Bool { planningFailure == nil && schedule.first == 0 && orderKey == nil }
 }

@@ -199,7 +199,7 @@ public final class PostgresDeliveryStore: DeliveryStore {
         var ids: [String?] = [], pipelines: [String?] = [], sinks: [String?] = [], eventIDs: [String?] = []
         var eventTypes: [String?] = [], schedules: [String?] = [], statuses: [String?] = []
         var due: [Int64?] = [], created: [Int64?] = [], errors: [String?] = [], leases: [Int64?] = []
-        var bodies: [[UInt8]?] = []
+        var bodies: [[UInt8]?] = [], orderKeys: [String?] = []
 
         init(capacity: Int) {
             bodies.reserveCapacity(capacity)
@@ -218,13 +218,14 @@ public final class PostgresDeliveryStore: DeliveryStore {
             errors.append(delivery.planningFailure)
             leases.append(leaseUntil)
             bodies.append(delivery.body)
+            orderKeys.append(delivery.orderKey)
         }
 
         func parameters(nowMs: Int64, nodeID: String) -> [PostgresValue] {
             [
                 .textArray(ids), .textArray(pipelines), .textArray(sinks), .textArray(eventIDs), .textArray(eventTypes),
                 .textArray(schedules), .textArray(statuses), .int64Array(due), .int64Array(created), .textArray(errors),
-                .int64Array(leases), .bytesArray(bodies), .int64(nowMs), .text(nodeID),
+                .int64Array(leases), .bytesArray(bodies), .int64(nowMs), .text(nodeID), .textArray(orderKeys),
             ]
         }
     }
@@ -234,13 +235,13 @@ public final class PostgresDeliveryStore: DeliveryStore {
     static let insertSQL = """
         INSERT INTO deliveries (
             id, pipeline, sink, event_id, event_type, schedule, status, attempts, schedule_offset,
-            next_attempt_at, created_at, updated_at, last_error, lease_owner, lease_until, body)
+            next_attempt_at, created_at, updated_at, last_error, lease_owner, lease_until, body, order_key)
         SELECT u.id, u.pipeline, u.sink, u.event_id, u.event_type, u.schedule, u.status, 0, 0,
             u.due, u.created, $13::bigint, u.error,
-            CASE WHEN u.lease_until IS NULL THEN NULL ELSE $14::text END, u.lease_until, u.body
+            CASE WHEN u.lease_until IS NULL THEN NULL ELSE $14::text END, u.lease_until, u.body, u.order_key
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                    $8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bytea[])
-            AS u(id, pipeline, sink, event_id, event_type, schedule, status, due, created, error, lease_until, body)
+                    $8::bigint[], $9::bigint[], $10::text[], $11::bigint[], $12::bytea[], $15::text[])
+            AS u(id, pipeline, sink, event_id, event_type, schedule, status, due, created, error, lease_until, body, order_key)
         ON CONFLICT (id) DO NOTHING
         RETURNING id, status = 'pending'
         """
@@ -299,9 +300,21 @@ public final class PostgresDeliveryStore: DeliveryStore {
         var delivery: ClaimedDelivery
     }
 
+    /// Ordered delivery: a row with an ordering key is taken only while no earlier row of its sink
+    /// and key is pending, retrying or in flight. Across nodes this holds without locks: a claim
+    /// that skips a row another node is claiming still sees that row pending in its snapshot, so
+    /// it takes none of the row's followers either, and a row resolved by another node frees its
+    /// follower only once that commit is visible.
+    static let headOfKeySQL = """
+        (d.order_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM deliveries AS e
+            WHERE e.pipeline = d.pipeline AND e.sink = d.sink AND e.order_key = d.order_key AND e.seq < d.seq
+                AND e.order_key IS NOT NULL AND e.status IN ('pending', 'retrying', 'in_flight')))
+        """
     private static let claimSelect = """
-        SELECT seq FROM deliveries
-        WHERE pipeline = $1 AND sink = $2 AND status IN ('pending', 'retrying') AND next_attempt_at <= $3::bigint
+        SELECT d.seq FROM deliveries AS d
+        WHERE d.pipeline = $1 AND d.sink = $2 AND d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $3::bigint
+            AND \(headOfKeySQL)
         """
     private static let claimUpdate = """
         UPDATE deliveries AS d
@@ -311,12 +324,12 @@ public final class PostgresDeliveryStore: DeliveryStore {
         """
     static let claimSQL = """
         WITH due AS (\(claimSelect)
-            ORDER BY next_attempt_at, seq LIMIT $4::bigint FOR UPDATE SKIP LOCKED)
+            ORDER BY d.next_attempt_at, d.seq LIMIT $4::bigint FOR UPDATE OF d SKIP LOCKED)
         \(claimUpdate)
         """
     static let claimInWindowSQL = """
-        WITH due AS (\(claimSelect) AND created_at >= $7::bigint AND created_at < $8::bigint
-            ORDER BY next_attempt_at, seq LIMIT $4::bigint FOR UPDATE SKIP LOCKED)
+        WITH due AS (\(claimSelect) AND d.created_at >= $7::bigint AND d.created_at < $8::bigint
+            ORDER BY d.next_attempt_at, d.seq LIMIT $4::bigint FOR UPDATE OF d SKIP LOCKED)
         \(claimUpdate)
         """
 
@@ -325,10 +338,10 @@ public final class PostgresDeliveryStore: DeliveryStore {
         try work.run { connection in
             let result = try connection.query(
                 """
-                SELECT next_attempt_at FROM deliveries
-                WHERE pipeline = $1 AND sink = $2 AND status IN ('pending', 'retrying')
-                    AND created_at >= $3::bigint AND created_at < $4::bigint
-                ORDER BY next_attempt_at LIMIT 1
+                SELECT d.next_attempt_at FROM deliveries AS d
+                WHERE d.pipeline = $1 AND d.sink = $2 AND d.status IN ('pending', 'retrying')
+                    AND d.created_at >= $3::bigint AND d.created_at < $4::bigint AND \(Self.headOfKeySQL)
+                ORDER BY d.next_attempt_at LIMIT 1
                 """, [.text(sinkKey.pipeline), .text(sinkKey.sink), .int64(window.fromMs ?? .min), .int64(window.beforeMs ?? .max)])
             return result.rowCount == 0 ? nil : try result.optionalInt64(0, 0)
         }

@@ -107,6 +107,15 @@ enum PostgresSchema {
         StoreMigration(
             version: 4, summary: "maintained aggregates (rollups) for stats and the charts, kept by triggers, filled from the stored rows",
             sql: rollupsSQL),
+        StoreMigration(
+            version: 5, summary: "ordered delivery: each delivery's ordering key, and its unsettled deliveries by key",
+            sql: """
+                -- Set for sinks with `ordering:`; NULL otherwise. A claim takes an ordered row only
+                -- while this index holds no earlier row of its sink and key, on any node.
+                ALTER TABLE deliveries ADD COLUMN order_key text;
+                CREATE INDEX deliveries_unsettled_by_key ON deliveries (pipeline, sink, order_key, seq)
+                    WHERE order_key IS NOT NULL AND status IN ('pending', 'retrying', 'in_flight');
+                """),
     ]
 
     /// The schema version this build writes.

@@ -209,6 +209,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         try insert.bindNull(at: 12)
                         try insert.bindNull(at: 13)
                     }
+                    try insert.bind(delivery.orderKey, at: 14)
                     try insert.run()
                     guard database.changes == 1 else { continue }  // already stored: a replay
                     inserted += 1
@@ -334,10 +335,10 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         try withDatabase { database in
             try database.withStatement(
                 """
-                SELECT next_attempt_at FROM deliveries
-                WHERE pipeline = ?1 AND sink = ?2 AND status IN ('pending', 'retrying')
-                \(window.isAll ? "" : "AND created_at >= ?3 AND created_at < ?4")
-                ORDER BY next_attempt_at LIMIT 1
+                SELECT d.next_attempt_at FROM deliveries AS d
+                WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying') AND \(Self.headOfKeySQL)
+                \(window.isAll ? "" : "AND d.created_at >= ?3 AND d.created_at < ?4")
+                ORDER BY d.next_attempt_at LIMIT 1
                 """
             ) {
                 try $0.bind(sinkKey.pipeline, at: 1)
@@ -448,8 +449,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         INSERT OR ROLLBACK INTO deliveries (
             id, pipeline, sink, event_id, event_type, schedule,
             status, attempts, schedule_offset, next_attempt_at, created_at, updated_at, last_error,
-            lease_owner, lease_until)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, 0, 0, ?7, ?8, ?9, ?11, ?12, ?13)
+            lease_owner, lease_until, order_key)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, 0, 0, ?7, ?8, ?9, ?11, ?12, ?13, ?14)
         ON CONFLICT (id) DO NOTHING
         """
 
@@ -458,13 +459,24 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         ON CONFLICT (source) DO UPDATE SET byte_offset = excluded.byte_offset, updated_at = excluded.updated_at
         """
 
+    /// Ordered delivery: a row with an ordering key is taken only while no earlier row of its
+    /// sink and key is pending, retrying or in flight (an index probe on
+    /// deliveries_unsettled_by_key; rows without a key skip it). Rows claimed in the same
+    /// statement see each other as pending, so one claim takes at most one row per key.
+    static let headOfKeySQL = """
+        (d.order_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM deliveries AS e
+            WHERE e.pipeline = d.pipeline AND e.sink = d.sink AND e.order_key = d.order_key AND e.seq < d.seq
+                AND e.order_key IS NOT NULL AND e.status IN ('pending', 'retrying', 'in_flight')))
+        """
+
     // The WHERE repeats the partial index's `status IN (…)` word for word: SQLite only uses a
     // partial index when the query visibly implies its condition.
     private static let selectDueSQL = """
         SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
-            AND d.next_attempt_at <= ?3
+            AND d.next_attempt_at <= ?3 AND \(headOfKeySQL)
         ORDER BY d.next_attempt_at, d.seq
         LIMIT ?4
         """
@@ -474,7 +486,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
-            AND d.next_attempt_at <= ?3 AND d.created_at >= ?5 AND d.created_at < ?6
+            AND d.next_attempt_at <= ?3 AND d.created_at >= ?5 AND d.created_at < ?6 AND \(headOfKeySQL)
         ORDER BY d.next_attempt_at, d.seq
         LIMIT ?4
         """

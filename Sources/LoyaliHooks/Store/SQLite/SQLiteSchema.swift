@@ -161,6 +161,16 @@ enum SQLiteSchema {
                 -- hot. Without it, the log filtered to in flight walks the whole outbox.
                 CREATE INDEX deliveries_in_flight ON deliveries (seq) WHERE status = 'in_flight';
                 """),
+        StoreMigration(
+            version: 9, summary: "ordered delivery: each delivery's ordering key, and its unsettled deliveries by key",
+            sql: """
+                -- Set for sinks with `ordering:`; NULL otherwise, so unordered rows cost the index
+                -- nothing. A claim takes an ordered row only while this index holds no earlier
+                -- row of its sink and key.
+                ALTER TABLE deliveries ADD COLUMN order_key TEXT;
+                CREATE INDEX deliveries_unsettled_by_key ON deliveries (pipeline, sink, order_key, seq)
+                    WHERE order_key IS NOT NULL AND status IN ('pending', 'retrying', 'in_flight');
+                """),
     ]
 
     /// The schema version this build writes.
