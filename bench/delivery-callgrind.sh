@@ -8,6 +8,8 @@
 #   bash bench/delivery-callgrind.sh [-n SMALL,LARGE] BINARY [BINARY...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/nginx.sh
+. bench/lib/nginx.sh
 sizes=5000,15000
 if [ "${1:-}" = "-n" ]; then sizes=$2; shift 2; fi
 small=${sizes%,*}
@@ -15,27 +17,11 @@ large=${sizes#*,}
 [ $# -ge 1 ] || { echo "usage: $0 [-n SMALL,LARGE] BINARY [BINARY...]" >&2; exit 2; }
 port=${BENCH_PORT:-18191}
 work=$(mktemp -d)
-cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
+cleanup() { stop_nginx "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 for tool in nginx valgrind callgrind_annotate; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 2; }; done
 
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/body;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$port;
-        location / { return 200 "ok"; }
-    }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work"
-sleep 0.3
+start_nginx "$work" "$port"
 python3 bench/gen-events.py "$small" > "$work/small.jsonl"
 python3 bench/gen-events.py "$large" > "$work/large.jsonl"
 export BENCH_SECRET=whsec_bench_secret_not_for_production BENCH_PORT=$port

@@ -14,10 +14,12 @@
 # requests: CPU per request is stable on a busy machine, where requests/s is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/nginx.sh
+. bench/lib/nginx.sh
 events=${1:-100000}
 port=${BENCH_PORT:-18189}
 work=$(mktemp -d)
-cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
+cleanup() { stop_nginx "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 
 for tool in nginx wrk curl pkg-config; do command -v $tool >/dev/null || { echo "bench needs $tool: apt-get install -y nginx wrk curl pkg-config" >&2; exit 2; }; done
@@ -26,23 +28,7 @@ cc=${CC:-$(command -v cc || command -v clang)}
 # shellcheck disable=SC2046 # pkg-config's flags are separate words
 "$cc" -O2 -o "$work/curl-multi-baseline" bench/curl-multi-baseline.c $(pkg-config --cflags --libs libcurl)
 
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/body;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$port;
-        location / { return 200 "ok"; }
-    }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work"
-sleep 0.3
+start_nginx "$work" "$port"
 
 python3 bench/gen-events.py "$events" > "$work/events.jsonl"
 export BENCH_EVENTS="$work/events.jsonl" BENCH_SECRET=whsec_bench_secret_not_for_production BENCH_PORT=$port

@@ -15,6 +15,8 @@
 #   bash bench/ingest.sh [SECONDS] [CONNECTIONS]      (defaults: 10 s, 64 connections; loopback)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/nginx.sh
+. bench/lib/nginx.sh
 seconds=${1:-10}
 connections=${2:-64}
 ingest_port=${BENCH_INGEST_PORT:-18790}
@@ -24,7 +26,7 @@ work=$(mktemp -d)
 serve_pid=""
 cleanup() {
     [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
-    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+    stop_nginx "$work"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,22 +60,7 @@ function request()
 end
 LUA
 
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/body;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / { default_type application/json; return 202 '{"accepted":[],"rejected":[]}'; }
-    }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work"
+start_nginx "$work" "$nginx_port" "default_type application/json; return 202 '{\"accepted\":[],\"rejected\":[]}';"
 
 run_serve() {  # $1 = name, $2 = sink YAML
     local name=$1 state="$work/state-$1"

@@ -41,6 +41,8 @@
 # BIN overrides the binary (default .build/release/loyali-hooks, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/nginx.sh
+. bench/lib/nginx.sh
 
 startup_bench() { # PIPELINES
     local pipelines=${1:-10000} bin=${BIN:-.build/release/loyali-hooks} work
@@ -251,7 +253,7 @@ single_events=${SINGLE_EVENTS:-100000}
 nginx_port=${BENCH_NGINX_PORT:-18190}
 bin=${BIN:-.build/release/loyali-hooks}
 work=$(mktemp -d)
-cleanup() { [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2> /dev/null; rm -rf "$work"; }
+cleanup() { stop_nginx "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 [ -x "$bin" ] || swift build -c release
 command -v nginx > /dev/null || { echo "bench needs nginx: apt-get install -y nginx" >&2; exit 2; }
@@ -274,22 +276,7 @@ measure "run --dry-run --json ($events events)" "$bin" run "$work/pipelines" --i
 "$bin" run "$work/pipelines" --input "$work/events.jsonl" --dry-run --json 2>/dev/null | wc -l | awk '{print "deliveries printed: " $1}'
 
 # run --drain: every delivery to one loopback nginx; then, as the same-run baseline, one sink.
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/body;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location / { return 200 "ok"; }
-    }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work"
+start_nginx "$work" "$nginx_port"
 head -n "$drain_events" "$work/events.jsonl" > "$work/drain.jsonl"
 python3 bench/gen-events.py "$single_events" > "$work/single.jsonl"
 durable() { # LABEL, run arguments…: "deliveries/s" on stdout, a report line on stderr

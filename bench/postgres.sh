@@ -18,6 +18,8 @@
 # the process, the last ones may not survive one of the OS) and stock settings otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/nginx.sh
+. bench/lib/nginx.sh
 events=${1:-100000}
 port=${BENCH_PORT:-18190}
 bin=${LOYALI_HOOKS_BIN:-.build/release/loyali-hooks}
@@ -26,7 +28,7 @@ pg="$work/pg"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
+    stop_nginx "$work"
     .ci/postgres-cluster destroy "$pg" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -40,29 +42,12 @@ url=$(.ci/postgres-cluster start "$pg" "synchronous_commit = off" "shared_buffer
 psql_() { psql -X -q -t -A "$url" "$@"; }
 db_url() { echo "${url%/postgres}/$1"; }
 
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 4096; }
-http {
-    log_format delivery \$http_x_loyali_delivery;
-    access_log off;
-    client_body_temp_path $work/body;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$port;
-        location / { return 200 "ok"; }
-    }
+start_nginx "$work" "$port" 'return 200 "ok";' "    log_format delivery \$http_x_loyali_delivery;
     server {
         listen 127.0.0.1:$((port + 1));
         access_log $work/received.log delivery buffer=256k flush=1s;
-        location / { return 200 "ok"; }
-    }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work"
-sleep 0.3
+        location / { return 200 \"ok\"; }
+    }"
 
 python3 bench/gen-events.py "$events" > "$work/events.jsonl"
 export BENCH_EVENTS="$work/events.jsonl" BENCH_SECRET=whsec_bench_secret_not_for_production BENCH_PORT=$port

@@ -66,7 +66,27 @@ extension PostgresSchema {
         WHERE (o.status, o.attempts, o.updated_at) IS DISTINCT FROM (n.status, n.attempts, n.updated_at)
         """
 
-    /// Migration 3's statements.
+    /// Every row of an UPDATE before (−1) and after (+1), with no join: the upsert only sums signs,
+    /// so a row whose counted state did not change adds −1 and +1 to the same bucket and cancels.
+    /// It replaces ``changedDeliveries``, whose join of the two transition tables PL/pgSQL planned
+    /// once, at a first small statement (a transition table is estimated at one row), as a nested
+    /// loop: a record of 4,273 rows compared 18 million pairs and took 13 s.
+    private static let updatedDeliveries = """
+        SELECT -1 AS sign, pipeline, sink, status, attempts, updated_at FROM old_rows
+        UNION ALL
+        SELECT 1, pipeline, sink, status, attempts, updated_at FROM new_rows
+        """
+
+    /// Migration 6: the update trigger's function without the join (see ``updatedDeliveries``).
+    static let rollupsWithoutJoinSQL = """
+        CREATE OR REPLACE FUNCTION loyali_rollup_updated_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            \(deliveryUpsert(updatedDeliveries));
+            RETURN NULL;
+        END $$;
+        """
+
+    /// Migration 4's statements.
     static let rollupsSQL = """
         CREATE TABLE rollups (
             span bigint NOT NULL,

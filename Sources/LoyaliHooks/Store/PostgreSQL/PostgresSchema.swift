@@ -116,6 +116,9 @@ enum PostgresSchema {
                 CREATE INDEX deliveries_unsettled_by_key ON deliveries (pipeline, sink, order_key, seq)
                     WHERE order_key IS NOT NULL AND status IN ('pending', 'retrying', 'in_flight');
                 """),
+        StoreMigration(
+            version: 6, summary: "the aggregates' update trigger sums rows before and after without joining them (quadratic plans)",
+            sql: rollupsWithoutJoinSQL),
     ]
 
     /// The schema version this build writes.
