@@ -17,6 +17,8 @@ import signal
 import socket
 import time
 
+from lib.http_requests import count_reply, take_requests
+
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
 parser.add_argument("--fail-first-of-every", type=int, default=0)
@@ -38,24 +40,11 @@ class Hook(asyncio.Protocol):
 
     def data_received(self, data):
         self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buffer[:end].decode("latin-1")
-            length = 0
-            for line in head.split("\r\n")[1:]:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            if len(self.buffer) < end + 4 + length:
-                return
-            body = self.buffer[end + 4:end + 4 + length]
-            self.buffer = self.buffer[end + 4 + length:]
+        requests, self.buffer = take_requests(self.buffer)
+        for path, body in requests:
             now = time.time()
-            if head.split(" ", 2)[1] == "/__count":
-                count = str(len(arrivals)).encode()
-                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(count), count))
+            if path == "/__count":
+                self.transport.write(count_reply(len(arrivals)))
                 continue
             key, seq = None, None
             try:

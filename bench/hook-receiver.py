@@ -18,6 +18,8 @@ import signal
 import socket
 import time
 
+from lib.http_requests import count_reply, take_requests
+
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int)
 parser.add_argument("out")
@@ -45,25 +47,12 @@ class Hook(asyncio.Protocol):
 
     def data_received(self, data):
         self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buffer[:end].decode("latin-1")
-            length = 0
-            for line in head.split("\r\n")[1:]:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length:]
+        requests, self.buffer = take_requests(self.buffer)
+        for path, _ in requests:
             now = time.time()
-            path = head.split(" ", 2)[1]
             if path == "/__count":
                 # The bench asks how many arrived so far; not counted itself.
-                count = str(totals["requests"]).encode()
-                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(count), count))
+                self.transport.write(count_reply(totals["requests"]))
                 continue
             entry = paths.get(path)
             if entry is None:
