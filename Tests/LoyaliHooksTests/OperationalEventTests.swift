@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import LoyaliHooks
 
@@ -242,5 +243,172 @@ extension OperationalRunnerTests {
         #expect(data["probe_at"]?.stringValue != nil && data["paused_at"]?.stringValue != nil)
         #expect(try Self.bodies(pager).filter { $0["event_type"]?.stringValue == "sink.paused" }.count == 1)
 
+    }
+}
+
+/// Counts what the runner tells about operational events the store refused.
+private final class BacklogObserver: DeliveryObserver {
+    let counts = Mutex<(waiting: Int, dropped: Int)>((0, 0))
+    func attemptJudged(pipeline: String, sink: String, outcome: AttemptOutcome, durationMs: Int64) {}
+    func operationalEventsWaiting(change: Int) { counts.withLock { $0.waiting += change } }
+    func operationalEventsDropped(_ count: Int) { counts.withLock { $0.dropped += count } }
+}
+
+/// When the store refuses the write of an operational event, and when a transform step fails.
+extension OperationalRunnerTests {
+    static let shopRetryingLater = """
+        pipeline: shop
+        source: { type: file, path: "${EVENTS}" }
+        sign: { secrets: ["${SECRET}"] }
+        sinks:
+          dead: { type: scripted, name: dead, retry: { schedule: [0s, 1h] }, pause: false }
+        """
+
+    /// Starts a drain run of `pipelines` on `store` (the harness's own, wrapped).
+    static func start(
+        _ harness: RunnerHarness, store: any DeliveryStore, _ pipelines: [PipelineDefinition],
+        configure: (inout DeliveryRunner.Options) -> Void = { _ in }
+    ) -> (DeliveryRunner, Wakeup, RunOutcome) {
+        var options = DeliveryRunner.Options()
+        configure(&options)
+        let runner = DeliveryRunner(pipelines: pipelines, store: store, clock: harness.clock, options: options, logger: Logger(format: .logfmt) { _ in })
+        let done = Wakeup()
+        let result = RunOutcome()
+        Thread.detachNewThread {
+            result.set(try? runner.run())
+            done.signal()
+        }
+        return (runner, done, result)
+    }
+
+    /// Waits (bounded in real time) until `condition` holds.
+    static func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !condition() {
+            guard Date() < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        return true
+    }
+
+    @Test("a delivery.failed the store refuses is kept, tried again with growing waits, and arrives once when the store takes writes")
+    func refusedEventIsKeptAndRetried() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let faulty = FaultyStore(harness.store)
+        let dead = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let observer = BacklogObserver()
+        let pipelines = try harness.pipelines([Self.shopRetryingLater, Self.alerts], sinks: ["dead": dead, "pager": pager])
+        let (runner, done, _) = Self.start(harness, store: faulty, pipelines) { $0.observer = observer }
+        #expect(harness.waitForRecordedAttempts(1))
+        // The database goes away: new deliveries and attempt records are refused.
+        faulty.fail([.enqueue, .record])
+        harness.clock.advance(byMs: 3_600_000)
+        #expect(dead.waitFor(2))
+        #expect(Self.eventually { faulty.refusedCount("enqueue") == 1 && observer.counts.withLock { $0.waiting } == 1 })
+        // Tried again after 0.5 s, then 1 s: each refusal waits longer; nothing is tried between.
+        harness.clock.advance(byMs: 499)
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(faulty.refusedCount("enqueue") == 1)
+        harness.clock.advance(byMs: 1)
+        #expect(Self.eventually { faulty.refusedCount("enqueue") == 2 })
+        harness.clock.advance(byMs: 999)
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(faulty.refusedCount("enqueue") == 2)
+        // The attempt that made the event waits with it: its delivery is still in flight.
+        let waiting = try #require(try harness.store.list(DeliveryQuery()).first { $0.sink == "dead" })
+        #expect(waiting.status == .inFlight && waiting.attempts == 1)
+        #expect(pager.count == 0)
+
+        faulty.fail([])
+        harness.clock.advance(byMs: 1)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)), "the drain did not end")
+        #expect(faulty.refusedCount("record") == 0, "an attempt was written before the event it made")
+        let bodies = try Self.bodies(pager)
+        try #require(bodies.count == 1)
+        #expect(bodies[0]["event_type"]?.stringValue == "delivery.failed")
+        #expect(bodies[0]["data"]?.objectValue?["delivery_id"]?.stringValue == waiting.id)
+        let settled = try #require(try harness.store.list(DeliveryQuery()).first { $0.id == waiting.id })
+        #expect(settled.status == .failed && settled.attempts == 2)
+        #expect(observer.counts.withLock { $0 } == (0, 0))
+        #expect(runner.failureReasons.isEmpty, "\(runner.failureReasons)")
+    }
+
+    @Test("past the bound, the oldest refused operational events are given up, counted and named in the run's failure")
+    func refusedEventsAreBounded() throws {
+        let events = (1...3).map { #"{"id":"evt_b\#($0)","event_type":"points.earned","data":{"amount":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        let faulty = FaultyStore(harness.store)
+        let dead = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        // serve's metrics, as /metrics shows them.
+        let metrics = ServeMetrics()
+        let counts = { () -> (waiting: Int?, dropped: Int?) in
+            let text = metrics.render(ServeMetrics.Snapshot(outbox: nil, commits: (0, 0, 0), ready: true, runners: 1))
+            let value = { (name: String) in
+                text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
+            }
+            return (value("loyali_hooks_operational_events_waiting"), value("loyali_hooks_operational_events_dropped_total"))
+        }
+        let pipelines = try harness.pipelines([Self.shopRetryingLater, Self.alerts], sinks: ["dead": dead, "pager": pager])
+        let (runner, done, _) = Self.start(harness, store: faulty, pipelines) {
+            $0.observer = metrics
+            $0.operationalBacklogLimit = 2
+        }
+        #expect(harness.waitForCounts { $0[.retrying] == 3 })
+        faulty.fail([.enqueue, .record])
+        harness.clock.advance(byMs: 3_600_000)
+        #expect(dead.waitFor(6))
+        #expect(Self.eventually { counts() == (2, 1) }, "\(counts())")
+        faulty.fail([])
+        harness.clock.advance(byMs: 60_000)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)), "the drain did not end")
+        #expect(pager.count == 2)
+        // Every attempt is recorded, the given-up event's too.
+        #expect(try harness.store.list(DeliveryQuery()).filter { $0.sink == "dead" }.map(\.status) == [.failed, .failed, .failed])
+        #expect(counts() == (0, 1), "\(counts())")
+        #expect(runner.failureReasons.contains { $0.contains("1 operational event given up, never stored") }, "\(runner.failureReasons)")
+    }
+
+    @Test("a delivery a transform step fails at ingest makes one delivery.failed with 0 attempts and the step's error, stored with it")
+    func transformFailureAtIngest() throws {
+        let harness = try RunnerHarness(events: [Self.event])
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let hook = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        // `amount` is a number, so setting a field inside it fails for this event.
+        let shop = """
+            pipeline: shop
+            source: { type: file, path: "${EVENTS}" }
+            transform:
+              - set: { data.amount.currency: points }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              hook: { type: scripted, name: hook }
+            """
+        let pipelines = try harness.pipelines([shop, Self.alerts], sinks: ["hook": hook, "pager": pager])
+        let (_, done, result) = harness.start(pipelines)
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)), "the drain did not end")
+        #expect(hook.count == 0)
+        let failedRow = try #require(try harness.store.list(DeliveryQuery()).first { $0.pipeline == "shop" })
+        #expect(failedRow.status == .failed)
+        let bodies = try Self.bodies(pager)
+        try #require(bodies.count == 1)
+        #expect(bodies[0]["event_type"]?.stringValue == "delivery.failed")
+        let data = try #require(bodies[0]["data"]?.objectValue)
+        #expect(data["delivery_id"]?.stringValue == failedRow.id)
+        #expect(data["pipeline"]?.stringValue == "shop" && data["sink"]?.stringValue == "hook")
+        #expect(data["attempts"] == .number(JSONNumber(0)))
+        #expect(data["error_class"]?.stringValue == "transform")
+        #expect(data["error"]?.stringValue?.contains("cannot set data.amount.currency") == true, "\(data)")
+        #expect(data["event_id"]?.stringValue == "evt_1")
+        #expect(result.withLock { $0 }?.delivered == 1)
+
+        // The same file read again from the start (a new checkpoint identity): the failed row and
+        // its event dedupe, so the pager hears of it once.
+        try harness.store.enqueue([], checkpoint: ("file:" + harness.eventsPath, 0), nowMs: harness.clock.nowMs())
+        let (_, again, _) = harness.start(pipelines)
+        #expect(again.wait(until: Date(timeIntervalSinceNow: 10)))
+        #expect(pager.count == 1)
+        #expect(try harness.store.list(DeliveryQuery()).count == 2)
     }
 }

@@ -13,6 +13,15 @@ public protocol DeliveryObserver: Sendable {
     /// The store refused a write: `operation` is `enqueue` (new deliveries), `record` (judged
     /// attempts) or `claim`. Told once per failed store call, from the thread that made it.
     func storeWriteFailed(operation: String)
+
+    /// `change` more operational events (fewer when negative) wait in memory for the store to
+    /// take them, after it refused them. Told from a runner's store thread; the sum over the
+    /// calls is the number waiting.
+    func operationalEventsWaiting(change: Int)
+
+    /// `count` operational events were given up: more were waiting than are kept, or the run
+    /// ended while the store still refused them. They reach no operational pipeline.
+    func operationalEventsDropped(_ count: Int)
 }
 
 extension DeliveryObserver {
@@ -21,4 +30,10 @@ extension DeliveryObserver {
 
     /// By default, store write failures are not observed.
     public func storeWriteFailed(operation: String) {}
+
+    /// By default, operational events waiting for the store are not observed.
+    public func operationalEventsWaiting(change: Int) {}
+
+    /// By default, operational events given up are not observed.
+    public func operationalEventsDropped(_ count: Int) {}
 }

@@ -29,10 +29,13 @@ extension DeliveryRunner {
         let storeWorker = StoreWorker(
             store: store, logger: logger, resultsReady: wakeup, leases: leases, onFailure: { [self] in noteFailure($0) },
             observer: options.observer,
-            storeOperational: { [self] events in
-                defer { operationalPending.subtract(events.count, ordering: .releasing) }
-                try storeOperational(events)
-            })
+            storeOperational: { [self] events in try storeOperational(events) },
+            operationalSettled: { [self] count in
+                operationalPending.subtract(count, ordering: .releasing)
+                // A drain waiting only for these may end now, not at its next refresh.
+                wakeup.signal()
+            },
+            clock: clock, backlogLimit: options.operationalBacklogLimit)
         var stopDeadline: Int64?
         var onceCutoff: Int64?
         var lastRefresh = clock.nowMs()

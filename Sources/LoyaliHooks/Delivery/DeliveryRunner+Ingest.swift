@@ -216,6 +216,9 @@ extension DeliveryRunner {
     /// Stores `rows` (and `checkpoint`) in one transaction, those due at once with room in their
     /// lane already claimed, and hands those to their lanes. Returns how many rows were new.
     func storeAndHandOff(_ rows: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64) throws -> Int {
+        var rows = rows
+        // Rows a transform step failed tell the operational pipelines, in this transaction.
+        let failureEvents = appendIngestFailureEvents(to: &rows, nowMs: nowMs)
         let chosen = inFlightRecovered.load(ordering: .acquiring) ? handOffRows(in: rows) : [:]
         let stored: (inserted: Int, claimed: [ClaimedDelivery])
         do {
@@ -225,6 +228,7 @@ extension DeliveryRunner {
             options.observer?.storeWriteFailed(operation: "enqueue")
             throw error
         }
+        if failureEvents.eventsRead > 0 { counters.withLock { $0.add(failureEvents) } }
         leases?.hold(stored.claimed.map(\.id), confirmedAtMs: nowMs)
         if !stored.claimed.isEmpty {
             // Each to the lane chosen for it, even if a reconfiguration happened meanwhile: a

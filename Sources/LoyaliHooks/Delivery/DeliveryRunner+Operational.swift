@@ -53,18 +53,33 @@ extension DeliveryRunner {
         do {
             try storeOperational(queued)
         } catch {
-            logger.log(.error, "storing operational events failed", ["events": String(queued.count), "error": "\(error)"])
-            noteFailure("\(Plural.count(queued.count, "operational event")) could not be stored: \(error)")
+            // The store thread has ended, so there is no later try: they are given up.
+            logger.log(.error, "operational events given up", [
+                "events": String(queued.count), "types": Set(queued.map(\.eventType)).sorted().joined(separator: ","),
+                "reason": "the store refused them as the run ended: \(error)",
+            ])
+            noteFailure("\(Plural.count(queued.count, "operational event")) given up, never stored: the store refused them as the run ended: \(error)")
+            options.observer?.operationalEventsDropped(queued.count)
         }
     }
 
     /// Plans `events` for every operational pipeline but the one each is about, and stores the
     /// deliveries in one transaction. Blocking; the store thread calls it.
     func storeOperational(_ events: [EventEnvelope]) throws {
+        var (rows, delta) = operationalRows(for: events)
+        guard !rows.isEmpty else { return }
+        delta.enqueued = try storeAndHandOff(rows, checkpoint: nil, nowMs: clock.nowMs())
+        counters.withLock { $0.add(delta) }
+        wakeup.signal()
+    }
+
+    /// The deliveries of `events` for every operational pipeline but the one each is about,
+    /// planned and stamped, with what they add to the counters.
+    func operationalRows(for events: [EventEnvelope]) -> (rows: [NewDelivery], delta: Counters) {
         let (pipelines, version) = layout.withLock { ($0.pipelines.filter(OperationalRouting.isOperational), $0.version) }
-        guard !pipelines.isEmpty, !events.isEmpty else { return }
         var rows: [NewDelivery] = []
         var delta = Counters()
+        guard !pipelines.isEmpty, !events.isEmpty else { return (rows, delta) }
         var failures: [(String, String, String)] = []
         let createdAtMs = creationStampMs()
         // Events about one pipeline go together to all the others: never back to it (no loops).
@@ -90,11 +105,33 @@ extension DeliveryRunner {
         for (pipeline, event, error) in failures {
             logger.log(.error, "transform failed", ["pipeline": pipeline, "event": event, "error": error])
         }
-        guard !rows.isEmpty else { return }
         restamp(&rows, plannedVersion: version)
-        delta.enqueued = try storeAndHandOff(rows, checkpoint: nil, nowMs: clock.nowMs())
-        counters.withLock { $0.add(delta) }
-        wakeup.signal()
+        return (rows, delta)
+    }
+
+    /// Adds to `rows` the deliveries of a `delivery.failed` for each row a transform step failed
+    /// at ingest (stored failed, never attempted), so they go in the same transaction: the failed
+    /// row and its event are stored together or not at all. Returns what they add to the counters.
+    ///
+    /// Costs one look at each row when no step failed.
+    func appendIngestFailureEvents(to rows: inout [NewDelivery], nowMs: Int64) -> Counters {
+        var delta = Counters()
+        var start = rows.startIndex
+        // An operational pipeline's own step may fail on such an event, which makes one for the
+        // others; loading refuses circles, and the bound keeps the chain finite regardless.
+        var rounds = 0
+        while rounds <= OperationalEvent.maxChain, rows[start...].contains(where: { $0.planningFailure != nil }) {
+            guard hasOperationalPipelines() else { break }
+            let events = rows[start...].compactMap { row in
+                row.planningFailure.map { OperationalEvent.deliveryFailed(atIngest: row, error: $0, atMs: nowMs) }
+            }
+            start = rows.endIndex
+            let (more, added) = operationalRows(for: events)
+            rows += more
+            delta.add(added)
+            rounds += 1
+        }
+        return delta
     }
 
     /// Whether operational events handed to the store thread are all stored (or given up), so a

@@ -65,6 +65,9 @@ public final class DeliveryRunner: @unchecked Sendable {
         /// Whether a followed source whose deliveries cannot be stored (disk full) is tried again
         /// at the next look, as `serve` wants, instead of ending all reading, as `run` does.
         public var retriesStoreFailures = false
+        /// Operational events kept in memory at most while the store refuses them; beyond it
+        /// the oldest are given up, counted and logged (see ``OperationalBacklog``).
+        public var operationalBacklogLimit = OperationalBacklog.defaultLimit
         /// Told when every lane of a pipeline definition replaced by
         /// ``DeliveryRunner/reconfigure(pipelines:changed:)`` has settled its deliveries.
         public var onRetiredPipelineFinished: (@Sendable (PipelineDefinition) -> Void)?

@@ -101,19 +101,30 @@ final class StoreWorker: @unchecked Sendable {
     private let observer: (any DeliveryObserver)?
     /// Plans and stores operational events (see `DeliveryRunner+Operational.swift`).
     private let storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)?
+    /// Told how many operational events were settled: stored, or given up.
+    private let operationalSettled: @Sendable (Int) -> Void
+    /// Times the waits of operational events the store refused (see ``OperationalBacklog``).
+    private let clock: any DeliveryClock
+    private let backlogLimit: Int
 
     /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
     /// `leases` (a shared store's) learns of each claim and each recorded outcome.
     /// `storeOperational` stores the operational events handed over with attempts, before the
-    /// attempts themselves; it is told of each batch once, stored or given up.
+    /// attempts themselves; events the store refuses are kept (at most `backlogLimit`) and tried
+    /// again on `clock`, and `operationalSettled` is told of each once, stored or given up.
     init(
         store: any DeliveryStore, logger: Logger, resultsReady: Wakeup, leases: LeaseKeeper? = nil,
         onFailure: @escaping @Sendable (String) -> Void = { _ in },
-        observer: (any DeliveryObserver)? = nil, storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)? = nil
+        observer: (any DeliveryObserver)? = nil, storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)? = nil,
+        operationalSettled: @escaping @Sendable (Int) -> Void = { _ in }, clock: any DeliveryClock = SystemClock(),
+        backlogLimit: Int = OperationalBacklog.defaultLimit
     ) {
         self.leases = leases
         self.observer = observer
         self.storeOperational = storeOperational
+        self.operationalSettled = operationalSettled
+        self.clock = clock
+        self.backlogLimit = backlogLimit
         self.store = store
         self.logger = logger
         self.resultsReady = resultsReady
@@ -204,16 +215,23 @@ final class StoreWorker: @unchecked Sendable {
         // Judged attempts the store could not take for want of disk: written as soon as it can,
         // so their deliveries do not stay in flight once the disk has room again.
         var unwritten: [AttemptRecord] = []
+        // Operational events the store refused, and the attempts that made them, which wait.
+        var backlog = OperationalBacklog(limit: backlogLimit)
+        var held: [AttemptRecord] = []
         while true {
             var taken = takeInbox()
             if taken.isEmpty {
-                if unwritten.isEmpty {
+                if unwritten.isEmpty, backlog.isEmpty {
                     if taken.finishing { return }
                     work.wait(until: nil)
                     continue
                 }
                 if !taken.finishing {
-                    work.wait(until: Date(timeIntervalSinceNow: Self.unwrittenRetryInterval))
+                    if !unwritten.isEmpty {
+                        work.wait(until: Date(timeIntervalSinceNow: Self.unwrittenRetryInterval))
+                    } else if !backlog.isDue(nowMs: clock.nowMs()) {
+                        clock.sleep(untilMs: backlog.nextTryMs, wakeup: work)
+                    }
                     taken.merge(takeInbox())
                 }
             } else if taken.claims.isEmpty, taken.operational.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
@@ -223,21 +241,23 @@ final class StoreWorker: @unchecked Sendable {
             }
             // Before the attempts that made them: a crash in between sends an event twice (with
             // the same id, so once per subscription), never loses one.
-            if !taken.operational.isEmpty, let storeOperational {
-                do {
-                    try storeOperational(taken.operational)
-                } catch {
-                    logger.log(.error, "storing operational events failed", ["events": String(taken.operational.count), "error": "\(error)"])
-                    onFailure("\(Plural.count(taken.operational.count, "operational event")) could not be stored: \(error)")
-                }
+            if storeOperational != nil, !taken.operational.isEmpty || !backlog.isEmpty {
+                storeOperational(taken.operational, backlog: &backlog, finishing: taken.finishing)
             }
-            let records = unwritten + taken.records
+            var records = unwritten + taken.records
+            if !held.isEmpty || !backlog.isEmpty {
+                // An attempt is written only once the event it made is stored (or given up).
+                let split = backlog.partition(held + records)
+                (records, held) = (split.free, split.held)
+            }
             if !records.isEmpty {
                 do {
                     try store.record(records)
                     leases?.drop(records.map(\.deliveryID))
                     if !unwritten.isEmpty { logger.log(.info, "recording attempts works again", ["attempts": String(records.count)]) }
                     unwritten = []
+                    // The store takes writes again: the events waiting for it go next.
+                    if !backlog.isEmpty { backlog.retrySoon() }
                 } catch where WriteHealth.isStoreUnavailable(error) && !taken.finishing {
                     observer?.storeWriteFailed(operation: "record")
                     if unwritten.isEmpty {
@@ -299,6 +319,55 @@ final class StoreWorker: @unchecked Sendable {
                 resultsReady.signal()
             }
         }
+    }
+
+    /// Stores `new` operational events with those kept from earlier passes, when the wait after
+    /// the last refusal is over; otherwise keeps them for that try. What the store refuses is
+    /// kept for another try, except when `finishing`: then it is given up, counted and logged.
+    private func storeOperational(_ new: [EventEnvelope], backlog: inout OperationalBacklog, finishing: Bool) {
+        guard let storeOperational else { return }
+        let now = clock.nowMs()
+        let waiting = backlog.events.count
+        defer {
+            if backlog.events.count != waiting { observer?.operationalEventsWaiting(change: backlog.events.count - waiting) }
+        }
+        guard backlog.isEmpty || backlog.isDue(nowMs: now) || finishing else {
+            giveUp(backlog.add(new), why: "more operational events are waiting than the \(backlog.limit) kept")
+            return
+        }
+        let batch = backlog.events + new
+        let retried = backlog.events.count
+        do {
+            try storeOperational(batch)
+            operationalSettled(batch.count)
+            if retried > 0 {
+                logger.log(.info, "storing operational events works again", ["events": String(batch.count)])
+            }
+            backlog.stored()
+        } catch {
+            if finishing {
+                backlog.stored()
+                giveUp(batch, why: "the store refused them as the run ended: \(error)")
+                return
+            }
+            if retried == 0 {
+                logger.log(.error, "storing operational events failed; keeping them and trying again until the store takes them", [
+                    "events": String(batch.count), "error": "\(error)",
+                ])
+            }
+            giveUp(backlog.refused(batch, nowMs: now), why: "more operational events are waiting than the \(backlog.limit) kept")
+        }
+    }
+
+    /// Gives `events` up: they will not reach any operational pipeline.
+    private func giveUp(_ events: [EventEnvelope], why: String) {
+        guard !events.isEmpty else { return }
+        logger.log(.error, "operational events given up", [
+            "events": String(events.count), "types": Set(events.map(\.eventType)).sorted().joined(separator: ","), "reason": why,
+        ])
+        onFailure("\(Plural.count(events.count, "operational event")) given up, never stored: \(why)")
+        observer?.operationalEventsDropped(events.count)
+        operationalSettled(events.count)
     }
 
     private func takeInbox() -> Inbox {

@@ -17,7 +17,7 @@ public enum EventCatalogue {
     public static let operational: [EventType] = [
         EventType(
             name: "delivery.failed", group: "delivery",
-            summary: "A delivery used up its last attempt and is failed (resendable)",
+            summary: "A delivery failed for good: last attempt used up, or a transform step failed (resendable)",
             samplePayload: #"{"delivery_id":"whd_7ae5d58996b485faf2b3e3b138a9fcef","pipeline":"notifications","sink":"slack","event_id":"evt_sample_points_earned","event_type":"points.earned","attempts":6,"error_class":"http_5xx","error":"HTTP 503","http_status":503,"failed_at":"2024-01-21T00:30:41Z"}"#
         ),
         EventType(

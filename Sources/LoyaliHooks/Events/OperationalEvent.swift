@@ -18,6 +18,27 @@ public enum OperationalEvent {
         return envelope("delivery.failed", idParts: [delivery.id, String(delivery.attempt)], atMs: atMs, data: data)
     }
 
+    /// `delivery.failed` of `row`, which a transform step failed at ingest with `error`: stored
+    /// failed without an attempt, so `attempts` is 0 and the error class `transform`.
+    public static func deliveryFailed(atIngest row: NewDelivery, error: String, atMs: Int64) -> EventEnvelope {
+        var data = JSONObject()
+        data["delivery_id"] = .string(row.id)
+        data["pipeline"] = .string(row.pipeline)
+        data["sink"] = .string(row.sink)
+        data["event_id"] = .string(row.eventID)
+        data["event_type"] = .string(row.eventType)
+        data["attempts"] = .number(JSONNumber(Int64(0)))
+        data["error_class"] = .string("transform")
+        data["error"] = .string(error)
+        data["http_status"] = .null
+        data["failed_at"] = .string(RFC3339.format(unixSeconds: atMs / 1000))
+        return envelope("delivery.failed", idParts: [row.id, "0"], atMs: atMs, data: data)
+    }
+
+    /// How many times at most an event about an operational pipeline's own failed delivery
+    /// makes another one (loading refuses circles; this bounds a chain regardless).
+    static let maxChain = 16
+
     /// `delivery.recovered`: `delivery` succeeded on attempt `delivery.attempt`, after earlier ones
     /// that did not.
     public static func deliveryRecovered(_ delivery: ClaimedDelivery, record: AttemptRecord, atMs: Int64) -> EventEnvelope {

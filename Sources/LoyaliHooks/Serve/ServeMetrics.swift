@@ -44,6 +44,8 @@ public final class ServeMetrics: DeliveryObserver {
     private let sinkChanges = Mutex<[SinkKey: [SinkState.Status: Int]]>([:])
     /// Failed store calls by operation; every operation shows, at 0 until one fails.
     private let storeWriteFailures = Mutex<[String: Int]>(["claim": 0, "enqueue": 0, "record": 0])
+    /// Operational events waiting in memory for the store, and those given up.
+    private let operational = Mutex<(waiting: Int, dropped: Int)>((0, 0))
 
     /// All counters at zero.
     public init() {}
@@ -88,6 +90,14 @@ public final class ServeMetrics: DeliveryObserver {
 
     public func storeWriteFailed(operation: String) {
         storeWriteFailures.withLock { $0[operation, default: 0] += 1 }
+    }
+
+    public func operationalEventsWaiting(change: Int) {
+        operational.withLock { $0.waiting += change }
+    }
+
+    public func operationalEventsDropped(_ count: Int) {
+        operational.withLock { $0.dropped += count }
     }
 
     /// Counts one ingest request's accepted and rejected events.
@@ -231,6 +241,16 @@ public final class ServeMetrics: DeliveryObserver {
         let failures = storeWriteFailures.withLock { $0 }.sorted { $0.key < $1.key }
         out.family("loyali_hooks_store_write_failures_total", type: "counter", help: "Store calls that failed (disk full, I/O error, database down), by operation: enqueue, record or claim.")
         for (operation, count) in failures { out.sample("loyali_hooks_store_write_failures_total", [("operation", operation)], count) }
+
+        let operational = operational.withLock { $0 }
+        out.family(
+            "loyali_hooks_operational_events_waiting", type: "gauge",
+            help: "Operational events the store refused, kept in memory and tried again until it takes them.")
+        out.sample("loyali_hooks_operational_events_waiting", operational.waiting)
+        out.family(
+            "loyali_hooks_operational_events_dropped_total", type: "counter",
+            help: "Operational events given up: more waited for the store than are kept, or the process stopped while the store refused them.")
+        out.sample("loyali_hooks_operational_events_dropped_total", operational.dropped)
 
         let process = process.withLock { $0 }
         out.family("loyali_hooks_config_reloads_total", type: "counter", help: "Configuration reloads by result.")
