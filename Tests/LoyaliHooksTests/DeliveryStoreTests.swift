@@ -104,6 +104,39 @@ struct DeliveryStoreTests {
         #expect(try mode(file) == 0o600)
     }
 
+    @Test(
+        "opening a second connection in the process keeps its locks: another process's writes are seen and it never deletes the WAL",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs python3 for a second process"))
+    func secondConnectionKeepsTheProcessLocks() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        // A state written in the WAL, as a running serve has.
+        #expect(try store.writeSinkState(SinkState(pipeline: "p", sink: "s"), expectedVersion: 0, nowMs: 1_000).written)
+        // serve opens a second connection (its checkpointer) while the first is open.
+        let second = try directory.open()
+        #expect(try second.sinkStates().count == 1)
+        // Another process (the CLI's `sinks disable`) writes and closes.
+        let file = directory.path + "/" + SQLiteDeliveryStore.fileName
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            "-c",
+            """
+            import sqlite3, sys
+            c = sqlite3.connect(sys.argv[1], timeout=5)
+            c.execute("UPDATE sink_states SET status = 'disabled', version = version + 1")
+            c.commit()
+            c.close()
+            """,
+            file,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: file + "-wal"), "the other process took the WAL for its own and deleted it")
+        #expect(try store.sinkStates().first?.status == .disabled, "the other process's write is not seen")
+    }
+
     // MARK: Outbox
 
     @Test func replayNeverAddsASecondRowNorResetsASucceededOne() throws {

@@ -24,7 +24,12 @@ extension SQLiteDeliveryStore {
     /// would create the database 0644, and it gives the `-wal` and `-shm` files the database's
     /// own mode, so a 0600 database keeps all three private.
     static func secureDatabaseFiles(at path: String) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
+        // Only a file made here is opened (O_EXCL). Closing any descriptor of a database this
+        // process has open already (serve opens a second connection for its checkpoints) drops
+        // every POSIX lock the process holds on it, SQLite's included: another process's
+        // connection then believes it is the last one, and on closing deletes the WAL this one
+        // still writes to, so neither sees the other's commits and this one's are lost.
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, fileMode)
         if fd >= 0 { close(fd) }
         for file in [path, path + "-wal", path + "-shm"] {
             var info = stat()
