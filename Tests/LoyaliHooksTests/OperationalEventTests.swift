@@ -412,3 +412,93 @@ extension OperationalRunnerTests {
         #expect(try harness.store.list(DeliveryQuery()).count == 2)
     }
 }
+
+extension OperationalRunnerTests {
+    @Test(
+        "two nodes on one PostgreSQL store: each sink.* event reaches the operational pipeline once, signed, and none again after both restart",
+        .enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
+    func twoNodesAnnounceOnce() throws {
+        let harness = try RunnerHarness(events: [])
+        let url = try PostgresTestServer.freshDatabase()
+        let clock = harness.clock
+        let up = Atomic<Bool>(false)
+        let dead = ScriptedSink { _ in up.load(ordering: .relaxed) ? .httpStatus(200, retryAfter: nil, snippet: "") : .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let health = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              dead: { type: scripted, name: dead, pause: { after: 3, probe: 1m } }
+            """
+        let alerts = Self.alerts.replacingOccurrences(of: "[delivery.failed, delivery.recovered]", with: #"["sink.*", "delivery.*"]"#)
+        let stores = try ["node-a", "node-b"].map { try PostgresDeliveryStore(url: url, options: StoreOptions(nodeID: $0)) }
+        try stores[0].enqueue(SinkHealthTests.rows(1...8, sinks: ["dead"]), checkpoint: nil, nowMs: clock.nowMs())
+        func startNodes() throws -> [(DeliveryRunner, Wakeup)] {
+            try stores.map { store in
+                var options = DeliveryRunner.Options()
+                options.mode = .follow
+                let runner = DeliveryRunner(
+                    pipelines: try harness.pipelines([health, alerts], sinks: ["dead": dead, "pager": pager]), store: store, clock: clock,
+                    options: options, logger: Logger(format: .logfmt) { _ in })
+                let done = Wakeup()
+                Thread.detachNewThread {
+                    _ = try? runner.run()
+                    done.signal()
+                }
+                return (runner, done)
+            }
+        }
+        func stop(_ nodes: [(DeliveryRunner, Wakeup)]) {
+            for (runner, _) in nodes { runner.requestStop() }
+            for (_, done) in nodes { #expect(done.wait(until: Date(timeIntervalSinceNow: 10))) }
+        }
+        func types() -> [String] { ((try? Self.bodies(pager)) ?? []).compactMap { $0["event_type"]?.stringValue } }
+        // Advances the clock a refresh at a time until `condition` holds (bounded in real time).
+        func advance(until condition: () throws -> Bool) rethrows -> Bool {
+            let deadline = Date(timeIntervalSinceNow: 10)
+            while try !condition() {
+                guard Date() < deadline else { return false }
+                clock.advance(byMs: 1_500)
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return true
+        }
+        var nodes = try startNodes()
+        #expect(advance { types().contains("sink.paused") }, "\(types())")
+        up.store(true, ordering: .relaxed)
+        #expect(advance { types().contains("sink.resumed") }, "\(types())")
+        #expect(try advance { try stores[0].list(DeliveryQuery(status: .succeeded, pipeline: "health", limit: 100)).count == 8 })
+        try stores[1].setSinkEnabled(pipeline: "health", sink: "dead", enabled: false, nowMs: clock.nowMs(), by: "the CLI")
+        #expect(advance { types().contains("sink.disabled") }, "\(types())")
+        try stores[0].setSinkEnabled(pipeline: "health", sink: "dead", enabled: true, nowMs: clock.nowMs(), by: "the CLI")
+        #expect(advance { types().contains("sink.enabled") }, "\(types())")
+        // Whatever else is due (a second announcement, a late delivery) has had its chance.
+        for _ in 0..<5 {
+            clock.advance(byMs: 1_500)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        stop(nodes)
+        let before = types()
+        let failedFirst = try stores[0].list(DeliveryQuery(pipeline: "health", limit: 100)).filter { $0.attempts > 1 }.count
+        #expect(before.filter { $0.hasPrefix("sink.") }.sorted() == ["sink.disabled", "sink.enabled", "sink.paused", "sink.resumed"], "\(before)")
+        #expect(before.filter { $0 == "delivery.recovered" }.count == failedFirst, "\(before)")
+        let requests = pager.requests.withLock { $0 }
+        #expect(Set(requests.map(\.deliveryID)).count == requests.count, "an operational event arrived twice")
+        let verifier = LoyaliSignatureVerifier(secrets: [WebhookSecret("whsec_runner_test")])
+        for request in requests {
+            let header = try #require(request.headers.first { $0.name == "X-Loyali-Signature" }?.value)
+            // At the time it was signed: the clock ran on by minutes since.
+            let signedAt = try #require(header.split(separator: ",").first { $0.hasPrefix("t=") }.flatMap { Int64($0.dropFirst(2)) })
+            #expect(throws: Never.self) { try verifier.verify(header: header, body: request.body, now: signedAt) }
+        }
+        // Both nodes start again on the same store: nothing is announced or sent again.
+        nodes = try startNodes()
+        for _ in 0..<5 {
+            clock.advance(byMs: 1_500)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        stop(nodes)
+        #expect(pager.count == requests.count, "\(types())")
+    }
+}
