@@ -3,7 +3,7 @@
 page offers, for bench/dashboard.sh: status (any, or each of the five), pipeline, sink, event type
 (each any or one value), the activity window (any, the last hour, 7 days ago up to 24 hours ago),
 and the id search (a delivery-id prefix, an event id) with each status; then keyset pages deep
-into the log (the cursor of the oldest rows) with each status. Each figure is the median of 3
+into the log (a cursor among the oldest rows) with each status. Each figure is the median of 3
 calls after a warm-up. Prints the slowest combinations and a summary line per group.
 
     dashboard-log.py PORT TOKEN
@@ -50,11 +50,12 @@ for status, pipeline, sink, event_type, window in itertools.product(
 for status, q in itertools.product(statuses, ["whd_ab", "evt_bench_123456", "nothing_like_this"]):
     query = "&".join(([f"status={status}"] if status else []) + [f"q={q}", "limit=50"])
     groups["search"].append((query, timed(query)))
-# The oldest rows' cursor: a page as deep as the log goes.
-deep = call("limit=1&since=7d")  # warm
+# A cursor among the oldest rows (last active 160 hours ago): a page as deep as the log goes.
+deep = call("limit=1&until=160h")["next"]
+assert deep, "no rows older than 160 hours"
 for status in statuses:
     base = "&".join(([f"status={status}"] if status else []) + ["limit=50"])
-    query = base + "&before=2000"
+    query = base + "&before=" + urllib.parse.quote(deep)
     groups["deep"].append((query, timed(query)))
 
 everything = [row for rows in groups.values() for row in rows]

@@ -6,6 +6,10 @@
 # compare them on the same events, e.g. a build before and after a change:
 #
 #   bash bench/delivery-callgrind.sh [-n SMALL,LARGE] BINARY [BINARY...]
+#
+# BENCH_STORE_SQL='CREATE INDEX …' runs that SQL (sqlite3) on each run's freshly created store
+# before the timed run, so the write cost of an index can be measured on one binary: run once
+# without and once with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/nginx.sh
@@ -30,6 +34,10 @@ export BENCH_SECRET=whsec_bench_secret_not_for_production BENCH_PORT=$port
 instructions() {
     local binary=$1 events=$2 name=$3
     rm -rf "$work/state-$name"
+    if [ -n "${BENCH_STORE_SQL:-}" ]; then
+        BENCH_EVENTS=/dev/null "$binary" run bench/delivery-pipeline.yaml --drain --state "$work/state-$name" >/dev/null 2>&1
+        sqlite3 "$work/state-$name/loyali-hooks.db" "$BENCH_STORE_SQL"
+    fi
     BENCH_EVENTS="$events" valgrind --tool=callgrind --callgrind-out-file="$work/cg-$name" \
         "$binary" run bench/delivery-pipeline.yaml --drain --state "$work/state-$name" >/dev/null 2>"$work/log-$name"
     callgrind_annotate "$work/cg-$name" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }'

@@ -13,7 +13,9 @@ enum StatsCommand {
         STATE is the sink's health: healthy, paused until T (its endpoint kept failing: deliveries
         wait and a probe goes out at T) or disabled since T (see 'loyali-hooks sinks').
         --json gives the same figures, with healthy flags null where the mark is ⏳ or '-', and the
-        state under "state".
+        state under "state". The window starts at the start of the minute --since ago (default
+        24h), as the dashboard's do, so both read the same maintained per-minute and per-hour
+        figures.
 
         EXAMPLE:
           loyali-hooks stats --since 1h
@@ -21,7 +23,7 @@ enum StatsCommand {
 
     static func run(_ raw: [String]) throws(CLIError) {
         let args = try Arguments(raw, options: ["--since"] + StateOptions.names, flags: ["--json"])
-        let since = try StateOptions.since(args, nowMs: Terminal.now * 1000) ?? (Terminal.now - 86_400) * 1000
+        let since = SinkStats.windowStart(sinceMs: try StateOptions.since(args, nowMs: Terminal.now * 1000) ?? (Terminal.now - 86_400) * 1000)
         let store = try StateOptions.openExistingStore(args, readOnly: true)
         let rows = try StateOptions.attempt { try store.stats(sinceMs: since) }
         let states = try StateOptions.attempt { try store.sinkStates() }

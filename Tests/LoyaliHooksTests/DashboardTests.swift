@@ -309,7 +309,7 @@ struct DashboardDataTests {
                 deliveryID: delivery.id, attempt: 1, startedAtMs: 2_000, durationMs: 5, httpStatus: index < 4 ? 503 : 200,
                 errorMessage: "x", outcome: index < 4 ? .retry(atMs: 70_000) : .succeeded)
         })
-        func events(_ status: DeliveryStatus, limit: Int = 50, before: Int64? = nil) throws -> DeliveryLogPage {
+        func events(_ status: DeliveryStatus, limit: Int = 50, before: DeliveryLogCursor? = nil) throws -> DeliveryLogPage {
             try store.page(DeliveryQuery(status: status, limit: limit), search: nil, untilMs: nil, before: before)
         }
         #expect(try events(.inFlight).rows.map(\.eventID) == ["evt_8", "evt_7", "evt_6"])
@@ -336,7 +336,7 @@ struct DashboardDataTests {
         }
         _ = try store.enqueue(batch, checkpoint: nil, nowMs: 60_000)
         var seen: [String] = []
-        var cursor: Int64?
+        var cursor: DeliveryLogCursor?
         repeat {
             let page = try store.page(DeliveryQuery(sink: "a", limit: 5), search: nil, untilMs: nil, before: cursor)
             #expect(page.rows.allSatisfy { $0.sink == "a" })
@@ -372,6 +372,16 @@ struct DashboardDataTests {
         #expect(series[2].failed == 1 && series[2].latencyP95Ms == 50)
         let page = try store.page(DeliveryQuery(status: .failed), search: nil, untilMs: nil, before: nil)
         #expect(page.rows.count == 1 && page.lastDurationsMs == [50])
+    }
+
+    @Test("health windows start on a minute, so stats and the overview read only the maintained aggregates")
+    func healthWindowsReadOnlyAggregates() throws {
+        for since: Int64 in [0, 1, 59_999, 60_000, 3_600_000 + 17_345, -1] {
+            let start = SinkStats.windowStart(sinceMs: since)
+            #expect(start <= since && since - start < 60_000 && start % 60_000 == 0, "\(since)")
+            let pieces = RollupReader.cover(fromMs: start, toMs: nil)
+            #expect(pieces.allSatisfy { if case .rollup = $0 { true } else { false } }, "\(since): \(pieces)")
+        }
     }
 
     @Test("the time series endpoint answers every window with aligned buckets and refuses others")

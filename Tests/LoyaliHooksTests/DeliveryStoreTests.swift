@@ -725,7 +725,7 @@ struct DeliveryStoreTests {
         }
         #expect(indexes == [
             "attempts_by_time", "deliveries_by_event", "deliveries_by_update", "deliveries_due_by_sink", "deliveries_failed",
-            "deliveries_in_flight", "deliveries_unsettled_by_key",
+            "deliveries_failed_by_update", "deliveries_in_flight", "deliveries_unsettled_by_key",
         ])
         // The old rows are all there and usable with the new indexes.
         #expect(try store.checkpoint(source: "events.jsonl") == 42)
@@ -796,6 +796,74 @@ struct DeliveryStoreTests {
         } throws: { error in
             (error as? DeliveryStoreError)?.kind == .cannotCreateDirectory
         }
+    }
+
+    @Test("every filter combination of the delivery log reads an index in the log's order, or a bounded set it sorts")
+    func logQueriesReadIndexes() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        func plan(_ statement: SQLiteLogQuery.Statement) throws -> [String] {
+            try store.withDatabase { database in
+                try database.withStatement("EXPLAIN QUERY PLAN " + statement.sql) { explain in
+                    var details: [String] = []
+                    while try explain.step() { details.append(explain.string(at: 3)) }
+                    return details
+                }
+            }
+        }
+        let statuses: [DeliveryStatus?] = [nil] + DeliveryStatus.allCases
+        let windows: [(Int64?, Int64?)] = [(nil, nil), (1_000, nil), (1_000, 90_000), (nil, 90_000)]
+        let searches: [String?] = [nil, "whd_ab", "whd_abc", "evt_1", "whd_" + String(repeating: "c", count: 32)]
+        let cursors: [DeliveryLogCursor?] = [nil, DeliveryLogCursor(updatedAtMs: 50_000, sequence: 7)]
+        var checked = 0
+        for status in statuses {
+            for (pipeline, sink, type) in [(nil, nil, nil), ("p", nil, nil), (nil, "s", nil), (nil, nil, "t"), ("p", "s", "t"), ("p", "s", nil), ("p", nil, "t"), (nil, "s", "t")] as [(String?, String?, String?)] {
+                for (since, until) in windows {
+                    for search in searches {
+                        for cursor in cursors {
+                            let query = SQLiteLogQuery(
+                                filter: DeliveryQuery(status: status, pipeline: pipeline, sink: sink, eventType: type, sinceMs: since),
+                                search: search, untilMs: until, before: cursor)
+                            let label = "status \(status?.rawValue ?? "any") pipeline \(pipeline ?? "-") sink \(sink ?? "-") type \(type ?? "-") window \(since.map(String.init) ?? "-")…\(until.map(String.init) ?? "-") search \(search ?? "-") cursor \(cursor?.text ?? "-")"
+                            let ordered = try plan(query.select(query.orderedAccess))
+                            // No line reads a table or an index whole, except where noted.
+                            let fullScans = ordered.filter { $0.hasPrefix("SCAN ") }
+                            switch query.orderedAccess {
+                            case .ordered(let index):
+                                // One index, read backwards in the log's order: no sort, the scan
+                                // stops when the page is full; windows and cursors are its range.
+                                #expect(ordered.first { $0.contains("deliveries USING") }?.contains("INDEX \(index)") == true, "\(label): \(ordered)")
+                                #expect(!ordered.contains { $0.contains("TEMP B-TREE") }, "\(label): \(ordered)")
+                                let ranged = since != nil || until != nil || cursor != nil
+                                #expect(ranged ? ordered.contains { $0.hasPrefix("SEARCH deliveries USING") && $0.contains("updated_at") } : true, "\(label): \(ordered)")
+                                #expect(fullScans.allSatisfy { $0.hasPrefix("SCAN deliveries USING") && $0.contains("INDEX \(index)") }, "\(label): \(ordered)")
+                            case .search:
+                                // The few rows the ids name, by rowid from their indexes.
+                                #expect(ordered.contains { $0.contains("SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)") }, "\(label): \(ordered)")
+                                #expect(ordered.contains { $0.contains("USING COVERING INDEX deliveries_by_event (event_id=?)") }, "\(label): \(ordered)")
+                                #expect(ordered.contains { $0.contains("sqlite_autoindex_deliveries_1 (id") }, "\(label): \(ordered)")
+                                #expect(fullScans.isEmpty, "\(label): \(ordered)")
+                            case .sorted:
+                                Issue.record("\(label): a sorted read is only chosen after a probe")
+                            }
+                            #expect(!ordered.contains { $0.contains("SCAN attempts") }, "\(label): \(ordered)")
+                            if let sorted = query.sortedAccess, case .sorted(let index) = sorted, let probe = query.probe {
+                                // The transient statuses' own partial index, read whole (fewer
+                                // than sortCap rows, which the probe counts through it first).
+                                for details in [try plan(query.select(sorted)), try plan(probe)] {
+                                    #expect(details.contains { $0.contains("deliveries USING") && $0.contains("INDEX \(index)") }, "\(label): \(details)")
+                                    #expect(!details.contains { $0.hasPrefix("SCAN deliveries") && !$0.contains("INDEX \(index)") }, "\(label): \(details)")
+                                }
+                            } else {
+                                #expect(query.probe == nil && (status == .pending || status == .retrying || status == .inFlight ? query.isNarrowSearch : true), "\(label)")
+                            }
+                            checked += 1
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked == 6 * 8 * 4 * 5 * 2)
     }
 
     @Test func dueQueriesUseThePartialIndexes() throws {

@@ -531,6 +531,36 @@ struct StoreContractTests {
         }
     }
 
+    @Test("aggregates: recording the same attempt number again replaces it, never counts it twice", arguments: StoreEngineFixture.all)
+    func reRecordedAttemptCountsOnce(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let t0: Int64 = 5 * 3_600_000
+        try store.enqueue((1...3).map { Rows.delivery($0) }, checkpoint: nil, nowMs: t0)
+        let claimed = try store.claimDue(sinkKey: Rows.sink, nowMs: t0, limit: 3)
+        func attempt(_ index: Int, at start: Int64, _ duration: Int64, _ outcome: AttemptOutcome) -> AttemptRecord {
+            AttemptRecord(
+                deliveryID: claimed[index].id, attempt: 1, startedAtMs: start, durationMs: duration,
+                httpStatus: outcome == .succeeded ? 200 : 503, errorMessage: "x", outcome: outcome)
+        }
+        try store.record([attempt(0, at: t0 + 1_000, 40, .retry(atMs: t0 + 600_000)), attempt(1, at: t0 + 1_000, 9, .succeeded)])
+        // Attempt 1 of the first delivery written again, in a later minute with another outcome,
+        // once in a batch of its own and once beside a new attempt; the second delivery's twice.
+        try store.record([attempt(0, at: t0 + 90_000, 700, .succeeded)])
+        try store.record([attempt(1, at: t0 + 1_000, 9, .succeeded), attempt(2, at: t0 + 2_000, 15, .failed)])
+        try store.record([attempt(1, at: t0 + 1_000, 9, .succeeded)])
+        let stats = try #require(try store.stats(sinceMs: nil).first)
+        #expect(stats.attemptCount == 3)
+        #expect((stats.succeeded, stats.failed, stats.attempted) == (2, 1, 3))
+        for since in [nil, t0, t0 + 60_000, t0 + 90_000] {
+            #expect(try store.stats(sinceMs: since) == Self.scannedStats(store, sinceMs: since), "since \(since.map(String.init) ?? "nil")")
+        }
+        let series = try store.series(sinceMs: t0, untilMs: t0 + 180_000, bucketMs: 60_000)
+        #expect(series == (try Self.scannedSeries(store, t0, t0 + 180_000, 60_000)))
+        #expect(series.map(\.succeeded) == [1, 1, 0])
+        #expect(series.map(\.retried) == [0, 0, 0])
+    }
+
     /// What `stats` must say, from the rows themselves: the deliveries updated since `sinceMs`
     /// by status, and the attempts started since then with their latency in the histogram.
     private static func scannedStats(_ store: any DeliveryStore, sinceMs: Int64?) throws -> [SinkStats] {

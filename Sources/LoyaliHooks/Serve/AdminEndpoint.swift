@@ -169,7 +169,7 @@ public final class AdminEndpoint: HTTPServerHandler {
                 let nowMs = context.clock.nowMs()
                 let query = try Self.query(from: request, nowMs: nowMs, allowLimit: true)
                 let before = try request.queryValue("before").map { text in
-                    guard let cursor = Int64(text), cursor > 0 else { throw BadRequest("before must be the 'next' cursor of a previous page") }
+                    guard let cursor = DeliveryLogCursor(text: text) else { throw BadRequest("before must be the 'next' cursor of a previous page") }
                     return cursor
                 }
                 let until = try Self.since(request.queryValue("until"), nowMs: nowMs)
@@ -180,7 +180,7 @@ public final class AdminEndpoint: HTTPServerHandler {
                         object["last_duration_ms"] = duration.map { .number(JSONNumber($0)) } ?? .null
                         return .object(object)
                     }),
-                    "next": page.next.map { .string(String($0)) } ?? .null,
+                    "next": page.next.map { .string($0.text) } ?? .null,
                 ]))
             case .deliveryRequest(let id):
                 return try sentRequest(id)
@@ -205,7 +205,7 @@ public final class AdminEndpoint: HTTPServerHandler {
                 return try resend(request)
             case .stats:
                 let nowMs = context.clock.nowMs()
-                let sinceMs = try Self.since(request.queryValue("since"), nowMs: nowMs) ?? nowMs - 86_400_000
+                let sinceMs = SinkStats.windowStart(sinceMs: try Self.since(request.queryValue("since"), nowMs: nowMs) ?? nowMs - 86_400_000)
                 let rows = try context.store.stats(sinceMs: sinceMs)
                 let states = try context.store.sinkStates()
                 return .json(200, JSONObject([

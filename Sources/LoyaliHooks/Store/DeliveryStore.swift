@@ -154,11 +154,12 @@ public protocol DeliveryStore: AnyObject, Sendable {
     // MARK: The dashboard
 
     /// One page of the delivery log: deliveries matching `filter` (its `limit` is the page size),
-    /// enqueued before the cursor `before` (`nil`: from the newest), with activity before
-    /// `untilMs` when given, whose delivery id is `search` or starts with it (a `whd_` prefix) or
-    /// whose event id is `search`. Keyset paging on the enqueue order: every page costs the same
-    /// however deep.
-    func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage
+    /// with activity before `untilMs` when given, whose delivery id is `search` or starts with it
+    /// (a `whd_` prefix) or whose event id is `search`, sorted by latest activity (`updated_at`)
+    /// then enqueue order, newest first, after the cursor `before` (`nil`: from the newest).
+    /// Keyset paging on that order: a time window is a range of it, and every page costs the
+    /// same however deep.
+    func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: DeliveryLogCursor?) throws -> DeliveryLogPage
 
     /// Attempts started in [`sinceMs`, `untilMs`) in buckets of `bucketMs` (> 0), oldest first,
     /// every bucket present, empty ones too: the dashboard's charts.

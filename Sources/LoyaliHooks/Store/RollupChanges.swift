@@ -29,9 +29,10 @@ struct RollupChanges {
         change(pipeline: pipeline, sink: sink, atMs: new.updatedAtMs) { $0.add(status: new.status, attempts: new.attempts, sign: 1) }
     }
 
-    /// Counts one attempt (its stored outcome name and duration) in the minute it started.
-    mutating func attempt(pipeline: String, sink: String, startedAtMs: Int64, outcome: String, durationMs: Int64) {
-        change(pipeline: pipeline, sink: sink, atMs: startedAtMs) { $0.addAttempt(outcome: outcome, durationMs: durationMs) }
+    /// Counts one attempt (its stored outcome name and duration) in the minute it started;
+    /// `sign` −1 takes out an attempt row that a re-recording overwrites.
+    mutating func attempt(pipeline: String, sink: String, startedAtMs: Int64, outcome: String, durationMs: Int64, sign: Int64 = 1) {
+        change(pipeline: pipeline, sink: sink, atMs: startedAtMs) { $0.addAttempt(outcome: outcome, durationMs: durationMs, sign: sign) }
     }
 
     private mutating func change(pipeline: String, sink: String, atMs: Int64, _ body: (inout RollupCounts) -> Void) {

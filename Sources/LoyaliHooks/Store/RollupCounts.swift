@@ -51,14 +51,14 @@ struct RollupCounts: Sendable, Equatable {
     }
 
     /// Counts one attempt: its stored outcome (`succeeded`, `retry`, anything else is failed) and
-    /// its duration.
-    mutating func addAttempt(outcome: String, durationMs: Int64) {
+    /// its duration, `sign` times (−1 takes out an attempt row that is being overwritten).
+    mutating func addAttempt(outcome: String, durationMs: Int64, sign: Int64 = 1) {
         switch outcome {
-        case "succeeded": attemptsSucceeded += 1
-        case "retry": attemptsRetried += 1
-        default: attemptsFailed += 1
+        case "succeeded": attemptsSucceeded += sign
+        case "retry": attemptsRetried += sign
+        default: attemptsFailed += sign
         }
-        latency.add(durationMs: durationMs)
+        latency.add(durationMs: durationMs, count: sign)
     }
 
     /// Adds every count of `other`.

@@ -1,5 +1,13 @@
 /// The guide's health figures for one (pipeline, sink) over a time window.
 public struct SinkStats: Sendable, Hashable {
+    /// Where a health window starting at `sinceMs` starts for `stats` and the dashboard: at the
+    /// start of its minute. The figures then come from the maintained aggregates alone (minute and
+    /// hour rows, no rows of the outbox at the edge), and two reads in the same minute, such as
+    /// the overview and `stats --json`, cover the same window.
+    public static func windowStart(sinceMs: Int64) -> Int64 {
+        RollupSQL.floor(sinceMs, RollupSQL.minuteMs)
+    }
+
     /// The pipeline's name.
     public var pipeline: String
     /// The sink's name.

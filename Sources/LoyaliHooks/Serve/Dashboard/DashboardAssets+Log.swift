@@ -73,7 +73,7 @@ extension DashboardAssets {
                 LH.h('td', { class: 'mono', text: row.id })));
             }
             return LH.h('div', { class: 'table-wrap' }, LH.h('table', { id: 'deliveries' },
-              LH.h('caption', { class: 'visually-hidden', text: 'Deliveries, newest first' }),
+              LH.h('caption', { class: 'visually-hidden', text: 'Deliveries, latest activity first' }),
               LH.h('thead', {}, LH.h('tr', {}, head.map((t, i) => LH.h('th', { scope: 'col', class: i === 3 || i === 4 || i === 5 ? 'num' : '' }, i === 0 ? LH.h('span', { class: 'visually-hidden', text: 'Status' }) : t)))),
               body));
           }

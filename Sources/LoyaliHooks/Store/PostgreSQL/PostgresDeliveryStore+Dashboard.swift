@@ -1,7 +1,8 @@
-/// The dashboard's reads on PostgreSQL: the keyset-paged log (cursor: `seq`, the enqueue order),
+/// The dashboard's reads on PostgreSQL: the keyset-paged log (sorted by latest activity, then
+/// enqueue order; cursor: both, see ``DeliveryLogCursor``),
 /// the charts' buckets (from the maintained aggregates) and a delivery's stored body.
 extension PostgresDeliveryStore {
-    public func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage {
+    public func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: DeliveryLogCursor?) throws -> DeliveryLogPage {
         var terms: [String] = []
         var values: [PostgresValue] = []
         func add(_ sql: (Int) -> String, _ value: PostgresValue) {
@@ -15,7 +16,11 @@ extension PostgresDeliveryStore {
         if let type = filter.eventType { add({ "event_type = $\($0)" }, .text(type)) }
         if let since = filter.sinceMs { add({ "updated_at >= $\($0)::bigint" }, .int64(since)) }
         if let untilMs { add({ "updated_at < $\($0)::bigint" }, .int64(untilMs)) }
-        if let before { add({ "seq < $\($0)::bigint" }, .int64(before)) }
+        if let before {
+            values.append(.int64(before.updatedAtMs))
+            values.append(.int64(before.sequence))
+            terms.append("(updated_at, seq) < ($\(values.count - 1)::bigint, $\(values.count)::bigint)")
+        }
         if let search, !search.isEmpty {
             // An event id, or a delivery id whole or by prefix.
             add({ "(event_id = $\($0) OR starts_with(id, $\($0)))" }, .text(search))
@@ -26,7 +31,7 @@ extension PostgresDeliveryStore {
                    (SELECT duration_ms FROM attempts WHERE delivery_seq = deliveries.seq AND attempt = deliveries.attempts)
             FROM deliveries
             \(terms.isEmpty ? "" : "WHERE " + terms.joined(separator: " AND "))
-            ORDER BY seq DESC LIMIT \(size + 1)
+            ORDER BY updated_at DESC, seq DESC LIMIT \(size + 1)
             """
         let bound = values
         return try work.run { connection in
@@ -40,7 +45,10 @@ extension PostgresDeliveryStore {
                 durations.append(try result.optionalInt64(row, 13))
             }
             guard rows.count > size else { return DeliveryLogPage(rows: rows, next: nil, lastDurationsMs: durations) }
-            return DeliveryLogPage(rows: Array(rows.prefix(size)), next: sequences[size - 1], lastDurationsMs: Array(durations.prefix(size)))
+            let last = size - 1
+            return DeliveryLogPage(
+                rows: Array(rows.prefix(size)), next: DeliveryLogCursor(updatedAtMs: rows[last].updatedAtMs, sequence: sequences[last]),
+                lastDurationsMs: Array(durations.prefix(size)))
         }
     }
 

@@ -1,65 +1,25 @@
-/// The dashboard's reads on SQLite: the cursor of the keyset-paged log is `seq` (enqueue order).
-/// The charts read the maintained aggregates (`SQLiteDeliveryStore+Rollups.swift`).
+/// The dashboard's reads on SQLite: the keyset-paged log (its statements: ``SQLiteLogQuery``) and
+/// a delivery's stored body. The charts read the maintained aggregates
+/// (`SQLiteDeliveryStore+Rollups.swift`).
 extension SQLiteDeliveryStore {
-    public func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage {
-        var terms: [String] = []
-        var binds: [(Int, Bindable)] = []
-        func add(_ sql: (Int) -> String, _ value: Bindable) {
-            let index = binds.count + 1
-            terms.append(sql(index))
-            binds.append((index, value))
-        }
-        if let status = filter.status { terms.append("status = '\(status.rawValue)'") }
-        if let pipeline = filter.pipeline { add({ "pipeline = ?\($0)" }, .text(pipeline)) }
-        if let sink = filter.sink { add({ "sink = ?\($0)" }, .text(sink)) }
-        if let type = filter.eventType { add({ "event_type = ?\($0)" }, .text(type)) }
-        if let since = filter.sinceMs { add({ "updated_at >= ?\($0)" }, .integer(since)) }
-        if let untilMs { add({ "updated_at < ?\($0)" }, .integer(untilMs)) }
-        if let before { add({ "seq < ?\($0)" }, .integer(before)) }
-        if let search, !search.isEmpty {
-            // A delivery id, whole or a prefix (a range on the unique index), or an event id.
-            let index = binds.count + 1
-            var alternatives = ["event_id = ?\(index)"]
-            binds.append((index, .text(search)))
-            if let (low, high) = Self.idRange(prefix: search) {
-                alternatives.append("(id >= ?\(index + 1)\(high == nil ? "" : " AND id < ?\(index + 2)"))")
-                binds.append((index + 1, .blob(low)))
-                if let high { binds.append((index + 2, .blob(high))) }
-            } else {
-                alternatives.append("id = ?\(index)")
-            }
-            terms.append("(" + alternatives.joined(separator: " OR ") + ")")
-        }
-        let size = max(1, min(filter.limit, 10_000))
-        // Deliveries not yet succeeded are few: read them from their partial index and sort,
-        // rather than walk the whole outbox backwards looking for them (when none matches, that
-        // walk reads every row). The waiting ones' index is used only by a query that repeats its
-        // condition word for word.
-        let index: String
-        switch filter.status {
-        case .failed?: index = "INDEXED BY deliveries_failed"
-        case .inFlight?: index = "INDEXED BY deliveries_in_flight"
-        case .pending?, .retrying?:
-            index = "INDEXED BY deliveries_due_by_sink"
-            terms.append("status IN ('pending', 'retrying')")
-        case .succeeded?, nil: index = ""
-        }
-        let sql = """
-            SELECT \(Self.summaryColumns), seq,
-                   (SELECT duration_ms FROM attempts WHERE delivery_seq = deliveries.seq AND attempt = deliveries.attempts)
-            FROM deliveries \(index)
-            \(terms.isEmpty ? "" : "WHERE " + terms.joined(separator: " AND "))
-            ORDER BY seq DESC LIMIT \(size + 1)
-            """
+    public func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: DeliveryLogCursor?) throws -> DeliveryLogPage {
+        let query = SQLiteLogQuery(filter: filter, search: search, untilMs: untilMs, before: before)
+        let size = query.size
         return try withDatabase { database in
-            try database.withStatement(sql) { statement in
-                for (index, value) in binds {
-                    switch value {
-                    case .text(let text): try statement.bind(text, at: index)
-                    case .integer(let number): try statement.bind(number, at: index)
-                    case .blob(let bytes): try statement.bind(bytes: bytes, at: index)
-                    }
+            // One snapshot for the probe and the page.
+            try database.execute("BEGIN")
+            defer { try? database.execute("COMMIT") }
+            var access = query.orderedAccess
+            if let probe = query.probe, let sorted = query.sortedAccess {
+                let count = try database.withStatement(probe.sql) { statement in
+                    try probe.bind(to: statement)
+                    return try statement.step() ? statement.int(at: 0) : 0
                 }
+                if count < SQLiteLogQuery.sortCap { access = sorted }
+            }
+            let select = query.select(access)
+            return try database.withStatement(select.sql) { statement in
+                try select.bind(to: statement)
                 var rows: [DeliverySummary] = []
                 var sequences: [Int64] = []
                 var durations: [Int64?] = []
@@ -69,15 +29,13 @@ extension SQLiteDeliveryStore {
                     durations.append(statement.optionalInt64(at: 13))
                 }
                 guard rows.count > size else { return DeliveryLogPage(rows: rows, next: nil, lastDurationsMs: durations) }
-                return DeliveryLogPage(rows: Array(rows.prefix(size)), next: sequences[size - 1], lastDurationsMs: Array(durations.prefix(size)))
+                let last = size - 1
+                return DeliveryLogPage(
+                    rows: Array(rows.prefix(size)),
+                    next: DeliveryLogCursor(updatedAtMs: rows[last].updatedAtMs, sequence: sequences[last]),
+                    lastDurationsMs: Array(durations.prefix(size)))
             }
         }
-    }
-
-    private enum Bindable {
-        case text(String)
-        case integer(Int64)
-        case blob([UInt8])
     }
 
     /// The stored-id range of the canonical ids starting with `prefix` (`whd_` and lowercase hex

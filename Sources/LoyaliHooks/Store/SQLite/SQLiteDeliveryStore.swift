@@ -431,6 +431,12 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     try insert.bind(record.outcome.nextAttemptMs, at: 12)
                     try insert.bind(record.node ?? nodeID, at: 13)
                     try insert.run()
+                    if database.changes == 0 {
+                        // The same attempt number again (a runner retrying its own write, or a
+                        // node whose lease ran out): the row is overwritten, so the aggregates
+                        // take out what they counted for it. Rare, so only this path reads.
+                        try Self.overwriteAttempt(record, row: row, nodeID: nodeID, rollup: &rollup, in: database)
+                    }
                 }
                 try Self.write(rollup, to: database)
             }
@@ -501,18 +507,52 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         """
 
     // Pipeline and sink are copied into the attempt so stats per sink need no join. Re-recording
-    // the same attempt number (a runner retrying its own write) overwrites it.
+    // the same attempt number inserts nothing here; `overwriteAttempt` replaces the row.
     private static let insertAttemptSQL = """
         INSERT OR ROLLBACK INTO attempts (
             delivery_seq, attempt, pipeline, sink, started_at, duration_ms, http_status,
             error_class, error_message, response_snippet, outcome, next_attempt_at, node)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-        ON CONFLICT (delivery_seq, attempt) DO UPDATE SET
-            node = excluded.node, started_at = excluded.started_at, duration_ms = excluded.duration_ms,
-            http_status = excluded.http_status, error_class = excluded.error_class,
-            error_message = excluded.error_message, response_snippet = excluded.response_snippet,
-            outcome = excluded.outcome, next_attempt_at = excluded.next_attempt_at
+        ON CONFLICT (delivery_seq, attempt) DO NOTHING
         """
+
+    /// Replaces attempt `record.attempt` of `row`, already logged, with `record`, and moves the
+    /// aggregates from the old row's minute, outcome and duration to the new one's (the
+    /// `attempt` of `rollup` for the new one is already counted by the caller).
+    private static func overwriteAttempt(
+        _ record: AttemptRecord, row: ClaimedRow, nodeID: String, rollup: inout RollupChanges, in database: SQLiteDatabase
+    ) throws {
+        let old = try database.withStatement(
+            "SELECT started_at, outcome, duration_ms FROM attempts WHERE delivery_seq = ?1 AND attempt = ?2"
+        ) { statement -> (Int64, String, Int64)? in
+            try statement.bind(row.sequence, at: 1)
+            try statement.bind(record.attempt, at: 2)
+            return try statement.step() ? (statement.int64(at: 0), statement.string(at: 1), statement.int64(at: 2)) : nil
+        }
+        guard let (startedAtMs, outcome, durationMs) = old else { return }
+        rollup.attempt(pipeline: row.pipeline, sink: row.sink, startedAtMs: startedAtMs, outcome: outcome, durationMs: durationMs, sign: -1)
+        try database.withStatement(
+            """
+            UPDATE OR ROLLBACK attempts SET
+                node = ?3, started_at = ?4, duration_ms = ?5, http_status = ?6, error_class = ?7, error_message = ?8,
+                response_snippet = ?9, outcome = ?10, next_attempt_at = ?11
+            WHERE delivery_seq = ?1 AND attempt = ?2
+            """
+        ) { statement in
+            try statement.bind(row.sequence, at: 1)
+            try statement.bind(record.attempt, at: 2)
+            try statement.bind(record.node ?? nodeID, at: 3)
+            try statement.bind(record.startedAtMs, at: 4)
+            try statement.bind(record.durationMs, at: 5)
+            try statement.bind(record.httpStatus, at: 6)
+            try statement.bind(record.errorClass, at: 7)
+            try statement.bind(record.errorMessage, at: 8)
+            try statement.bind(record.responseSnippet, at: 9)
+            try statement.bind(record.outcome.storedName, at: 10)
+            try statement.bind(record.outcome.nextAttemptMs, at: 11)
+            try statement.run()
+        }
+    }
 
     // MARK: Schedule column
 

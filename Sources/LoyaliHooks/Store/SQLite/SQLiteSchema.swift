@@ -171,6 +171,20 @@ enum SQLiteSchema {
                 CREATE INDEX deliveries_unsettled_by_key ON deliveries (pipeline, sink, order_key, seq)
                     WHERE order_key IS NOT NULL AND status IN ('pending', 'retrying', 'in_flight');
                 """),
+        StoreMigration(
+            version: 10, summary: "the delivery log sorted by latest activity: every filter read in that order from an index",
+            sql: """
+                -- The log is sorted by (updated_at, seq), newest first (SQLiteLogQuery). This index
+                -- replaces the one of migration 5 with seq right after updated_at, so it is in the
+                -- log's order exactly, and every filter column, so each is checked in the index
+                -- entry: a page reads entries from the cursor or the window's end until it is full.
+                -- Same number of index writes per delivery as before; stats' edges still cover on it.
+                DROP INDEX deliveries_by_update;
+                CREATE INDEX deliveries_by_update ON deliveries (updated_at, seq, status, pipeline, sink, event_type, attempts);
+                -- The failed ones in the log's order: few, and written only when a delivery fails.
+                CREATE INDEX deliveries_failed_by_update ON deliveries (updated_at, seq, pipeline, sink, event_type)
+                    WHERE status = 'failed';
+                """),
     ]
 
     /// The schema version this build writes.
