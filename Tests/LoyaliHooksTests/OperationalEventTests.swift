@@ -502,3 +502,51 @@ extension OperationalRunnerTests {
         #expect(pager.count == requests.count, "\(types())")
     }
 }
+
+extension OperationalRunnerTests {
+    @Test(
+        "PostgreSQL restarted as a delivery fails for good: its delivery.failed is kept, stored once the database is back, and arrives once",
+        .enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
+    func databaseRestartKeepsTheEvent() throws {
+        let postgres = try PrivatePostgres()
+        let harness = try RunnerHarness(events: [])
+        let store = try PostgresDeliveryStore(url: postgres.url, options: StoreOptions(nodeID: "node-a"))
+        // The attempt ends only when told, so the database can be stopped while it is out.
+        let answer = Atomic<Bool>(false)
+        let slow = ScriptedSink { _ in
+            while !answer.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.002) }
+            return .httpStatus(500, retryAfter: nil, snippet: "down")
+        }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let health = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              slow: { type: scripted, name: slow, pause: false }
+            """
+        try store.enqueue(SinkHealthTests.rows(1...1, sinks: ["slow"], schedule: [0]), checkpoint: nil, nowMs: harness.clock.nowMs())
+        let observer = BacklogObserver()
+        let (runner, done, _) = Self.start(harness, store: store, try harness.pipelines([health, Self.alerts], sinks: ["slow": slow, "pager": pager])) {
+            $0.mode = .follow
+            $0.observer = observer
+        }
+        #expect(slow.waitFor(1))
+        try postgres.stop()
+        answer.store(true, ordering: .releasing)
+        #expect(Self.eventually(seconds: 10) { observer.counts.withLock { $0.waiting } == 1 }, "the store did not refuse the event")
+        try postgres.start()
+        let deadline = Date(timeIntervalSinceNow: 20)
+        while pager.count == 0, Date() < deadline {
+            harness.clock.advance(byMs: 1_000)
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 10)))
+        let bodies = try Self.bodies(pager)
+        #expect(bodies.map { $0["event_type"]?.stringValue } == ["delivery.failed"])
+        #expect(observer.counts.withLock { $0 } == (0, 0))
+        let database = try PostgresTestServer.connect(postgres.url)
+        #expect(try database.query("SELECT count(*) FROM deliveries WHERE status = 'failed' AND sink = 'slow'").int64(0, 0) == 1)
+    }
+}
