@@ -350,9 +350,9 @@ public final class PostgresDeliveryStore: DeliveryStore {
     // MARK: Attempts
 
     /// Logs a batch of finished attempts (each with the node that made it) and applies each
-    /// outcome to its delivery, in ONE transaction; see ``DeliveryStore/record(_:)``. A delivery
-    /// now in flight under another node's lease is left to that node; the attempt is still
-    /// logged. Blocking.
+    /// outcome to its delivery, in ONE statement (so one round trip, atomic without a
+    /// transaction around it); see ``DeliveryStore/record(_:)``. A delivery now in flight under
+    /// another node's lease is left to that node; the attempt is still logged. Blocking.
     public func record(_ attempts: [AttemptRecord]) throws {
         guard !attempts.isEmpty else { return }
         let nodeID = nodeID
@@ -360,6 +360,7 @@ public final class PostgresDeliveryStore: DeliveryStore {
         var statuses: [Int64?] = [], classes: [String?] = [], messages: [String?] = [], snippets: [String?] = []
         var outcomes: [String?] = [], next: [Int64?] = [], nodes: [String?] = [], summaries: [String?] = []
         var resulting: [String?] = []
+        ids.reserveCapacity(attempts.count)
         for record in attempts {
             ids.append(record.deliveryID)
             numbers.append(Int64(record.attempt))
@@ -375,32 +376,32 @@ public final class PostgresDeliveryStore: DeliveryStore {
             summaries.append(record.summarizedError)
             resulting.append(record.outcome.resultingStatus.rawValue)
         }
+        let distinct = Set(attempts.map(\.deliveryID))
         let parameters: [PostgresValue] = [
             .textArray(ids), .int64Array(numbers), .int64Array(started), .int64Array(durations), .int64Array(statuses),
             .textArray(classes), .textArray(messages), .textArray(snippets), .textArray(outcomes), .int64Array(next),
-            .textArray(nodes), .textArray(summaries), .textArray(resulting), .text(nodeID),
+            .textArray(nodes), .textArray(summaries), .textArray(resulting), .text(nodeID), .int(distinct.count),
         ]
         let location = location
         try write(work) { connection in
-            try connection.transaction {
-                // Lock the rows in one order (by seq), so two nodes recording never deadlock.
-                let known = try connection.query(
-                    "SELECT id FROM deliveries WHERE id = ANY($1::text[]) ORDER BY seq FOR UPDATE", [.textArray(ids)])
-                if known.rowCount < Set(ids.compactMap { $0 }).count {
-                    var found = Set<String>()
-                    for row in 0..<known.rowCount { found.insert(try known.string(row, 0)) }
-                    let missing = attempts.first { !found.contains($0.deliveryID) }!
-                    throw DeliveryStoreError(
-                        .unknownDelivery(id: missing.deliveryID), path: location,
-                        message: "cannot record attempt \(missing.attempt) of unknown delivery \(missing.deliveryID)")
-                }
-                try connection.query(Self.recordSQL, parameters)
-            }
+            let complete = try connection.query(Self.recordSQL, parameters).bool(0, 0)
+            guard !complete else { return }
+            // Nothing was written: name the first id the outbox lacks.
+            let known = try connection.query("SELECT id FROM deliveries WHERE id = ANY($1::text[])", [.textArray(Array(distinct))])
+            var found = Set<String>()
+            for row in 0..<known.rowCount { found.insert(try known.string(row, 0)) }
+            let missing = attempts.first { !found.contains($0.deliveryID) } ?? attempts[0]
+            throw DeliveryStoreError(
+                .unknownDelivery(id: missing.deliveryID), path: location,
+                message: "cannot record attempt \(missing.attempt) of unknown delivery \(missing.deliveryID)")
         }
     }
 
     /// Inserts the attempts (re-recording an attempt number overwrites it) and updates their
-    /// deliveries, the last record per delivery winning, unless another node holds one now.
+    /// deliveries, the last record per delivery winning, unless another node holds one now; or,
+    /// when an id ($15 distinct ones) is not in the outbox, writes nothing. Answers whether it
+    /// wrote. `input` locks the deliveries in one order (by seq), so two nodes recording never
+    /// deadlock, and the update finds each by seq.
     static let recordSQL = """
         WITH input AS (
             SELECT u.*, d.seq, d.pipeline, d.sink
@@ -410,6 +411,11 @@ public final class PostgresDeliveryStore: DeliveryStore {
                                      error_message, response_snippet, outcome, next_attempt_at, node,
                                      summary, status, position)
             JOIN deliveries AS d ON d.id = u.id
+            ORDER BY d.seq
+            FOR UPDATE OF d
+        ),
+        complete AS (
+            SELECT count(DISTINCT seq) = $15::bigint AS ok FROM input
         ),
         logged AS (
             INSERT INTO attempts (
@@ -417,7 +423,8 @@ public final class PostgresDeliveryStore: DeliveryStore {
                 error_class, error_message, response_snippet, outcome, next_attempt_at, node)
             SELECT DISTINCT ON (seq, attempt) seq, attempt, pipeline, sink, started_at, duration_ms, http_status,
                 error_class, error_message, response_snippet, outcome, next_attempt_at, node
-            FROM input ORDER BY seq, attempt, position DESC
+            FROM input WHERE (SELECT ok FROM complete)
+            ORDER BY seq, attempt, position DESC
             ON CONFLICT (delivery_seq, attempt) DO UPDATE SET
                 started_at = excluded.started_at, duration_ms = excluded.duration_ms,
                 http_status = excluded.http_status, error_class = excluded.error_class,
@@ -425,15 +432,18 @@ public final class PostgresDeliveryStore: DeliveryStore {
                 outcome = excluded.outcome, next_attempt_at = excluded.next_attempt_at, node = excluded.node
         ),
         latest AS (
-            SELECT DISTINCT ON (seq) * FROM input ORDER BY seq, position DESC
+            SELECT DISTINCT ON (seq) * FROM input WHERE (SELECT ok FROM complete) ORDER BY seq, position DESC
+        ),
+        updated AS (
+            UPDATE deliveries AS d
+            SET status = latest.status, attempts = greatest(d.attempts, latest.attempt),
+                next_attempt_at = latest.next_attempt_at, last_error = latest.summary,
+                last_http_status = latest.http_status, updated_at = latest.started_at + latest.duration_ms,
+                lease_owner = NULL, lease_until = NULL
+            FROM latest
+            WHERE d.seq = latest.seq
+                AND NOT (d.status = 'in_flight' AND d.lease_owner IS NOT NULL AND d.lease_owner <> $14)
         )
-        UPDATE deliveries AS d
-        SET status = latest.status, attempts = greatest(d.attempts, latest.attempt),
-            next_attempt_at = latest.next_attempt_at, last_error = latest.summary,
-            last_http_status = latest.http_status, updated_at = latest.started_at + latest.duration_ms,
-            lease_owner = NULL, lease_until = NULL
-        FROM latest
-        WHERE d.seq = latest.seq
-            AND NOT (d.status = 'in_flight' AND d.lease_owner IS NOT NULL AND d.lease_owner <> $14)
+        SELECT ok FROM complete
         """
 }
