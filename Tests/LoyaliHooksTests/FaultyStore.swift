@@ -47,6 +47,7 @@ final class FaultyStore: DeliveryStore {
     var nodeID: String { inner.nodeID }
     var leaseMs: Int64 { inner.leaseMs }
     var isShared: Bool { inner.isShared }
+    func otherNodes() throws -> Int { try inner.otherNodes() }
     var writeFailure: String? { inner.writeFailure }
 
     func enqueue(

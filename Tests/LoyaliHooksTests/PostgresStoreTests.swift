@@ -232,6 +232,78 @@ struct PostgresStoreTests {
         #expect(wakes.withLock { $0 } == 3)
     }
 
+    @Test func otherNodesAreTheListenersOfOtherNodeIDs() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let first = try Self.open(url, node: "node-a")
+        // Long and not ASCII: the server would cut or mask it in application_name.
+        let second = try Self.open(url, node: "nœud-b-" + String(repeating: "x", count: 80))
+        let sameAsSecond = try Self.open(url, node: second.nodeID)
+        #expect(try first.otherNodes() == 0)
+        var notifiers: [PostgresNotifier] = []
+        defer { notifiers.forEach { $0.stop() } }
+        for store in [second, sameAsSecond, first] {
+            let listening = Wakeup()
+            notifiers.append(PostgresNotifier(store: store, pollInterval: 3_600) { listening.signal() })
+            listening.wait(until: Date(timeIntervalSinceNow: 10))
+        }
+        // One other node however many listeners it runs; never the asking node itself.
+        #expect(try first.otherNodes() == 1)
+        #expect(try second.otherNodes() == 1)
+        notifiers.removeLast().stop()
+        notifiers.removeLast().stop()
+        notifiers.removeLast().stop()
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while try first.otherNodes() > 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(try first.otherNodes() == 0)
+    }
+
+    @Test func aNodeReadingASourceLeavesWhatItsLanesHaveNoRoomForToOtherNodes() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let events = (1...400).map { #"{"id":"evt_\#($0)","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{"n":\#($0)}}"# }
+        let harness = try RunnerHarness(events: events)
+        // Answers each request a moment later, so the reading node's lanes stay full while
+        // always making progress: paced by them alone, it would never leave anything behind.
+        let sink = ScriptedSink { _ in nil }
+        let reader = try Self.open(url, node: "node-reader")
+        let helper = try Self.open(url, node: "node-helper")
+        let helperListens = Wakeup()
+        let helperNotifier = PostgresNotifier(store: helper, pollInterval: 3_600) { helperListens.signal() }
+        defer { helperNotifier.stop() }
+        helperListens.wait(until: Date(timeIntervalSinceNow: 10))
+        var options = DeliveryRunner.Options()
+        options.mode = .drain
+        options.batchSize = 10
+        let runner = DeliveryRunner(
+            pipelines: try harness.pipelines(DeliveryRunnerTests.yaml(), sinks: ["hook": sink]), store: reader,
+            options: options, logger: Logger(format: .logfmt) { _ in })
+        let done = Wakeup()
+        let outcome = RunOutcome()
+        Thread.detachNewThread {
+            outcome.set(try? runner.run())
+            done.signal()
+        }
+        // The helper node claims what waits in the store, as a runner would, and records it sent.
+        var helped = 0
+        let deadline = Date(timeIntervalSinceNow: 30)
+        while Date() < deadline {
+            let over = outcome.withLock { $0 != nil }
+            let claimed = try helper.claimDue(sinkKey: (pipeline: "runner", sink: "hook"), nowMs: Int64(Date().timeIntervalSince1970 * 1000), limit: 20)
+            try helper.record(claimed.map {
+                AttemptRecord(deliveryID: $0.id, attempt: $0.attempt, startedAtMs: 1_000, durationMs: 1, httpStatus: 200, outcome: .succeeded)
+            })
+            helped += claimed.count
+            for release in sink.held.withLock({ held in defer { held.removeAll() }; return held }) { release() }
+            if over && claimed.isEmpty { break }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        done.wait(until: Date(timeIntervalSinceNow: 5))
+        #expect(outcome.withLock { $0 != nil })
+        // Every event delivered once, by one node or the other, and the helper had a share.
+        #expect(try reader.counts()[.succeeded] == 400)
+        #expect(helped > 0)
+        #expect(sink.count + helped == 400)
+    }
+
     @Test func aFileSourceIsReadByOneNodeAndOnlyItsHolderMovesTheCheckpoint() throws {
         let url = try PostgresTestServer.freshDatabase()
         let first = try Self.open(url, node: "node-a")

@@ -109,6 +109,15 @@ private enum Rows {
 
 @Suite("Store contract")
 struct StoreContractTests {
+    // MARK: Nodes
+
+    @Test("nodes: a store no runner listens on has no other nodes working on it", arguments: StoreEngineFixture.all)
+    func noOtherNodes(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        #expect(try store.otherNodes() == 0)
+    }
+
     // MARK: Ingest
 
     @Test("ingest: a replayed id is skipped, never a second row, never reset", arguments: StoreEngineFixture.all)

@@ -156,11 +156,16 @@ extension DeliveryRunner {
         let fed = group.pipelines.flatMap { pipeline in
             pipeline.sinks.compactMap { laneIndex[LaneKey(pipeline: pipeline.name, sink: $0.name)] }
         }
+        var peers = PeerWatch(store: store)
         try reader.forEachLine { line in
             batch.append(line)
             if batch.count >= limit {
-                // Read no faster than the fastest sink takes fresh deliveries (see HandOff).
-                handOff.waitForRoom(fed: fed, batch: batch.count) { shouldStopReading }
+                // Read no faster than the fastest sink takes fresh deliveries (see HandOff); but
+                // while other nodes work on the same database, this node's lanes take only what
+                // they have room for and the rest waits in the store for any node to claim (the
+                // commit's NOTIFY wakes them): paced by its own lanes, the reading node would
+                // deliver alone while the others sat idle.
+                if !peers.othersShareWork() { handOff.waitForRoom(fed: fed, batch: batch.count) { shouldStopReading } }
                 try flush(batch)
                 limit = sizer.nextLines
                 batch = LineBatch(capacity: limit)
@@ -168,6 +173,27 @@ extension DeliveryRunner {
             return !shouldStopReading
         }
         if batch.count > 0 { try flush(batch) }
+    }
+
+    /// Whether other nodes work on the store, asked at most once a second (a query of the
+    /// database's sessions); `false` for a store only this node opens, or when the store cannot
+    /// say.
+    struct PeerWatch {
+        let store: any DeliveryStore
+        var checkedAt: Double = -.infinity
+        var others = false
+
+        init(store: any DeliveryStore) { self.store = store }
+
+        mutating func othersShareWork() -> Bool {
+            guard store.isShared else { return false }
+            let now = ProcessInfo.processInfo.systemUptime
+            if now - checkedAt >= 1 {
+                checkedAt = now
+                others = ((try? store.otherNodes()) ?? 0) > 0
+            }
+            return others
+        }
     }
 
     /// Turns a batch into outbox rows and stores them with the source position in one transaction.

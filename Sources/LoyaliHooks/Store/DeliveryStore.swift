@@ -41,6 +41,11 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// Whether other nodes claim from this store at the same time, so a runner must renew its
     /// leases and reclaim expired ones. `false` for SQLite, whose state directory admits one node.
     var isShared: Bool { get }
+    /// How many other runner nodes work on this store now (each node's listener connection
+    /// counts it), so a node reading a source leaves the work it has no room for to them instead
+    /// of reading only as fast as it sends. Always 0 for a store that is not ``isShared``.
+    /// Blocking.
+    func otherNodes() throws -> Int
     /// Why the last write transaction failed because the store cannot take writes (a full disk,
     /// a lost database), or `nil` once one succeeds. Answers at once, without waiting for the
     /// store's lock.

@@ -40,6 +40,30 @@ extension PostgresDeliveryStore {
         ).bool(0, 0)
     }
 
+    /// The `application_name` of this node's listener (``PostgresNotifier``): a fixed prefix and
+    /// a hash of the node id, so it is plain ASCII and never cut at 63 bytes, as the server would
+    /// cut or mask a long or non-ASCII node id.
+    public var listenerName: String {
+        let hash = UInt64(bitPattern: Self.sourceLockKey("node " + nodeID))
+        return Self.listenerPrefix + String(hash, radix: 16)
+    }
+
+    static let listenerPrefix = "loyali-hooks listener "
+
+    /// The other nodes listening on this database now: distinct listener names but this node's.
+    /// Every runner (`serve`, `run`) listens while it works; read commands do not. Blocking.
+    public func otherNodes() throws -> Int {
+        try ingest.run { connection in
+            Int(
+                try connection.query(
+                    """
+                    SELECT count(DISTINCT application_name) FROM pg_stat_activity
+                    WHERE datname = current_database() AND starts_with(application_name, $1) AND application_name <> $2
+                    """, [.text(Self.listenerPrefix), .text(listenerName)]
+                ).int64(0, 0))
+        }
+    }
+
     /// Thrown by a checkpointed commit when another node holds the source's lock.
     static func sourceLockLost(_ source: String, location: String) -> PostgresError {
         PostgresError(

@@ -15,6 +15,8 @@ import Synchronization
 public final class PostgresNotifier: @unchecked Sendable {
     private let target: PostgresTarget
     private let channel: String
+    /// The connection's `application_name`: other nodes count this node by it.
+    private let applicationName: String
     private let pollInterval: Double
     private let onWake: @Sendable () -> Void
     private let onConnectionChange: @Sendable (PostgresError?) -> Void
@@ -31,16 +33,17 @@ public final class PostgresNotifier: @unchecked Sendable {
         onWake: @escaping @Sendable () -> Void
     ) {
         self.init(
-            target: store.target, channel: PostgresDeliveryStore.notifyChannel, pollInterval: pollInterval,
-            onConnectionChange: onConnectionChange, onWake: onWake)
+            target: store.target, channel: PostgresDeliveryStore.notifyChannel, applicationName: store.listenerName,
+            pollInterval: pollInterval, onConnectionChange: onConnectionChange, onWake: onWake)
     }
 
     init(
-        target: PostgresTarget, channel: String, pollInterval: Double,
+        target: PostgresTarget, channel: String, applicationName: String = "loyali-hooks listener", pollInterval: Double,
         onConnectionChange: @escaping @Sendable (PostgresError?) -> Void, onWake: @escaping @Sendable () -> Void
     ) {
         self.target = target
         self.channel = channel
+        self.applicationName = applicationName
         self.pollInterval = pollInterval
         self.onWake = onWake
         self.onConnectionChange = onConnectionChange
@@ -66,7 +69,7 @@ public final class PostgresNotifier: @unchecked Sendable {
         while !isStopping {
             let connection: PostgresConnection
             do {
-                connection = try PostgresConnection(target: target, applicationName: "loyali-hooks listener")
+                connection = try PostgresConnection(target: target, applicationName: applicationName)
                 // The channel name is a fixed identifier of ours, never user text.
                 try connection.execute("LISTEN \(channel)")
             } catch {

@@ -42,6 +42,9 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     public var location: String { path }
     /// `false`: the state directory's lock admits one node, so leases never need renewing.
     public var isShared: Bool { false }
+
+    /// None: the state directory's lock admits one node.
+    public func otherNodes() throws -> Int { 0 }
     /// A sleeping lock, not `Mutex`: it is held across transactions and their fsyncs (see
     /// ``SleepingMutex``).
     let state: SleepingMutex<Connection>
