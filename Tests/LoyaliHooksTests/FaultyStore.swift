@@ -87,7 +87,7 @@ final class FaultyStore: DeliveryStore {
     func outboxGauges() throws -> [OutboxGauge] { try inner.outboxGauges() }
     func schemaVersion() throws -> Int { try inner.schemaVersion() }
 
-    func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: Int64?) throws -> DeliveryLogPage {
+    func page(_ filter: DeliveryQuery, search: String?, untilMs: Int64?, before: DeliveryLogCursor?) throws -> DeliveryLogPage {
         try inner.page(filter, search: search, untilMs: untilMs, before: before)
     }
 
