@@ -17,7 +17,9 @@ import Synchronization
 ///
 /// **Pacing.** The ingest thread waits before a batch only when every open lane it feeds is
 /// full, or the byte budget is spent, and only while those lanes keep taking work. Reading then follows the fastest sink. A
-/// stuck sink is closed after ``patience``, and never holds the others back.
+/// stuck sink is closed after ``patience``, and never holds the others back. On a store other
+/// nodes work on too, the ingest thread does not wait at all (see `DeliveryRunner.PeerWatch`):
+/// what the lanes have no room for is stored for any node to claim.
 ///
 /// `@unchecked Sendable`: all mutable state is in `state`, a `Mutex`; the `Wakeup` is
 /// thread-safe.
