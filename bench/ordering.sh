@@ -5,6 +5,8 @@
 # ordered ≥ 0.8 of unordered). Release build only.
 #
 #   bash bench/ordering.sh [EVENTS]    (default 50000)
+#
+# LOYALI_HOOKS_BIN=path runs another build (e.g. an older one, for a before/after in one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/nginx.sh
@@ -16,8 +18,8 @@ work=$(mktemp -d)
 cleanup() { stop_nginx "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 command -v nginx > /dev/null || { echo "bench needs nginx: apt-get install -y nginx" >&2; exit 2; }
-[ -x .build/release/loyali-hooks ] || swift build -c release
-bin=.build/release/loyali-hooks
+bin=${LOYALI_HOOKS_BIN:-.build/release/loyali-hooks}
+[ -x "$bin" ] || swift build -c release
 
 start_nginx "$work" "$port"
 export BENCH_SECRET=whsec_bench_secret_not_for_production

@@ -117,6 +117,135 @@ struct OrderedDeliveryTests {
         #expect(sink.mostInFlightPerKey == 1, "one attempt at a time per key")
     }
 
+    /// An event of `seq` with key `key` (none when `nil`), for files written in steps.
+    static func event(_ seq: Int, _ key: String?, prefix: String = "evt_o") -> String {
+        let field = key.map { #","customer_id":"\#($0)""# } ?? ""
+        return #"{"id":"\#(prefix)\#(seq)","event_type":"points.earned","created_at":"2024-01-20T14:30:00Z","data":{"seq":\#(seq)\#(field)}}"#
+    }
+
+    /// Appends `lines` to the file at `path`.
+    static func append(_ lines: [String], to path: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// Loads the test pipeline over `sink`, reading `events`.
+    static func pipeline(_ sink: KeyOrderSink, events: String, yaml: String = Self.yaml) throws -> PipelineDefinition {
+        var registry = StageRegistry.builtIn
+        registry.register(SinkFactory(kind: "keyorder", summary: "test", keys: []) { _, _, _ in sink })
+        let loader = PipelineLoader(environment: ["SECRET": "whsec_order_test", "EVENTS": events], registry: registry)
+        let (loaded, diagnostics) = loader.load(file: "ordered.yaml", text: yaml)
+        return try #require(loaded?.0, "\(diagnostics.map(\.headline))")
+    }
+
+    @Test("followers ingested while their head waits for its retry go after it, in order; heads of idle keys go at once")
+    func followersIngestedBehindARetryingHead() throws {
+        // k0's head fails its first attempt; k1's events flow meanwhile.
+        let harness = try RunnerHarness(events: [Self.event(0, "k0"), Self.event(1, "k1")])
+        let sink = KeyOrderSink(failFirst: [0])
+        let (runner, done, _) = harness.start([try Self.pipeline(sink, events: harness.eventsPath)], mode: .follow)
+        defer {
+            runner.requestStop()
+            done.wait(until: Date(timeIntervalSinceNow: 5))
+        }
+        #expect(sink.wait { Set($0.map(\.seq)).isSuperset(of: [0, 1]) })
+        #expect(harness.waitForCounts { $0[.retrying] == 1 })
+        // Followers of both keys arrive while k0's head waits a minute for its retry.
+        try Self.append((2..<20).map { Self.event($0, "k\($0 % 2)") }, to: harness.eventsPath)
+        let k1 = Set((1..<20).filter { $0 % 2 == 1 })
+        #expect(sink.wait { k1.isSubset(of: Set($0.map(\.seq))) })
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(sink.arrivals.filter { $0.key == "k0" }.map(\.seq) == [0], "k0's followers wait behind its retrying head")
+        #expect(sink.arrivals.filter { $0.key == "k1" }.map(\.seq) == k1.sorted())
+        harness.clock.advance(byMs: 60_000)
+        #expect(sink.wait { $0.count >= 21 })
+        #expect(sink.arrivals.filter { $0.key == "k0" }.map(\.seq) == [0] + (0..<20).filter { $0 % 2 == 0 })
+        #expect(sink.mostInFlightPerKey == 1, "one attempt at a time per key")
+        #expect(harness.waitForCounts { $0[.succeeded] == 20 })
+    }
+
+    @Test("a restart in the middle of keys keeps their order: the retrying head first, then its followers")
+    func restartMidKey() throws {
+        let events = (0..<12).map { Self.event($0, "k\($0 % 3)") }
+        let harness = try RunnerHarness(events: events)
+        // k0's head fails once: at the stop, it waits for its retry with k0's followers behind it.
+        let sink = KeyOrderSink(failFirst: [0])
+        let pipeline = try Self.pipeline(sink, events: harness.eventsPath)
+        let (first, firstDone, _) = harness.start([pipeline], mode: .follow)
+        #expect(sink.wait { arrivals in Set(arrivals.map(\.seq)).isSuperset(of: (0..<12).filter { $0 % 3 != 0 } + [0]) })
+        first.requestStop()
+        #expect(firstDone.wait(until: Date(timeIntervalSinceNow: 5)))
+        #expect(sink.arrivals.filter { $0.key == "k0" }.map(\.seq) == [0])
+        // A new runner on the same store, with more of every key ingested after the restart.
+        try Self.append((12..<18).map { Self.event($0, "k\($0 % 3)") }, to: harness.eventsPath)
+        let (second, secondDone, _) = harness.start([pipeline], mode: .follow)
+        defer {
+            second.requestStop()
+            secondDone.wait(until: Date(timeIntervalSinceNow: 5))
+        }
+        #expect(sink.wait { arrivals in Set(arrivals.map(\.seq)).isSuperset(of: (12..<18).filter { $0 % 3 != 0 }) })
+        #expect(sink.arrivals.filter { $0.key == "k0" }.map(\.seq) == [0], "k0's followers still wait for its head")
+        harness.clock.advance(byMs: 60_000)
+        #expect(sink.wait { $0.count >= 19 })
+        for key in 0..<3 {
+            let seqs = sink.arrivals.filter { $0.key == "k\(key)" }.map(\.seq)
+            let expected = (0..<18).filter { $0 % 3 == key }
+            #expect(seqs == (key == 0 ? [0] + expected : expected), "k\(key): \(seqs)")
+        }
+        #expect(sink.mostInFlightPerKey == 1)
+    }
+
+    @Test(
+        "two nodes on PostgreSQL storing and sending one sink's keys at once: one at a time per key, in store order",
+        .enabled(if: PostgresTestServer.isAvailable, PostgresTestServer.skipReason))
+    func twoNodesOnPostgres() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let directory = NSTemporaryDirectory() + "loyali-ordered-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Each node reads its own file of the same pipeline and sink; the keys are shared.
+        let sink = KeyOrderSink(failFirst: [3, 1_004])
+        var runners: [(DeliveryRunner, Wakeup)] = []
+        defer {
+            for (runner, done) in runners {
+                runner.requestStop()
+                done.wait(until: Date(timeIntervalSinceNow: 5))
+            }
+        }
+        for (node, first) in [("node-a", 0), ("node-b", 1_000)] {
+            let path = "\(directory)/\(node).jsonl"
+            try ((first..<first + 150).map { Self.event($0, "k\($0 % 5)") }.joined(separator: "\n") + "\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            let yaml = Self.yaml.replacingOccurrences(of: "[0s, 1m, 5m]", with: "[0s, 50ms, 5m]")
+            var options = DeliveryRunner.Options()
+            options.mode = .follow
+            let runner = DeliveryRunner(
+                pipelines: [try Self.pipeline(sink, events: path, yaml: yaml)],
+                store: try PostgresDeliveryStore(url: url, options: StoreOptions(nodeID: node)), clock: SystemClock(), options: options,
+                logger: Logger(format: .logfmt) { _ in })
+            let done = Wakeup()
+            Thread.detachNewThread {
+                _ = try? runner.run()
+                done.signal()
+            }
+            runners.append((runner, done))
+        }
+        #expect(sink.wait(seconds: 30) { $0.count >= 302 })
+        #expect(sink.mostInFlightPerKey == 1, "one attempt at a time per key, across both nodes")
+        // Per key, the attempts went in the order the store holds the deliveries in.
+        let reader = try PostgresDeliveryStore(url: url, options: StoreOptions(nodeID: "reader"))
+        let stored = try reader.list(DeliveryQuery(limit: 1_000)).reversed().map { Int($0.eventID.dropFirst(5))! }
+        #expect(stored.count == 300)
+        let arrivals = sink.arrivals
+        for key in 0..<5 {
+            var sent: [Int] = []
+            for arrival in arrivals where arrival.key == "k\(key)" && sent.last != arrival.seq { sent.append(arrival.seq) }
+            #expect(sent == stored.filter { $0 % 5 == key }, "k\(key)")
+        }
+    }
+
     @Test("the key: a string as is, other values as JSON, a missing path or null none, a long one its digest")
     func keys() throws {
         let ordering = try DeliveryOrdering.compile("data.customer.id").get()

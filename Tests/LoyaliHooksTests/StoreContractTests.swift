@@ -225,6 +225,57 @@ struct StoreContractTests {
         #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10).map(\.eventID) == ["evt_4"])
     }
 
+    @Test("ordered fast path: a key's head is stored claimed, and settling it claims the next of its key", arguments: StoreEngineFixture.all)
+    func orderedFastPath(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let other = try scope.open(node: "node-b")
+        func keyed(_ number: Int, _ key: String, schedule: [Int64] = Rows.schedule) -> NewDelivery {
+            var row = Rows.delivery(number, schedule: schedule, createdAtMs: 1_000 + Int64(number))
+            row.orderKey = key
+            return row
+        }
+        // a1 a2 b1 c1, all offered for claiming but c1: a2 waits behind a1 in the same batch.
+        let first = try store.enqueue([keyed(1, "a"), keyed(2, "a"), keyed(3, "b"), keyed(4, "c")], checkpoint: nil, nowMs: 1_000, claiming: [0, 1, 2])
+        #expect(first.claimed.map(\.eventID) == ["evt_1", "evt_3"])
+        // A later batch: a3 (first due two minutes on) waits behind a1 and a2 in the store, c2
+        // behind c1 (pending), d1 is its key's head.
+        let second = try store.enqueue(
+            [keyed(5, "a", schedule: [120_000, 60_000]), keyed(6, "c"), keyed(7, "d")], checkpoint: nil, nowMs: 1_000, claiming: [1, 2])
+        #expect(second.claimed.map(\.eventID) == ["evt_7"])
+        // The claim that looks through the queue finds only c1: the other heads are in flight.
+        let c1 = try other.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10)
+        #expect(c1.map(\.eventID) == ["evt_4"])
+        // A retry settles nothing; b1 succeeding leaves b empty.
+        let a1 = first.claimed[0], b1 = first.claimed[1]
+        var advance = try store.record([Rows.attempt(a1, at: 1_000, outcome: .retry(atMs: 61_000))], advancingKeysAtMs: 2_000)
+        #expect(advance.claimed.isEmpty && advance.waiting.isEmpty)
+        advance = try store.record([Rows.attempt(b1, at: 1_000, outcome: .succeeded, status: 200)], advancingKeysAtMs: 2_000)
+        #expect(advance.claimed.isEmpty && advance.waiting.isEmpty)
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 10).isEmpty, "a2 waits for a1's retry")
+        // a1's retry fails for good: recording it claims a2 for this node, nobody else gets it.
+        let retried = try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10)
+        #expect(retried.map(\.eventID) == ["evt_1"])
+        advance = try store.record([Rows.attempt(retried[0], at: 61_000, outcome: .failed)], advancingKeysAtMs: 61_000)
+        #expect(advance.claimed.map(\.delivery.eventID) == ["evt_2"])
+        #expect(advance.claimed.map(\.createdAtMs) == [1_002])
+        let a2 = try #require(advance.claimed.first).delivery
+        #expect(a2.attempt == 1)
+        #expect(try other.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10).isEmpty, "a2 is in flight here; a3 waits for it")
+        // c1 succeeds on node-b: c2 goes to node-b, in the same write.
+        advance = try other.record([Rows.attempt(c1[0], at: 61_000, outcome: .succeeded, status: 200)], advancingKeysAtMs: 61_000)
+        #expect(advance.claimed.map(\.delivery.eventID) == ["evt_6"])
+        // a2 succeeds before a3 is due: a3 stays queued, its sink named, due when its schedule says.
+        advance = try store.record([Rows.attempt(a2, at: 62_000, outcome: .succeeded, status: 200)], advancingKeysAtMs: 62_000)
+        #expect(advance.claimed.isEmpty)
+        #expect(advance.waiting.map(\.sink) == [Rows.sink.sink])
+        #expect(try store.nextDueMs(sinkKey: Rows.sink) == 121_000)
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 121_000, limit: 10).map(\.eventID) == ["evt_5"])
+        // Every claim above moved the aggregates as a scan of the rows sees them.
+        #expect(try store.stats(sinceMs: nil) == Self.scannedStats(store, sinceMs: nil))
+        #expect(try store.counts()[.inFlight] == 3, "a3, c2 and d1")
+    }
+
     @Test("claim: only deliveries created inside the window", arguments: StoreEngineFixture.all)
     func claimWindow(engine: StoreEngineFixture) throws {
         let scope = try engine.makeScope()

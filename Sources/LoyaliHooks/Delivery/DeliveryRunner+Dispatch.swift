@@ -56,7 +56,7 @@ extension DeliveryRunner {
             syncLanes(&lanes, retiring: &retiringLanes, seenVersion: &layoutSeen, scheduler: scheduler)
             while board.attachedCount < lanes.count { board.attach(lanes[board.attachedCount], index: board.attachedCount) }
             let circuits = CircuitContext(lanes: lanes, board: board, storeWorker: storeWorker, scheduler: scheduler)
-            record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits), storeWorker: storeWorker)
+            record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits), storeWorker: storeWorker, scheduler: scheduler)
             let now = clock.nowMs()
             takeSinkStateResults(circuits, nowMs: now)
             for result in storeWorker.takeResults() {
@@ -69,6 +69,7 @@ extension DeliveryRunner {
                 if result.claimed.isEmpty, !lane.circuit.isHolding { handOff.reopen(result.lane) }
                 scheduler.markReady(result.lane)
             }
+            for answer in storeWorker.takeAdvances() { takeAdvance(answer, lanes: lanes, scheduler: scheduler, storeWorker: storeWorker) }
             for lane in handOff.takeFed() { scheduler.markReady(lane) }
             var refreshing = false
             if newWork.exchange(false, ordering: .acquiring) {
@@ -127,7 +128,8 @@ extension DeliveryRunner {
                 storeWorker.claim(claims)
                 if !retiringLanes.isEmpty { finishSettledLanes(lanes, retiring: &retiringLanes, scheduler: scheduler) }
                 // Every lane is looked at only once nothing runs anywhere: the end of a run.
-                if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, operationalSettled,
+                if ingestDone, !scheduler.hasReady, scheduler.inFlight == 0, scheduler.pendingClaims == 0, scheduler.pendingAdvances == 0,
+                    operationalSettled,
                     handOff.isEmpty, lanes.allSatisfy(\.isIdle)
                 {
                     switch mode {
@@ -153,7 +155,7 @@ extension DeliveryRunner {
     /// those rows back happen in `run()`, once ingest has stopped handing deliveries over too.
     private func leftovers(_ lanes: [SinkLane], storeWorker: StoreWorker, scheduler: LaneScheduler, board: CircuitBoard) -> Leftovers {
         let circuits = CircuitContext(lanes: lanes, board: board, storeWorker: storeWorker, scheduler: scheduler)
-        record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits), storeWorker: storeWorker)
+        record(judgeCompletions(lanes: lanes, scheduler: scheduler, circuits: circuits), storeWorker: storeWorker, scheduler: scheduler)
         // Sink health changes and failure counts are stored before the end, and announced.
         for write in board.takeWrites(nowMs: clock.nowMs(), refreshing: true) { storeWorker.writeSinkState(write) }
         storeWorker.finish()
@@ -163,6 +165,7 @@ extension DeliveryRunner {
         storeQueuedOperationalNow()
         var leftovers = Leftovers()
         for result in storeWorker.takeResults() { leftovers.unstarted += result.claimed.map(\.id) }
+        for answer in storeWorker.takeAdvances() { leftovers.unstarted += answer.advance.claimed.map(\.delivery.id) }
         let now = clock.nowMs()
         for lane in lanes {
             leftovers.unstarted += lane.takeUnstarted().map(\.id)
@@ -354,27 +357,39 @@ extension DeliveryRunner {
         if wasEmpty { wakeup.signal() }
     }
 
-    /// Hands judged attempts, and the operational events they made, to the store thread.
-    private func record(_ judged: (records: [AttemptRecord], operational: [EventEnvelope]), storeWorker: StoreWorker) {
+    /// Hands judged attempts, and the operational events they made, to the store thread. When
+    /// some settled ordered deliveries, the write claims their keys' next ones (see
+    /// ``takeAdvance(_:lanes:scheduler:storeWorker:)``), and the run does not end before it is
+    /// answered.
+    private func record(_ judged: JudgedAttempts, storeWorker: StoreWorker, scheduler: LaneScheduler) {
         if !judged.operational.isEmpty { operationalPending.add(judged.operational.count, ordering: .releasing) }
         let queued = operationalQueue.withLock { queue -> [EventEnvelope] in
             defer { queue.removeAll() }
             return queue
         }
-        storeWorker.record(judged.records, operational: queued + judged.operational)
+        let advancing = judged.settlesOrdered && !judged.records.isEmpty
+        if advancing { scheduler.pendingAdvances += 1 }
+        storeWorker.record(judged.records, operational: queued + judged.operational, advancing: advancing)
+    }
+
+    /// Judged attempts to write, the operational events they made, and whether any settled an
+    /// ordered delivery (its key's next one may go).
+    struct JudgedAttempts {
+        var records: [AttemptRecord] = []
+        var operational: [EventEnvelope] = []
+        var settlesOrdered = false
     }
 
     /// Judges finished attempts, freeing their lanes' slots at once, and returns the records to
     /// write with the operational events they made (a delivery failed, or succeeded after
     /// failed attempts).
-    private func judgeCompletions(
-        lanes: [SinkLane], scheduler: LaneScheduler, circuits: CircuitContext?
-    ) -> (records: [AttemptRecord], operational: [EventEnvelope]) {
+    private func judgeCompletions(lanes: [SinkLane], scheduler: LaneScheduler, circuits: CircuitContext?) -> JudgedAttempts {
         let finished = completions.withLock { pending -> [Completion] in
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
-        guard !finished.isEmpty else { return ([], []) }
+        guard !finished.isEmpty else { return JudgedAttempts() }
+        var settlesOrdered = false
         var operational: [EventEnvelope] = []
         // Looked up once per batch, and only when an attempt makes an event.
         var operationalWanted: Bool?
@@ -425,9 +440,8 @@ extension DeliveryRunner {
             switch outcome {
             case .succeeded:
                 record.outcome = .succeeded
-                // The next delivery of its key may go now: the claim that finds it follows this
-                // record on the store thread.
-                if lane.sink.ordering != nil { lane.invalidateDueTime() }
+                // The next delivery of its key may go now: the store claims it with this record.
+                if lane.sink.ordering != nil { settlesOrdered = true }
                 delta.delivered += 1
                 if attemptInRound > 1 { delta.retrying -= 1 }
             case .retry(let at):
@@ -440,7 +454,7 @@ extension DeliveryRunner {
                 logAttempt(record, delivery: delivery, lane: lane, level: .warn, message: "attempt failed, retry scheduled", next: at)
             case .failed(let reason):
                 record.outcome = .failed
-                if lane.sink.ordering != nil { lane.invalidateDueTime() }
+                if lane.sink.ordering != nil { settlesOrdered = true }
                 if record.errorMessage == nil { record.errorMessage = reason }
                 delta.failed += 1
                 if attemptInRound > 1 { delta.retrying -= 1 }
@@ -455,7 +469,7 @@ extension DeliveryRunner {
             records.append(record)
         }
         counters.withLock { $0.add(delta) }
-        return (records, operational)
+        return JudgedAttempts(records: records, operational: operational, settlesOrdered: settlesOrdered)
     }
 
     private func logAttempt(

@@ -43,6 +43,8 @@ final class LaneScheduler {
     var inFlight = 0
     /// Claims with the store thread.
     var pendingClaims = 0
+    /// Attempt writes with the store thread that may claim ordered keys' next deliveries.
+    var pendingAdvances = 0
     /// Footprints seen, to size claims before their deliveries are known.
     private var footprintTotal = 0
     private var footprintCount = 0

@@ -33,6 +33,15 @@ final class StoreWorker: @unchecked Sendable {
         var nextDueMs: Int64?
     }
 
+    /// What recording attempts that settled ordered deliveries did for their keys (see
+    /// ``DeliveryStore/record(_:advancingKeysAtMs:)``).
+    struct AdvanceResult: Sendable {
+        var advance: KeyAdvance
+        /// How many ``record(_:operational:advancing:)`` calls with `advancing` this answers:
+        /// each such call gets exactly one answer, written or not.
+        var answers: Int
+    }
+
     /// A sink state to write with a compare-and-set (see ``SinkCircuit``).
     struct SinkStateWrite: Sendable {
         var state: SinkState
@@ -52,6 +61,8 @@ final class StoreWorker: @unchecked Sendable {
 
     private struct Inbox {
         var records: [AttemptRecord] = []
+        /// Record calls among them whose attempts settled ordered deliveries.
+        var advancing = 0
         var operational: [EventEnvelope] = []
         var claims: [ClaimRequest] = []
         var releases: [String] = []
@@ -65,6 +76,7 @@ final class StoreWorker: @unchecked Sendable {
 
         mutating func merge(_ other: Inbox) {
             records += other.records
+            advancing += other.advancing
             operational += other.operational
             claims += other.claims
             releases += other.releases
@@ -87,6 +99,7 @@ final class StoreWorker: @unchecked Sendable {
     private let leases: LeaseKeeper?
     private let inbox = Mutex(Inbox())
     private let results = Mutex<[ClaimResult]>([])
+    private let advances = Mutex<[AdvanceResult]>([])
     private let stateResults = Mutex(SinkStateResults())
     /// Wakes this worker's thread for new work.
     private let work = Wakeup()
@@ -103,7 +116,8 @@ final class StoreWorker: @unchecked Sendable {
     private let storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)?
     /// Told how many operational events were settled: stored, or given up.
     private let operationalSettled: @Sendable (Int) -> Void
-    /// Times the waits of operational events the store refused (see ``OperationalBacklog``).
+    /// Times the waits of operational events the store refused (see ``OperationalBacklog``), and
+    /// says when ordered keys' next deliveries are due.
     private let clock: any DeliveryClock
     private let backlogLimit: Int
 
@@ -139,13 +153,16 @@ final class StoreWorker: @unchecked Sendable {
     }
 
     /// Queues attempts to be written in the next transaction, and the operational events they
-    /// made to be stored just before.
-    func record(_ records: [AttemptRecord], operational: [EventEnvelope] = []) {
+    /// made to be stored just before. With `advancing` (some attempts settled ordered
+    /// deliveries), the write also claims their keys' next deliveries, and one
+    /// ``AdvanceResult`` answers the call (see ``takeAdvances()``).
+    func record(_ records: [AttemptRecord], operational: [EventEnvelope] = [], advancing: Bool = false) {
         guard !records.isEmpty || !operational.isEmpty else { return }
         let wake = inbox.withLock { inbox -> Bool in
             let wasIdle = inbox.isEmpty
             let before = inbox.records.count
             inbox.records.append(contentsOf: records)
+            if advancing, !records.isEmpty { inbox.advancing += 1 }
             inbox.operational.append(contentsOf: operational)
             return wasIdle || !operational.isEmpty
                 || (before < Self.recordBatchTarget && inbox.records.count >= Self.recordBatchTarget)
@@ -189,6 +206,14 @@ final class StoreWorker: @unchecked Sendable {
         }
     }
 
+    /// The answers to record calls with `advancing` that have arrived since the last call.
+    func takeAdvances() -> [AdvanceResult] {
+        advances.withLock { results in
+            defer { results.removeAll(keepingCapacity: true) }
+            return results
+        }
+    }
+
     /// The claim results that have arrived since the last call.
     func takeResults() -> [ClaimResult] {
         results.withLock { results in
@@ -218,6 +243,8 @@ final class StoreWorker: @unchecked Sendable {
         // Operational events the store refused, and the attempts that made them, which wait.
         var backlog = OperationalBacklog(limit: backlogLimit)
         var held: [AttemptRecord] = []
+        // Whether `unwritten` or `held` may hold attempts that settled ordered deliveries.
+        var carryAdvancing = false
         while true {
             var taken = takeInbox()
             if taken.isEmpty {
@@ -250,10 +277,20 @@ final class StoreWorker: @unchecked Sendable {
                 let split = backlog.partition(held + records)
                 (records, held) = (split.free, split.held)
             }
+            // Every record call that asked is answered once, whether its attempts were written now.
+            let advancing = taken.advancing > 0 || carryAdvancing
+            var answer = AdvanceResult(advance: KeyAdvance(), answers: taken.advancing)
             if !records.isEmpty {
                 do {
-                    try store.record(records)
-                    leases?.drop(records.map(\.deliveryID))
+                    if advancing {
+                        let now = clock.nowMs()
+                        answer.advance = try store.record(records, advancingKeysAtMs: now)
+                        leases?.drop(records.map(\.deliveryID))
+                        leases?.hold(answer.advance.claimed.map(\.delivery.id), confirmedAtMs: now)
+                    } else {
+                        try store.record(records)
+                        leases?.drop(records.map(\.deliveryID))
+                    }
                     if !unwritten.isEmpty { logger.log(.info, "recording attempts works again", ["attempts": String(records.count)]) }
                     unwritten = []
                     // The store takes writes again: the events waiting for it go next.
@@ -272,6 +309,11 @@ final class StoreWorker: @unchecked Sendable {
                     onFailure("\(Plural.count(records.count, "attempt")) could not be recorded: \(error)")
                     unwritten = []
                 }
+            }
+            carryAdvancing = advancing && (!unwritten.isEmpty || !held.isEmpty)
+            if answer.answers > 0 || !answer.advance.claimed.isEmpty || !answer.advance.waiting.isEmpty {
+                advances.withLock { $0.append(answer) }
+                resultsReady.signal()
             }
             if !taken.releases.isEmpty {
                 do {
@@ -374,6 +416,7 @@ final class StoreWorker: @unchecked Sendable {
         inbox.withLock { inbox -> Inbox in
             defer {
                 inbox.records.removeAll(keepingCapacity: true)
+                inbox.advancing = 0
                 inbox.operational.removeAll(keepingCapacity: true)
                 inbox.claims.removeAll(keepingCapacity: true)
                 inbox.releases.removeAll()

@@ -25,6 +25,13 @@ public enum AttemptOutcome: Sendable, Hashable {
         }
     }
 
+    /// Whether the delivery is settled (succeeded or failed for good): the next delivery of its
+    /// ordering key may go.
+    var settles: Bool {
+        if case .retry = self { return false }
+        return true
+    }
+
     /// When the next attempt is due, for `.retry`.
     var nextAttemptMs: Int64? {
         if case .retry(let atMs) = self { return atMs }

@@ -60,8 +60,11 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// makes a second row and never resets one that finished. The first attempt is due at
     /// `nowMs + schedule[0]`. Rows at the `claiming` indexes that are due at once are stored
     /// already claimed (`in_flight`, leased to ``nodeID``), so the runner can send them without
-    /// claiming them back. Returns how many rows were new, and the first attempts of the claimed
-    /// rows that were. Throws (and stores nothing) with kind `.invalidDelivery` for an empty or
+    /// claiming them back. A row with an ``NewDelivery/orderKey`` is stored claimed only when it
+    /// is the head of its key: no delivery of its sink and key is pending, retrying or in flight,
+    /// in the store or earlier in the batch (engines shared by nodes serialize the ordered rows
+    /// of one sink across nodes, so the store order of a key is its commit order). Returns how
+    /// many rows were new, and the first attempts of the claimed rows that were. Throws (and stores nothing) with kind `.invalidDelivery` for an empty or
     /// negative schedule, or on any engine failure.
     func enqueue(
         _ deliveries: [NewDelivery], checkpoint: (source: String, offset: Int64)?, nowMs: Int64, claiming: Set<Int>
@@ -107,6 +110,15 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// is still logged). Throws with kind `.unknownDelivery` (and records nothing) if an id is
     /// not stored.
     func record(_ attempts: [AttemptRecord]) throws
+
+    /// ``record(_:)``, and then (in the same transaction, or in one right after its commit: a
+    /// settled head's next delivery is its key's head from then on) ordered delivery's fast path: for each
+    /// key (sink and ``NewDelivery/orderKey``) whose delivery these attempts settled (succeeded
+    /// or finally failed), the key's next unsettled delivery, its head now, is claimed for this
+    /// node as ``claimDue(sinkKey:nowMs:limit:window:)`` would claim it, when it is due at
+    /// `nowMs`, whatever its creation window. A head not due yet, or being claimed by another
+    /// node, stays queued and its sink is named in ``KeyAdvance/waiting``.
+    func record(_ attempts: [AttemptRecord], advancingKeysAtMs nowMs: Int64) throws -> KeyAdvance
 
     /// Puts deliveries this node claimed but never started back in the queue, due as they were
     /// and with no attempt logged: `retrying` if they have an attempt since the last resend, else

@@ -43,7 +43,7 @@ public struct NewDelivery: Sendable, Hashable {
     }
 
     /// Whether its first attempt is due the moment it is stored (and it is to be sent at all):
-    /// only such a delivery may be stored already claimed. An ordered one never is: whether it
-    /// may go depends on the deliveries of its key before it, which only a claim checks.
-    var isDueAtOnce: Bool { planningFailure == nil && schedule.first == 0 && orderKey == nil }
+    /// only such a delivery may be stored already claimed. An ordered one is claimed so only when
+    /// the store finds it is its key's head (see ``DeliveryStore/enqueue(_:checkpoint:nowMs:claiming:)``).
+    var isDueAtOnce: Bool { planningFailure == nil && schedule.first == 0 }
 }

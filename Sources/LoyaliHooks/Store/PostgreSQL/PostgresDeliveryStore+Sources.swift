@@ -8,8 +8,13 @@
 extension PostgresDeliveryStore {
     /// The advisory lock key of `source`: 64-bit FNV-1a of a prefix and the source's identity.
     static func sourceLockKey(_ source: String) -> Int64 {
+        advisoryLockKey("source " + source)
+    }
+
+    /// An advisory lock key of this program's: 64-bit FNV-1a of `loyali-hooks ` and `name`.
+    static func advisoryLockKey(_ name: String) -> Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in Array("loyali-hooks source ".utf8) + Array(source.utf8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        for byte in Array("loyali-hooks ".utf8) + Array(name.utf8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return Int64(bitPattern: hash)
     }
 

@@ -141,6 +141,8 @@ public final class PostgresDeliveryStore: DeliveryStore {
         var columns = EnqueueColumns(capacity: deliveries.count)
         var lastSchedule: [Int64] = []
         var lastEncoded = ""
+        // Sinks with ordered rows in this batch.
+        var orderedSinks = Set<KeyAdvance.SinkName>()
         for (index, delivery) in deliveries.enumerated() {
             if delivery.schedule != lastSchedule {
                 guard !delivery.schedule.isEmpty, delivery.schedule.allSatisfy({ $0 >= 0 }) else {
@@ -152,6 +154,7 @@ public final class PostgresDeliveryStore: DeliveryStore {
                 lastEncoded = SQLiteDeliveryStore.encode(schedule: delivery.schedule)
             }
             let claims = delivery.isDueAtOnce && claiming.contains(index) && delivery.planningFailure == nil
+            if delivery.orderKey != nil { orderedSinks.insert(KeyAdvance.SinkName(pipeline: delivery.pipeline, sink: delivery.sink)) }
             columns.append(
                 delivery, schedule: lastEncoded, dueMs: nowMs.saturatingAdd(lastSchedule[0]),
                 status: delivery.planningFailure != nil ? "failed" : claims ? "in_flight" : "pending",
@@ -159,9 +162,20 @@ public final class PostgresDeliveryStore: DeliveryStore {
         }
         let checkpointValue = checkpoint.map { ($0.source, $0.offset) }
         let nodeID = nodeID
+        let baseColumns = columns
         let insertedIDs: Set<String> = try write(ingest) { connection in
             try connection.transaction {
                 var inserted = Set<String>()
+                // Per attempt of the transaction: a key's head may have changed meanwhile.
+                columns = baseColumns
+                if !orderedSinks.isEmpty {
+                    try Self.lockOrderedSinks(orderedSinks, connection)
+                    let candidates = deliveries.indices.filter { columns.statuses[$0] == "in_flight" && deliveries[$0].orderKey != nil }
+                    for index in try Self.keyedRowsNotHeads(candidates, of: deliveries, connection) {
+                        columns.statuses[index] = "pending"
+                        columns.leases[index] = nil
+                    }
+                }
                 if !deliveries.isEmpty {
                     let result = try connection.query(Self.insertSQL, columns.parameters(nowMs: nowMs, nodeID: nodeID))
                     var waiting = false
@@ -354,8 +368,19 @@ public final class PostgresDeliveryStore: DeliveryStore {
     /// transaction around it); see ``DeliveryStore/record(_:)``. A delivery now in flight under
     /// another node's lease is left to that node; the attempt is still logged. Blocking.
     public func record(_ attempts: [AttemptRecord]) throws {
-        guard !attempts.isEmpty else { return }
+        _ = try record(attempts, advancingKeys: nil)
+    }
+
+    /// ``record(_:)``, then ordered delivery's next heads claimed by the statement after it; see
+    /// ``DeliveryStore/record(_:advancingKeysAtMs:)``. Blocking.
+    public func record(_ attempts: [AttemptRecord], advancingKeysAtMs nowMs: Int64) throws -> KeyAdvance {
+        try record(attempts, advancingKeys: nowMs)
+    }
+
+    private func record(_ attempts: [AttemptRecord], advancingKeys nowMs: Int64?) throws -> KeyAdvance {
+        guard !attempts.isEmpty else { return KeyAdvance() }
         let nodeID = nodeID
+        let leaseMs = leaseMs
         var ids: [String?] = [], numbers: [Int64?] = [], started: [Int64?] = [], durations: [Int64?] = []
         var statuses: [Int64?] = [], classes: [String?] = [], messages: [String?] = [], snippets: [String?] = []
         var outcomes: [String?] = [], next: [Int64?] = [], nodes: [String?] = [], summaries: [String?] = []
@@ -383,17 +408,24 @@ public final class PostgresDeliveryStore: DeliveryStore {
             .textArray(nodes), .textArray(summaries), .textArray(resulting), .text(nodeID), .int(distinct.count),
         ]
         let location = location
-        try write(work) { connection in
+        return try write(work) { connection in
             let complete = try connection.query(Self.recordSQL, parameters).bool(0, 0)
-            guard !complete else { return }
-            // Nothing was written: name the first id the outbox lacks.
-            let known = try connection.query("SELECT id FROM deliveries WHERE id = ANY($1::text[])", [.textArray(Array(distinct))])
-            var found = Set<String>()
-            for row in 0..<known.rowCount { found.insert(try known.string(row, 0)) }
-            let missing = attempts.first { !found.contains($0.deliveryID) } ?? attempts[0]
-            throw DeliveryStoreError(
-                .unknownDelivery(id: missing.deliveryID), path: location,
-                message: "cannot record attempt \(missing.attempt) of unknown delivery \(missing.deliveryID)")
+            guard complete else {
+                // Nothing was written: name the first id the outbox lacks.
+                let known = try connection.query("SELECT id FROM deliveries WHERE id = ANY($1::text[])", [.textArray(Array(distinct))])
+                var found = Set<String>()
+                for row in 0..<known.rowCount { found.insert(try known.string(row, 0)) }
+                let missing = attempts.first { !found.contains($0.deliveryID) } ?? attempts[0]
+                throw DeliveryStoreError(
+                    .unknownDelivery(id: missing.deliveryID), path: location,
+                    message: "cannot record attempt \(missing.attempt) of unknown delivery \(missing.deliveryID)")
+            }
+            guard let nowMs else { return KeyAdvance() }
+            // A statement of its own, after the record committed: a settled head's next delivery
+            // is its key's head from that commit on, for any node's claim, so taking it here
+            // needs no transaction around both (the claim is conditional, like any claim).
+            return try Self.advanceKeys(
+                settledBy: ids, nowMs: nowMs, nodeID: nodeID, leaseUntilMs: nowMs.saturatingAdd(leaseMs), connection)
         }
     }
 

@@ -65,6 +65,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         var pipeline: String
         var sink: String
         var state: RollupChanges.RowState
+        /// Its ordering key, if its sink keeps one: settling it lets the next of the key go.
+        var orderKey: String? = nil
     }
 
     /// Opens the store in `directory` (created if missing), creating or migrating its database.
@@ -201,7 +203,13 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     try insert.bind(nowMs.saturatingAdd(firstDelay), at: 7)
                     try insert.bind(delivery.createdAtMs, at: 8)
                     try insert.bind(nowMs, at: 9)
-                    let claims = delivery.isDueAtOnce && claiming.contains(index)
+                    var claims = delivery.isDueAtOnce && claiming.contains(index)
+                    // Only a key's head: the probe sees this batch's earlier rows too.
+                    if claims, let key = delivery.orderKey,
+                        try Self.hasUnsettled(OrderedKey(pipeline: delivery.pipeline, sink: delivery.sink, key: key), in: database)
+                    {
+                        claims = false
+                    }
                     let status: DeliveryStatus = delivery.planningFailure != nil ? .failed : claims ? .inFlight : .pending
                     try insert.bind(status.rawValue, at: 10)
                     try insert.bind(delivery.planningFailure, at: 11)
@@ -242,7 +250,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                 let delivery = deliveries[index]
                 connection.claimed[delivery.id] = ClaimedRow(
                     sequence: sequence, pipeline: delivery.pipeline, sink: delivery.sink,
-                    state: RollupChanges.RowState(status: .inFlight, attempts: 0, updatedAtMs: nowMs))
+                    state: RollupChanges.RowState(status: .inFlight, attempts: 0, updatedAtMs: nowMs), orderKey: delivery.orderKey)
             }
             return (inserted, claimedRows.map { ClaimedDelivery(firstAttemptOf: deliveries[$0.index]) })
         }
@@ -275,8 +283,9 @@ public final class SQLiteDeliveryStore: DeliveryStore {
             let database = connection.database
             // Not fsynced: if a power loss undoes a claim, the rows are simply due again, which
             // is what release(ids:) would make of them.
-            let (claimed, sequences) = try database.transaction(durable: false) {
+            let (claimed, sequences, orderKeys) = try database.transaction(durable: false) {
                 var sequences: [Int64] = []
+                var orderKeys: [String?] = []
                 var claimed: [ClaimedDelivery] = []
                 var rollup = RollupChanges()
                 var scheduleCache = ScheduleCache()
@@ -291,6 +300,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     }
                     while try select.step() {
                         sequences.append(select.int64(at: 0))
+                        orderKeys.append(select.optionalString(at: 10))
                         let attempts = select.int(at: 5)
                         rollup.move(
                             pipeline: pipeline, sink: sink,
@@ -305,12 +315,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                                 scheduleOffset: select.int(at: 7)))
                     }
                 }
-                try database.withStatement(
-                    """
-                    UPDATE OR ROLLBACK deliveries
-                    SET status = 'in_flight', updated_at = ?2, lease_owner = ?3, lease_until = ?4 WHERE seq = ?1
-                    """
-                ) { update in
+                try database.withStatement(Self.claimRowSQL) { update in
                     try update.bind(nowMs, at: 2)
                     try update.bind(nodeID, at: 3)
                     try update.bind(nowMs.saturatingAdd(leaseMs), at: 4)
@@ -321,12 +326,13 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     }
                 }
                 try Self.write(rollup, to: database)
-                return (claimed, sequences)
+                return (claimed, sequences, orderKeys)
             }
-            for (delivery, sequence) in zip(claimed, sequences) {
+            for (index, (delivery, sequence)) in zip(claimed, sequences).enumerated() {
                 connection.claimed[delivery.id] = ClaimedRow(
                     sequence: sequence, pipeline: pipeline, sink: sink,
-                    state: RollupChanges.RowState(status: .inFlight, attempts: delivery.attempt - 1, updatedAtMs: nowMs))
+                    state: RollupChanges.RowState(status: .inFlight, attempts: delivery.attempt - 1, updatedAtMs: nowMs),
+                    orderKey: orderKeys[index])
             }
             return claimed
         }
@@ -359,8 +365,18 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     /// attempt count, next attempt, last error, updated time), in ONE transaction; see
     /// ``DeliveryStore/record(_:)``. Blocking.
     public func record(_ attempts: [AttemptRecord]) throws {
-        guard !attempts.isEmpty else { return }
-        try withConnection { connection in
+        _ = try record(attempts, advancingKeys: nil)
+    }
+
+    /// ``record(_:)``, then ordered delivery's next heads claimed in the same transaction; see
+    /// ``DeliveryStore/record(_:advancingKeysAtMs:)``. Blocking.
+    public func record(_ attempts: [AttemptRecord], advancingKeysAtMs nowMs: Int64) throws -> KeyAdvance {
+        try record(attempts, advancingKeys: nowMs)
+    }
+
+    private func record(_ attempts: [AttemptRecord], advancingKeys nowMs: Int64?) throws -> KeyAdvance {
+        guard !attempts.isEmpty else { return KeyAdvance() }
+        return try withConnection { connection in
             let database = connection.database
             // The claimed rows, then each row as this batch leaves it (one delivery may have two
             // attempts in a batch).
@@ -368,9 +384,9 @@ public final class SQLiteDeliveryStore: DeliveryStore {
             // Not fsynced: an outcome lost to a power loss leaves its delivery in flight, to be
             // recovered and sent again with the same id (at least once, never lost). A process
             // crash loses nothing, and the next durable commit (an enqueue) syncs these too.
-            try database.transaction(durable: false) {
+            let (advance, advanced) = try database.transaction(durable: false) {
                 let find = try database.cachedStatement(
-                    "SELECT seq, pipeline, sink, status, attempts, updated_at FROM deliveries WHERE id = ?1")
+                    "SELECT seq, pipeline, sink, status, attempts, updated_at, order_key FROM deliveries WHERE id = ?1")
                 let update = try database.cachedStatement(Self.updateAfterAttemptSQL)
                 let insert = try database.cachedStatement(Self.insertAttemptSQL)
                 defer {
@@ -380,6 +396,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                     }
                 }
                 var rollup = RollupChanges()
+                // Ordered keys whose delivery these attempts settle.
+                var settled: [OrderedKey] = []
                 for record in attempts {
                     var row = known[record.deliveryID]
                     if row == nil {
@@ -389,7 +407,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         if try find.step() {
                             row = ClaimedRow(
                                 sequence: find.int64(at: 0), pipeline: find.string(at: 1), sink: find.string(at: 2),
-                                state: Self.rowState(status: find.string(at: 3), attempts: find.int(at: 4), updatedAtMs: find.int64(at: 5)))
+                                state: Self.rowState(status: find.string(at: 3), attempts: find.int(at: 4), updatedAtMs: find.int64(at: 5)),
+                                orderKey: find.optionalString(at: 6))
                         }
                         find.reset()
                     }
@@ -414,7 +433,11 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                             status: record.outcome.resultingStatus, attempts: max(row.state.attempts, record.attempt),
                             updatedAtMs: record.startedAtMs.saturatingAdd(record.durationMs))
                         rollup.move(pipeline: row.pipeline, sink: row.sink, from: row.state, to: new)
-                        known[record.deliveryID] = ClaimedRow(sequence: row.sequence, pipeline: row.pipeline, sink: row.sink, state: new)
+                        known[record.deliveryID] = ClaimedRow(
+                            sequence: row.sequence, pipeline: row.pipeline, sink: row.sink, state: new, orderKey: row.orderKey)
+                        if let key = row.orderKey, record.outcome.settles {
+                            settled.append(OrderedKey(pipeline: row.pipeline, sink: row.sink, key: key))
+                        }
                     }
                     rollup.attempt(
                         pipeline: row.pipeline, sink: row.sink, startedAtMs: record.startedAtMs,
@@ -441,9 +464,17 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                         try Self.overwriteAttempt(record, row: row, nodeID: nodeID, rollup: &rollup, in: database)
                     }
                 }
+                var advanced: [(id: String, row: ClaimedRow)] = []
+                var advance = KeyAdvance()
+                if let nowMs, !settled.isEmpty {
+                    advance = try advanceKeys(settled, nowMs: nowMs, in: database, rollup: &rollup, claimed: &advanced)
+                }
                 try Self.write(rollup, to: database)
+                return (advance, advanced)
             }
             for record in attempts { connection.claimed[record.deliveryID] = nil }
+            for (id, row) in advanced { connection.claimed[id] = row }
+            return advance
         }
     }
 
@@ -468,6 +499,12 @@ public final class SQLiteDeliveryStore: DeliveryStore {
         ON CONFLICT (source) DO UPDATE SET byte_offset = excluded.byte_offset, updated_at = excluded.updated_at
         """
 
+    /// Marks one row claimed by this node.
+    static let claimRowSQL = """
+        UPDATE OR ROLLBACK deliveries
+        SET status = 'in_flight', updated_at = ?2, lease_owner = ?3, lease_until = ?4 WHERE seq = ?1
+        """
+
     /// Ordered delivery: a row with an ordering key is taken only while no earlier row of its
     /// sink and key is pending, retrying or in flight (an index probe on
     /// deliveries_unsettled_by_key; rows without a key skip it). Rows claimed in the same
@@ -482,7 +519,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     // The WHERE repeats the partial index's `status IN (…)` word for word: SQLite only uses a
     // partial index when the query visibly implies its condition.
     private static let selectDueSQL = """
-        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at
+        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at,
+            d.order_key
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
             AND d.next_attempt_at <= ?3 AND \(headOfKeySQL)
@@ -492,7 +530,8 @@ public final class SQLiteDeliveryStore: DeliveryStore {
 
     /// ``selectDueSQL`` restricted to deliveries created inside a ``CreationWindow``.
     private static let selectDueInWindowSQL = """
-        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at
+        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at,
+            d.order_key
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
         WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.status IN ('pending', 'retrying')
             AND d.next_attempt_at <= ?3 AND d.created_at >= ?5 AND d.created_at < ?6 AND \(headOfKeySQL)
