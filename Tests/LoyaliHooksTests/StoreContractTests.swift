@@ -253,6 +253,10 @@ struct StoreContractTests {
         advance = try store.record([Rows.attempt(b1, at: 1_000, outcome: .succeeded, status: 200)], advancingKeysAtMs: 2_000)
         #expect(advance.claimed.isEmpty && advance.waiting.isEmpty)
         #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 10).isEmpty, "a2 waits for a1's retry")
+        // A replay of b1 (settled) before a new row of b: the new row is b's head.
+        let replay = try store.enqueue([keyed(3, "b"), keyed(8, "b")], checkpoint: nil, nowMs: 2_000, claiming: [0, 1])
+        #expect(replay.inserted == 1)
+        #expect(replay.claimed.map(\.eventID) == ["evt_8"])
         // a1's retry fails for good: recording it claims a2 for this node, nobody else gets it.
         let retried = try store.claimDue(sinkKey: Rows.sink, nowMs: 61_000, limit: 10)
         #expect(retried.map(\.eventID) == ["evt_1"])
@@ -273,7 +277,7 @@ struct StoreContractTests {
         #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 121_000, limit: 10).map(\.eventID) == ["evt_5"])
         // Every claim above moved the aggregates as a scan of the rows sees them.
         #expect(try store.stats(sinceMs: nil) == Self.scannedStats(store, sinceMs: nil))
-        #expect(try store.counts()[.inFlight] == 3, "a3, c2 and d1")
+        #expect(try store.counts()[.inFlight] == 4, "a3, b2, c2 and d1")
     }
 
     @Test("claim: only deliveries created inside the window", arguments: StoreEngineFixture.all)
