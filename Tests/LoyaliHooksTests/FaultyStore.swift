@@ -76,6 +76,11 @@ final class FaultyStore: DeliveryStore {
         try inner.record(attempts)
     }
 
+    func record(_ attempts: [AttemptRecord], advancingKeysAtMs nowMs: Int64) throws -> KeyAdvance {
+        try check(.record, "record")
+        return try inner.record(attempts, advancingKeysAtMs: nowMs)
+    }
+
     func release(ids: [String]) throws -> Int { try inner.release(ids: ids) }
     func recoverInFlight() throws -> Int { try inner.recoverInFlight() }
     func list(_ filter: DeliveryQuery) throws -> [DeliverySummary] { try inner.list(filter) }
