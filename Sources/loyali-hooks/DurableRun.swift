@@ -20,8 +20,10 @@ enum DurableRun {
         // One runner per SQLite store, checked before anything starts (see StateDirectoryLock).
         let lock = try StateOptions.lockForRunner(location)
         defer { withExtendedLifetime(lock) {} }
+        // Delivering: a closed log or stdout pipe must not end it (see StandardStream).
+        StandardStream.ignoreBrokenPipes()
         // Log lines go through the status line, which clears the progress line before each one.
-        let status = StatusLine { FileHandle.standardError.write(Data($0.utf8)) }
+        let status = StatusLine { StandardStream.write($0, to: 2) }
         let logger = Logger(format: logFormat, write: status.log)
         if let warning = ConnectionOptions.warning(limits, pipelines: pipelines) { logger.log(.warn, warning) }
         let startErrors = PluginRuntime.start(pipelines, includingSinks: true, logger: logger)

@@ -35,6 +35,8 @@ enum ListenCommand {
             flags: ["--json"])
         guard args.positionals.isEmpty else { throw .usage("listen takes no arguments; unexpected '\(args.positionals[0])'") }
         let secrets = try Secrets.from(args, required: false)
+        // Long-running: a closed output pipe must not end it (see StandardStream).
+        StandardStream.ignoreBrokenPipes()
         let port = try args.integer("--port") ?? 8080
         guard (0...65_535).contains(port) else { throw .usage("--port must be from 0 to 65535") }
         let host = args.value("--host") ?? "127.0.0.1"

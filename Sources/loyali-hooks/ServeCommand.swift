@@ -95,6 +95,8 @@ enum ServeCommand {
         // Ingest connections are descriptors too: outbound connections get what they leave.
         let ingestDescriptors = configuration.ingestLimits.maxConnections
         try ConnectionOptions.install(args, otherDescriptors: ingestDescriptors)
+        // A daemon: a closed log pipe must not end it (see StandardStream).
+        StandardStream.ignoreBrokenPipes()
         let logger = Logger(format: logFormat)
         let daemon = ServeDaemon(configuration: configuration, logger: logger)
         do {

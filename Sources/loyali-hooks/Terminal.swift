@@ -5,7 +5,7 @@ import LoyaliHooks
 enum Terminal {
     /// Writes `text` and a newline to stdout.
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        StandardStream.write(text + "\n", to: 1)
     }
 
     /// Writes `text` and a newline to stderr. Control characters other than its line breaks are
@@ -13,7 +13,7 @@ enum Terminal {
     static func err(_ text: String) {
         let safe = text.split(separator: "\n", omittingEmptySubsequences: false)
             .map { String($0).controlCharactersEscaped }.joined(separator: "\n")
-        FileHandle.standardError.write(Data((safe + "\n").utf8))
+        StandardStream.write(safe + "\n", to: 2)
     }
 
     /// Reads a whole file, or stdin for `-` or `nil`.

@@ -103,7 +103,7 @@ enum CLI {
         process.standardInput = inHandle
         process.standardOutput = outHandle
         process.standardError = errHandle
-        try process.run()
+        try process.runTiedToTests()
         process.waitUntilExit()
         return CLIResult(
             status: process.terminationStatus,

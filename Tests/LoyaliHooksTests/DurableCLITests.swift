@@ -11,10 +11,10 @@ private func startPythonReceiver(_ arguments: [String]) throws -> (Process, Int)
     process.arguments = ["python3"] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
-    try process.run()
+    try process.runTiedToTests()
     let line = String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
     guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-        kill(process.processIdentifier, SIGKILL)
+        process.sendSignal(SIGKILL)
         throw CLITestError(description: "receiver did not start: \(line)")
     }
     return (process, port)
@@ -38,7 +38,7 @@ final class VerifyingReceiver {
 
     deinit {
         // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
-        kill(process.processIdentifier, SIGKILL)
+        process.sendSignal(SIGKILL)
         process.waitUntilExit()
     }
 
@@ -72,7 +72,7 @@ final class SilentReceiver {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
+        process.sendSignal(SIGKILL)
         process.waitUntilExit()
     }
 }
@@ -93,11 +93,11 @@ final class BackgroundCLI {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        try process.runTiedToTests()
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.sendSignal(SIGKILL)
         process.waitUntilExit()
     }
 
@@ -106,7 +106,7 @@ final class BackgroundCLI {
 
     /// Sends `signal` and waits (bounded) for the exit; `nil` if it did not exit in time.
     func stop(_ signal: Int32 = SIGINT, seconds: Double = 20) -> Int32? {
-        kill(process.processIdentifier, signal)
+        process.sendSignal(signal)
         guard eventually(seconds: seconds, { !process.isRunning }) else { return nil }
         return process.terminationStatus
     }

@@ -150,7 +150,7 @@ final class CurlTestReceiver {
         process.standardOutput = output
         process.standardInput = lifeline
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runTiedToTests()
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
             let chunk = output.fileHandleForReading.availableData

@@ -14,8 +14,13 @@ final class PrivatePostgres {
     let directory: String
     private(set) var url = ""
 
+    /// Under `.ci/with-postgres`, clusters live in a folder it destroys at the end: the server
+    /// `pg_ctl` starts is not the test's child, so it would outlive a test process that died.
+    static let parent = ProcessInfo.processInfo.environment["LOYALI_HOOKS_TEST_CLUSTERS"].flatMap { $0.isEmpty ? nil : $0 + "/" }
+        ?? NSTemporaryDirectory()
+
     init() throws {
-        directory = NSTemporaryDirectory() + "loyali-pg-\(UUID().uuidString.prefix(8))"
+        directory = Self.parent + "loyali-pg-\(UUID().uuidString.prefix(8))"
         url = try Self.control("start", directory)
     }
 
@@ -41,7 +46,7 @@ final class PrivatePostgres {
         defer { try? output.close() }
         process.standardOutput = output
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runTiedToTests()
         process.waitUntilExit()
         let text = (try? String(contentsOf: outputURL, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else { throw CLITestError(description: "postgres-cluster \(action) failed (\(process.terminationStatus))") }
@@ -102,7 +107,7 @@ final class ServeCluster {
         /// SIGKILL, and waits for the process to be gone.
         func kill9() {
             guard let process else { return }
-            kill(process.process.processIdentifier, SIGKILL)
+            process.process.sendSignal(SIGKILL)
             process.process.waitUntilExit()
             pastLogs += process.errors
             self.process = nil
@@ -111,7 +116,8 @@ final class ServeCluster {
         func stop() {
             guard let process else { return }
             _ = process.stop(with: SIGTERM, within: 15)
-            if process.process.isRunning { kill(process.process.processIdentifier, SIGKILL) }
+            process.process.sendSignal(SIGKILL)
+            process.process.waitUntilExit()
             pastLogs += process.errors
             self.process = nil
         }

@@ -1720,17 +1720,17 @@ final class ChildProcess {
         process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        try process.runTiedToTests()
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit { process.sendSignal(SIGKILL) }
 
     var output: String { (try? String(contentsOf: stdout, encoding: .utf8)) ?? "" }
     var errors: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
 
     /// Sends `signal` and waits (bounded) for the exit; returns the status, or nil if it did not exit.
     func stop(with signal: Int32, within seconds: Double = 15) -> Int32? {
-        kill(process.processIdentifier, signal)
+        process.sendSignal(signal)
         guard ServeFixture.eventually(seconds: seconds, { !process.isRunning }) else { return nil }
         return process.terminationStatus
     }
@@ -1774,13 +1774,48 @@ struct ServeExecutableTests {
         let response = try TestConnection(port: ingestPort).request(
             "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer cli-token")], body: Array(eventLine("evt_cli_1").utf8))
         #expect(response.status == 202)
-        kill(child.process.processIdentifier, SIGHUP)
+        child.process.sendSignal(SIGHUP)
         #expect(ServeFixture.eventually { child.errors.contains("configuration reloaded") && child.errors.contains("reason=SIGHUP") })
         #expect(child.stop(with: SIGTERM) == 0, "\(child.errors)")
         #expect(child.errors.contains("stopped: 1 event read"))
         #expect(!child.errors.contains("cli-token"), "the ingest token reached the log")
         let id = DeliveryID.make(eventID: "evt_cli_1", pipeline: "ingest", sink: "audit")
         #expect(try String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8).contains(id))
+    }
+
+    @Test("serve lives on when the pipe its log goes to is closed: a write fails with EPIPE instead of SIGPIPE ending it")
+    func closedLogPipe() throws {
+        let (ingestPort, adminPort) = (try ChildProcess.freePort(), try ChildProcess.freePort())
+        let directory = try Self.setUp(ingestPort: ingestPort)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let binary: URL = try #require(ChildProcess.binary, "loyali-hooks binary not found")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(adminPort)", "--no-watch"]
+        process.environment = ["PATH": "/usr/bin:/bin", "INGEST_TOKEN": "cli-token"]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let log = Pipe()
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.runTiedToTests()
+        defer {
+            process.sendSignal(SIGKILL)
+            process.waitUntilExit()
+        }
+        #expect(Self.waitReady(adminPort: adminPort), "serve never became ready")
+        // The reader goes away, as a log shipper that restarts or a `| tee` that ended.
+        try log.fileHandleForReading.close()
+        // Each of these logs a line into the closed pipe.
+        process.sendSignal(SIGHUP)
+        let response = try TestConnection(port: ingestPort).request(
+            "POST", "/events", headers: [("Content-Type", "application/json"), ("Authorization", "Bearer cli-token")], body: Array(eventLine("evt_pipe_1").utf8))
+        #expect(response.status == 202)
+        let id = DeliveryID.make(eventID: "evt_pipe_1", pipeline: "ingest", sink: "audit")
+        #expect(ServeFixture.eventually { (try? String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8))?.contains(id) == true })
+        #expect(process.isRunning, "serve ended (\(process.isRunning ? "" : "\(process.terminationReason) \(process.terminationStatus)"))")
+        process.sendSignal(SIGTERM)
+        #expect(ServeFixture.eventually(seconds: 15) { !process.isRunning })
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(process.terminationReason) \(process.terminationStatus)")
     }
 
     @Test("a port already in use is a configuration problem: exit 2 naming the address, for serve's ingest and admin listeners and for listen")
@@ -1862,7 +1897,7 @@ struct ServeExecutableTests {
             }
         }
         #expect(ServeFixture.eventually { accepted.withLock { $0.count } >= 2_000 })
-        kill(child.process.processIdentifier, SIGKILL)
+        child.process.sendSignal(SIGKILL)
         #expect(done.wait(timeout: .now() + 10) == .success)
         #expect(ServeFixture.eventually { !child.process.isRunning })
         let ids = accepted.withLock { $0 }

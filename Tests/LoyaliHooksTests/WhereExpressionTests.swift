@@ -454,7 +454,7 @@ private func pipeline(where whereLine: String, steps: String = "") -> String {
         process.arguments = ["python3", CLI.fixtures.appendingPathComponent("where-reference.py").path, input.path]
         let output = Pipe()
         process.standardOutput = output
-        try process.run()
+        try process.runTiedToTests()
         let answers = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .split(separator: "\n").map(String.init)
         process.waitUntilExit()

@@ -15,7 +15,7 @@ public struct Logger: Sendable {
 
     /// Logs to stderr.
     public init(format: Format = .logfmt) {
-        self.init(format: format) { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        self.init(format: format) { line in StandardStream.write(line + "\n", to: 2) }
     }
 
     /// Logs through `write` (tests capture lines this way).
