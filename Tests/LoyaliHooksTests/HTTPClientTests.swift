@@ -120,8 +120,9 @@ def exit_when_orphaned():
     os._exit(0)
 
 threading.Thread(target=exit_when_orphaned, daemon=True).start()
-# A hard stop, whatever happens to the test process.
-threading.Timer(120, lambda: os._exit(0)).start()
+# A hard stop, whatever happens to the test process. Long: the lifeline above and SIGKILL when the
+# test process dies (runTiedToTests) end it sooner, and a suite on a loaded machine can take minutes.
+threading.Timer(900, lambda: os._exit(0)).start()
 
 server = Server(("127.0.0.1", 0), Handler)
 spare = socket.socket()
