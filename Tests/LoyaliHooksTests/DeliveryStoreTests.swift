@@ -130,7 +130,7 @@ struct DeliveryStoreTests {
             """,
             file,
         ]
-        try process.run()
+        try process.runTiedToTests()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: file + "-wal"), "the other process took the WAL for its own and deleted it")
