@@ -940,6 +940,13 @@ struct DeliveryStoreTests {
         #expect(DeliveryIDColumn.compact(canonical.uppercased().replacingOccurrences(of: "WHD_", with: "whd_")) == nil)
         #expect(DeliveryIDColumn.compact("whd_123") == nil)
         #expect(DeliveryIDColumn.compact("evt_" + canonical.dropFirst(4)) == nil)
+        // The raw bytes are the hex digits' own, in order; 36 bytes that are not 32 lowercase hex
+        // digits (another letter, or multi-byte characters of the same UTF-8 length) stay text.
+        #expect(DeliveryIDColumn.compact(canonical) == Hex.decode(canonical.dropFirst(4)))
+        #expect(DeliveryIDColumn.compact("whd_00112233445566778899aabbccddeeff") == Array(0..<16).map { UInt8($0) * 0x11 })
+        #expect(DeliveryIDColumn.compact("whd_" + String(repeating: "g", count: 32)) == nil)
+        #expect(DeliveryIDColumn.compact("whd_" + String(repeating: "é", count: 16)) == nil)
+        #expect(DeliveryIDColumn.compact("whd_" + canonical.dropFirst(5) + ":") == nil)
 
         let directory = StateDirectory()
         let store = try directory.open()
