@@ -689,6 +689,13 @@ struct DeliveryStoreTests {
         #expect(copy.total == 99)
         #expect(!copy.text.split(separator: ",").contains { $0.hasPrefix("7:") })
         #expect(LatencyHistogram().text.isEmpty)
+        // Negative counts (a change undoing attempts), zero buckets left out, extreme values.
+        var mixed = LatencyHistogram()
+        mixed.add(bucket: 0, count: -3)
+        mixed.add(bucket: 10, count: 0)
+        mixed.add(bucket: 205, count: Int64.max)
+        mixed.add(bucket: 300, count: Int64.min)
+        #expect(mixed.text == "0:-3,205:9223372036854775807,300:-9223372036854775808")
     }
 
     // MARK: Schema versions

@@ -98,10 +98,53 @@ struct LatencyHistogram: Sendable, Equatable {
     }
 
     /// The stored text: `index:count` pairs, ascending, zero buckets left out.
+    ///
+    /// Written digit by digit into the string's own buffer: every write transaction of the SQLite
+    /// store encodes its merged minute and hour rows, often a hundred buckets each, and a `String`
+    /// per pair (interpolation, then `joined`) cost ~100k instructions per row, 8 times this.
     var text: String {
-        var parts: [String] = []
-        for (index, count) in counts.enumerated() where count != 0 { parts.append("\(index):\(count)") }
-        return parts.joined(separator: ",")
+        let pairs = counts.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        guard pairs > 0 else { return "" }
+        // Per pair at most: the index and the count, 20 characters each with a sign, ':' and ','.
+        return String(unsafeUninitializedCapacity: pairs * 42) { out in
+            var end = 0
+            for (index, count) in counts.enumerated() where count != 0 {
+                if end > 0 {
+                    out[end] = UInt8(ascii: ",")
+                    end += 1
+                }
+                Self.writeDecimal(Int64(index), to: out, at: &end)
+                out[end] = UInt8(ascii: ":")
+                end += 1
+                Self.writeDecimal(count, to: out, at: &end)
+            }
+            return end
+        }
+    }
+
+    /// Writes `value` in decimal (a leading `-` when negative) at `end` in `out`, and moves `end`
+    /// past it.
+    private static func writeDecimal(_ value: Int64, to out: UnsafeMutableBufferPointer<UInt8>, at end: inout Int) {
+        if value < 0 {
+            out[end] = UInt8(ascii: "-")
+            end += 1
+        }
+        // The magnitude as unsigned: `Int64.min` has no positive counterpart. Digits are written
+        // from the lowest, backwards from the number's last position.
+        var magnitude = value.magnitude
+        var width = 1
+        var rest = magnitude / 10
+        while rest > 0 {
+            width += 1
+            rest /= 10
+        }
+        var position = end + width - 1
+        repeat {
+            out[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+            position -= 1
+        } while magnitude > 0
+        end += width
     }
 
     /// The nearest-rank `percent` percentile (the representative of the bucket holding the value
