@@ -663,6 +663,43 @@ struct DeliveryStoreTests {
         #expect(try store.stats(sinceMs: 10_000_000).isEmpty)
     }
 
+    @Test func rollupChangesAddUpAcrossMinutesAndSinksInAnyOrder() {
+        // Changes alternate between minutes and sinks; each minute's sum is what it received,
+        // whichever change came last, and the hour row adds its minutes up.
+        var changes = RollupChanges()
+        let minute: Int64 = 60_000
+        let hour = 60 * minute
+        let inFlight = RollupChanges.RowState(status: .inFlight, attempts: 0, updatedAtMs: 5 * hour + minute + 10)
+        let done = RollupChanges.RowState(status: .succeeded, attempts: 1, updatedAtMs: 5 * hour + 2 * minute + 20)
+        changes.move(pipeline: "p", sink: "a", from: nil, to: inFlight)
+        changes.move(pipeline: "p", sink: "b", from: nil, to: inFlight)
+        changes.move(pipeline: "p", sink: "a", from: inFlight, to: done)
+        changes.attempt(pipeline: "p", sink: "a", startedAtMs: inFlight.updatedAtMs, outcome: "succeeded", durationMs: 40)
+        changes.move(pipeline: "p", sink: "a", from: nil, to: inFlight)
+        changes.attempt(pipeline: "p", sink: "a", startedAtMs: done.updatedAtMs, outcome: "retry", durationMs: 7)
+        let minutes = changes.minutes
+        let a1 = RollupChanges.Key(startMs: 5 * hour + minute, pipeline: "p", sink: "a")
+        let a2 = RollupChanges.Key(startMs: 5 * hour + 2 * minute, pipeline: "p", sink: "a")
+        let b1 = RollupChanges.Key(startMs: 5 * hour + minute, pipeline: "p", sink: "b")
+        #expect(Set(minutes.keys) == [a1, a2, b1])
+        // a, minute 1: in flight +1 −1 +1, one success of 40 ms.
+        #expect(minutes[a1]?.inFlight == 1)
+        #expect(minutes[a1]?.attemptsSucceeded == 1)
+        #expect(minutes[a1]?.latency.percentile(50) == 40)
+        // a, minute 2: one delivered with an attempt, one retried attempt of 7 ms.
+        #expect(minutes[a2]?.succeeded == 1)
+        #expect(minutes[a2]?.attempted == 1)
+        #expect(minutes[a2]?.attemptsRetried == 1)
+        #expect(minutes[a2]?.latency.percentile(50) == 7)
+        #expect(minutes[b1]?.inFlight == 1)
+        let hourRow = changes.rows.first { $0.spanMs == RollupSQL.hourMs && $0.key.sink == "a" }
+        #expect(hourRow?.counts.inFlight == 1)
+        #expect(hourRow?.counts.succeeded == 1)
+        #expect(hourRow?.counts.latency.total == 2)
+        #expect(changes.rows.count == 5)
+        #expect(RollupChanges().rows.isEmpty)
+    }
+
     @Test func latencyHistogramPercentilesStayWithinTheirBound() {
         // Exact below 32 ms; above, the representative is in the value's own bucket and within 1/32 of it.
         for value in Array(Int64(0)...5_000) + [65_535, 65_536, 1_000_000, 86_400_000, Int64.max / 2] {

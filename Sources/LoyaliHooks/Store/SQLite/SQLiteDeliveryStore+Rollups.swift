@@ -6,7 +6,8 @@ extension SQLiteDeliveryStore {
     /// minute and per hour touched, and, where the change carries attempt durations, one read of
     /// the row's histogram to merge them into.
     static func write(_ changes: RollupChanges, to database: SQLiteDatabase) throws {
-        guard !changes.minutes.isEmpty else { return }
+        let rows = changes.rows
+        guard !rows.isEmpty else { return }
         let upsert = try database.cachedStatement(upsertRollupSQL)
         let read = try database.cachedStatement(
             "SELECT latency FROM rollups WHERE span = ?1 AND start = ?2 AND pipeline = ?3 AND sink = ?4")
@@ -16,7 +17,7 @@ extension SQLiteDeliveryStore {
                 statement.clearBindings()
             }
         }
-        for (span, key, counts) in changes.rows {
+        for (span, key, counts) in rows {
             var latency: String?
             if !counts.latency.isEmpty {
                 read.reset()
