@@ -2,14 +2,19 @@
 """Write N pipeline files, one per customer integration, for the many-subscriptions benchmark.
 
     bench/many-pipelines.py N DIR [URL] [--source stdin|http|file|mixed] [--listen HOST:PORT]
-                            [--shape fifth|fairness|all] [--max-in-flight N]
+                            [--shape fifth|fairness|all|mixed] [--max-in-flight N] [--hosts H]
 
 Each pipeline signs with Standard Webhooks (secret from $BENCH_SECRET) and has one http sink
-posting to URL/hook/<i> (default http://127.0.0.1:18190). Deterministic. What each subscribes to:
+posting to URL/hook/<i> (default http://127.0.0.1:18190). With `--hosts H`, pipeline i posts to
+the (i % H)-th of H destinations on loopback: URL's port + i % H, so H receivers on consecutive
+ports each see N/H sinks. Deterministic. What each subscribes to:
 - fifth (default): 3 of the 15 catalogued event types, so each event reaches a fifth of them;
 - fairness: pipeline 0 points.earned only, every other one tier.upgraded only (one sink with a
   deep backlog beside many with a little work);
-- all: every event.
+- all: every event;
+- mixed: filters of every kind in turn: a list of 3 types, a wildcard group (`points.*`), `*`
+  with an `exclude`, a list with a `filter.where` on the data, and one type with a `where` that
+  compares a number; about a fifth to a third of the events reach each pipeline.
 
 Sources (default stdin, for `run --input`), as `serve` would be given them:
 - http: `source: { type: http, listen: LISTEN, path: /ingest/<i % 100>, token: "${INGEST_TOKEN}" }`,
@@ -41,6 +46,25 @@ def source(kind, i, folder, listen):
     return "source: { type: stdin }\n"
 
 
+def mixed_filter(i):
+    """The `filter:` block of pipeline i for the mixed shape: five kinds of filter in turn."""
+    kind = (i // 5) % 5
+    if kind == 0:
+        first = (i % 5) * 3
+        return f"filter:\n  events: [{', '.join(TYPES[first:first + 3])}]\n"
+    if kind == 1:
+        group = ["points", "redemption", "tier", "customer", "achievement"][i % 5]
+        return f"filter:\n  events: [\"{group}.*\"]\n"
+    if kind == 2:
+        excluded = ", ".join(TYPES[j] for j in range(15) if j % 5 != i % 5)
+        return f"filter:\n  events: [\"*\"]\n  exclude: [{excluded}]\n"
+    if kind == 3:
+        first = (i % 5) * 3
+        return (f"filter:\n  events: [{', '.join(TYPES[first:first + 3])}]\n"
+                f"  where: 'exists(data.customer_id) and not starts_with(data.customer_id, \"cust_9\")'\n")
+    return f"filter:\n  events: [{TYPES[i % 15]}, {TYPES[(i + 7) % 15]}, {TYPES[(i + 11) % 15]}]\n  where: 'data.points >= 0 or not exists(data.points)'\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("count", type=int)
@@ -48,8 +72,9 @@ def main():
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:18190")
     parser.add_argument("--source", choices=["stdin", "http", "file", "mixed"], default="stdin")
     parser.add_argument("--listen", default="127.0.0.1:18191")
-    parser.add_argument("--shape", choices=["fifth", "fairness", "all"], default="fifth")
+    parser.add_argument("--shape", choices=["fifth", "fairness", "all", "mixed"], default="fifth")
     parser.add_argument("--max-in-flight", type=int)
+    parser.add_argument("--hosts", type=int, default=1)
     args = parser.parse_args()
     os.makedirs(args.folder, exist_ok=True)
     if args.source in ("file", "mixed"):
@@ -62,6 +87,13 @@ def main():
             first = (i % 5) * 3
             events = ", ".join(TYPES[first:first + 3])
         subscription = "" if args.shape == "all" else f"filter:\n  events: [{events}]\n"
+        if args.shape == "mixed":
+            subscription = mixed_filter(i)
+        url = args.url
+        if args.hosts > 1:
+            scheme, rest = url.split("://", 1)
+            host, port = rest.rsplit(":", 1)
+            url = f"{scheme}://{host}:{int(port) + i % args.hosts}"
         limit = f"    max_in_flight: {args.max_in_flight}\n" if args.max_in_flight else ""
         with open(os.path.join(args.folder, f"customer-{i:05d}.yaml"), "w") as out:
             out.write(
@@ -69,7 +101,7 @@ def main():
                 + source(args.source, i, args.folder, args.listen)
                 + subscription
                 + f"sign:\n  scheme: standard-webhooks\n  secrets: [\"${{BENCH_SECRET}}\"]\n"
-                f"sinks:\n  hook:\n    type: http\n    url: {args.url}/hook/{i}\n"
+                f"sinks:\n  hook:\n    type: http\n    url: {url}/hook/{i}\n"
                 + limit
             )
 

@@ -38,6 +38,20 @@
 #
 #     bench/many-pipelines.sh reload [PIPELINES]
 #
+# Several hosts (issue 10's hidden checks): PIPELINES files (default 1000) of the mixed shape
+# (lists, wildcards, `*` with `exclude`, `filter.where`), their sinks spread over HOSTS loopback
+# receivers (default 4, bench/hook-receiver.py on consecutive ports, each counting the most
+# connections it had open at once), EVENTS events (default 200): `validate`, `run --dry-run
+# --json` and `run --drain --max-connections-per-host CAP` (default 32), each with its peak RSS;
+# then deliveries failed, what every receiver got, and its most connections against CAP:
+#
+#     bench/many-pipelines.sh hosts [PIPELINES] [HOSTS] [EVENTS] [CAP]
+#
+# Idle `serve` (issue 10 §3): PIPELINES files (default 10000, half http and half file sources),
+# nothing sent; CPU time over SECONDS (default 30) after /readyz, and RSS:
+#
+#     bench/many-pipelines.sh idle [PIPELINES] [SECONDS]
+#
 # BIN overrides the binary (default .build/release/loyali-hooks, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -224,18 +238,91 @@ print(f"  {summary}")
 PY
 }
 
+hosts_bench() { # PIPELINES HOSTS EVENTS CAP
+    local pipelines=${1:-1000} hosts=${2:-4} events=${3:-200} cap=${4:-32} bin=${BIN:-.build/release/loyali-hooks}
+    local base=18300 host
+    [ -x "$bin" ] || swift build -c release
+    export BENCH_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+    python3 bench/many-pipelines.py "$pipelines" "$work/hosts" "http://127.0.0.1:$base" --shape mixed --hosts "$hosts"
+    python3 bench/gen-events.py "$events" > "$work/hosts-events.jsonl"
+    rss() { # LABEL, command…: wall and peak RSS of a command whose output is discarded
+        local label=$1
+        shift
+        /usr/bin/time -f '%e %M' -o "$work/hosts-time.txt" "$@" > "$work/hosts-out.txt" 2> "$work/hosts-err.txt" \
+            || { tail -5 "$work/hosts-err.txt" >&2; exit 1; }
+        awk -v label="$label" '{printf "  %-44s %7.2f s wall  %4d MB peak RSS\n", label, $1, $2 / 1024}' "$work/hosts-time.txt"
+    }
+    echo "several hosts: $pipelines pipelines (mixed filters) over $hosts loopback receivers, $events events, --max-connections-per-host $cap"
+    rss "validate" "$bin" validate "$work/hosts"
+    rss "run --dry-run --json" "$bin" run "$work/hosts" --input "$work/hosts-events.jsonl" --dry-run --json
+    echo "  dry-run deliveries printed: $(wc -l < "$work/hosts-out.txt")"
+    for ((host = 0; host < hosts; host++)); do
+        python3 bench/hook-receiver.py $((base + host)) "$work/hosts-received-$host.json" &
+        receiver_pids+=($!)
+    done
+    for ((host = 0; host < hosts; host++)); do
+        until curl -sf -o /dev/null "http://127.0.0.1:$((base + host))/__count"; do sleep 0.05; done
+    done
+    rss "run --drain" "$bin" run "$work/hosts" --input "$work/hosts-events.jsonl" --drain --state "$work/hosts-state" \
+        --max-connections-per-host "$cap"
+    local summary
+    summary=$(tail -1 "$work/hosts-err.txt")
+    for pid in "${receiver_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+    receiver_pids=()
+    python3 - "$work" "$hosts" "$cap" "$summary" <<'PY'
+import json, re, sys
+work, hosts, cap, summary = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+print(f"  {summary}")
+failed = int(re.search(r"(\d+) failed", summary).group(1))
+worst = 0
+for host in range(hosts):
+    received = json.load(open(f"{work}/hosts-received-{host}.json"))
+    # The bench's own readiness probe (GET /__count) is one connection, closed before the run.
+    worst = max(worst, received["max_connections"])
+    print(f"  receiver {host}: {received['requests']:,} requests, {len(received['paths'])} sinks, "
+          f"most connections at once {received['max_connections']} (cap {cap})")
+print(f"  failed deliveries: {failed} (target 0); most connections one host saw: {worst} (cap {cap})")
+PY
+}
+
+idle_bench() { # PIPELINES SECONDS
+    local pipelines=${1:-10000} seconds=${2:-30} bin=${BIN:-.build/release/loyali-hooks} admin=127.0.0.1:18197
+    [ -x "$bin" ] || swift build -c release
+    export BENCH_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw INGEST_TOKEN=bench-ingest-token
+    python3 bench/many-pipelines.py "$pipelines" "$work/idle" --source mixed --listen 127.0.0.1:18198
+    "$bin" serve "$work/idle" --state "$work/idle-state" --admin "$admin" 2> "$work/idle-serve.log" &
+    serve_pid=$!
+    until curl -sf -o /dev/null "http://$admin/readyz"; do
+        kill -0 "$serve_pid" 2> /dev/null || { tail -5 "$work/idle-serve.log" >&2; exit 1; }
+        sleep 0.05
+    done
+    sleep 2
+    local before after hz
+    hz=$(getconf CLK_TCK)
+    before=$(awk '{print $14 + $15}' "/proc/$serve_pid/stat")
+    sleep "$seconds"
+    after=$(awk '{print $14 + $15}' "/proc/$serve_pid/stat")
+    echo "idle serve, $pipelines pipelines: $(echo "scale=3; ($after - $before) / $hz" | bc) CPU-s in $seconds s" \
+        "= $(echo "scale=2; 100 * ($after - $before) / $hz / $seconds" | bc)% of a core;" \
+        "RSS $(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$serve_pid/status") MB, peak $(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$serve_pid/status") MB"
+    kill -TERM "$serve_pid"
+    wait "$serve_pid" || true
+    serve_pid=""
+}
+
 case "${1:-}" in
 startup)
     shift
     startup_bench "$@"
     exit 0
     ;;
-fairness | slow)
+fairness | slow | hosts | idle)
     mode=$1
     shift
     work=$(mktemp -d)
-    receiver_pid="" serve_pid=""
+    receiver_pid="" serve_pid="" receiver_pids=()
     cleanup_load() {
+        for pid in "${receiver_pids[@]}"; do kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null; done
         [ -n "$serve_pid" ] && kill "$serve_pid" 2> /dev/null && wait "$serve_pid" 2> /dev/null
         [ -n "$receiver_pid" ] && kill "$receiver_pid" 2> /dev/null && wait "$receiver_pid" 2> /dev/null
         rm -rf "$work"

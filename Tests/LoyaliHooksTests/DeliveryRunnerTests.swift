@@ -181,6 +181,48 @@ struct DeliveryRunnerTests {
         #expect(attempts.allSatisfy { $0.httpStatus == 500 })
     }
 
+    @Test("an idle runner's refresh asks the store once, not every lane, and still finds work stored by someone else")
+    func idleRefreshDoesNotClaimEveryLane() throws {
+        let harness = try RunnerHarness(events: [])
+        let sink = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let lanes = 60
+        let yaml = """
+            pipeline: runner
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+            \((0..<lanes).map { "  s\($0): { type: scripted, name: hook }" }.joined(separator: "\n"))
+            """
+        let (runner, done, _) = harness.start(try harness.pipelines(yaml, sinks: ["hook": sink]), mode: .follow)
+        // Every lane asks once at the start (a previous run may have left work).
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while runner.claimsAsked < lanes, Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(runner.claimsAsked == lanes)
+        Thread.sleep(forTimeInterval: 0.05)
+        let settled = runner.claimsAsked
+        // Ten refresh intervals with nothing to do: a claim per lane each time was 600 claims.
+        for _ in 0..<10 {
+            harness.clock.advance(byMs: DeliveryRunner.refreshIntervalMs)
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        #expect(runner.claimsAsked - settled <= 2, "idle lanes asked the store \(runner.claimsAsked - settled) times")
+        // A delivery stored by another process (a `resend`, another node) is still found.
+        let row = NewDelivery(
+            id: DeliveryID.make(eventID: "evt_elsewhere", pipeline: "runner", sink: "s17"), pipeline: "runner", sink: "s17",
+            eventID: "evt_elsewhere", eventType: "points.earned", body: Array(#"{"n":1}"#.utf8), schedule: [0],
+            createdAtMs: harness.clock.nowMs())
+        try harness.store.enqueue([row], checkpoint: nil, nowMs: harness.clock.nowMs())
+        var found = false
+        for _ in 0..<5 where !found {
+            harness.clock.advance(byMs: DeliveryRunner.refreshIntervalMs)
+            found = sink.waitFor(1, seconds: 0.5)
+        }
+        #expect(found, "the refresh never found the delivery stored by someone else")
+        #expect(runner.claimsAsked - settled <= 6, "only the lane with work asked")
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
+    }
+
     @Test("a receiver that fails twice gets a third attempt with the same id, and the log shows all three")
     func failTwiceThenSucceed() throws {
         let harness = try RunnerHarness(events: [Self.event])

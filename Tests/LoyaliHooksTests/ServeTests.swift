@@ -1434,6 +1434,32 @@ struct ReloadTests {
         #expect(fixture.logs.all.contains { $0.contains("configuration reloaded") && $0.contains("reason=\"file change\"") })
     }
 
+    @Test("the pipeline watcher stats the files only once a folder reports a change, and sees changes in new subfolders")
+    func watcherLooksOnlyAfterChanges() throws {
+        let directory = NSTemporaryDirectory() + "loyali-watch-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory + "/nested", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for index in 0..<50 {
+            try "pipeline: p\(index)\n".write(toFile: directory + "/nested/p\(index).yaml", atomically: true, encoding: .utf8)
+        }
+        final class Changes: Sendable { let count = Atomic<Int>(0) }
+        let changes = Changes()
+        let watcher = PipelineWatcher(paths: [directory], interval: .milliseconds(10)) { changes.count.add(1, ordering: .relaxed) }
+        defer { watcher.stop() }
+        // About 30 intervals with nothing changed: polling looked at all 50 files at each.
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(watcher.looks == 0, "nothing changed, yet the watcher looked at every file")
+        #expect(changes.count.load(ordering: .relaxed) == 0)
+        // A file in a subfolder made after the watcher started.
+        try FileManager.default.createDirectory(atPath: directory + "/nested/later", withIntermediateDirectories: true)
+        #expect(ServeFixture.eventually { watcher.looks >= 1 }, "a new folder is looked at")
+        try "pipeline: late\n".write(toFile: directory + "/nested/later/late.yaml", atomically: true, encoding: .utf8)
+        #expect(ServeFixture.eventually { changes.count.load(ordering: .relaxed) == 1 }, "a file added in the new folder")
+        let settled = watcher.looks
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(watcher.looks <= settled + 1, "idle again: no more looks")
+    }
+
     @Test("file sources keep working under serve, and a reload hands them on from their checkpoint without re-reading")
     func fileSourceAcrossReload() throws {
         let directory = NSTemporaryDirectory() + "loyali-serve-file-\(UUID().uuidString)"

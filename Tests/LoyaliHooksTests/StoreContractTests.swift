@@ -291,6 +291,35 @@ struct StoreContractTests {
         #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10, window: CreationWindow(beforeMs: 150)).map(\.eventID) == ["evt_1"])
     }
 
+    @Test("sinks with due work: each sink once, only with a due row inside the window, any node's", arguments: StoreEngineFixture.all)
+    func sinksWithDueWork(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        func names(_ sinks: [(pipeline: String, sink: String)]) -> [String] { sinks.map { "\($0.pipeline)/\($0.sink)" }.sorted() }
+        #expect(try store.sinksWithDueWork(nowMs: 1_000, window: .all).isEmpty)
+        // Several sinks of one pipeline and of others, some with deep backlogs, one due later,
+        // one whose rows are all settled or in flight.
+        var rows: [NewDelivery] = []
+        for number in 1...40 { rows.append(Rows.delivery(number, sink: (pipeline: "a", sink: "s\(number % 4)"))) }
+        rows.append(Rows.delivery(41, sink: (pipeline: "b", sink: "later"), schedule: [50_000]))
+        rows.append(Rows.delivery(42, sink: (pipeline: "c", sink: "busy")))
+        rows.append(Rows.delivery(43, sink: (pipeline: "d", sink: "new"), createdAtMs: 5_000))
+        try store.enqueue(rows, checkpoint: nil, nowMs: 1_000)
+        #expect(try store.claimDue(sinkKey: (pipeline: "c", sink: "busy"), nowMs: 1_000, limit: 1).count == 1)
+        let backlog = ["a/s0", "a/s1", "a/s2", "a/s3"]
+        #expect(try names(store.sinksWithDueWork(nowMs: 1_000, window: .all)) == backlog + ["d/new"])
+        #expect(try names(store.sinksWithDueWork(nowMs: 1_000, window: CreationWindow(fromMs: 2_000))) == ["d/new"])
+        #expect(try names(store.sinksWithDueWork(nowMs: 1_000, window: CreationWindow(beforeMs: 2_000))) == backlog)
+        #expect(try names(store.sinksWithDueWork(nowMs: 51_000, window: .all)) == backlog + ["b/later", "d/new"])
+        // Another node's claims and retries count the same: a retry due later drops its sink
+        // until then.
+        let other = try scope.open(node: "node-b")
+        let claimed = try other.claimDue(sinkKey: (pipeline: "d", sink: "new"), nowMs: 1_000, limit: 1)
+        try other.record([Rows.attempt(claimed[0], at: 1_000, outcome: .retry(atMs: 9_000))])
+        #expect(try names(store.sinksWithDueWork(nowMs: 7_000, window: .all)) == backlog)
+        #expect(try names(store.sinksWithDueWork(nowMs: 9_000, window: .all)) == backlog + ["d/new"])
+    }
+
     @Test("enqueue may store rows already claimed by this node; nobody claims them again", arguments: StoreEngineFixture.all)
     func enqueueClaimed(engine: StoreEngineFixture) throws {
         let scope = try engine.makeScope()

@@ -78,17 +78,25 @@ extension DeliveryRunner {
                 lastRefresh = now
                 refreshing = true
             } else if now - lastRefresh >= Self.refreshIntervalMs {
-                // Only lanes whose store answer is older than the interval ask again; a lane
-                // whose claim is with the store gets a fresher answer anyway. When thousands of
-                // claims take longer than the interval on a loaded machine, re-asking every lane
-                // at every interval made each answer stale before it arrived, and a drain
-                // never saw every lane settled at once.
-                for (index, lane) in lanes.enumerated() where !lane.claimPending && lane.dueCheckedAtMs <= now - Self.refreshIntervalMs {
-                    lane.invalidateDueTime()
-                    scheduler.markReady(index)
-                }
+                // One store query for the sinks with due work, not a claim per lane: an idle
+                // node with 10,000 sinks spent a fifth of a core re-asking each of them every
+                // second. Retries this runner judged wait in the timer heap already; the look
+                // finds what others stored (a `resend`, another node, leases taken back).
+                storeWorker.findDueSinks(nowMs: now, window: currentWindow)
                 lastRefresh = now
                 refreshing = true
+            }
+            if let due = storeWorker.takeDueSinks() {
+                for sink in due {
+                    for index in board.lanes(pipeline: sink.pipeline, sink: sink.sink) {
+                        let lane = lanes[index]
+                        // A lane claiming or holding claimed deliveries asks the store again
+                        // by itself before it runs dry.
+                        guard !lane.claimPending, !lane.hasClaimed, lane.dueCheckedAtMs <= now - Self.refreshIntervalMs else { continue }
+                        lane.invalidateDueTime()
+                        scheduler.markReady(index)
+                    }
+                }
             }
             if refreshing {
                 // Another node, `sinks enable` or the admin API may have changed a sink's health.
@@ -125,6 +133,7 @@ extension DeliveryRunner {
                 // The claims of one pass go to the store thread together, so they are answered
                 // together: a lane whose claim came back first would otherwise take turns alone
                 // (at start-up, a deep backlog's 512 before the other sinks' first deliveries).
+                claimsAskedCount.add(claims.count, ordering: .relaxed)
                 storeWorker.claim(claims)
                 if !retiringLanes.isEmpty { finishSettledLanes(lanes, retiring: &retiringLanes, scheduler: scheduler) }
                 // Every lane is looked at only once nothing runs anywhere: the end of a run.

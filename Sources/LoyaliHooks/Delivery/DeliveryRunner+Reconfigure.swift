@@ -19,8 +19,10 @@ extension DeliveryRunner {
             return (layout.lanes.count, cutoff, swapped, layout.version)
         }
         handOff.grow(to: laneCount)
+        // Not `newWork`: that makes every lane ask the store again, 10,000 claims for a reload
+        // of one file. The dispatch thread gives the lanes that changed (new, retired) a turn
+        // when it sees the new version (see `syncLanes`); the others carry on as they were.
         layoutVersion.store(version, ordering: .releasing)
-        newWork.store(true, ordering: .releasing)
         wakeup.signal()
         // Followed files are looked at again now, with the new pipelines.
         ingestPause.signal()

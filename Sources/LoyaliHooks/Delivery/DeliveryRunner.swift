@@ -127,6 +127,8 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// Set by ingest when following was asked for but no source can be followed.
     let nothingToFollow = Atomic<Bool>(false)
     let completions = Mutex<[Completion]>([])
+    /// Claims handed to the store thread so far (see ``claimsAsked``).
+    let claimsAskedCount = Atomic<Int>(0)
     /// Operational events handed to the store thread and not yet stored (see
     /// ``operationalSettled``).
     let operationalPending = Atomic<Int>(0)
@@ -186,6 +188,10 @@ public final class DeliveryRunner: @unchecked Sendable {
 
     /// The pipelines running now.
     public var pipelines: [PipelineDefinition] { layout.withLock { $0.pipelines } }
+
+    /// How many per-sink claims the runner has asked the store for: what its idle refresh costs
+    /// shows here (tests).
+    var claimsAsked: Int { claimsAskedCount.load(ordering: .relaxed) }
 
     /// A snapshot of the counters.
     public var snapshot: Counters { counters.withLock { $0 } }

@@ -68,10 +68,13 @@ final class StoreWorker: @unchecked Sendable {
         var releases: [String] = []
         var stateWrites: [SinkStateWrite] = []
         var readsStates = false
+        /// A look for sinks with due work (see ``findDueSinks(nowMs:window:)``).
+        var dueSinks: (nowMs: Int64, window: CreationWindow)?
         var finishing = false
 
         var isEmpty: Bool {
             records.isEmpty && operational.isEmpty && claims.isEmpty && releases.isEmpty && stateWrites.isEmpty && !readsStates
+                && dueSinks == nil
         }
 
         mutating func merge(_ other: Inbox) {
@@ -82,6 +85,7 @@ final class StoreWorker: @unchecked Sendable {
             releases += other.releases
             stateWrites += other.stateWrites
             readsStates = readsStates || other.readsStates
+            dueSinks = other.dueSinks ?? dueSinks
             finishing = finishing || other.finishing
         }
     }
@@ -101,6 +105,8 @@ final class StoreWorker: @unchecked Sendable {
     private let results = Mutex<[ClaimResult]>([])
     private let advances = Mutex<[AdvanceResult]>([])
     private let stateResults = Mutex(SinkStateResults())
+    /// The answer to the last look for sinks with due work, until taken.
+    private let dueSinkResults = Mutex<[(pipeline: String, sink: String)]?>(nil)
     /// Wakes this worker's thread for new work.
     private let work = Wakeup()
     /// Signalled when the thread has ended.
@@ -196,6 +202,23 @@ final class StoreWorker: @unchecked Sendable {
     func readSinkStates() {
         inbox.withLock { $0.readsStates = true }
         work.signal()
+    }
+
+    /// Asks which sinks have deliveries inside `window` due at `nowMs`, whoever stored them (a
+    /// `resend`, another node); the answer comes back through ``takeDueSinks()``. One query
+    /// whose cost follows the sinks with unsettled work, instead of a claim per lane.
+    func findDueSinks(nowMs: Int64, window: CreationWindow) {
+        inbox.withLock { $0.dueSinks = (nowMs, window) }
+        work.signal()
+    }
+
+    /// The sinks the last ``findDueSinks(nowMs:window:)`` found, once; `nil` when no answer
+    /// came since the last call.
+    func takeDueSinks() -> [(pipeline: String, sink: String)]? {
+        dueSinkResults.withLock { results in
+            defer { results = nil }
+            return results
+        }
     }
 
     /// The sink state answers that have arrived since the last call.
@@ -355,6 +378,16 @@ final class StoreWorker: @unchecked Sendable {
                 }
                 resultsReady.signal()
             }
+            if let look = taken.dueSinks {
+                do {
+                    let sinks = try store.sinksWithDueWork(nowMs: look.nowMs, window: look.window)
+                    dueSinkResults.withLock { $0 = ($0 ?? []) + sinks }
+                    resultsReady.signal()
+                } catch {
+                    // The next refresh looks again.
+                    logger.log(.warn, "looking for sinks with due deliveries failed", ["error": "\(error)"])
+                }
+            }
             if !taken.claims.isEmpty {
                 let served = taken.claims.map(serve)
                 results.withLock { $0.append(contentsOf: served) }
@@ -422,6 +455,7 @@ final class StoreWorker: @unchecked Sendable {
                 inbox.releases.removeAll()
                 inbox.stateWrites.removeAll()
                 inbox.readsStates = false
+                inbox.dueSinks = nil
             }
             return inbox
         }

@@ -92,6 +92,15 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// `nil` if none is waiting.
     func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow) throws -> Int64?
 
+    /// The sinks with a delivery created inside `window` that is due at `nowMs` (pending or
+    /// retrying, next attempt at or before `nowMs`), each once, in no particular order. A sink
+    /// whose only due deliveries wait behind an earlier one of their ordering key may be listed.
+    ///
+    /// What the runner's periodic look for work stored by someone else (a `resend`, another
+    /// node) asks, instead of asking every sink: it costs a few index seeks per sink with
+    /// unsettled deliveries, and neither grows with sinks that have none nor with a sink's backlog.
+    func sinksWithDueWork(nowMs: Int64, window: CreationWindow) throws -> [(pipeline: String, sink: String)]
+
     /// Extends to `nowMs + leaseMs` the leases this node holds on the deliveries `ids`. Returns
     /// the ids it no longer holds (finished, released, or taken by another node after the lease
     /// ran out), in the order given; their attempts' outcomes no longer decide their state.
