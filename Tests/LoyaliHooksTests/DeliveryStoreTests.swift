@@ -733,6 +733,17 @@ struct DeliveryStoreTests {
         mixed.add(bucket: 205, count: Int64.max)
         mixed.add(bucket: 300, count: Int64.min)
         #expect(mixed.text == "0:-3,205:9223372036854775807,300:-9223372036854775808")
+        // Sparse: a slow attempt is one stored bucket, not an array up to its index (a store
+        // write keeps one histogram per sink and minute), and any order of adds is the same.
+        var slow = LatencyHistogram()
+        slow.add(durationMs: 500)
+        slow.add(durationMs: 3)
+        #expect(slow.storedBuckets == 2)
+        #expect(slow.text == "3:1,\(LatencyHistogram.bucket(of: 500)):1")
+        var reversed = LatencyHistogram()
+        for value in (Int64(1)...100).reversed() { reversed.add(durationMs: value) }
+        #expect(reversed == histogram)
+        #expect(reversed.text == histogram.text)
     }
 
     // MARK: Schema versions

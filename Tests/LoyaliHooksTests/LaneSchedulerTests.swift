@@ -145,6 +145,20 @@ struct LaneSchedulerTests {
 struct ManySinksRunnerTests {
     static let ok = AttemptResult.httpStatus(200, retryAfter: nil, snippet: "")
 
+    @Test("per-sink state holds its pipeline by reference: the layout, each lane and its planner share one definition")
+    func pipelinesAreShared() throws {
+        // As a struct the definition was some 200 bytes, copied into the layout's lane, the sink
+        // lane and its planner: tens of megabytes at 10,000 pipelines.
+        #expect(MemoryLayout<PipelineDefinition>.size == MemoryLayout<AnyObject>.size)
+        #expect(MemoryLayout<RunnerLayout.Lane>.size < 400, "\(MemoryLayout<RunnerLayout.Lane>.size) bytes a lane")
+        let loader = PipelineLoader(environment: ["SECRET": "whsec_runner_test"])
+        let (loaded, diagnostics) = loader.load(
+            file: "p.yaml", text: "pipeline: p\nsource: { type: stdin }\nsinks:\n  out: { type: stdout }\n")
+        let pipeline = try #require(loaded?.0, "\(diagnostics)")
+        let lane = SinkLane(pipeline: pipeline, sink: pipeline.sinks[0])
+        #expect(lane.pipeline === pipeline && lane.planner.pipeline === pipeline)
+    }
+
     /// `count` pipelines `small-N`, each with one scripted sink `small-N`, subscribed to
     /// `tier.upgraded`, and one pipeline `big` with sink `big`, subscribed to `points.earned`.
     static func yaml(index: Int) -> String {

@@ -1,5 +1,10 @@
 /// A loaded, checked pipeline: everything one YAML file declares, ready to run.
-public struct PipelineDefinition: Sendable {
+///
+/// A class, not a struct: every sink lane, planner and layout entry holds its pipeline, and as a
+/// struct each held a copy of some 200 bytes of fields; with 10,000 pipelines those copies alone
+/// were tens of megabytes. Every property is a `let` of a `Sendable` type, so sharing one
+/// instance is as safe as copying it.
+public final class PipelineDefinition: Sendable {
     /// The pipeline's name (`pipeline:`, defaulting to the file name).
     public let name: String
     /// `description:`, if any.
@@ -16,6 +21,20 @@ public struct PipelineDefinition: Sendable {
     public let signing: PipelineSigning?
     /// Its sinks, in file order.
     public let sinks: [SinkDefinition]
+
+    init(
+        name: String, description: String?, file: String, source: any EventSource, filter: EventFilter,
+        steps: [any TransformStep], signing: PipelineSigning?, sinks: [SinkDefinition]
+    ) {
+        self.name = name
+        self.description = description
+        self.file = file
+        self.source = source
+        self.filter = filter
+        self.steps = steps
+        self.signing = signing
+        self.sinks = sinks
+    }
 }
 
 /// One named sink of a pipeline, with its retry policy and pacing.

@@ -152,7 +152,9 @@ final class SinkLane {
         defer {
             claimedHead += 1
             if claimedHead == claimed.count {
-                claimed.removeAll(keepingCapacity: true)
+                // A claim's worth of room is kept for the next one; a lane that held a deep
+                // backlog gives it back, since thousands of idle lanes would keep it all.
+                claimed.removeAll(keepingCapacity: claimed.capacity <= 2 * maxInFlight)
                 claimedHead = 0
             }
         }

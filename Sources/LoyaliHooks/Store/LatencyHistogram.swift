@@ -16,8 +16,15 @@
 /// build and merge it in SQL (see `RollupSQL`). Counts may be negative in a change that undoes
 /// another; a merged bucket that reaches 0 is dropped.
 struct LatencyHistogram: Sendable, Equatable {
-    /// Counts by bucket index; trailing buckets with no attempts may be missing.
-    private(set) var counts: [Int64] = []
+    /// The buckets that were ever counted in, ascending by index (a count may have come back to
+    /// 0). Sparse: a store write keeps one histogram per sink and minute it touches, and a dense
+    /// array up to a 500 ms bucket is 600 bytes; with 10,000 sinks that was 13 MB per write.
+    private var buckets: [Bucket] = []
+
+    private struct Bucket: Sendable {
+        var index: Int32
+        var count: Int64
+    }
 
     /// How many durations below 2^5 ms have a bucket each, and how many buckets split each power
     /// of two above: the two constants of the error bound.
@@ -47,11 +54,20 @@ struct LatencyHistogram: Sendable, Equatable {
         return lower + (width - 1) / 2
     }
 
+    /// Equal when every bucket holds the same count (buckets back at 0 count as missing).
+    static func == (a: LatencyHistogram, b: LatencyHistogram) -> Bool {
+        a.buckets.lazy.filter { $0.count != 0 }.map { [Int64($0.index), $0.count] }
+            .elementsEqual(b.buckets.lazy.filter { $0.count != 0 }.map { [Int64($0.index), $0.count] })
+    }
+
+    /// Buckets held (some may have come back to 0); for tests.
+    var storedBuckets: Int { buckets.count }
+
     /// The total count.
-    var total: Int64 { counts.reduce(0, +) }
+    var total: Int64 { buckets.reduce(0) { $0 + $1.count } }
 
     /// Whether no bucket holds anything.
-    var isEmpty: Bool { counts.allSatisfy { $0 == 0 } }
+    var isEmpty: Bool { buckets.allSatisfy { $0.count == 0 } }
 
     /// Counts one duration.
     mutating func add(durationMs: Int64, count: Int64 = 1) {
@@ -60,13 +76,32 @@ struct LatencyHistogram: Sendable, Equatable {
 
     /// Adds `count` to bucket `index`.
     mutating func add(bucket index: Int, count: Int64) {
-        if index >= counts.count { counts.append(contentsOf: repeatElement(0, count: index + 1 - counts.count)) }
-        counts[index] += count
+        let index = Int32(clamping: index)
+        // Durations mostly fall in the same few buckets, often the last one.
+        if let last = buckets.last, last.index <= index {
+            if last.index == index {
+                buckets[buckets.count - 1].count += count
+            } else {
+                buckets.append(Bucket(index: index, count: count))
+            }
+            return
+        }
+        var low = 0
+        var high = buckets.count
+        while low < high {
+            let middle = (low + high) / 2
+            if buckets[middle].index < index { low = middle + 1 } else { high = middle }
+        }
+        if low < buckets.count, buckets[low].index == index {
+            buckets[low].count += count
+        } else {
+            buckets.insert(Bucket(index: index, count: count), at: low)
+        }
     }
 
     /// Adds every bucket of `other`.
     mutating func merge(_ other: LatencyHistogram) {
-        for (index, count) in other.counts.enumerated() where count != 0 { add(bucket: index, count: count) }
+        for bucket in other.buckets where bucket.count != 0 { add(bucket: Int(bucket.index), count: bucket.count) }
     }
 
     /// Adds the buckets of a stored text (see the type's notes). Malformed pairs are skipped: the
@@ -103,20 +138,20 @@ struct LatencyHistogram: Sendable, Equatable {
     /// store encodes its merged minute and hour rows, often a hundred buckets each, and a `String`
     /// per pair (interpolation, then `joined`) cost ~100k instructions per row, 8 times this.
     var text: String {
-        let pairs = counts.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        let pairs = buckets.reduce(0) { $0 + ($1.count != 0 ? 1 : 0) }
         guard pairs > 0 else { return "" }
         // Per pair at most: the index and the count, 20 characters each with a sign, ':' and ','.
         return String(unsafeUninitializedCapacity: pairs * 42) { out in
             var end = 0
-            for (index, count) in counts.enumerated() where count != 0 {
+            for bucket in buckets where bucket.count != 0 {
                 if end > 0 {
                     out[end] = UInt8(ascii: ",")
                     end += 1
                 }
-                Self.writeDecimal(Int64(index), to: out, at: &end)
+                Self.writeDecimal(Int64(bucket.index), to: out, at: &end)
                 out[end] = UInt8(ascii: ":")
                 end += 1
-                Self.writeDecimal(count, to: out, at: &end)
+                Self.writeDecimal(bucket.count, to: out, at: &end)
             }
             return end
         }
@@ -154,10 +189,10 @@ struct LatencyHistogram: Sendable, Equatable {
         guard total > 0 else { return nil }
         let rank = max(1, (Int64(percent) * total + 99) / 100)
         var seen: Int64 = 0
-        for (index, count) in counts.enumerated() where count > 0 {
-            seen += count
-            if seen >= rank { return Self.representative(of: index) }
+        for bucket in buckets where bucket.count > 0 {
+            seen += bucket.count
+            if seen >= rank { return Self.representative(of: Int(bucket.index)) }
         }
-        return counts.lastIndex { $0 > 0 }.map(Self.representative(of:))
+        return buckets.last { $0.count > 0 }.map { Self.representative(of: Int($0.index)) }
     }
 }
