@@ -68,6 +68,10 @@ final class FaultyStore: DeliveryStore {
         try inner.nextDueMs(sinkKey: sinkKey, window: window)
     }
 
+    func sinksWithDueWork(nowMs: Int64, window: CreationWindow) throws -> [(pipeline: String, sink: String)] {
+        try inner.sinksWithDueWork(nowMs: nowMs, window: window)
+    }
+
     func renewLeases(ids: [String], nowMs: Int64) throws -> [String] { try inner.renewLeases(ids: ids, nowMs: nowMs) }
     func reclaimExpiredLeases(nowMs: Int64) throws -> Int { try inner.reclaimExpiredLeases(nowMs: nowMs) }
 
