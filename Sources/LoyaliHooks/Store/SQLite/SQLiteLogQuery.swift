@@ -11,7 +11,7 @@
 ///   `deliveries_failed_by_update` only the failed ones.
 /// - **sorted**: a partial index of one of the transient statuses (pending and retrying in
 ///   `deliveries_due_by_sink`, in flight in `deliveries_in_flight`), read whole and sorted. Used
-///   when a probe of that index finds fewer than ``sortCap`` matching rows, the usual case, since
+///   when a probe of that index finds fewer than ``sortCap`` entries, the usual case, since
 ///   such rows leave it within seconds; a backlog larger than that is read in order instead.
 /// - **search**: the rows whose event id is the search text or whose delivery id starts with it
 ///   (at least ``narrowPrefixDigits`` hex digits), found through their own indexes and sorted.
@@ -103,12 +103,22 @@ struct SQLiteLogQuery {
         return .sorted(index: index)
     }
 
-    /// Counts the rows ``sortedAccess`` would read, up to ``sortCap``: fewer than that, and it is
-    /// the access to take. `nil` when there is no choice to make.
+    /// Counts the entries ``sortedAccess`` would read, up to ``sortCap``: fewer than that, and it
+    /// is the access to take. Only the index's own terms count (its condition, and the pipeline and
+    /// sink it is keyed by), so the probe never reads more than ``sortCap`` entries, whatever the
+    /// other filters match. `nil` when there is no choice to make.
     var probe: Statement? {
         guard case .sorted(let index)? = sortedAccess else { return nil }
         var values: [Value] = []
-        let terms = whereTerms(&values, index: index)
+        var terms = index == "deliveries_due_by_sink" ? ["status IN ('pending', 'retrying')"] : ["status = 'in_flight'"]
+        if index == "deliveries_due_by_sink", let pipeline = filter.pipeline {
+            values.append(.text(pipeline))
+            terms.append("pipeline = ?\(values.count)")
+            if let sink = filter.sink {
+                values.append(.text(sink))
+                terms.append("sink = ?\(values.count)")
+            }
+        }
         return Statement(
             sql: "SELECT count(*) FROM (SELECT 1 FROM deliveries INDEXED BY \(index) WHERE \(terms.joined(separator: " AND ")) LIMIT \(Self.sortCap))",
             values: values)
