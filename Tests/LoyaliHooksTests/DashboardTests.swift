@@ -351,6 +351,15 @@ struct DashboardDataTests {
         #expect(try store.page(DeliveryQuery(), search: "evt_7", untilMs: nil, before: nil).rows.map(\.id) == [id])
         #expect(try store.page(DeliveryQuery(eventType: "tier.upgraded", limit: 100), search: "whd_", untilMs: nil, before: nil).rows.count == 9)
         #expect(try store.page(DeliveryQuery(), search: "nothing", untilMs: nil, before: nil).rows.isEmpty)
+        // Short id prefixes (read through the id index) give exactly the rows a scan would, in
+        // the log's order, with and without a status.
+        let everyRow = try store.page(DeliveryQuery(limit: 100), search: nil, untilMs: nil, before: nil).rows
+        for prefix in ["whd_", "whd_" + String(id.dropFirst(4).prefix(1)), String(id.prefix(6))] {
+            for status in [nil, DeliveryStatus.pending] as [DeliveryStatus?] {
+                let found = try store.page(DeliveryQuery(status: status, limit: 100), search: prefix, untilMs: nil, before: nil).rows
+                #expect(found.map(\.id) == everyRow.filter { $0.id.hasPrefix(prefix) && (status == nil || $0.status == status) }.map(\.id), "\(prefix) \(status?.rawValue ?? "any")")
+            }
+        }
         #expect(SQLiteDeliveryStore.idRange(prefix: "whd_ff")! == ([0xFF], nil))
         #expect(SQLiteDeliveryStore.idRange(prefix: "whd_a")! == ([0xA0], [0xB0]))
         #expect(SQLiteDeliveryStore.idRange(prefix: "whd_0f")! == ([0x0F], [0x10]))

@@ -902,6 +902,16 @@ struct DeliveryStoreTests {
                                 Issue.record("\(label): a sorted read is only chosen after a probe")
                             }
                             #expect(!ordered.contains { $0.contains("SCAN attempts") }, "\(label): \(ordered)")
+                            if let probe = query.searchProbe {
+                                // A short id prefix naming few ids: read by rowid like a narrow
+                                // search, after the probe counts them in the id index's range.
+                                let search = try plan(query.select(.search))
+                                #expect(search.contains { $0.contains("SEARCH deliveries USING INTEGER PRIMARY KEY (rowid=?)") }, "\(label): \(search)")
+                                #expect(search.contains { $0.contains("sqlite_autoindex_deliveries_1 (id") }, "\(label): \(search)")
+                                #expect(!search.contains { $0.hasPrefix("SCAN ") }, "\(label): \(search)")
+                                let counted = try plan(probe)
+                                #expect(counted.contains { $0.contains("sqlite_autoindex_deliveries_1 (id") } && !counted.contains { $0.hasPrefix("SCAN deliveries") && !$0.contains("INDEX") }, "\(label): \(counted)")
+                            }
                             if let sorted = query.sortedAccess, case .sorted(let index) = sorted, let probe = query.probe {
                                 // The transient statuses' own partial index, read whole (fewer
                                 // than sortCap rows, which the probe counts through it first).

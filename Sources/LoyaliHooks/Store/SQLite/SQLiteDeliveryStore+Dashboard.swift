@@ -9,13 +9,17 @@ extension SQLiteDeliveryStore {
             // One snapshot for the probe and the page.
             try database.execute("BEGIN")
             defer { try? database.execute("COMMIT") }
-            var access = query.orderedAccess
-            if let probe = query.probe, let sorted = query.sortedAccess {
-                let count = try database.withStatement(probe.sql) { statement in
+            func count(_ probe: SQLiteLogQuery.Statement) throws -> Int {
+                try database.withStatement(probe.sql) { statement in
                     try probe.bind(to: statement)
                     return try statement.step() ? statement.int(at: 0) : 0
                 }
-                if count < SQLiteLogQuery.sortCap { access = sorted }
+            }
+            var access = query.orderedAccess
+            if let probe = query.searchProbe, try count(probe) < SQLiteLogQuery.searchCap {
+                access = .search
+            } else if let probe = query.probe, let sorted = query.sortedAccess, try count(probe) < SQLiteLogQuery.sortCap {
+                access = sorted
             }
             let select = query.select(access)
             return try database.withStatement(select.sql) { statement in

@@ -15,7 +15,10 @@
 ///   such rows leave it within seconds; a backlog larger than that is read in order instead.
 /// - **search**: the rows whose event id is the search text or whose delivery id starts with it
 ///   (at least ``narrowPrefixDigits`` hex digits), found through their own indexes and sorted.
-///   A shorter id prefix matches too many rows for that, and filters an ordered read instead.
+///   A shorter id prefix is read this way too when a probe of the id index finds fewer than
+///   ``searchCap`` ids in its range; past that it filters an ordered read instead. The ordered
+///   read checks each row's id in the table, and with a status filter whose rows are rare (a
+///   waiting one) it passed hundreds of thousands of entries for a page at 1M rows.
 ///
 /// `DeliveryStoreTests` runs EXPLAIN QUERY PLAN on every combination of filters to keep it so.
 struct SQLiteLogQuery {
@@ -62,6 +65,9 @@ struct SQLiteLogQuery {
     static let sortCap = 2_000
     /// A delivery-id prefix with this many hex digits or more matches at most 1/4096 of the ids.
     static let narrowPrefixDigits = 3
+    /// Below this many ids in a shorter prefix's range, reading them by rowid and sorting them is
+    /// bounded work (milliseconds), whatever the other filters match.
+    static let searchCap = 8_000
 
     let filter: DeliveryQuery
     let search: String?
@@ -124,6 +130,16 @@ struct SQLiteLogQuery {
             values: values)
     }
 
+    /// Counts the ids a short `whd_` prefix names, up to ``searchCap``: fewer than that, and
+    /// ``Access/search`` is the access to take. `nil` for no search or a narrow one.
+    var searchProbe: Statement? {
+        guard let text = searchText, !isNarrowSearch, let (low, high) = SQLiteDeliveryStore.idRange(prefix: text) else { return nil }
+        let range = "id >= ?1" + (high == nil ? "" : " AND id < ?2")
+        return Statement(
+            sql: "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE \(range) LIMIT \(Self.searchCap))",
+            values: [.blob(low)] + (high.map { [.blob($0)] } ?? []))
+    }
+
     /// The page's SELECT for `access`: the summary columns, `seq` and the latest attempt's
     /// duration, one row more than the page so the caller knows whether there is a next page.
     func select(_ access: Access) -> Statement {
@@ -171,8 +187,9 @@ struct SQLiteLogQuery {
             terms.append(
                 "(\(mark)updated_at, \(mark)seq) < (\(parameter(.integer(before.updatedAtMs))), \(parameter(.integer(before.sequence))))")
         }
-        if let text = searchText, !isNarrowSearch, let (low, high) = SQLiteDeliveryStore.idRange(prefix: text) {
-            // A short id prefix: checked on each row the ordered read passes.
+        if index != nil, let text = searchText, !isNarrowSearch, let (low, high) = SQLiteDeliveryStore.idRange(prefix: text) {
+            // A short id prefix read in order: checked on each row the read passes. (A search
+            // access names its rows through the id index instead.)
             let range = "id >= \(parameter(.blob(low)))" + (high.map { " AND id < \(parameter(.blob($0)))" } ?? "")
             terms.append("(event_id = \(parameter(.text(text))) OR (\(range)))")
         }
