@@ -13,11 +13,10 @@ requests arrived so far. On SIGTERM it writes to OUT, as JSON, a list of
 import argparse
 import asyncio
 import json
-import signal
 import socket
 import time
 
-from lib.http_requests import count_reply, take_requests
+from lib.http_requests import count_reply, serve_until_signal, take_requests
 
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
@@ -62,17 +61,11 @@ class Hook(asyncio.Protocol):
 
 
 async def main():
-    loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(4096)
     print(sock.getsockname()[1], flush=True)
-    server = await loop.create_server(Hook, sock=sock, backlog=4096)
-    stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
-    loop.add_signal_handler(signal.SIGINT, stop.set_result, None)
-    await stop
-    server.close()
+    await serve_until_signal(Hook, sock)
     with open(args.out, "w") as out:
         json.dump(arrivals, out)
 

@@ -1,5 +1,9 @@
 """The HTTP/1.1 request framing the bench receivers share (hook-receiver.py, arrivals-receiver.py):
-keep-alive, and a body sized by Content-Length, which loyali-hooks always sends."""
+keep-alive, and a body sized by Content-Length, which loyali-hooks always sends; and the loop that
+serves until the bench script stops them."""
+
+import asyncio
+import signal
 
 
 def take_requests(buffer):
@@ -26,3 +30,15 @@ def count_reply(count):
     """The answer to `GET /__count`: how many requests arrived so far, as the body."""
     body = str(count).encode()
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+async def serve_until_signal(protocol, sock):
+    """Serves `protocol` on `sock` (bound and listening) until SIGTERM or SIGINT, then stops
+    accepting; the caller writes its figures after."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(protocol, sock=sock, backlog=4096)
+    stop = loop.create_future()
+    loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    loop.add_signal_handler(signal.SIGINT, stop.set_result, None)
+    await stop
+    server.close()
