@@ -64,6 +64,11 @@ final class FaultyStore: DeliveryStore {
         return try inner.claimDue(sinkKey: sinkKey, nowMs: nowMs, limit: limit, window: window)
     }
 
+    func claimProbe(sinkKey: (pipeline: String, sink: String), nowMs: Int64, window: CreationWindow) throws -> ClaimedDelivery? {
+        try check(.claim, "claim")
+        return try inner.claimProbe(sinkKey: sinkKey, nowMs: nowMs, window: window)
+    }
+
     func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow) throws -> Int64? {
         try inner.nextDueMs(sinkKey: sinkKey, window: window)
     }

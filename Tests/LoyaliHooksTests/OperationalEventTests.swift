@@ -550,3 +550,63 @@ extension OperationalRunnerTests {
         #expect(try database.query("SELECT count(*) FROM deliveries WHERE status = 'failed' AND sink = 'slow'").int64(0, 0) == 1)
     }
 }
+
+extension OperationalRunnerTests {
+    @Test(
+        "a sink.* event the store never took before a stop is made again at the next start, once; one made while no runner ran too",
+        arguments: StoreEngineFixture.all)
+    func sinkEventSurvivesAStopBeforeItIsStored(engine: StoreEngineFixture) throws {
+        let harness = try RunnerHarness(events: [])
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let faulty = FaultyStore(store)
+        let dead = ScriptedSink { _ in .httpStatus(500, retryAfter: nil, snippet: "down") }
+        let pager = ScriptedSink { _ in .httpStatus(200, retryAfter: nil, snippet: "") }
+        let health = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              dead: { type: scripted, name: dead, retry: { schedule: [0s, 1h] }, pause: { after: 2, probe: 1h } }
+            """
+        let alerts = Self.alerts.replacingOccurrences(of: "[delivery.failed, delivery.recovered]", with: #"["sink.*"]"#)
+        let pipelines = try harness.pipelines([health, alerts], sinks: ["dead": dead, "pager": pager])
+        try store.enqueue(SinkHealthTests.rows(1...2, sinks: ["dead"], schedule: [0, 3_600_000]), checkpoint: nil, nowMs: harness.clock.nowMs())
+        func types() -> [String] { ((try? Self.bodies(pager)) ?? []).compactMap { $0["event_type"]?.stringValue } }
+        func run(on store: any DeliveryStore, seconds: Double = 30, until condition: () -> Bool) -> Bool {
+            let (runner, done, _) = Self.start(harness, store: store, pipelines) { $0.mode = .follow }
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            var held = false
+            while Date() < deadline {
+                if condition() {
+                    held = true
+                    break
+                }
+                harness.clock.advance(byMs: 1_500)
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            runner.requestStop()
+            #expect(done.wait(until: Date(timeIntervalSinceNow: 30)))
+            return held
+        }
+
+        // The sink pauses; its state is written, but the store refuses the event's deliveries
+        // until the run has stopped, as a crash right after the state's write would leave it.
+        faulty.fail([.enqueue])
+        #expect(run(on: faulty) { (try? store.sinkState(pipeline: "health", sink: "dead").status) == .paused && faulty.refusedCount("enqueue") > 0 })
+        #expect(pager.count == 0)
+        #expect(try store.sinkState(pipeline: "health", sink: "dead").announced == false, "the pause is stored as announced, its event lost")
+        // The next start makes it again and it arrives, once; a start after that sends nothing.
+        #expect(run(on: store) { types().contains("sink.paused") }, "\(types())")
+        #expect(run(on: store, seconds: 1) { false } == false)
+        #expect(types() == ["sink.paused"])
+        #expect(try store.sinkState(pipeline: "health", sink: "dead").announced)
+        // Enabled by hand while no runner runs: the next start announces it as sink.enabled,
+        // though a resume would end healthy too.
+        try store.setSinkEnabled(pipeline: "health", sink: "dead", enabled: false, nowMs: harness.clock.nowMs(), by: "the CLI")
+        harness.clock.advance(byMs: 1_000)
+        try store.setSinkEnabled(pipeline: "health", sink: "dead", enabled: true, nowMs: harness.clock.nowMs(), by: "the CLI")
+        #expect(run(on: store) { types().count == 2 }, "\(types())")
+        #expect(types() == ["sink.paused", "sink.enabled"])
+    }
+}

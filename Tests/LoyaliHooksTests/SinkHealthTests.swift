@@ -138,33 +138,123 @@ struct SinkHealthTests {
         try runner.enqueueIngested(Self.rows(1...2, sinks: ["flaky"], schedule: schedule), counters: .init())
         #expect(observer.waitFor(.paused))
         let first = DeliveryID.make(eventID: "evt_1", pipeline: "health", sink: "flaky")
-        #expect(try harness.store.detail(id: first)?.0.nextAttemptMs == t0 + 60_000)
+        let second = DeliveryID.make(eventID: "evt_2", pipeline: "health", sink: "flaky")
+        #expect(try harness.store.detail(id: second)?.0.nextAttemptMs == t0 + 60_000)
 
-        // The probe is due, but nothing is: no attempt.
+        // The probe is due 10 s after the pause: the oldest waiting delivery goes out, though its
+        // retry is not due for a minute. It fails; the next probe waits twice as long.
         clock.advance(byMs: 10_000)
-        Thread.sleep(forTimeInterval: 0.1)
-        #expect(sink.count == 2)
-        // The endpoint is back; new events arrive: the first is the probe, it succeeds, and the
-        // backlog drains.
+        #expect(sink.waitFor(3))
+        #expect(sink.requests.withLock { $0.last?.deliveryID } == first)
+        #expect(try Self.waitUntil { try harness.store.sinkState(pipeline: "health", sink: "flaky").nextProbeMs == t0 + 30_000 })
+        // The endpoint is back; new events arrive and wait; the next probe succeeds, resumes the
+        // sink, and the backlog drains.
         failing.store(false, ordering: .relaxed)
         try runner.enqueueIngested(Self.rows(3...22, sinks: ["flaky"], schedule: schedule), counters: .init())
+        #expect(try Self.waitUntil { try harness.store.counts()[.pending] == 20 })
+        #expect(sink.count == 3, "a paused sink sent new events before its probe")
+        clock.advance(byMs: 20_000)
         #expect(observer.waitFor(.resumed))
-        #expect(sink.waitFor(22))
-        // Due a minute after the pause began, so a minute after it ended: not at t0 + 60 s.
-        #expect(try Self.waitUntil { try harness.store.detail(id: first)?.0.nextAttemptMs == t0 + 70_000 })
+        #expect(sink.waitFor(24))
+        // Due a minute after the pause began, so a minute after it ended (30 s later).
+        #expect(try Self.waitUntil { try harness.store.detail(id: second)?.0.nextAttemptMs == t0 + 90_000 })
         clock.advance(byMs: 59_000)
         Thread.sleep(forTimeInterval: 0.1)
-        #expect(sink.count == 22, "a retry ran before its frozen schedule said")
+        #expect(sink.count == 24, "a retry ran before its frozen schedule said")
         clock.advance(byMs: 1_000)
-        #expect(sink.waitFor(24))
+        #expect(sink.waitFor(25))
         #expect(try Self.waitUntil { try harness.store.counts()[.succeeded] == 22 })
-        let (summary, attempts) = try #require(try harness.store.detail(id: first))
+        let (summary, attempts) = try #require(try harness.store.detail(id: second))
         #expect(summary.status == .succeeded)
         #expect(attempts.count == 2, "the pause cost the delivery no attempt")
         runner.requestStop()
         #expect(done.wait(until: Date(timeIntervalSinceNow: 5)))
         #expect(observer.kinds == [.paused, .resumed])
         #expect(try harness.store.sinkState(pipeline: "health", sink: "flaky").status == .healthy)
+    }
+
+    @Test(
+        "a paused sink probes at its own growing interval, not when a delivery's retry falls due, across a restart",
+        arguments: StoreEngineFixture.all)
+    func probeFollowsItsOwnInterval(engine: StoreEngineFixture) throws {
+        let harness = try RunnerHarness(events: [])
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let clock = harness.clock
+        let t0 = clock.nowMs()
+        let failing = Atomic<Bool>(true)
+        let sink = ScriptedSink { _ in
+            failing.load(ordering: .relaxed) ? .httpStatus(503, retryAfter: nil, snippet: "") : .httpStatus(200, retryAfter: nil, snippet: "")
+        }
+        // Retries ten minutes apart; probes after 20 s, then 40 s, then 80 s (probe_max).
+        let yaml = """
+            pipeline: health
+            source: { type: file, path: "${EVENTS}" }
+            sign: { secrets: ["${SECRET}"] }
+            sinks:
+              slow: { type: scripted, name: slow, retry: { schedule: [0s, 10m, 10m] }, pause: { after: 2, probe: 20s, probe_max: 80s } }
+            """
+        let pipelines = try harness.pipelines(yaml, sinks: ["slow": sink])
+        func start() -> (DeliveryRunner, Wakeup, RecordingObserver) {
+            let observer = RecordingObserver()
+            var options = DeliveryRunner.Options()
+            options.mode = .follow
+            options.observer = observer
+            let runner = DeliveryRunner(pipelines: pipelines, store: store, clock: clock, options: options, logger: Logger(format: .logfmt) { _ in })
+            let done = Wakeup()
+            Thread.detachNewThread {
+                _ = try? runner.run()
+                done.signal()
+            }
+            return (runner, done, observer)
+        }
+        /// Moves the clock to `target` a second at a time, so a probe due early would go out at
+        /// its own time rather than at the end of one jump.
+        func advance(toMs target: Int64) {
+            while clock.nowMs() < target {
+                clock.advance(byMs: min(1_000, target - clock.nowMs()))
+                Thread.sleep(forTimeInterval: 0.003)
+            }
+        }
+        let schedule: [Int64] = [0, 600_000, 600_000]
+        try store.enqueue(Self.rows(1...2, sinks: ["slow"], schedule: schedule), checkpoint: nil, nowMs: t0)
+        var (runner, done, observer) = start()
+        #expect(observer.waitFor(.paused, seconds: 30))
+        #expect(sink.count == 2)
+        // Both retries are due at t0 + 10 min; the probe is due at t0 + 20 s, and goes out then.
+        advance(toMs: t0 + 19_000)
+        #expect(sink.count == 2, "a probe went out before pause.probe")
+        advance(toMs: t0 + 20_000)
+        #expect(sink.waitFor(3, seconds: 30), "no probe 20 s after the pause: it waited for a delivery's retry")
+        // It failed: the next one waits twice as long (40 s), and that is stored with the state.
+        #expect(try Self.waitUntil(seconds: 30) { try store.sinkState(pipeline: "health", sink: "slow").nextProbeMs == t0 + 60_000 })
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 30)))
+
+        // A restart keeps the probe's schedule.
+        (runner, done, observer) = start()
+        advance(toMs: t0 + 59_000)
+        #expect(sink.count == 3, "a probe went out early after the restart")
+        advance(toMs: t0 + 60_000)
+        #expect(sink.waitFor(4, seconds: 30), "no probe at the interval stored before the restart")
+        #expect(try Self.waitUntil(seconds: 30) { try store.sinkState(pipeline: "health", sink: "slow").nextProbeMs == t0 + 140_000 })
+        // The endpoint is back: the next probe (at probe_max, 80 s) succeeds and the backlog drains,
+        // long before the ten-minute retries.
+        failing.store(false, ordering: .relaxed)
+        advance(toMs: t0 + 140_000)
+        #expect(observer.waitFor(.resumed, seconds: 30))
+        #expect(try Self.waitUntil(seconds: 30) { try store.counts()[.succeeded] == 1 })
+        // The other delivery's retry, due at t0 + 10 min, stood still for the 140 s pause.
+        let other = DeliveryID.make(eventID: "evt_2", pipeline: "health", sink: "slow")
+        #expect(try store.detail(id: other)?.0.nextAttemptMs == t0 + 740_000)
+        clock.advance(byMs: 600_000)
+        #expect(sink.waitFor(6, seconds: 30))
+        #expect(try Self.waitUntil(seconds: 30) { try store.counts()[.succeeded] == 2 })
+        let probes = sink.requests.withLock { $0.dropFirst(2).prefix(3).map(\.deliveryID) }
+        let oldest = DeliveryID.make(eventID: "evt_1", pipeline: "health", sink: "slow")
+        #expect(probes == [oldest, oldest, oldest], "each probe is the oldest waiting delivery")
+        runner.requestStop()
+        #expect(done.wait(until: Date(timeIntervalSinceNow: 30)))
     }
 
     @Test("a sink disabled in the store sends nothing; enabling it (as the CLI does) reaches a running runner, announced once")

@@ -280,6 +280,36 @@ struct StoreContractTests {
         #expect(try store.counts()[.inFlight] == 4, "a3, b2, c2 and d1")
     }
 
+    @Test("probe claim: the waiting delivery due first, due or not, one per call, heads of keys only, inside the window", arguments: StoreEngineFixture.all)
+    func claimProbe(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let store = try scope.open()
+        let other = try scope.open(node: "node-b")
+        var keyed = Rows.delivery(4, schedule: [90_000], createdAtMs: 200)
+        keyed.orderKey = "k"
+        var follower = Rows.delivery(5, schedule: [1_000], createdAtMs: 200)
+        follower.orderKey = "k"
+        // Due at 61,000 (evt_1, after a retry), 31,000 (evt_2), 91,000 (evt_4, then its follower
+        // evt_5 at 2,000); evt_3 is another sink's.
+        try store.enqueue(
+            [Rows.delivery(1), Rows.delivery(2, schedule: [30_000]), Rows.delivery(3, sink: (pipeline: "fulfillment", sink: "crm")), keyed, follower],
+            checkpoint: nil, nowMs: 1_000)
+        let first = try #require(try store.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1).first)
+        try store.record([Rows.attempt(first, at: 1_000, outcome: .retry(atMs: 61_000))])
+        #expect(try store.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 10).isEmpty, "nothing is due at 2,000")
+        // A probe at 2,000 takes evt_2 (due first), leased like any claim; then evt_1; then the
+        // head of key k, never its follower, though the follower's time came first.
+        let probe = try #require(try store.claimProbe(sinkKey: Rows.sink, nowMs: 2_000, window: .all))
+        #expect(probe.eventID == "evt_2" && probe.attempt == 1 && probe.body == Array(#"{"n":2}"#.utf8))
+        #expect(try store.detail(id: probe.id)?.0.status == .inFlight)
+        #expect(try other.claimProbe(sinkKey: Rows.sink, nowMs: 2_000, window: .all)?.eventID == "evt_1")
+        #expect(try store.claimProbe(sinkKey: Rows.sink, nowMs: 2_000, window: CreationWindow(beforeMs: 150)) == nil, "evt_4 was created at 200")
+        #expect(try store.claimProbe(sinkKey: Rows.sink, nowMs: 2_000, window: .all)?.eventID == "evt_4")
+        #expect(try store.claimProbe(sinkKey: Rows.sink, nowMs: 2_000, window: .all) == nil, "evt_5 waits for its key's head")
+        #expect(try store.release(ids: [probe.id]) == 1)
+        #expect(try store.detail(id: probe.id)?.0.nextAttemptMs == 31_000, "a released probe is due as it was")
+    }
+
     @Test("claim: only deliveries created inside the window", arguments: StoreEngineFixture.all)
     func claimWindow(engine: StoreEngineFixture) throws {
         let scope = try engine.makeScope()

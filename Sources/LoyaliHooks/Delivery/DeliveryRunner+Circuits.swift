@@ -73,8 +73,8 @@ extension DeliveryRunner {
             "pipeline": state.pipeline, "sink": state.sink, "state": state.summary, "reason": state.reason,
             "consecutive_failures": String(state.consecutiveFailures),
         ])
+        // Its `sink.*` event was stored with the state (see StoreWorker.writeSinkState).
         options.observer?.sinkStateChanged(change)
-        queueOperational(change)
     }
 
     /// Judges a finished attempt for its sink's circuit, and returns the outcome to record: a

@@ -35,6 +35,7 @@ extension DeliveryRunner {
                 // A drain waiting only for these may end now, not at its next refresh.
                 wakeup.signal()
             },
+            sinkStateEvent: { [self] change in sinkStateEvent(for: change) },
             clock: clock, backlogLimit: options.operationalBacklogLimit)
         var stopDeadline: Int64?
         var onceCutoff: Int64?
@@ -171,7 +172,6 @@ extension DeliveryRunner {
         for (write, written, _) in storeWorker.takeSinkStateResults().writes where written {
             if let change = write.announce { announce(change) }
         }
-        storeQueuedOperationalNow()
         var leftovers = Leftovers()
         for result in storeWorker.takeResults() { leftovers.unstarted += result.claimed.map(\.id) }
         for answer in storeWorker.takeAdvances() { leftovers.unstarted += answer.advance.claimed.map(\.delivery.id) }
@@ -227,16 +227,35 @@ extension DeliveryRunner {
             if let tokenReadyMs { scheduler.arm(index, notLaterThanMs: tokenReadyMs) }
             if !batch.isEmpty { startBlocking(batch, on: lane, index: index, nowMs: nowMs) }
             // Claimed a batch ahead, so the next one is there before the lane needs it.
-            let limit = gate == .probe ? 1 : scheduler.claimLimit(lane: index)
-            if !lane.claimPending, lane.claimedCount <= limit / 2, (lane.nextDueMs ?? .min) <= nowMs,
+            // Read again: a probe started by this turn closes the gate until it is judged, and
+            // nothing more is claimed meanwhile.
+            let gateNow = lane.circuit.gate(nowMs: nowMs)
+            let probing = gateNow == .probe
+            let limit = probing ? 1 : scheduler.claimLimit(lane: index)
+            // A probe is due by the sink's own interval, not by its deliveries' (frozen)
+            // schedules: it takes the oldest waiting delivery, due or not, as long as the store
+            // may hold one; an empty answer is asked again only after a refresh interval.
+            let wantsClaim = probing
+                ? lane.nextDueMs == nil || (lane.nextDueMs != SinkLane.nothingDue && lane.dueCheckedAtMs <= nowMs - Self.refreshIntervalMs)
+                : (lane.nextDueMs ?? .min) <= nowMs
+            if gateNow == .closed(untilMs: nil) {
+                // The probe is out: its judgement marks the lane ready again.
+            } else if !lane.claimPending, lane.claimedCount <= limit / 2, wantsClaim,
                 let reserved = scheduler.reserveClaim(lane: index, limit: limit, holdsNone: !lane.hasClaimed)
             {
                 lane.claimPending = true
                 lane.claimReserve = reserved
                 claims.append(StoreWorker.ClaimRequest(
-                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: limit, window: lane.window.intersection(currentWindow)))
-            } else if armsTimer, !lane.claimPending, let due = lane.nextDueMs, due != SinkLane.nothingDue, due > nowMs {
-                scheduler.arm(index, atMs: due)
+                    lane: index, sinkKey: lane.key, nowMs: nowMs, limit: limit, window: lane.window.intersection(currentWindow),
+                    probe: probing))
+            } else if armsTimer, !lane.claimPending, let due = lane.nextDueMs, due != SinkLane.nothingDue {
+                if probing {
+                    // Asked too recently: the probe asks again once the interval has passed.
+                    let again = lane.dueCheckedAtMs.saturatingAdd(Self.refreshIntervalMs)
+                    if again > nowMs { scheduler.arm(index, atMs: again) }
+                } else if due > nowMs {
+                    scheduler.arm(index, atMs: due)
+                }
             }
         }
         while lane.inFlight < slots, lane.circuit.gate(nowMs: nowMs) != .closed(untilMs: nil) {
@@ -372,13 +391,9 @@ extension DeliveryRunner {
     /// answered.
     private func record(_ judged: JudgedAttempts, storeWorker: StoreWorker, scheduler: LaneScheduler) {
         if !judged.operational.isEmpty { operationalPending.add(judged.operational.count, ordering: .releasing) }
-        let queued = operationalQueue.withLock { queue -> [EventEnvelope] in
-            defer { queue.removeAll() }
-            return queue
-        }
         let advancing = judged.settlesOrdered && !judged.records.isEmpty
         if advancing { scheduler.pendingAdvances += 1 }
-        storeWorker.record(judged.records, operational: queued + judged.operational, advancing: advancing)
+        storeWorker.record(judged.records, operational: judged.operational, advancing: advancing)
     }
 
     /// Judged attempts to write, the operational events they made, and whether any settled an

@@ -24,11 +24,13 @@ extension DeliveryRunner {
         }
     }
 
-    /// Queues the `sink.*` event of `change` for the store thread, when an operational pipeline
-    /// runs. Its id derives from the sink and the time of the change, so two nodes announcing the
-    /// same stored change make one event.
-    func queueOperational(_ change: SinkStateChange) {
-        guard hasOperationalPipelines() else { return }
+    /// The `sink.*` event of `change`, counted as pending until the store thread settles it, or
+    /// `nil` when no operational pipeline runs. Its id derives from the sink and the time of the
+    /// change, so two nodes announcing the same stored change, or a node making it again after a
+    /// crash, make one event. The store thread stores it between the state and the mark that
+    /// it was announced (see ``StoreWorker``).
+    func sinkStateEvent(for change: SinkStateChange) -> EventEnvelope? {
+        guard hasOperationalPipelines() else { return nil }
         let state = change.state
         let event = OperationalEvent.sinkState(
             pipeline: state.pipeline, sink: state.sink, transition: change.kind.rawValue, atMs: state.changedAtMs ?? clock.nowMs(),
@@ -37,30 +39,7 @@ extension DeliveryRunner {
             consecutiveFailures: change.kind == .paused || change.kind == .disabled ? state.consecutiveFailures : nil,
             reason: state.reason)
         operationalPending.add(1, ordering: .releasing)
-        operationalQueue.withLock { $0.append(event) }
-        wakeup.signal()
-    }
-
-    /// Stores what ``queueOperational(_:)`` queued after the store thread ended (changes
-    /// announced at the very end of a run), on this thread.
-    func storeQueuedOperationalNow() {
-        let queued = operationalQueue.withLock { queue -> [EventEnvelope] in
-            defer { queue.removeAll() }
-            return queue
-        }
-        guard !queued.isEmpty else { return }
-        defer { operationalPending.subtract(queued.count, ordering: .releasing) }
-        do {
-            try storeOperational(queued)
-        } catch {
-            // The store thread has ended, so there is no later try: they are given up.
-            logger.log(.error, "operational events given up", [
-                "events": String(queued.count), "types": Set(queued.map(\.eventType)).sorted().joined(separator: ","),
-                "reason": "the store refused them as the run ended: \(error)",
-            ])
-            noteFailure("\(Plural.count(queued.count, "operational event")) given up, never stored: the store refused them as the run ended: \(error)")
-            options.observer?.operationalEventsDropped(queued.count)
-        }
+        return event
     }
 
     /// Plans `events` for every operational pipeline but the one each is about, and stores the

@@ -132,9 +132,6 @@ public final class DeliveryRunner: @unchecked Sendable {
     /// Operational events handed to the store thread and not yet stored (see
     /// ``operationalSettled``).
     let operationalPending = Atomic<Int>(0)
-    /// `sink.*` operational events announced on the dispatch thread, for its next hand-over to
-    /// the store thread (counted in ``operationalPending`` already).
-    let operationalQueue = Mutex<[EventEnvelope]>([])
     /// Why the run failed, beyond failed deliveries: each failed source and store, once.
     let failures = Mutex<[String]>([])
     let counters = Mutex(Counters())

@@ -125,6 +125,7 @@ final class SinkCircuit {
             }
         }
         guard let change = SinkStateChange(from: previous.status, to: state) else { return nil }
+        state.lastChange = change.kind
         state.announced = true
         needsWrite = true
         unannounced = change
@@ -191,7 +192,9 @@ final class SinkCircuit {
         if !stored.announced {
             state.announced = true
             needsWrite = true
-            unannounced = change ?? unannounced
+            // As stored: after a restart this node saw nothing before, and a resume and an
+            // enabling both end healthy.
+            unannounced = stored.lastChange.map { SinkStateChange(kind: $0, state: stored, seen: previous.status) } ?? change ?? unannounced
         }
         return change
     }

@@ -22,6 +22,9 @@ final class StoreWorker: @unchecked Sendable {
         var nowMs: Int64
         var limit: Int
         var window: CreationWindow
+        /// A paused sink's probe: one delivery, its oldest waiting, due or not (see
+        /// ``DeliveryStore/claimProbe(sinkKey:nowMs:window:)``).
+        var probe = false
     }
 
     /// What a claim found.
@@ -122,6 +125,9 @@ final class StoreWorker: @unchecked Sendable {
     private let storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)?
     /// Told how many operational events were settled: stored, or given up.
     private let operationalSettled: @Sendable (Int) -> Void
+    /// The `sink.*` event of a sink state change, counted as pending, or `nil` when no
+    /// operational pipeline runs (see ``writeSinkState(_:backlog:finishing:)``).
+    private let sinkStateEvent: @Sendable (SinkStateChange) -> EventEnvelope?
     /// Times the waits of operational events the store refused (see ``OperationalBacklog``), and
     /// says when ordered keys' next deliveries are due.
     private let clock: any DeliveryClock
@@ -136,10 +142,12 @@ final class StoreWorker: @unchecked Sendable {
         store: any DeliveryStore, logger: Logger, resultsReady: Wakeup, leases: LeaseKeeper? = nil,
         onFailure: @escaping @Sendable (String) -> Void = { _ in },
         observer: (any DeliveryObserver)? = nil, storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)? = nil,
-        operationalSettled: @escaping @Sendable (Int) -> Void = { _ in }, clock: any DeliveryClock = SystemClock(),
+        operationalSettled: @escaping @Sendable (Int) -> Void = { _ in },
+        sinkStateEvent: @escaping @Sendable (SinkStateChange) -> EventEnvelope? = { _ in nil }, clock: any DeliveryClock = SystemClock(),
         backlogLimit: Int = OperationalBacklog.defaultLimit
     ) {
         self.leases = leases
+        self.sinkStateEvent = sinkStateEvent
         self.observer = observer
         self.storeOperational = storeOperational
         self.operationalSettled = operationalSettled
@@ -352,7 +360,7 @@ final class StoreWorker: @unchecked Sendable {
                 var answers = SinkStateResults()
                 for write in taken.stateWrites {
                     do {
-                        let (written, current) = try store.writeSinkState(write.state, expectedVersion: write.expectedVersion, nowMs: write.nowMs)
+                        let (written, current) = try writeSinkState(write, backlog: &backlog, finishing: taken.finishing)
                         answers.writes.append((write, written, current))
                     } catch {
                         logger.log(.error, "storing a sink's health failed; trying again", [
@@ -396,11 +404,48 @@ final class StoreWorker: @unchecked Sendable {
         }
     }
 
+    /// Writes a sink state with its compare-and-set. A status change to announce goes in three
+    /// steps when an operational pipeline runs: the state, marked not announced and with the
+    /// change's kind; then its `sink.*` event; then the mark that it was announced. A crash (or
+    /// a store refusing writes) anywhere in between leaves the change not announced in the
+    /// store, and whoever reads it next (this node's next start, another node) makes the event
+    /// again, with the same derived id, so it is stored once and never lost. Returns whether
+    /// the state is written (the event's fate aside) and the state stored now: a loss of the
+    /// last step means another node's write won, and that node announces.
+    private func writeSinkState(
+        _ write: SinkStateWrite, backlog: inout OperationalBacklog, finishing: Bool
+    ) throws -> (written: Bool, current: SinkState) {
+        guard let change = write.announce, storeOperational != nil, let event = sinkStateEvent(change) else {
+            return try store.writeSinkState(write.state, expectedVersion: write.expectedVersion, nowMs: write.nowMs)
+        }
+        var unannounced = write.state
+        unannounced.announced = false
+        unannounced.lastChange = change.kind
+        let stored: (written: Bool, current: SinkState)
+        do {
+            stored = try store.writeSinkState(unannounced, expectedVersion: write.expectedVersion, nowMs: write.nowMs)
+        } catch {
+            operationalSettled(1)
+            throw error
+        }
+        guard stored.written else {
+            operationalSettled(1)
+            return stored
+        }
+        // Not stored yet: it waits in the backlog, and the state stays not announced.
+        guard storeOperational([event], backlog: &backlog, finishing: finishing) else { return stored }
+        var announced = stored.current
+        announced.announced = true
+        return try store.writeSinkState(announced, expectedVersion: stored.current.version, nowMs: write.nowMs)
+    }
+
     /// Stores `new` operational events with those kept from earlier passes, when the wait after
     /// the last refusal is over; otherwise keeps them for that try. What the store refuses is
     /// kept for another try, except when `finishing`: then it is given up, counted and logged.
-    private func storeOperational(_ new: [EventEnvelope], backlog: inout OperationalBacklog, finishing: Bool) {
-        guard let storeOperational else { return }
+    /// Returns whether all were stored now.
+    @discardableResult
+    private func storeOperational(_ new: [EventEnvelope], backlog: inout OperationalBacklog, finishing: Bool) -> Bool {
+        guard let storeOperational else { return false }
         let now = clock.nowMs()
         let waiting = backlog.events.count
         defer {
@@ -408,7 +453,7 @@ final class StoreWorker: @unchecked Sendable {
         }
         guard backlog.isEmpty || backlog.isDue(nowMs: now) || finishing else {
             giveUp(backlog.add(new), why: "more operational events are waiting than the \(backlog.limit) kept")
-            return
+            return false
         }
         let batch = backlog.events + new
         let retried = backlog.events.count
@@ -419,11 +464,12 @@ final class StoreWorker: @unchecked Sendable {
                 logger.log(.info, "storing operational events works again", ["events": String(batch.count)])
             }
             backlog.stored()
+            return true
         } catch {
             if finishing {
                 backlog.stored()
                 giveUp(batch, why: "the store refused them as the run ended: \(error)")
-                return
+                return false
             }
             if retried == 0 {
                 logger.log(.error, "storing operational events failed; keeping them and trying again until the store takes them", [
@@ -431,6 +477,7 @@ final class StoreWorker: @unchecked Sendable {
                 ])
             }
             giveUp(backlog.refused(batch, nowMs: now), why: "more operational events are waiting than the \(backlog.limit) kept")
+            return false
         }
     }
 
@@ -463,8 +510,9 @@ final class StoreWorker: @unchecked Sendable {
 
     private func serve(_ request: ClaimRequest) -> ClaimResult {
         do {
-            let claimed = try store.claimDue(
-                sinkKey: request.sinkKey, nowMs: request.nowMs, limit: request.limit, window: request.window)
+            let claimed = request.probe
+                ? try store.claimProbe(sinkKey: request.sinkKey, nowMs: request.nowMs, window: request.window).map { [$0] } ?? []
+                : try store.claimDue(sinkKey: request.sinkKey, nowMs: request.nowMs, limit: request.limit, window: request.window)
             if !claimed.isEmpty {
                 leases?.hold(claimed.map(\.id), confirmedAtMs: request.nowMs)
                 return ClaimResult(lane: request.lane, claimed: claimed, nextDueMs: nil)

@@ -88,6 +88,14 @@ public protocol DeliveryStore: AnyObject, Sendable {
         sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow
     ) throws -> [ClaimedDelivery]
 
+    /// Claims the one delivery a paused sink's probe attempts (see ``SinkCircuit``): of the sink's
+    /// waiting deliveries (pending or retrying) created inside `window`, the one due first, as
+    /// ``claimDue(sinkKey:nowMs:limit:window:)`` would claim it, but whatever its due time: a
+    /// paused sink's schedules stand still, and its probes go by the sink's own interval, not by
+    /// them. An ordered sink's delivery is claimed only as the head of its key. Leased from `nowMs`.
+    /// Returns `nil` when nothing is waiting.
+    func claimProbe(sinkKey: (pipeline: String, sink: String), nowMs: Int64, window: CreationWindow) throws -> ClaimedDelivery?
+
     /// When the next delivery of one sink inside `window` is due (ms since the Unix epoch), or
     /// `nil` if none is waiting.
     func nextDueMs(sinkKey: (pipeline: String, sink: String), window: CreationWindow) throws -> Int64?
@@ -258,6 +266,7 @@ extension DeliveryStore {
                 after.failingSinceMs = before.failingSinceMs
                 after.reason = "disabled by \(who)"
             }
+            after.lastChange = SinkStateChange(from: before.status, to: after)?.kind
             let (written, current) = try writeSinkState(after, expectedVersion: before.version, nowMs: nowMs)
             if written { return (before, current) }
         }

@@ -35,11 +35,15 @@ public struct SinkState: Sendable, Equatable {
     public var announced: Bool
     /// Bumped by every write; 0 for a sink that has no stored state.
     public var version: Int64
+    /// The transition that made ``status`` what it is (`nil`: none, or stored by an older build),
+    /// so a change not ``announced`` yet is announced as what it was after a restart: a resume
+    /// and an enabling both end healthy.
+    public var lastChange: SinkStateChange.Kind?
 
     public init(
         pipeline: String, sink: String, status: Status = .healthy, frozenSinceMs: Int64? = nil, changedAtMs: Int64? = nil,
         nextProbeMs: Int64? = nil, probeIntervalMs: Int64? = nil, consecutiveFailures: Int = 0, failingSinceMs: Int64? = nil,
-        reason: String = "", announced: Bool = true, version: Int64 = 0
+        reason: String = "", announced: Bool = true, version: Int64 = 0, lastChange: SinkStateChange.Kind? = nil
     ) {
         self.pipeline = pipeline
         self.sink = sink
@@ -53,6 +57,7 @@ public struct SinkState: Sendable, Equatable {
         self.reason = reason
         self.announced = announced
         self.version = version
+        self.lastChange = lastChange
     }
 
     /// "healthy", "paused until T" or "disabled since T", times in RFC 3339.
@@ -94,6 +99,20 @@ public struct SinkStateChange: Sendable, Equatable {
     public var state: SinkState
     /// The status before it.
     public var previous: SinkState.Status
+
+    /// The change `kind` that led to `state`, as stored with it (``SinkState/lastChange``); `seen`
+    /// is the status the announcing node knew, the status before a `disabled`, unless that is
+    /// `disabled` itself.
+    public init(kind: Kind, state: SinkState, seen: SinkState.Status) {
+        self.kind = kind
+        self.state = state
+        switch kind {
+        case .paused: previous = .healthy
+        case .resumed: previous = .paused
+        case .enabled: previous = .disabled
+        case .disabled: previous = seen == .disabled ? .healthy : seen
+        }
+    }
 
     /// The change from `previous` to `state`, or `nil` when the status did not change.
     public init?(from previous: SinkState.Status, to state: SinkState) {

@@ -4,7 +4,7 @@
 extension PostgresDeliveryStore {
     static let sinkStateColumns = """
         pipeline, sink, status, frozen_since, changed_at, next_probe_at, probe_interval, consecutive_failures,
-        failing_since, reason, announced, version
+        failing_since, reason, announced, version, last_change
         """
 
     /// Every stored sink state, sorted by pipeline then sink. Blocking.
@@ -32,12 +32,13 @@ extension PostgresDeliveryStore {
                 let stored = try connection.query(
                     """
                     INSERT INTO sink_states (\(Self.sinkStateColumns))
-                    VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::int, $9::bigint, $10, $11::boolean, $12::bigint)
+                    VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::int, $9::bigint, $10, $11::boolean, $12::bigint, $14)
                     ON CONFLICT (pipeline, sink) DO UPDATE SET
                         status = excluded.status, frozen_since = excluded.frozen_since, changed_at = excluded.changed_at,
                         next_probe_at = excluded.next_probe_at, probe_interval = excluded.probe_interval,
                         consecutive_failures = excluded.consecutive_failures, failing_since = excluded.failing_since,
-                        reason = excluded.reason, announced = excluded.announced, version = excluded.version
+                        reason = excluded.reason, announced = excluded.announced, version = excluded.version,
+                        last_change = excluded.last_change
                     WHERE sink_states.version = $13::bigint
                     """,
                     [
@@ -45,6 +46,7 @@ extension PostgresDeliveryStore {
                         optional(written.changedAtMs), optional(written.nextProbeMs), optional(written.probeIntervalMs),
                         .int64(Int64(written.consecutiveFailures)), optional(written.failingSinceMs), .text(written.reason),
                         .text(written.announced ? "true" : "false"), .int64(written.version), .int64(expectedVersion),
+                        written.lastChange.map { .text($0.rawValue) } ?? .null,
                     ])
                 // A first write another node made between the read and the insert: it won.
                 guard stored.affectedRows == 1 else {
@@ -75,6 +77,7 @@ extension PostgresDeliveryStore {
             frozenSinceMs: try result.optionalInt64(row, 3), changedAtMs: try result.optionalInt64(row, 4),
             nextProbeMs: try result.optionalInt64(row, 5), probeIntervalMs: try result.optionalInt64(row, 6),
             consecutiveFailures: Int(try result.int64(row, 7)), failingSinceMs: try result.optionalInt64(row, 8),
-            reason: try result.string(row, 9), announced: try result.bool(row, 10), version: try result.int64(row, 11))
+            reason: try result.string(row, 9), announced: try result.bool(row, 10), version: try result.int64(row, 11),
+            lastChange: try result.optionalString(row, 12).flatMap(SinkStateChange.Kind.init(rawValue:)))
     }
 }

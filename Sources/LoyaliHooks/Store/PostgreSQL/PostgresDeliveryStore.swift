@@ -277,13 +277,35 @@ public final class PostgresDeliveryStore: DeliveryStore {
         sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow
     ) throws -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
-        let (pipeline, sink) = sinkKey
-        let parameters: [PostgresValue] = [
-            .text(pipeline), .text(sink), .int64(nowMs), .int(limit), .text(nodeID), .int64(nowMs.saturatingAdd(leaseMs)),
+        let parameters = claimParameters(sinkKey: sinkKey, nowMs: nowMs, limit: limit, window: window)
+        return try claim(
+            sinkKey: sinkKey, sql: window.isAll ? Self.claimSQL : Self.claimInWindowSQL,
+            parameters: window.isAll ? Array(parameters.prefix(6)) : parameters)
+    }
+
+    /// See ``DeliveryStore/claimProbe(sinkKey:nowMs:window:)``: ``claimDue(sinkKey:nowMs:limit:window:)``
+    /// of one delivery, whatever its due time. Blocking.
+    public func claimProbe(sinkKey: (pipeline: String, sink: String), nowMs: Int64, window: CreationWindow) throws -> ClaimedDelivery? {
+        try claim(
+            sinkKey: sinkKey, sql: Self.claimProbeSQL, parameters: claimParameters(sinkKey: sinkKey, nowMs: nowMs, limit: 1, window: window)
+        ).first
+    }
+
+    /// The parameters of the claim statements, $1 to $8.
+    private func claimParameters(
+        sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow
+    ) -> [PostgresValue] {
+        [
+            .text(sinkKey.pipeline), .text(sinkKey.sink), .int64(nowMs), .int(limit), .text(nodeID), .int64(nowMs.saturatingAdd(leaseMs)),
             .int64(window.fromMs ?? .min), .int64(window.beforeMs ?? .max),
         ]
+    }
+
+    /// Runs one of the claim statements and reads what it claimed, oldest due first.
+    private func claim(sinkKey: (pipeline: String, sink: String), sql: String, parameters: [PostgresValue]) throws -> [ClaimedDelivery] {
+        let (pipeline, sink) = sinkKey
         let rows = try write(work) { connection -> [ClaimedRow] in
-            let result = try connection.query(window.isAll ? Self.claimSQL : Self.claimInWindowSQL, window.isAll ? Array(parameters.prefix(6)) : parameters)
+            let result = try connection.query(sql, parameters)
             var rows: [ClaimedRow] = []
             rows.reserveCapacity(result.rowCount)
             var lastScheduleText = ""
@@ -338,6 +360,16 @@ public final class PostgresDeliveryStore: DeliveryStore {
         """
     static let claimSQL = """
         WITH due AS (\(claimSelect)
+            ORDER BY d.next_attempt_at, d.seq LIMIT $4::bigint FOR UPDATE OF d SKIP LOCKED)
+        \(claimUpdate)
+        """
+    /// A paused sink's probe: its waiting delivery due first, due or not (see
+    /// ``DeliveryStore/claimProbe(sinkKey:nowMs:window:)``).
+    static let claimProbeSQL = """
+        WITH due AS (
+            SELECT d.seq FROM deliveries AS d
+            WHERE d.pipeline = $1 AND d.sink = $2 AND d.status IN ('pending', 'retrying') AND \(headOfKeySQL)
+                AND d.created_at >= $7::bigint AND d.created_at < $8::bigint
             ORDER BY d.next_attempt_at, d.seq LIMIT $4::bigint FOR UPDATE OF d SKIP LOCKED)
         \(claimUpdate)
         """

@@ -128,6 +128,13 @@ enum PostgresSchema {
                 -- query each (a seventh of recording a batch's time under pg_stat_statements).
                 ALTER TABLE attempts DROP CONSTRAINT IF EXISTS attempts_delivery_seq_fkey;
                 """),
+        StoreMigration(
+            version: 8, summary: "sink states keep the transition that made them, to announce it again after a crash",
+            sql: """
+                -- paused, resumed, disabled or enabled (SinkStateChange.Kind); NULL for states
+                -- stored before. A state not announced yet is announced as this after a restart.
+                ALTER TABLE sink_states ADD COLUMN last_change text;
+                """),
     ]
 
     /// The schema version this build writes.

@@ -2,7 +2,7 @@
 extension SQLiteDeliveryStore {
     static let sinkStateColumns = """
         pipeline, sink, status, frozen_since, changed_at, next_probe_at, probe_interval, consecutive_failures,
-        failing_since, reason, announced, version
+        failing_since, reason, announced, version, last_change
         """
 
     /// Every stored sink state, sorted by pipeline then sink. Blocking.
@@ -34,7 +34,7 @@ extension SQLiteDeliveryStore {
                 try database.withStatement(
                     """
                     INSERT OR REPLACE INTO sink_states (\(Self.sinkStateColumns))
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                     """
                 ) { statement in
                     try statement.bind(written.pipeline, at: 1)
@@ -49,6 +49,7 @@ extension SQLiteDeliveryStore {
                     try statement.bind(written.reason, at: 10)
                     try statement.bind(written.announced ? 1 : 0, at: 11)
                     try statement.bind(written.version, at: 12)
+                    try statement.bind(written.lastChange?.rawValue, at: 13)
                     try statement.run()
                 }
                 if current.status != .healthy, written.status == .healthy, let frozen = current.frozenSinceMs {
@@ -79,6 +80,7 @@ extension SQLiteDeliveryStore {
             frozenSinceMs: statement.optionalInt64(at: 3), changedAtMs: statement.optionalInt64(at: 4),
             nextProbeMs: statement.optionalInt64(at: 5), probeIntervalMs: statement.optionalInt64(at: 6),
             consecutiveFailures: statement.int(at: 7), failingSinceMs: statement.optionalInt64(at: 8),
-            reason: statement.string(at: 9), announced: statement.int(at: 10) != 0, version: statement.int64(at: 11))
+            reason: statement.string(at: 9), announced: statement.int(at: 10) != 0, version: statement.int64(at: 11),
+            lastChange: statement.optionalString(at: 12).flatMap(SinkStateChange.Kind.init(rawValue:)))
     }
 }

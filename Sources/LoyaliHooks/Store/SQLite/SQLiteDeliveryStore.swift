@@ -276,6 +276,20 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     public func claimDue(
         sinkKey: (pipeline: String, sink: String), nowMs: Int64, limit: Int, window: CreationWindow
     ) throws -> [ClaimedDelivery] {
+        try claim(sinkKey: sinkKey, dueByMs: nowMs, nowMs: nowMs, limit: limit, window: window)
+    }
+
+    /// See ``DeliveryStore/claimProbe(sinkKey:nowMs:window:)``: ``claimDue(sinkKey:nowMs:limit:window:)``
+    /// of one delivery, whatever its due time. Blocking.
+    public func claimProbe(sinkKey: (pipeline: String, sink: String), nowMs: Int64, window: CreationWindow) throws -> ClaimedDelivery? {
+        try claim(sinkKey: sinkKey, dueByMs: .max, nowMs: nowMs, limit: 1, window: window).first
+    }
+
+    /// Claims up to `limit` deliveries of one sink due by `dueByMs`, oldest due first, leased
+    /// from `nowMs`.
+    private func claim(
+        sinkKey: (pipeline: String, sink: String), dueByMs: Int64, nowMs: Int64, limit: Int, window: CreationWindow
+    ) throws -> [ClaimedDelivery] {
         guard limit > 0 else { return [] }
         let pipeline = sinkKey.pipeline
         let sink = sinkKey.sink
@@ -292,7 +306,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
                 try database.withStatement(window.isAll ? Self.selectDueSQL : Self.selectDueInWindowSQL) { select in
                     try select.bind(pipeline, at: 1)
                     try select.bind(sink, at: 2)
-                    try select.bind(nowMs, at: 3)
+                    try select.bind(dueByMs, at: 3)
                     try select.bind(limit, at: 4)
                     if !window.isAll {
                         try select.bind(window.fromMs ?? .min, at: 5)

@@ -185,6 +185,13 @@ enum SQLiteSchema {
                 CREATE INDEX deliveries_failed_by_update ON deliveries (updated_at, seq, pipeline, sink, event_type)
                     WHERE status = 'failed';
                 """),
+        StoreMigration(
+            version: 11, summary: "sink states keep the transition that made them, to announce it again after a crash",
+            sql: """
+                -- paused, resumed, disabled or enabled (SinkStateChange.Kind); NULL for states
+                -- stored before. A state not announced yet is announced as this after a restart.
+                ALTER TABLE sink_states ADD COLUMN last_change TEXT;
+                """),
     ]
 
     /// The schema version this build writes.
