@@ -29,7 +29,7 @@ demo: build
 
 # The Swift tests (with a throwaway PostgreSQL for the PostgreSQL store's tests, stopped at the end
 # whatever happens; AlertRulesTests runs docs/alerts.yaml through promtool), then the Prometheus
-# rules check, the pipeline tests in pipelines/tests/ (no secrets needed), then the
+# rules check and their unit tests (docs/alerts.test.yaml), the pipeline tests in pipelines/tests/ (no secrets needed), then the
 # dashboard in headless Chromium (Tests/Browser; screenshots land in Tests/Browser/output/).
 # Debian's python3 carries python3-selenium, whatever python3 is first on PATH.
 PYTHON ?= /usr/bin/python3
@@ -37,6 +37,7 @@ test: deps
 	bash .ci/with-postgres $(SWIFT) test
 	$(SWIFT) build
 	promtool check rules docs/alerts.yaml
+	promtool test rules docs/alerts.test.yaml
 	$(BIN) check pipelines/
 	$(PYTHON) Tests/Browser/dashboard_test.py $(BIN)
 

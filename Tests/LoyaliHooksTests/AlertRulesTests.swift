@@ -91,6 +91,20 @@ struct AlertRulesTests {
         #expect(result.status == 0, "\(result.output)")
     }
 
+    @Test("promtool test rules: the rules a short run cannot bring about fire on made-up series, and stay quiet on others")
+    func ruleUnitTests() throws {
+        let tests = CLI.packageRoot.appendingPathComponent("docs/alerts.test.yaml").path
+        let result = try Self.promtool(["test", "rules", tests])
+        #expect(result.status == 0, "\(result.output)")
+        // Each rule it covers has a case where it fires and one where it does not.
+        let text = try String(contentsOfFile: tests, encoding: .utf8)
+        for alert in ["LoyaliHooksOperationalEventsDropped", "LoyaliHooksOperationalEventsWaiting", "LoyaliHooksBacklogGrowing"] {
+            let cases = text.components(separatedBy: "alertname: \(alert)\n").dropFirst()
+            #expect(cases.contains { $0.hasPrefix("        exp_alerts: []") }, "\(alert) is never shown quiet")
+            #expect(cases.contains { $0.hasPrefix("        exp_alerts:\n") }, "\(alert) is never shown firing")
+        }
+    }
+
     @Test("alerts fire on series scraped from a real serve: failed deliveries, low success, retries and a paused sink; the rest stay quiet")
     func rulesAgainstRealMetrics() throws {
         let down = try Self.closedPort()
@@ -143,6 +157,9 @@ struct AlertRulesTests {
             \(fires("LoyaliHooksSinkDisabled", [], severity: "critical"))
             \(fires("LoyaliHooksLatencyHigh", [], severity: "warning"))
             \(fires("LoyaliHooksStoreCannotWrite", [], severity: "critical"))
+            \(fires("LoyaliHooksOperationalEventsDropped", [], severity: "critical"))
+            \(fires("LoyaliHooksOperationalEventsWaiting", [], severity: "warning"))
+            \(fires("LoyaliHooksBacklogGrowing", [], severity: "warning"))
 
             """
         try test.write(toFile: directory + "/alerts.test.yaml", atomically: true, encoding: .utf8)
