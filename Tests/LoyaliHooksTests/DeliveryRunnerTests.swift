@@ -460,15 +460,41 @@ struct DeliveryRunnerTests {
         // Claims made ahead append behind what is left, dropping what was already taken.
         lane.claimPending = true
         lane.take(StoreWorker.ClaimResult(lane: 0, claimed: [claimed(1), claimed(2)], nextDueMs: nil), nowMs: 2_000)
+        // Nothing is sent before the store marked its attempt started; marks go a window ahead.
+        #expect(lane.nextClaimed() == nil)
+        #expect(lane.takeToMark(window: 1, nowMs: 2_000) == ["whd_1"])
+        #expect(lane.takeToMark(window: 1, nowMs: 2_000) == nil, "one mark at a time")
+        #expect(lane.markAnswered(generation: lane.markGeneration, lost: []).isEmpty)
         #expect(lane.nextClaimed()?.id == "whd_1")
+        #expect(lane.nextClaimed() == nil, "whd_2 is not marked")
         lane.claimPending = true
         lane.take(StoreWorker.ClaimResult(lane: 0, claimed: [claimed(3)], nextDueMs: nil), nowMs: 3_000)
         #expect(lane.claimed.map(\.id) == ["whd_2", "whd_3"])
         #expect(lane.claimedCount == 2)
         #expect(lane.nextDueMs == 3_000, "more may be due than one claim took")
+        #expect(lane.takeToMark(window: 4, nowMs: 3_000) == ["whd_2", "whd_3"])
+        #expect(lane.markAnswered(generation: lane.markGeneration, lost: []).isEmpty)
         #expect(lane.nextClaimed()?.id == "whd_2")
         #expect(lane.nextClaimed()?.id == "whd_3")
         #expect(lane.isIdle)
+
+        // A delivery another node took meanwhile is dropped, not sent; an answer for deliveries
+        // given back before it came is ignored.
+        lane.append([claimed(4), claimed(5), claimed(6)])
+        #expect(lane.takeToMark(window: 4, nowMs: 4_000) == ["whd_4", "whd_5", "whd_6"])
+        #expect(lane.markAnswered(generation: lane.markGeneration, lost: ["whd_5"]).map(\.id) == ["whd_5"])
+        #expect(lane.nextClaimed()?.id == "whd_4")
+        #expect(lane.nextClaimed()?.id == "whd_6")
+        lane.append([claimed(7)])
+        let generation = lane.markGeneration
+        #expect(lane.takeToMark(window: 4, nowMs: 5_000) == ["whd_7"])
+        #expect(lane.takeUnstarted().map(\.id) == ["whd_7"])
+        lane.append([claimed(8)])
+        #expect(lane.markAnswered(generation: generation, lost: []).isEmpty)
+        #expect(lane.nextClaimed() == nil, "whd_8 was never marked")
+        lane.markFailed(generation: lane.markGeneration, retryAtMs: 7_000)
+        #expect(lane.takeToMark(window: 4, nowMs: 6_000) == nil, "after a failed mark, the lane waits")
+        #expect(lane.takeToMark(window: 4, nowMs: 7_000) == ["whd_8"])
     }
 
     @Test("deliveries handed in before the run starts (serve's ingest) are sent once, not again after the in-flight recovery")

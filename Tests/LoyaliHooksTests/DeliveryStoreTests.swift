@@ -431,8 +431,10 @@ struct DeliveryStoreTests {
             // Delivery 2 fails once and is claimed again: it has a recorded attempt.
             let retried = try #require(claimed.first { $0.eventID == "evt_2" })
             try store.record([attempt(retried, at: 0, outcome: .retry(atMs: 60_000))])
-            _ = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 2)
+            let retry = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 2)
             #expect(try store.counts()[.inFlight] == 2)
+            // Both attempts were handed to the sink.
+            #expect(try store.markStarted(ids: [claimed.first { $0.eventID == "evt_1" }!.id] + retry.map(\.id)).isEmpty)
             sentAttempts = Dictionary(uniqueKeysWithValues: claimed.map { ($0.id, $0.eventID == "evt_2" ? 2 : 1) })
             // The process dies here with both rows in flight: either attempt may have been sent.
         }
@@ -450,6 +452,10 @@ struct DeliveryStoreTests {
         }
         let again = try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 10)
         #expect(Dictionary(uniqueKeysWithValues: again.map { ($0.id, $0.attempt) }) == sentAttempts.mapValues { $0 + 1 })
+        #expect(try store.markStarted(ids: again.map(\.id)).isEmpty)
+        #expect(try store.recoverInFlight() == 2)
+        #expect(try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 10).map(\.attempt).sorted() == [3, 4])
+        // Claimed again but never started before the next crash: nothing is counted this time.
         #expect(try store.recoverInFlight() == 2)
         #expect(try store.claimDue(sinkKey: hooks, nowMs: 60_000, limit: 10).map(\.attempt).sorted() == [3, 4])
         #expect(try store.recoverInFlight() == 2)

@@ -57,18 +57,39 @@ final class VerifyingReceiver {
 final class SilentReceiver {
     let port: Int
     private let process: Process
+    /// Where each request's delivery id is logged once its headers arrived, when asked for.
+    let logURL: URL?
 
-    init() throws {
+    /// With `logURL`, each request's headers are read and its `X-Loyali-Delivery` logged there,
+    /// one line each: which attempts were really sent.
+    init(logURL: URL? = nil) throws {
+        self.logURL = logURL
         (process, port) = try startPythonReceiver([
             "-c",
             """
             import socket, sys
+            log = open(sys.argv[1], "a", buffering=1) if len(sys.argv) > 1 else None
             s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(128)
             print(s.getsockname()[1], flush=True)
             held = []
-            while True: held.append(s.accept())
+            while True:
+                c, _ = s.accept(); held.append(c)
+                if log is None: continue
+                head = b""
+                while b"\\r\\n\\r\\n" not in head:
+                    chunk = c.recv(65536)
+                    if not chunk: break
+                    head += chunk
+                for line in head.split(b"\\r\\n"):
+                    if line.lower().startswith(b"x-loyali-delivery:"): log.write(line.split(b":", 1)[1].strip().decode() + "\\n")
             """,
-        ])
+        ] + (logURL.map { [$0.path] } ?? []))
+    }
+
+    /// The delivery ids of the requests logged so far.
+    var received: [String] {
+        guard let logURL else { return [] }
+        return ((try? String(contentsOf: logURL, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
     deinit {
@@ -466,6 +487,58 @@ struct DurableCLITests {
             #expect(attempts.map(\.attempt) == [1, 2, 3], "deliveries show lists every attempt")
             #expect(attempts.map(\.errorClass) == ["interrupted", "interrupted", nil])
         }
+    }
+
+    @Test("kill -9 of a runner that claimed many but sent few: the restart logs interrupted attempts only for what may have been sent")
+    func crashLogsOnlyStartedAttempts() throws {
+        let directory = try TemporaryDirectory()
+        let count = 40
+        let events = (1...count).map { #"{"id":"evt_\#($0)","event_type":"points.earned","data":{"customer_id":"c\#($0)","amount":5}}"# }
+        try (events.joined(separator: "\n") + "\n").write(to: directory.url.appendingPathComponent("events.jsonl"), atomically: true, encoding: .utf8)
+        let maxInFlight = 3
+        try """
+            pipeline: durable
+            source: { type: file, path: events.jsonl }
+            sign: { secrets: ["${DURABLE_SECRET}"] }
+            sinks:
+              hook: { type: http, url: "http://127.0.0.1:${PORT}/hook", timeout: 60s, max_in_flight: \(maxInFlight) }
+            """.write(to: directory.url.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
+        let state = directory.path("state")
+        let receiver = try SilentReceiver(logURL: directory.url.appendingPathComponent("received.log"))
+        let runner = try BackgroundCLI(
+            ["run", "pipeline.yaml", "--state", state], in: directory.url,
+            environment: ["DURABLE_SECRET": Self.secret, "PORT": String(receiver.port)])
+        // Every event is stored and claimed (handed to the lane), and max_in_flight requests hang.
+        func inFlight() -> Int { (try? SQLiteDeliveryStore(directory: state).counts()[.inFlight]) ?? 0 }
+        #expect(eventually { inFlight() == count && receiver.received.count == maxInFlight }, "\(runner.stderr)")
+        // The lane marks the next max_in_flight attempts started ahead, so they go out the moment
+        // a slot frees: those are what a crash may over-report.
+        let database = try SQLiteDatabase(path: state + "/" + SQLiteDeliveryStore.fileName)
+        func marked() -> Int64 {
+            (try? database.scalarInt64("SELECT count(*) FROM deliveries WHERE started_attempt > attempts")) ?? -1
+        }
+        #expect(eventually { marked() == Int64(2 * maxInFlight) }, "\(marked()) marked")
+        #expect(runner.stop(SIGKILL) != nil)
+        let sent = Set(receiver.received)
+        #expect(sent.count == maxInFlight)
+
+        let store = try SQLiteDeliveryStore(directory: state)
+        #expect(try store.recoverInFlight() == count, "a restart puts every delivery left in flight back")
+        var interrupted = Set<String>()
+        for summary in try store.list(DeliveryQuery(limit: 1_000)) {
+            let (_, attempts) = try #require(try store.detail(id: summary.id))
+            if attempts.isEmpty {
+                #expect(summary.status == .pending && summary.attempts == 0, "\(summary.id) was never started: nothing counted")
+            } else {
+                #expect(attempts.map(\.errorClass) == [AttemptRecord.interruptedErrorClass])
+                #expect(summary.status == .retrying && summary.attempts == 1)
+                interrupted.insert(summary.id)
+            }
+        }
+        #expect(sent.isSubset(of: interrupted), "every attempt that reached the receiver is logged")
+        // What was marked started and not yet sent (one window of max_in_flight at most) is all a
+        // crash over-reports; before marks, all 40 claimed deliveries were logged interrupted.
+        #expect(interrupted.count == sent.count + maxInFlight, "\(interrupted.count) interrupted, \(sent.count) sent")
     }
 
     @Test("deliveries, show, stats and resend never create state: a missing directory or database is exit 2")

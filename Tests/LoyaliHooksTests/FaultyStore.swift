@@ -78,6 +78,7 @@ final class FaultyStore: DeliveryStore {
     }
 
     func renewLeases(ids: [String], nowMs: Int64) throws -> [String] { try inner.renewLeases(ids: ids, nowMs: nowMs) }
+    func markStarted(ids: [String]) throws -> [String] { try inner.markStarted(ids: ids) }
     func reclaimExpiredLeases(nowMs: Int64) throws -> Int { try inner.reclaimExpiredLeases(nowMs: nowMs) }
 
     func record(_ attempts: [AttemptRecord]) throws {

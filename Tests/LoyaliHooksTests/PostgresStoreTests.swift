@@ -184,7 +184,11 @@ struct PostgresStoreTests {
         let dead = try Self.open(url, node: "node-dead", leaseMs: 1_000)
         let survivors = try (0..<3).map { try Self.open(url, node: "node-\($0)", leaseMs: 1_000) }
         try dead.enqueue((0..<300).map(Self.delivery), checkpoint: nil, nowMs: 10_000)
-        #expect(try dead.claimDue(sinkKey: Self.sink, nowMs: 10_000, limit: 300).count == 300)
+        let held = try dead.claimDue(sinkKey: Self.sink, nowMs: 10_000, limit: 300)
+        #expect(held.count == 300)
+        // It had started the first 100 when it died; the other 200 were claimed ahead.
+        #expect(try dead.markStarted(ids: held.prefix(100).map(\.id)).isEmpty)
+        let started = Set(held.prefix(100).map(\.id))
         // Not yet expired: nothing to take.
         #expect(try survivors[0].reclaimExpiredLeases(nowMs: 10_999) == 0)
         let reclaimed = Mutex(0)
@@ -195,12 +199,16 @@ struct PostgresStoreTests {
         #expect(reclaimed.withLock { $0 } == 300)
         let taken = try survivors[1].claimDue(sinkKey: Self.sink, nowMs: 11_001, limit: 1_000)
         #expect(taken.count == 300)
-        #expect(taken.allSatisfy { $0.attempt == 2 })
+        #expect(taken.allSatisfy { $0.attempt == (started.contains($0.id) ? 2 : 1) })
         // The dead node cannot renew what it lost; the interrupted attempt is logged as its own.
-        #expect(try dead.renewLeases(ids: [taken[0].id], nowMs: 11_002) == [taken[0].id])
-        let (_, attempts) = try #require(try survivors[2].detail(id: taken[0].id))
+        let cutOff = try #require(taken.first { started.contains($0.id) })
+        #expect(try dead.renewLeases(ids: [cutOff.id], nowMs: 11_002) == [cutOff.id])
+        #expect(try dead.markStarted(ids: [cutOff.id]) == [cutOff.id], "nor start it")
+        let (_, attempts) = try #require(try survivors[2].detail(id: cutOff.id))
         #expect(attempts.map(\.node) == ["node-dead"])
         #expect(attempts.map(\.errorClass) == [AttemptRecord.interruptedErrorClass])
+        let unstarted = try #require(taken.first { !started.contains($0.id) })
+        #expect(try survivors[2].detail(id: unstarted.id)?.1.isEmpty == true, "claimed, never started: no attempt")
     }
 
     @Test func newWorkWakesAListeningNodeAtOnce() throws {

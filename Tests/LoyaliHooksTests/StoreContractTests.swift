@@ -375,6 +375,7 @@ struct StoreContractTests {
         try a.enqueue([Rows.delivery(1), Rows.delivery(2)], checkpoint: nil, nowMs: 1_000)
         let held = try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 2)
         #expect(held.count == 2)
+        #expect(try a.markStarted(ids: held.map(\.id)).isEmpty, "A sends both")
         #expect(try b.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 10).isEmpty)
         // Lease until 11000. Not expired at 10999: nothing to reclaim.
         #expect(try b.reclaimExpiredLeases(nowMs: 10_999) == 0)
@@ -404,6 +405,7 @@ struct StoreContractTests {
         let b = try scope.open(node: "node-b", leaseMs: 1_000)
         try a.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
         let first = try #require(try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1).first)
+        #expect(try a.markStarted(ids: [first.id]).isEmpty)
         #expect(try b.reclaimExpiredLeases(nowMs: 3_000) == 1)
         let second = try #require(try b.claimDue(sinkKey: Rows.sink, nowMs: 3_000, limit: 1).first)
         try a.record([Rows.attempt(first, at: 1_000, outcome: .failed, status: 500)])
@@ -437,6 +439,7 @@ struct StoreContractTests {
         let crashed = try scope.open(node: "node-a")
         try crashed.enqueue([Rows.delivery(1)], checkpoint: nil, nowMs: 1_000)
         let held = try crashed.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1)
+        #expect(try crashed.markStarted(ids: held.map(\.id)).isEmpty)
         let restarted = try scope.open(node: "node-a")
         #expect(try restarted.recoverInFlight() == 1)
         let again = try restarted.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 1)
@@ -445,6 +448,70 @@ struct StoreContractTests {
         let log = try #require(try restarted.detail(id: held[0].id)).1
         #expect(log.first?.errorClass == AttemptRecord.interruptedErrorClass)
         #expect(log.first?.node == "node-a")
+    }
+
+    @Test(
+        "started marks: a reclaim or a recovery logs an interrupted attempt only for deliveries whose attempt was marked started",
+        arguments: StoreEngineFixture.all)
+    func startedMarks(engine: StoreEngineFixture) throws {
+        let scope = try engine.makeScope()
+        let a = try scope.open(node: "node-a", leaseMs: 1_000)
+        let b = try scope.open(node: "node-b", leaseMs: 1_000)
+        try a.enqueue((1...6).map { Rows.delivery($0) }, checkpoint: nil, nowMs: 1_000)
+        // evt_1 already failed once and is due again; evt_7 is handed over by ingest, claimed.
+        let first = try a.claimDue(sinkKey: Rows.sink, nowMs: 1_000, limit: 1)
+        try a.record([Rows.attempt(first[0], at: 1_000, outcome: .retry(atMs: 1_500))])
+        let fresh = try a.enqueue([Rows.delivery(7)], checkpoint: nil, nowMs: 2_000, claiming: [0]).claimed
+        #expect(fresh.count == 1)
+        let held = try a.claimDue(sinkKey: Rows.sink, nowMs: 2_000, limit: 10) + fresh
+        #expect(Set(held.map(\.eventID)) == Set((1...7).map { "evt_\($0)" }))
+        // A starts three of seven (evt_1's second attempt among them), then dies.
+        let started = held.filter { ["evt_1", "evt_3", "evt_7"].contains($0.eventID) }.map(\.id)
+        #expect(held.first { $0.eventID == "evt_1" }?.attempt == 2)
+        #expect(try a.markStarted(ids: started).isEmpty)
+        let unstarted = try #require(held.first { !started.contains($0.id) })
+        #expect(try b.markStarted(ids: [unstarted.id]) == [unstarted.id], "only the holder marks")
+        #expect(try b.reclaimExpiredLeases(nowMs: 4_000) == 7, "every expired claim goes back, started or not")
+        for delivery in held {
+            let (summary, log) = try #require(try b.detail(id: delivery.id))
+            let interrupted = log.filter { $0.errorClass == AttemptRecord.interruptedErrorClass }
+            if started.contains(delivery.id) {
+                #expect(interrupted.map(\.attempt) == [delivery.attempt], "\(delivery.eventID): its attempt may have been sent")
+                #expect(interrupted.first?.node == "node-a")
+                #expect(summary.attempts == delivery.attempt)
+                #expect(summary.status == .retrying)
+            } else {
+                #expect(interrupted.isEmpty, "\(delivery.eventID) was claimed, never started: no attempt")
+                #expect(summary.attempts == delivery.attempt - 1, "\(delivery.eventID): its count is unchanged")
+                #expect(summary.status == (delivery.attempt > 1 ? .retrying : .pending))
+            }
+        }
+        #expect(try b.counts()[.inFlight] == 0)
+        #expect(try b.stats(sinceMs: nil).first?.retrying == 3, "the rollups move with the rows")
+        // B takes all seven: the started ones carry the next number, the others the same one.
+        let taken = try b.claimDue(sinkKey: Rows.sink, nowMs: 4_000, limit: 10)
+        #expect(Dictionary(uniqueKeysWithValues: taken.map { ($0.id, $0.attempt) })
+            == Dictionary(uniqueKeysWithValues: held.map { ($0.id, started.contains($0.id) ? $0.attempt + 1 : $0.attempt) }))
+        // A mark does not outlive the claim it was made under: released, reclaimed, recovered.
+        #expect(try b.markStarted(ids: [taken[0].id, taken[1].id]).isEmpty)
+        #expect(try b.release(ids: [taken[0].id, taken[1].id]) == 2)
+        let again = try b.claimDue(sinkKey: Rows.sink, nowMs: 4_000, limit: 2)
+        #expect(Set(again.map(\.id)) == Set([taken[0].id, taken[1].id]))
+        let restarted = try scope.open(node: "node-b", leaseMs: 1_000)
+        #expect(try restarted.recoverInFlight() == 7)
+        for delivery in again {
+            let log = try #require(try restarted.detail(id: delivery.id)).1
+            #expect(log.filter { $0.attempt == delivery.attempt }.isEmpty, "a released mark does not count after a crash")
+        }
+        // A recorded attempt leaves its mark behind: the next claim starts unmarked again.
+        let last = try restarted.claimDue(sinkKey: Rows.sink, nowMs: 5_000, limit: 1)
+        #expect(try restarted.markStarted(ids: last.map(\.id)).isEmpty)
+        try restarted.record([Rows.attempt(last[0], at: 5_000, outcome: .retry(atMs: 5_000))])
+        let next = try restarted.claimDue(sinkKey: Rows.sink, nowMs: 5_000, limit: 10).filter { $0.id == last[0].id }
+        #expect(next.map(\.attempt) == [last[0].attempt + 1])
+        #expect(try scope.open(node: "node-b", leaseMs: 1_000).recoverInFlight() == 7)
+        let log = try #require(try restarted.detail(id: last[0].id)).1
+        #expect(log.map(\.attempt).filter { $0 > last[0].attempt }.isEmpty, "attempt \(last[0].attempt + 1) never started")
     }
 
     // MARK: Attempts

@@ -71,6 +71,7 @@ extension DeliveryRunner {
                 scheduler.markReady(result.lane)
             }
             for answer in storeWorker.takeAdvances() { takeAdvance(answer, lanes: lanes, scheduler: scheduler, storeWorker: storeWorker) }
+            for answer in storeWorker.takeMarks() { takeMark(answer, lanes: lanes, scheduler: scheduler, nowMs: now) }
             for lane in handOff.takeFed() { scheduler.markReady(lane) }
             var refreshing = false
             if newWork.exchange(false, ordering: .acquiring) {
@@ -257,15 +258,23 @@ extension DeliveryRunner {
                     scheduler.arm(index, atMs: due)
                 }
             }
-        }
-        while lane.inFlight < slots, lane.circuit.gate(nowMs: nowMs) != .closed(untilMs: nil) {
-            // Claimed deliveries (retries, backlog) first, then fresh ones handed over by ingest.
-            if !lane.hasClaimed {
-                let fresh = handOff.take(index, limit: slots - lane.inFlight)
-                if fresh.isEmpty { return }
-                scheduler.held(bytes: fresh.reduce(0) { $0 + $1.footprint })
-                lane.append(fresh)
+            // Claimed deliveries (retries, backlog) first, then fresh ones handed over by ingest,
+            // up to a window of them waiting. Their next attempts are marked started ahead, a
+            // batch at a time, so the lane finds them ready as slots free up (see
+            // SinkLane.takeToMark).
+            if lane.claimedCount < slots {
+                let fresh = handOff.take(index, limit: slots - lane.claimedCount)
+                if !fresh.isEmpty {
+                    scheduler.held(bytes: fresh.reduce(0) { $0 + $1.footprint })
+                    lane.append(fresh)
+                }
             }
+            if let ids = lane.takeToMark(window: slots, nowMs: clockMs) {
+                storeWorker.markStarted(StoreWorker.MarkRequest(lane: index, generation: lane.markGeneration, ids: ids))
+            }
+        }
+        // Only deliveries whose attempt the store marked started are sent.
+        while lane.inFlight < slots, lane.marked > 0, lane.circuit.gate(nowMs: nowMs) != .closed(untilMs: nil) {
             // Within the cap it shares with other sinks (its destination's connections).
             guard scheduler.mayStart(index) else { return }
             if let readyMs = lane.takeToken(nowMs: clockMs) {
@@ -310,6 +319,28 @@ extension DeliveryRunner {
                 batch.append((delivery, request))
             }
         }
+    }
+
+    /// Takes the store's answer to a lane's marks: the marked deliveries may be sent; those this
+    /// node lost meanwhile are dropped from the lane (their new holder sends them); after a failed
+    /// write the lane asks again a second later.
+    private func takeMark(_ answer: StoreWorker.MarkResult, lanes: [SinkLane], scheduler: LaneScheduler, nowMs: Int64) {
+        guard answer.lane < lanes.count else { return }
+        let lane = lanes[answer.lane]
+        if answer.failed {
+            lane.markFailed(generation: answer.generation, retryAtMs: nowMs + Self.refreshIntervalMs)
+            scheduler.arm(answer.lane, atMs: nowMs + Self.refreshIntervalMs)
+            return
+        }
+        let dropped = lane.markAnswered(generation: answer.generation, lost: answer.lost)
+        if !dropped.isEmpty {
+            scheduler.released(bytes: dropped.reduce(0) { $0 + $1.footprint })
+            leases?.drop(dropped.map(\.id))
+            logger.log(.warn, "not starting deliveries another node took after their leases ran out", [
+                "pipeline": lane.pipeline.name, "sink": lane.sink.name, "deliveries": String(dropped.count),
+            ])
+        }
+        scheduler.markReady(answer.lane)
     }
 
     /// An attempt that ended before anything was sent.

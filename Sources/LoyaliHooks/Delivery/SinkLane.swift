@@ -13,6 +13,17 @@ final class SinkLane {
     /// Deliveries claimed from the store, waiting for a free slot.
     var claimed: [ClaimedDelivery] = []
     var claimedHead = 0
+    /// Claimed deliveries at the head of the queue whose next attempt the store has marked
+    /// started (see ``DeliveryStore/markStarted(ids:)``): only these may be sent, so a crash
+    /// logs an `interrupted` attempt only for deliveries that may have been sent.
+    private(set) var marked = 0
+    /// The claimed deliveries right after the marked ones whose marks are being written.
+    private(set) var marking = 0
+    /// Counts the times the lane gave its unstarted deliveries back: a mark answer asked for
+    /// before is about deliveries it no longer holds.
+    private(set) var markGeneration = 0
+    /// No mark is asked for before this (the store failed the last one).
+    private var markRetryAtMs = Int64.min
     var inFlight = 0
     /// Attempts handed to the sink and not judged yet, by delivery id, with when they started:
     /// what a stop whose grace runs out records as `interrupted`.
@@ -142,13 +153,54 @@ final class SinkLane {
         defer {
             claimed.removeAll()
             claimedHead = 0
+            (marked, marking) = (0, 0)
+            markGeneration += 1
         }
         return Array(claimed[claimedHead...])
     }
 
-    /// Takes the next claimed delivery.
+    /// The ids of the claimed deliveries to mark started next, so that up to `window` are ready to
+    /// send, or `nil`: while a mark is being written, while more than half the window is ready
+    /// (marks go in batches, not one statement per attempt), or before `markRetryAtMs`. At most
+    /// `window` deliveries are ever marked and not yet sent: all a crash can over-report.
+    func takeToMark(window: Int, nowMs: Int64) -> [String]? {
+        guard marking == 0, nowMs >= markRetryAtMs, marked <= window / 2 else { return nil }
+        let start = claimedHead + marked
+        let count = min(claimed.count - start, window - marked)
+        guard count > 0 else { return nil }
+        marking = count
+        return claimed[start..<(start + count)].map(\.id)
+    }
+
+    /// Takes the store's answer to the mark asked for at `generation`: the deliveries marked may
+    /// be sent. Returns the ones in `lost` (this node no longer holds them: another node took
+    /// them after their lease ran out), taken out of the queue.
+    func markAnswered(generation: Int, lost: [String]) -> [ClaimedDelivery] {
+        guard generation == markGeneration, marking > 0 else { return [] }
+        var dropped: [ClaimedDelivery] = []
+        if !lost.isEmpty {
+            let lostIDs = Set(lost)
+            let range = (claimedHead + marked)..<(claimedHead + marked + marking)
+            dropped = claimed[range].filter { lostIDs.contains($0.id) }
+            claimed.replaceSubrange(range, with: claimed[range].filter { !lostIDs.contains($0.id) })
+        }
+        marked += marking - dropped.count
+        marking = 0
+        return dropped
+    }
+
+    /// The mark asked for at `generation` was not written: those deliveries wait, and the next
+    /// mark is asked for at `retryAtMs`.
+    func markFailed(generation: Int, retryAtMs: Int64) {
+        guard generation == markGeneration else { return }
+        marking = 0
+        markRetryAtMs = retryAtMs
+    }
+
+    /// Takes the next claimed delivery whose attempt is marked started.
     func nextClaimed() -> ClaimedDelivery? {
-        guard hasClaimed else { return nil }
+        guard marked > 0 else { return nil }
+        marked -= 1
         defer {
             claimedHead += 1
             if claimedHead == claimed.count {

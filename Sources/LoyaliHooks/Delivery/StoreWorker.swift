@@ -36,6 +36,25 @@ final class StoreWorker: @unchecked Sendable {
         var nextDueMs: Int64?
     }
 
+    /// Deliveries of one lane whose next attempts are about to start, to mark started in the store
+    /// (see ``DeliveryStore/markStarted(ids:)``).
+    struct MarkRequest: Sendable {
+        var lane: Int
+        /// The lane's ``SinkLane/markGeneration`` when it asked.
+        var generation: Int
+        var ids: [String]
+    }
+
+    /// The store's answer to a ``MarkRequest``.
+    struct MarkResult: Sendable {
+        var lane: Int
+        var generation: Int
+        /// The ids the node no longer holds: they must not be sent.
+        var lost: [String]
+        /// The store could not write the marks: none of the deliveries may be sent yet.
+        var failed: Bool
+    }
+
     /// What recording attempts that settled ordered deliveries did for their keys (see
     /// ``DeliveryStore/record(_:advancingKeysAtMs:)``).
     struct AdvanceResult: Sendable {
@@ -68,6 +87,7 @@ final class StoreWorker: @unchecked Sendable {
         var advancing = 0
         var operational: [EventEnvelope] = []
         var claims: [ClaimRequest] = []
+        var marks: [MarkRequest] = []
         var releases: [String] = []
         var stateWrites: [SinkStateWrite] = []
         var readsStates = false
@@ -76,8 +96,8 @@ final class StoreWorker: @unchecked Sendable {
         var finishing = false
 
         var isEmpty: Bool {
-            records.isEmpty && operational.isEmpty && claims.isEmpty && releases.isEmpty && stateWrites.isEmpty && !readsStates
-                && dueSinks == nil
+            records.isEmpty && operational.isEmpty && claims.isEmpty && marks.isEmpty && releases.isEmpty && stateWrites.isEmpty
+                && !readsStates && dueSinks == nil
         }
 
         mutating func merge(_ other: Inbox) {
@@ -85,6 +105,7 @@ final class StoreWorker: @unchecked Sendable {
             advancing += other.advancing
             operational += other.operational
             claims += other.claims
+            marks += other.marks
             releases += other.releases
             stateWrites += other.stateWrites
             readsStates = readsStates || other.readsStates
@@ -106,6 +127,7 @@ final class StoreWorker: @unchecked Sendable {
     private let leases: LeaseKeeper?
     private let inbox = Mutex(Inbox())
     private let results = Mutex<[ClaimResult]>([])
+    private let markResults = Mutex<[MarkResult]>([])
     private let advances = Mutex<[AdvanceResult]>([])
     private let stateResults = Mutex(SinkStateResults())
     /// The answer to the last look for sinks with due work, until taken.
@@ -189,6 +211,23 @@ final class StoreWorker: @unchecked Sendable {
         guard !requests.isEmpty else { return }
         inbox.withLock { $0.claims.append(contentsOf: requests) }
         work.signal()
+    }
+
+    /// Asks for deliveries' next attempts to be marked started; the answer comes back through
+    /// ``takeMarks()``. Served at the start of the next pass, before the attempts handed over, so
+    /// a lane waiting to send does not wait for a batch of records.
+    func markStarted(_ request: MarkRequest) {
+        guard !request.ids.isEmpty else { return }
+        inbox.withLock { $0.marks.append(request) }
+        work.signal()
+    }
+
+    /// The mark answers that have arrived since the last call.
+    func takeMarks() -> [MarkResult] {
+        markResults.withLock { results in
+            defer { results.removeAll(keepingCapacity: true) }
+            return results
+        }
     }
 
     /// Puts claimed deliveries that will not be started (their sink was paused) back in the
@@ -292,11 +331,14 @@ final class StoreWorker: @unchecked Sendable {
                     }
                     taken.merge(takeInbox())
                 }
-            } else if taken.claims.isEmpty, taken.operational.isEmpty, !taken.finishing, taken.records.count < Self.recordBatchTarget {
-                // Woken early by a claim, a full batch or `finish`.
+            } else if taken.claims.isEmpty, taken.marks.isEmpty, taken.operational.isEmpty, !taken.finishing,
+                taken.records.count < Self.recordBatchTarget
+            {
+                // Woken early by a claim, a mark, a full batch or `finish`.
                 work.wait(until: Date(timeIntervalSinceNow: Self.recordWindow))
                 taken.merge(takeInbox())
             }
+            if !taken.marks.isEmpty { serve(taken.marks) }
             // Before the attempts that made them: a crash in between sends an event twice (with
             // the same id, so once per subscription), never loses one.
             if storeOperational != nil, !taken.operational.isEmpty || !backlog.isEmpty {
@@ -499,6 +541,7 @@ final class StoreWorker: @unchecked Sendable {
                 inbox.advancing = 0
                 inbox.operational.removeAll(keepingCapacity: true)
                 inbox.claims.removeAll(keepingCapacity: true)
+                inbox.marks.removeAll(keepingCapacity: true)
                 inbox.releases.removeAll()
                 inbox.stateWrites.removeAll()
                 inbox.readsStates = false
@@ -506,6 +549,27 @@ final class StoreWorker: @unchecked Sendable {
             }
             return inbox
         }
+    }
+
+    /// Marks every lane's requested deliveries started in one store call, and answers each lane.
+    /// A failure counts as a failed claim in the metrics: the deliveries cannot be taken to send.
+    private func serve(_ requests: [MarkRequest]) {
+        var answers: [MarkResult]
+        do {
+            let lost = try store.markStarted(ids: requests.flatMap(\.ids))
+            let lostSet = Set(lost)
+            answers = requests.map { request in
+                MarkResult(
+                    lane: request.lane, generation: request.generation,
+                    lost: lostSet.isEmpty ? [] : request.ids.filter { lostSet.contains($0) }, failed: false)
+            }
+        } catch {
+            observer?.storeWriteFailed(operation: "claim")
+            logger.log(.error, "marking attempts started failed; they wait", ["deliveries": String(requests.reduce(0) { $0 + $1.ids.count }), "error": "\(error)"])
+            answers = requests.map { MarkResult(lane: $0.lane, generation: $0.generation, lost: [], failed: true) }
+        }
+        markResults.withLock { $0.append(contentsOf: answers) }
+        resultsReady.signal()
     }
 
     private func serve(_ request: ClaimRequest) -> ClaimResult {

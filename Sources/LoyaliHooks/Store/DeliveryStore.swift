@@ -17,10 +17,20 @@
 /// **Leases.** A claimed delivery is `in_flight` under a lease: the claiming node's id
 /// (``nodeID``) and a deadline, ``leaseMs`` after the claim. While the lease runs, no other node
 /// may claim it. The holder extends it with ``renewLeases(ids:nowMs:)``; once it has run out
-/// (the node died), ``reclaimExpiredLeases(nowMs:)`` puts the delivery back in the queue with an
-/// `interrupted` attempt in its log, counted against the node that held it, so the next attempt
-/// carries the next number. A store not ``isShared`` (SQLite: the state directory's lock admits
-/// one node) keeps the same columns but its runner never needs to renew or reclaim.
+/// (the node died), ``reclaimExpiredLeases(nowMs:)`` puts the delivery back in the queue. A store not
+/// ``isShared`` (SQLite: the state directory's lock admits one node) keeps the same columns but its
+/// runner never needs to renew or reclaim.
+///
+/// **Started attempts.** A claim is not an attempt: a node claims ahead of what it sends. Before
+/// handing a delivery to its sink the runner marks the attempt started (``markStarted(ids:)``),
+/// a batch at a time. When a node's deliveries are put back after it died
+/// (``reclaimExpiredLeases(nowMs:)``, or ``recoverInFlight()`` after a restart), only a delivery
+/// with its attempt marked started gets an `interrupted` attempt in its log (it may have been
+/// sent), counted against the node that held it, so the next attempt carries the next number. One
+/// claimed but never marked goes back as ``release(ids:)`` puts it: no attempt logged, its attempt
+/// count unchanged. So the log over-reports at most the deliveries marked and not yet handed over
+/// when the node died (the runner marks at most a lane's in-flight limit ahead), and never
+/// under-reports one that was sent.
 ///
 /// **Threading.** A store is `Sendable` and may be shared between threads. Every method blocks on
 /// disk or network I/O and may wait for a lock: **call it off Swift's cooperative pool** (from a
@@ -114,9 +124,19 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// ran out), in the order given; their attempts' outcomes no longer decide their state.
     func renewLeases(ids: [String], nowMs: Int64) throws -> [String]
 
+    /// Marks the attempt about to start (attempt count + 1) on each of the deliveries `ids` that
+    /// this node holds in flight as started, in ONE transaction, before the runner hands them to
+    /// their sinks: if the node dies now, the attempt is logged `interrupted` when the delivery is
+    /// put back, since it may have been sent. Returns the ids this node no longer holds (released,
+    /// finished, or taken by another node after the lease ran out), in the order given: those must
+    /// not be sent. Leaves leases as they are (``renewLeases(ids:nowMs:)`` keeps them).
+    func markStarted(ids: [String]) throws -> [String]
+
     /// Puts every delivery whose lease ran out before `nowMs` back in the queue, as
-    /// ``recoverInFlight()`` does for a crash: an `interrupted` attempt in its log, made by the
-    /// node that held the lease, and due at once with the next attempt number. Returns how many.
+    /// ``recoverInFlight()`` does for a crash: one whose attempt was marked started
+    /// (``markStarted(ids:)``) gets an `interrupted` attempt in its log, made by the node that held
+    /// the lease, and is due at once with the next attempt number; one never started goes back as
+    /// ``release(ids:)`` puts it, with no attempt. Returns how many went back, started or not.
     @discardableResult
     func reclaimExpiredLeases(nowMs: Int64) throws -> Int
 
@@ -145,10 +165,12 @@ public protocol DeliveryStore: AnyObject, Sendable {
     func release(ids: [String]) throws -> Int
 
     /// At startup, before any claim: each delivery a previous life of this node left
-    /// `in_flight` gets an `interrupted` attempt in its log (it may have been sent) and goes back
-    /// to `retrying`, due at once, to be sent again with the same id and the next attempt number.
-    /// A store not ``isShared`` takes every in-flight delivery (the caller holds the state
-    /// directory's lock); a shared one only those leased to ``nodeID``. Returns how many.
+    /// `in_flight` with its attempt marked started (``markStarted(ids:)``) gets an `interrupted`
+    /// attempt in its log (it may have been sent) and goes back to `retrying`, due at once, to be
+    /// sent again with the same id and the next attempt number; one never started goes back as
+    /// ``release(ids:)`` puts it, with no attempt. A store not ``isShared`` takes every in-flight
+    /// delivery (the caller holds the state directory's lock); a shared one only those leased to
+    /// ``nodeID``. Returns how many went back, started or not.
     @discardableResult
     func recoverInFlight() throws -> Int
 

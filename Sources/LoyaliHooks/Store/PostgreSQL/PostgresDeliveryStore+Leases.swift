@@ -1,9 +1,10 @@
 /// Leases across nodes: renewing this node's, taking back expired ones, releasing unstarted
 /// claims, and recovering this node's own after a restart with the same node id.
 ///
-/// Attempt numbers stay truthful, as with SQLite: a delivery whose lease ran out may have been
-/// sent, so putting it back logs its attempt as `interrupted` (made by the node that held it) and
-/// the next attempt gets the next number.
+/// Attempt numbers and the log stay truthful, as with SQLite: a delivery whose lease ran out with
+/// its attempt marked started (``markStarted(ids:)``) may have been sent, so putting it back logs
+/// that attempt as `interrupted` (made by the node that held it) and the next attempt gets the next
+/// number; one claimed but never started goes back with no attempt and its count unchanged.
 extension PostgresDeliveryStore {
     /// Extends this node's leases on `ids` to `nowMs + leaseMs`; returns the ids it no longer
     /// holds, in the order given. One statement. Blocking.
@@ -21,6 +22,26 @@ extension PostgresDeliveryStore {
             return held
         }
         return ids.filter { !held.contains($0) }
+    }
+
+    /// Marks attempt `attempts + 1` started on each of `ids` this node holds in flight; returns the
+    /// ids it no longer holds, in the order given. One statement, which changes no indexed column
+    /// (the lease is left alone), so PostgreSQL can update each row in place of its page (HOT).
+    /// Blocking.
+    public func markStarted(ids: [String]) throws -> [String] {
+        guard !ids.isEmpty else { return [] }
+        let held = try write(work) { connection -> Set<String> in
+            let result = try connection.query(
+                """
+                UPDATE deliveries SET started_attempt = attempts + 1
+                WHERE id = ANY($1::text[]) AND status = 'in_flight' AND lease_owner = $2
+                RETURNING id
+                """, [.textArray(ids), .text(nodeID)])
+            var held = Set<String>()
+            for row in 0..<result.rowCount { held.insert(try result.string(row, 0)) }
+            return held
+        }
+        return held.count == ids.count ? [] : ids.filter { !held.contains($0) }
     }
 
     /// Puts back every delivery whose lease ran out before `nowMs` (its node died or lost the
@@ -63,24 +84,27 @@ extension PostgresDeliveryStore {
                 """
                 UPDATE deliveries
                 SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END,
-                    lease_owner = NULL, lease_until = NULL
+                    lease_owner = NULL, lease_until = NULL, started_attempt = NULL
                 WHERE id = ANY($1::text[]) AND status = 'in_flight' AND (lease_owner IS NULL OR lease_owner = $2)
                 """, [.textArray(ids), .text(nodeID)])
             return result.affectedRows
         }
     }
 
-    /// Logs an `interrupted` attempt for each in-flight row matching `condition` and makes the
-    /// row due again with that attempt counted. Runs inside the caller's transaction. The rows
-    /// are locked first, skipping any another node holds locked right now.
+    /// Puts back each in-flight row matching `condition`: one whose attempt was marked started gets
+    /// an `interrupted` attempt and is due again with that attempt counted; one never started goes
+    /// back as ``release(ids:)`` puts it, with no attempt. Runs inside the caller's transaction.
+    /// The rows are locked first, skipping any another node holds locked right now.
     private static func putBack(
         _ connection: PostgresConnection, condition: String, parameters: [PostgresValue], message: String
     ) throws -> Int {
         // `message` is one of this file's fixed texts, never user input, so it may be spliced.
+        // `gone.started` is read from the row before the UPDATE changes it.
         let result = try connection.query(
             """
             WITH gone AS (
-                SELECT seq FROM deliveries WHERE \(condition) ORDER BY seq FOR UPDATE SKIP LOCKED
+                SELECT seq, coalesce(started_attempt > attempts, false) AS started
+                FROM deliveries WHERE \(condition) ORDER BY seq FOR UPDATE SKIP LOCKED
             ),
             logged AS (
                 INSERT INTO attempts (
@@ -90,13 +114,16 @@ extension PostgresDeliveryStore {
                     '\(AttemptRecord.interruptedErrorClass)', '\(message)', NULL, 'retry',
                     coalesce(d.next_attempt_at, d.updated_at), d.lease_owner
                 FROM deliveries AS d JOIN gone USING (seq)
+                WHERE gone.started
                 ON CONFLICT (delivery_seq, attempt) DO NOTHING
             )
             UPDATE deliveries AS d
-            SET status = 'retrying', attempts = d.attempts + 1,
+            SET status = CASE WHEN gone.started OR d.attempts > d.schedule_offset THEN 'retrying' ELSE 'pending' END,
+                attempts = d.attempts + CASE WHEN gone.started THEN 1 ELSE 0 END,
                 next_attempt_at = coalesce(d.next_attempt_at, d.updated_at),
-                last_error = '\(AttemptRecord.interruptedErrorClass): \(message)', last_http_status = NULL,
-                lease_owner = NULL, lease_until = NULL
+                last_error = CASE WHEN gone.started THEN '\(AttemptRecord.interruptedErrorClass): \(message)' ELSE d.last_error END,
+                last_http_status = CASE WHEN gone.started THEN NULL ELSE d.last_http_status END,
+                lease_owner = NULL, lease_until = NULL, started_attempt = NULL
             FROM gone WHERE d.seq = gone.seq
             """, parameters)
         return result.affectedRows

@@ -135,6 +135,16 @@ enum PostgresSchema {
                 -- stored before. A state not announced yet is announced as this after a restart.
                 ALTER TABLE sink_states ADD COLUMN last_change text;
                 """),
+        StoreMigration(
+            version: 9, summary: "the attempt a node started on each delivery, so a reclaim logs only attempts that may have been sent",
+            sql: """
+                -- Set to attempts + 1 just before a node hands the delivery to its sink
+                -- (DeliveryStore.markStarted); a value above attempts means that attempt started.
+                -- A reclaim logs an interrupted attempt only for such rows; rows claimed but never
+                -- started go back to the queue with no attempt. In no index, so setting it can be
+                -- a heap-only (HOT) update that touches no index.
+                ALTER TABLE deliveries ADD COLUMN started_attempt integer;
+                """),
     ]
 
     /// The schema version this build writes.

@@ -1,22 +1,24 @@
 /// Putting `in_flight` rows back in the queue: after a crash (``recoverInFlight()``), when a lease
 /// ran out (``reclaimExpiredLeases(nowMs:)``), at a clean stop (``release(ids:)`` for rows never
-/// started, `record` with an `interrupted` attempt for rows cut off by the grace period), and
-/// keeping leases alive (``renewLeases(ids:nowMs:)``).
+/// started, `record` with an `interrupted` attempt for rows cut off by the grace period); marking
+/// attempts started (``markStarted(ids:)``), and keeping leases alive (``renewLeases(ids:nowMs:)``).
 ///
-/// **Attempt numbers stay truthful.** A receiver must never see `X-Loyali-Attempt: N` twice for one
-/// delivery. A row left in flight by a crash may have been sent (the request can reach the
-/// receiver an instant before the process dies), and nothing records the start of an attempt
-/// (that would cost a write per attempt). So recovery counts it: it logs attempt N as
-/// `interrupted`, and the next attempt is N+1. A row that was claimed but never started is counted
-/// too, since after a crash the two cannot be told apart: numbering may skip, but never repeats.
-/// A clean stop knows which attempts started, and counts only those.
+/// **Attempt numbers and the log stay truthful.** A receiver must never see `X-Loyali-Attempt: N`
+/// twice for one delivery, and the log must not claim attempts that were never made. Before the
+/// runner hands a delivery to its sink it marks attempt N started (`started_attempt = N`, one
+/// statement per batch, up to a lane's in-flight limit ahead). A row left in flight by a crash
+/// with its attempt marked may have been sent (the request can reach the receiver an instant
+/// before the process dies), so recovery counts it: it logs attempt N as `interrupted`, and the
+/// next attempt is N+1. A row claimed but never marked was not sent: it goes back as `release`
+/// puts it, with no attempt and its count unchanged. Numbering may skip (a row marked but not yet
+/// handed over when the process died), but never repeats.
 extension SQLiteDeliveryStore {
-    /// At startup: each delivery left `in_flight` by a crash gets an `interrupted` attempt in its
-    /// log, made by the node that held it (see the type's notes: it may have been sent), and goes
-    /// back to `retrying`, due as it was (at once), to be sent again with the same id and the next
-    /// attempt number. Returns how many were recovered. Call before any runner claims, and only
-    /// while holding the state directory's ``StateDirectoryLock``: another live runner's rows are
-    /// not orphans. Blocking.
+    /// At startup: each delivery left `in_flight` by a crash with its attempt marked started gets
+    /// an `interrupted` attempt in its log, made by the node that held it (see the type's notes: it
+    /// may have been sent), and goes back to `retrying`, due as it was (at once), to be sent again
+    /// with the same id and the next attempt number; one never started goes back with no attempt.
+    /// Returns how many went back. Call before any runner claims, and only while holding the state
+    /// directory's ``StateDirectoryLock``: another live runner's rows are not orphans. Blocking.
     @discardableResult
     public func recoverInFlight() throws -> Int {
         try withConnection { connection in
@@ -40,18 +42,63 @@ extension SQLiteDeliveryStore {
         }
     }
 
-    /// Logs an `interrupted` attempt for each row matching `condition` (which may use `?1`,
-    /// bound to `nowMs`) and makes the row due again with that attempt counted, in one
-    /// transaction. Returns how many rows.
+    /// Marks attempt `attempts + 1` started on each of `ids` this node holds in flight, in one
+    /// transaction (not fsynced: a process crash keeps it, as it keeps the claim); returns the ids
+    /// it no longer holds, in order. Rows this store claimed are found by their `seq`, without a
+    /// lookup by id. Blocking.
+    public func markStarted(ids: [String]) throws -> [String] {
+        guard !ids.isEmpty else { return [] }
+        return try withConnection { connection in
+            let database = connection.database
+            let claimed = connection.claimed
+            return try database.transaction(durable: false) {
+                try database.withStatement(
+                    """
+                    UPDATE OR ROLLBACK deliveries SET started_attempt = attempts + 1
+                    WHERE seq = ?1 AND status = 'in_flight' AND (lease_owner IS NULL OR lease_owner = ?2)
+                    """
+                ) { update in
+                    try update.bind(nodeID, at: 2)
+                    var lost: [String] = []
+                    for id in ids {
+                        let sequence = try claimed[id]?.sequence ?? Self.sequence(of: id, in: database)
+                        guard let sequence else {
+                            lost.append(id)
+                            continue
+                        }
+                        update.reset()
+                        try update.bind(sequence, at: 1)
+                        try update.run()
+                        if database.changes == 0 { lost.append(id) }
+                    }
+                    return lost
+                }
+            }
+        }
+    }
+
+    /// The `seq` of delivery `id`, or `nil` for an unknown id.
+    private static func sequence(of id: String, in database: SQLiteDatabase) throws -> Int64? {
+        try database.withStatement("SELECT seq FROM deliveries WHERE id = ?1") { find in
+            try DeliveryIDColumn.bind(id, to: find, at: 1)
+            return try find.step() ? find.int64(at: 0) : nil
+        }
+    }
+
+    /// Puts back each in-flight row matching `condition` (which may use `?1`, bound to `nowMs`),
+    /// in one transaction: a row whose attempt was marked started gets an `interrupted` attempt
+    /// and is due again with that attempt counted; one never started goes back as ``release(ids:)``
+    /// puts it. Returns how many rows.
     private static func putBack(
         _ database: SQLiteDatabase, where condition: String, nowMs: Int64?, message: String
     ) throws -> Int {
         try database.transaction {
-            // The rows as they are (in flight), and whether their interrupted attempt is new.
+            // The rows as they are (in flight), whether their attempt started, and whether its
+            // interrupted attempt is new.
             var rollup = RollupChanges()
             try database.withStatement(
                 """
-                SELECT pipeline, sink, attempts, updated_at,
+                SELECT pipeline, sink, attempts, updated_at, coalesce(started_attempt > attempts, 0), schedule_offset,
                     NOT EXISTS (SELECT 1 FROM attempts WHERE delivery_seq = deliveries.seq AND attempt = deliveries.attempts + 1)
                 FROM deliveries WHERE \(condition)
                 """
@@ -60,11 +107,18 @@ extension SQLiteDeliveryStore {
                 while try statement.step() {
                     let (pipeline, sink, attempts, updatedAt) = (
                         statement.string(at: 0), statement.string(at: 1), statement.int(at: 2), statement.int64(at: 3))
+                    let before = RollupChanges.RowState(status: .inFlight, attempts: attempts, updatedAtMs: updatedAt)
+                    guard statement.int(at: 4) != 0 else {
+                        let status: DeliveryStatus = attempts > statement.int(at: 5) ? .retrying : .pending
+                        rollup.move(
+                            pipeline: pipeline, sink: sink, from: before,
+                            to: RollupChanges.RowState(status: status, attempts: attempts, updatedAtMs: updatedAt))
+                        continue
+                    }
                     rollup.move(
-                        pipeline: pipeline, sink: sink,
-                        from: RollupChanges.RowState(status: .inFlight, attempts: attempts, updatedAtMs: updatedAt),
+                        pipeline: pipeline, sink: sink, from: before,
                         to: RollupChanges.RowState(status: .retrying, attempts: attempts + 1, updatedAtMs: updatedAt))
-                    if statement.int(at: 4) != 0 {
+                    if statement.int(at: 6) != 0 {
                         rollup.attempt(pipeline: pipeline, sink: sink, startedAtMs: updatedAt, outcome: "retry", durationMs: 0)
                     }
                 }
@@ -77,7 +131,7 @@ extension SQLiteDeliveryStore {
                 SELECT seq, attempts + 1, pipeline, sink, updated_at, 0, NULL,
                     '\(AttemptRecord.interruptedErrorClass)', '\(message)', NULL, 'retry',
                     coalesce(next_attempt_at, updated_at), lease_owner
-                FROM deliveries WHERE \(condition)
+                FROM deliveries WHERE \(condition) AND started_attempt > attempts
                 ON CONFLICT (delivery_seq, attempt) DO NOTHING
                 """
             ) { statement in
@@ -85,12 +139,19 @@ extension SQLiteDeliveryStore {
                 try statement.run()
             }
             try write(rollup, to: database)
+            // SET expressions all read the row as it was, so `started` is judged before the
+            // attempt count moves.
+            let started = "coalesce(started_attempt > attempts, 0)"
             return try database.withStatement(
                 """
                 UPDATE OR ROLLBACK deliveries
-                SET status = 'retrying', attempts = attempts + 1,
+                SET status = CASE WHEN \(started) OR attempts > schedule_offset THEN 'retrying' ELSE 'pending' END,
+                    attempts = attempts + \(started),
                     next_attempt_at = coalesce(next_attempt_at, updated_at),
-                    last_error = '\(AttemptRecord.interruptedErrorClass): \(message)', last_http_status = NULL
+                    last_error = CASE WHEN \(started)
+                        THEN '\(AttemptRecord.interruptedErrorClass): \(message)' ELSE last_error END,
+                    last_http_status = CASE WHEN \(started) THEN NULL ELSE last_http_status END,
+                    started_attempt = NULL
                 WHERE \(condition)
                 """
             ) { statement in
@@ -144,7 +205,7 @@ extension SQLiteDeliveryStore {
                 let released = try database.withStatement(
                     """
                     UPDATE OR ROLLBACK deliveries
-                    SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END
+                    SET status = CASE WHEN attempts > schedule_offset THEN 'retrying' ELSE 'pending' END, started_attempt = NULL
                     WHERE id = ?1 AND status = 'in_flight' AND (lease_owner IS NULL OR lease_owner = ?2)
                     RETURNING pipeline, sink, status, attempts, updated_at
                     """

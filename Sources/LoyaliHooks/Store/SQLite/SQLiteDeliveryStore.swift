@@ -14,11 +14,12 @@ import Foundation
 /// on disk I/O and may wait for the lock: call it off Swift's cooperative thread pool** (from a
 /// dedicated thread, as the runner does).
 ///
-/// Durability is relaxed in exactly two places, `claimDue` and `record`, which commit without an
-/// fsync: they survive a crash of the process, and the next durable commit syncs them too; a
-/// power loss in between can only make deliveries due again, i.e. sent again with the same id
-/// (and, since the undone claim and record leave no trace, possibly with an attempt number the
-/// receiver has seen; a process crash never does that, see `SQLiteDeliveryStore+Recovery.swift`).
+/// Durability is relaxed in exactly three places, `claimDue`, `markStarted` and `record`, which
+/// commit without an fsync: they survive a crash of the process, and the next durable commit syncs
+/// them too; a power loss in between can only make deliveries due again, i.e. sent again with the
+/// same id (and, since the undone claim, mark and record leave no trace, possibly with an attempt
+/// number the receiver has seen; a process crash never does that, see
+/// `SQLiteDeliveryStore+Recovery.swift`).
 ///
 /// Memory stays flat however large the outbox grows: queries walk indexes with `LIMIT`, and the
 /// page cache is capped at 16 MB.

@@ -192,6 +192,16 @@ enum SQLiteSchema {
                 -- stored before. A state not announced yet is announced as this after a restart.
                 ALTER TABLE sink_states ADD COLUMN last_change TEXT;
                 """),
+        StoreMigration(
+            version: 12, summary: "the attempt a node started on each delivery, so a crash logs only attempts that may have been sent",
+            sql: """
+                -- Set to attempts + 1 just before the runner hands the delivery to its sink
+                -- (DeliveryStore.markStarted); a value above attempts means that attempt started.
+                -- Recovery and lease reclaims log an interrupted attempt only for such rows; rows
+                -- claimed but never started go back to the queue with no attempt. In no index, so
+                -- setting it rewrites the row alone.
+                ALTER TABLE deliveries ADD COLUMN started_attempt INTEGER;
+                """),
     ]
 
     /// The schema version this build writes.
