@@ -179,6 +179,28 @@ struct PostgresStoreTests {
         #expect(byOwner == claimed.withLock { $0.mapValues(\.count) })
     }
 
+    /// Rows due at the same ms (a whole ingest batch) are taken oldest first straight from the due
+    /// index: a claim reads as many rows as it takes, not the whole batch to sort it.
+    @Test func aClaimReadsOnlyTheRowsItTakes() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let store = try Self.open(url, node: "node-a")
+        try store.enqueue((0..<1_000).map(Self.delivery), checkpoint: nil, nowMs: 5_000)
+        let connection = try PostgresTestServer.connect(url)
+        try connection.execute("ANALYZE deliveries")
+        try connection.query("BEGIN")
+        let plan = try connection.query(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + PostgresDeliveryStore.claimSQL,
+            [.text(Self.sink.pipeline), .text(Self.sink.sink), .int64(5_000), .int(16), .text("node-a"), .int64(35_000)],
+            prepare: false)
+        try connection.query("ROLLBACK")
+        let lines = try (0..<plan.rowCount).map { try plan.string($0, 0) }
+        #expect(!lines.contains { $0.contains("Sort") }, "\(lines.joined(separator: "\n"))")
+        let scan = try #require(lines.first { $0.contains("Index Scan using deliveries_due_by_sink") })
+        #expect(scan.contains("rows=16 "), "\(lines.joined(separator: "\n"))")
+        // The claim still takes the oldest: the first 16 enqueued.
+        #expect(try store.claimDue(sinkKey: Self.sink, nowMs: 5_000, limit: 16).map(\.id) == (0..<16).map { Self.delivery($0).id })
+    }
+
     @Test func anotherNodeTakesOverExpiredLeasesOnce() throws {
         let url = try PostgresTestServer.freshDatabase()
         let dead = try Self.open(url, node: "node-dead", leaseMs: 1_000)

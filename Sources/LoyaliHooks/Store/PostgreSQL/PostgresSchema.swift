@@ -145,6 +145,18 @@ enum PostgresSchema {
                 -- a heap-only (HOT) update that touches no index.
                 ALTER TABLE deliveries ADD COLUMN started_attempt integer;
                 """),
+        StoreMigration(
+            version: 10, summary: "the due index ends with seq, so a claim reads only the rows it takes",
+            sql: """
+                -- Claims take the oldest due rows, ORDER BY next_attempt_at, seq. Without seq in the
+                -- index (SQLite's indexes end with the rowid; PostgreSQL's do not), rows due at the
+                -- same ms (a whole ingest batch) came out unsorted, so every claim read and sorted
+                -- all of them, each a heap visit, to lock its LIMIT: 1,000 rows for a claim of 32.
+                CREATE INDEX deliveries_due_by_sink_seq ON deliveries (pipeline, sink, next_attempt_at, seq)
+                    WHERE status IN ('pending', 'retrying');
+                DROP INDEX deliveries_due_by_sink;
+                ALTER INDEX deliveries_due_by_sink_seq RENAME TO deliveries_due_by_sink;
+                """),
     ]
 
     /// The schema version this build writes.
