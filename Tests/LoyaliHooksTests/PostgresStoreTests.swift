@@ -63,6 +63,82 @@ struct PostgresStoreTests {
         #expect(moved.pending == 1 && moved.failed == 0)
     }
 
+    /// The triggers group each statement's rows by minute once and make both widths from those
+    /// groups (migration 11): the stored aggregates still equal the ones counted from scratch,
+    /// across minute and hour edges, retries, failures and a re-recorded attempt.
+    @Test func theTriggersSumEachRowOnceByMinuteAndKeepTheAggregatesExact() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let store = try Self.open(url, node: "node-a")
+        let connection = try PostgresTestServer.connect(url)
+        let source = try connection.query("SELECT prosrc FROM pg_proc WHERE proname = 'loyali_rollup_updated_deliveries'").string(0, 0)
+        #expect(source.contains("AS minute"))
+        // 300 rows over three hours' edges, claimed and recorded in a few statements each.
+        let hour: Int64 = 3_600_000
+        let starts: [Int64] = [hour - 61_000, hour - 1_000, hour + 59_000, 2 * hour - 30_000]
+        for (batch, start) in starts.enumerated() {
+            try store.enqueue((0..<75).map { Self.delivery(batch * 75 + $0) }, checkpoint: nil, nowMs: start)
+            let claimed = try store.claimDue(sinkKey: Self.sink, nowMs: start + 500, limit: 75)
+            let records = claimed.enumerated().map { index, delivery in
+                let outcome: AttemptOutcome = index % 5 == 0 ? .retry(atMs: start + 90_000) : index % 7 == 0 ? .failed : .succeeded
+                return AttemptRecord(
+                    deliveryID: delivery.id, attempt: delivery.attempt, startedAtMs: start + 1_000 + Int64(index) * 800,
+                    durationMs: Int64(index * 37 % 900), httpStatus: outcome == .succeeded ? 200 : 500, outcome: outcome)
+            }
+            try store.record(Array(records.prefix(40)))
+            try store.record(Array(records.dropFirst(40)))
+            // Re-recorded: the attempt is overwritten, and counted once.
+            try store.record([records[3]].map { var again = $0; again.durationMs = 5_000; return again })
+        }
+        try store.record(try store.claimDue(sinkKey: Self.sink, nowMs: 3 * hour, limit: 500).map {
+            AttemptRecord(deliveryID: $0.id, attempt: $0.attempt, startedAtMs: 3 * hour + 10, durationMs: 3, httpStatus: 200, outcome: .succeeded)
+        })
+        for span in [RollupSQL.minuteMs, RollupSQL.hourMs] {
+            let floor = { (column: String) in RollupSQL.floorSQL(column, "\(span)") }
+            let stored = try connection.query(
+                """
+                SELECT start, pipeline, sink, sum(pending)::bigint, sum(retrying)::bigint, sum(in_flight)::bigint,
+                    sum(succeeded)::bigint, sum(failed)::bigint, sum(attempted)::bigint, sum(retried)::bigint,
+                    sum(attempts_succeeded)::bigint, sum(attempts_retried)::bigint, sum(attempts_failed)::bigint
+                FROM rollups WHERE span = $1::bigint GROUP BY 1, 2, 3
+                HAVING sum(pending) <> 0 OR sum(retrying) <> 0 OR sum(in_flight) <> 0 OR sum(succeeded) <> 0 OR sum(failed) <> 0
+                    OR sum(attempted) <> 0 OR sum(attempts_succeeded) <> 0 OR sum(attempts_retried) <> 0 OR sum(attempts_failed) <> 0
+                ORDER BY 1
+                """, [.int64(span)])
+            let counted = try connection.query(
+                """
+                SELECT coalesce(d.start, a.start), coalesce(d.pipeline, a.pipeline), coalesce(d.sink, a.sink),
+                    coalesce(d.pending, 0), coalesce(d.retrying, 0), coalesce(d.in_flight, 0), coalesce(d.succeeded, 0),
+                    coalesce(d.failed, 0), coalesce(d.attempted, 0), coalesce(d.retried, 0),
+                    coalesce(a.ok, 0), coalesce(a.again, 0), coalesce(a.bad, 0)
+                FROM (
+                    SELECT \(floor("updated_at")) AS start, pipeline, sink,
+                        count(*) FILTER (WHERE status = 'pending') AS pending, count(*) FILTER (WHERE status = 'retrying') AS retrying,
+                        count(*) FILTER (WHERE status = 'in_flight') AS in_flight, count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                        count(*) FILTER (WHERE status = 'failed') AS failed, count(*) FILTER (WHERE attempts >= 1) AS attempted,
+                        count(*) FILTER (WHERE attempts > 1) AS retried
+                    FROM deliveries GROUP BY 1, 2, 3
+                ) AS d FULL JOIN (
+                    SELECT \(floor("started_at")) AS start, pipeline, sink, count(*) FILTER (WHERE outcome = 'succeeded') AS ok,
+                        count(*) FILTER (WHERE outcome = 'retry') AS again, count(*) FILTER (WHERE outcome = 'failed') AS bad
+                    FROM attempts GROUP BY 1, 2, 3
+                ) AS a USING (start, pipeline, sink)
+                ORDER BY 1
+                """)
+            let rows = { (result: PostgresResult) in
+                try (0..<result.rowCount).map { row in try (0..<13).map { column in column == 1 || column == 2 ? 0 : try result.int64(row, column) } }
+            }
+            #expect(stored.rowCount > 1)
+            #expect(try rows(stored) == rows(counted), "span \(span)")
+            // Latency buckets: every attempt in one, once.
+            let latency = try connection.query(
+                """
+                SELECT coalesce(sum(split_part(p, ':', 2)::bigint), 0)::bigint FROM rollups, unnest(string_to_array(coalesce(latency, ''), ',')) AS p
+                WHERE span = $1::bigint AND p <> ''
+                """, [.int64(span)])
+            #expect(try latency.int64(0, 0) == connection.query("SELECT count(*) FROM attempts").int64(0, 0))
+        }
+    }
+
     @Test func refusesASchemaFromANewerBuild() throws {
         let connection = try PostgresTestServer.connect(PostgresTestServer.freshDatabase())
         let newer = PostgresSchema.migrations + [

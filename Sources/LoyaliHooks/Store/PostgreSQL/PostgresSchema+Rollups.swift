@@ -55,6 +55,94 @@ extension PostgresSchema {
         """
     }
 
+    /// ``deliveryUpsert(_:)`` summing each row once: the rows are first grouped by minute, and
+    /// both bucket widths are made from those few groups (a minute never straddles an hour), where
+    /// ``deliveryUpsert(_:)`` fed every row through the aggregates once per width.
+    private static func deliveryUpsertByMinute(_ changes: String) -> String {
+        let minute = RollupSQL.floorSQL("c.updated_at", "\(RollupSQL.minuteMs)")
+        return """
+            INSERT INTO rollups AS r (span, start, pipeline, sink, shard, pending, retrying, in_flight, succeeded, failed, attempted, retried)
+            SELECT span, \(RollupSQL.floorSQL("m.minute", "span")), m.pipeline, m.sink, pg_backend_pid(),
+                sum(m.pending), sum(m.retrying), sum(m.in_flight), sum(m.succeeded), sum(m.failed), sum(m.attempted), sum(m.retried)
+            FROM (
+                SELECT \(minute) AS minute, c.pipeline, c.sink,
+                    sum(CASE WHEN c.status = 'pending' THEN c.sign ELSE 0 END) AS pending,
+                    sum(CASE WHEN c.status = 'retrying' THEN c.sign ELSE 0 END) AS retrying,
+                    sum(CASE WHEN c.status = 'in_flight' THEN c.sign ELSE 0 END) AS in_flight,
+                    sum(CASE WHEN c.status = 'succeeded' THEN c.sign ELSE 0 END) AS succeeded,
+                    sum(CASE WHEN c.status = 'failed' THEN c.sign ELSE 0 END) AS failed,
+                    sum(CASE WHEN c.attempts >= 1 THEN c.sign ELSE 0 END) AS attempted,
+                    sum(CASE WHEN c.attempts > 1 THEN c.sign ELSE 0 END) AS retried
+                FROM (\(changes)) AS c
+                GROUP BY 1, 2, 3
+            ) AS m CROSS JOIN \(spans)
+            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (span, start, pipeline, sink, shard) DO UPDATE SET
+                pending = r.pending + excluded.pending, retrying = r.retrying + excluded.retrying,
+                in_flight = r.in_flight + excluded.in_flight, succeeded = r.succeeded + excluded.succeeded,
+                failed = r.failed + excluded.failed, attempted = r.attempted + excluded.attempted, retried = r.retried + excluded.retried
+            """
+    }
+
+    /// ``attemptUpsert(_:)`` summing each row once, by minute and latency bucket, before both
+    /// bucket widths are made from those groups (see ``deliveryUpsertByMinute(_:)``).
+    private static func attemptUpsertByMinute(_ changes: String) -> String {
+        let minute = RollupSQL.floorSQL("c.started_at", "\(RollupSQL.minuteMs)")
+        return """
+            INSERT INTO rollups AS r (span, start, pipeline, sink, shard, attempts_succeeded, attempts_retried, attempts_failed, latency)
+            SELECT span, start, pipeline, sink, pg_backend_pid(), sum(ok), sum(again), sum(bad),
+                string_agg(bucket || ':' || n, ',' ORDER BY bucket)
+            FROM (
+                SELECT span, \(RollupSQL.floorSQL("m.minute", "span")) AS start, m.pipeline, m.sink, m.bucket,
+                    sum(m.n) AS n, sum(m.ok) AS ok, sum(m.again) AS again, sum(m.bad) AS bad
+                FROM (
+                    SELECT \(minute) AS minute, c.pipeline, c.sink,
+                        \(RollupSQL.latencyBucketSQL("c.duration_ms")) AS bucket, sum(c.sign) AS n,
+                        sum(CASE WHEN c.outcome = 'succeeded' THEN c.sign ELSE 0 END) AS ok,
+                        sum(CASE WHEN c.outcome = 'retry' THEN c.sign ELSE 0 END) AS again,
+                        sum(CASE WHEN c.outcome NOT IN ('succeeded', 'retry') THEN c.sign ELSE 0 END) AS bad
+                    FROM (\(changes)) AS c
+                    GROUP BY 1, 2, 3, 4
+                ) AS m CROSS JOIN \(spans)
+                GROUP BY 1, 2, 3, 4, 5
+            ) AS buckets
+            GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (span, start, pipeline, sink, shard) DO UPDATE SET
+                attempts_succeeded = r.attempts_succeeded + excluded.attempts_succeeded,
+                attempts_retried = r.attempts_retried + excluded.attempts_retried,
+                attempts_failed = r.attempts_failed + excluded.attempts_failed,
+                latency = loyali_histogram_merge(r.latency, excluded.latency)
+            """
+    }
+
+    /// Migration 11: the four trigger functions with ``deliveryUpsertByMinute(_:)`` and
+    /// ``attemptUpsertByMinute(_:)``; same sums, same rows written.
+    static let rollupsByMinuteSQL = """
+        CREATE OR REPLACE FUNCTION loyali_rollup_inserted_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            \(deliveryUpsertByMinute("SELECT 1 AS sign, pipeline, sink, status, attempts, updated_at FROM new_rows"));
+            RETURN NULL;
+        END $$;
+        CREATE OR REPLACE FUNCTION loyali_rollup_updated_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            \(deliveryUpsertByMinute(updatedDeliveries));
+            RETURN NULL;
+        END $$;
+        CREATE OR REPLACE FUNCTION loyali_rollup_inserted_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            \(attemptUpsertByMinute("SELECT 1 AS sign, pipeline, sink, started_at, outcome, duration_ms FROM new_rows"));
+            RETURN NULL;
+        END $$;
+        CREATE OR REPLACE FUNCTION loyali_rollup_updated_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            \(attemptUpsertByMinute("""
+                SELECT -1 AS sign, pipeline, sink, started_at, outcome, duration_ms FROM old_rows
+                UNION ALL SELECT 1, pipeline, sink, started_at, outcome, duration_ms FROM new_rows
+                """));
+            RETURN NULL;
+        END $$;
+        """
+
     /// The rows of an UPDATE whose state as the aggregates count it changed, before (−1) and after (+1).
     private static let changedDeliveries = """
         SELECT -1 AS sign, o.pipeline, o.sink, o.status, o.attempts, o.updated_at

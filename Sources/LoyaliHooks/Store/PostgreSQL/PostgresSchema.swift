@@ -157,6 +157,9 @@ enum PostgresSchema {
                 DROP INDEX deliveries_due_by_sink;
                 ALTER INDEX deliveries_due_by_sink_seq RENAME TO deliveries_due_by_sink;
                 """),
+        StoreMigration(
+            version: 11, summary: "the aggregates' triggers sum each row once, by minute, and make the hours from the minutes",
+            sql: rollupsByMinuteSQL),
     ]
 
     /// The schema version this build writes.
