@@ -629,6 +629,7 @@ private func object(_ line: String) throws -> JSONObject {
             options.format = .json
             options.timestamp = 1_700_000_000
             options.batchOutputBytes = budget
+            options.workers = 2
             options.input = try InputStream.open(path: scratch.path("events.jsonl"))
             let path = scratch.path("out-\(budget)")
             let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -644,6 +645,9 @@ private func object(_ line: String) throws -> JSONObject {
         // where the line cap alone would allow 2,048.
         #expect(smallRunner.nextBatchLines() <= 4)
         #expect(largeRunner.nextBatchLines() == 2_048)
+        // What batches held at once stays near the workers × the budget (4 × 4 KiB here) plus
+        // a line, whatever the fan-out; the first batch, sized blind, is one line.
+        #expect(smallRunner.peakBatchBytes <= 4 * 4096 + 4096, "\(smallRunner.peakBatchBytes) bytes held at once")
         #expect(small == large)
         #expect(small.count > 300 * 2 * 500)
     }

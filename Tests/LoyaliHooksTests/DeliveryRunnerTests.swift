@@ -16,6 +16,8 @@ final class ScriptedSink: ConcurrentSink, @unchecked Sendable {
     let script: @Sendable (Int) -> AttemptResult?
     let requests = Mutex<[DeliveryRequest]>([])
     let held = Mutex<[@Sendable () -> Void]>([])
+    /// The completions of the held requests, in the same order, to answer one otherwise.
+    let heldAnswers = Mutex<[@Sendable (AttemptResult) -> Void]>([])
     let arrived = Wakeup()
 
     init(sharedLimit: SharedAttemptLimit? = nil, script: @escaping @Sendable (Int) -> AttemptResult?) {
@@ -29,6 +31,7 @@ final class ScriptedSink: ConcurrentSink, @unchecked Sendable {
             completion(result)
         } else {
             held.withLock { $0.append { completion(.httpStatus(200, retryAfter: nil, snippet: "")) } }
+            heldAnswers.withLock { $0.append(completion) }
         }
         arrived.signal()
     }

@@ -122,13 +122,25 @@ struct LaneSchedulerTests {
         #expect(scheduler.claimLimit(lane: 1_001) == 32)
     }
 
-    @Test("batches are cut by planned bytes: 16 lines first, then as many as fit the target")
+    @Test("batches are cut by planned bytes: one line first, alone in flight, then as many as fit the target")
     func batchSizer() {
         var sizer = BatchSizer(maxLines: 1_024, targetBytes: 4 << 20)
-        #expect(sizer.nextLines == 16)
+        // Nothing known about the fan-out yet: a first batch of 16 lines at 10,000 pipelines
+        // planned 32 MB, and four workers held four of them.
+        #expect(sizer.nextLines == 1)
+        #expect(sizer.batchesInFlight(depth: 4) == 1)
         // Each line fanned out to 200 deliveries of about 1 KiB: 20 lines make 4 MiB.
         sizer.record(lines: 16, bytes: 16 * 200 * 1_024)
         #expect(sizer.nextLines == 20)
+        #expect(sizer.batchesInFlight(depth: 4) == 4)
+        // 10,000 pipelines, 2,000 deliveries of 1 KiB per line: one line is half the target…
+        var fanned = BatchSizer(maxLines: 1_024, targetBytes: 4 << 20)
+        fanned.record(lines: 1, bytes: 2_000 * 1_024)
+        #expect(fanned.nextLines == 2 && fanned.batchesInFlight(depth: 4) == 4)
+        // …and at 40,000 one line is twice it: two batches of one line in flight, not four.
+        var wider = BatchSizer(maxLines: 1_024, targetBytes: 4 << 20)
+        wider.record(lines: 1, bytes: 8 << 20)
+        #expect(wider.nextLines == 1 && wider.batchesInFlight(depth: 4) == 2)
         // Small output per line: the line cap applies.
         var narrow = BatchSizer(maxLines: 1_024, targetBytes: 4 << 20)
         narrow.record(lines: 16, bytes: 16 * 100)

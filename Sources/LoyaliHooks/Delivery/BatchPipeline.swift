@@ -21,8 +21,9 @@ final class BatchPipeline {
 
     deinit { shared.close() }
 
-    /// Starts `batch`, waiting first while `depth` batches are unfinished.
-    func submit(_ batch: LineBatch) {
+    /// Starts `batch`, waiting first while `depth` batches are unfinished, or `inFlight` when
+    /// that is fewer (large batches: see ``BatchSizer/batchesInFlight(depth:)``).
+    func submit(_ batch: LineBatch, inFlight: Int = .max) {
         if depth == 1 {
             let sequence = shared.reserve(depth: 1)
             shared.store(shared.worker.process(batch), at: sequence)
@@ -37,7 +38,7 @@ final class BatchPipeline {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        shared.enqueue(batch, depth: depth)
+        shared.enqueue(batch, depth: max(1, min(depth, inFlight)))
     }
 
     /// The next result in order if it is already finished.

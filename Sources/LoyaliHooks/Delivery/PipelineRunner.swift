@@ -45,6 +45,15 @@ public final class PipelineRunner {
     private var pendingTitles: String?
     /// Sizes batches by the output per input line seen so far.
     private var sizer: BatchSizer
+    /// For each batch submitted and not finished, in order: how many batches had finished when it
+    /// was submitted, i.e. the oldest batch held beside it.
+    private var heldSince = FIFOQueue<Int>()
+    /// The output bytes of the batches finished last, as many as may be held at once.
+    private var recentBytes = FIFOQueue<Int>()
+    private var batchesFinished = 0
+    /// The most output bytes that batches held at once, planned and not yet written (the bound
+    /// a dry run keeps whatever the fan-out: about the workers × ``Options/batchOutputBytes``).
+    public private(set) var peakBatchBytes = 0
 
     /// Creates a runner that prints to `output` and reports problems through `log` (stderr).
     public init(pipelines: [PipelineDefinition], options: Options, output: OutputBuffer, log: @escaping (String) -> Void) {
@@ -111,14 +120,16 @@ public final class PipelineRunner {
                 printer: options.dryRun ? printer : nil,
                 timestamp: now, sourceName: stream.name, showSource: options.input == nil)
             // Real deliveries keep input order for file and stdout sinks: one batch at a time.
-            let pipeline = BatchPipeline(worker: worker, depth: options.dryRun ? max(1, options.workers) * 2 : 1)
+            let depth = options.dryRun ? max(1, options.workers) * 2 : 1
+            let pipeline = BatchPipeline(worker: worker, depth: depth)
             var limit = nextBatchLines()
             var batch = LineBatch(capacity: limit)
             do {
                 try LineReader(stream).forEachLine { line in
                     batch.append(line)
                     if batch.count >= limit {
-                        pipeline.submit(batch)
+                        heldSince.append(batchesFinished)
+                        pipeline.submit(batch, inFlight: sizer.batchesInFlight(depth: depth))
                         limit = nextBatchLines()
                         batch = LineBatch(capacity: limit)
                         while let result = pipeline.nextReady() { finish(result, summary: &summary) }
@@ -129,7 +140,8 @@ public final class PipelineRunner {
                 log("error: \(error)")
                 summary.failed += 1
             }
-            pipeline.submit(batch)
+            heldSince.append(batchesFinished)
+            pipeline.submit(batch, inFlight: sizer.batchesInFlight(depth: depth))
             while let result = pipeline.nextInOrder() { finish(result, summary: &summary) }
         }
         if let featured {
@@ -146,9 +158,20 @@ public final class PipelineRunner {
     /// ``Options/batchSize`` lines (see ``BatchSizer``).
     func nextBatchLines() -> Int { sizer.nextLines }
 
+    /// Updates ``peakBatchBytes`` as a batch finishes: what it held with every batch submitted
+    /// while it was unfinished, and the older ones still unwritten when it was submitted.
+    private func noteHeld(bytes: Int) {
+        let oldest = heldSince.popFirst() ?? batchesFinished
+        recentBytes.append(bytes)
+        batchesFinished += 1
+        while recentBytes.count > batchesFinished - oldest { _ = recentBytes.popFirst() }
+        peakBatchBytes = max(peakBatchBytes, recentBytes.elements.reduce(0, +))
+    }
+
     /// Writes one batch's output, logs and rejects; called in input order.
     private func finish(_ result: BatchWorker.Result, summary: inout RunSummary) {
         sizer.record(lines: result.lines, bytes: result.output.count)
+        noteHeld(bytes: result.output.count)
         do {
             if let titles = pendingTitles, !result.output.isEmpty {
                 output.bytes += titles.utf8
