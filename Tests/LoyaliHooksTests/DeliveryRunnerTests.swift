@@ -41,7 +41,7 @@ final class ScriptedSink: ConcurrentSink, @unchecked Sendable {
     var count: Int { requests.withLock { $0.count } }
 
     /// Waits (bounded in real time) until at least `n` requests arrived.
-    func waitFor(_ n: Int, seconds: Double = 5) -> Bool {
+    func waitFor(_ n: Int, seconds: Double = 30) -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while count < n {
             guard Date() < deadline else { return false }
@@ -88,7 +88,7 @@ struct RunnerHarness {
 
     /// Waits (bounded in real time) until the store holds `count` attempts of some delivery, so the
     /// test advances the clock only after the runner judged the previous attempt.
-    func waitForRecordedAttempts(_ count: Int, seconds: Double = 5) -> Bool {
+    func waitForRecordedAttempts(_ count: Int, seconds: Double = 30) -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while Date() < deadline {
             let recorded = (try? store.list(DeliveryQuery()))?.map(\.attempts).max() ?? 0
@@ -99,7 +99,7 @@ struct RunnerHarness {
     }
 
     /// Waits (bounded in real time) until the store's status counts satisfy `condition`.
-    func waitForCounts(seconds: Double = 5, _ condition: ([DeliveryStatus: Int]) -> Bool) -> Bool {
+    func waitForCounts(seconds: Double = 30, _ condition: ([DeliveryStatus: Int]) -> Bool) -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while Date() < deadline {
             if let counts = try? store.counts(), condition(counts) { return true }

@@ -134,7 +134,7 @@ final class BackgroundCLI {
 }
 
 /// Waits (bounded in real time) until `condition` holds.
-func eventually(seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+func eventually(seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date(timeIntervalSinceNow: seconds)
     while Date() < deadline {
         if try condition() { return true }

@@ -282,7 +282,7 @@ extension OperationalRunnerTests {
     }
 
     /// Waits (bounded in real time) until `condition` holds.
-    static func eventually(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    static func eventually(seconds: Double = 30, _ condition: () -> Bool) -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while !condition() {
             guard Date() < deadline else { return false }

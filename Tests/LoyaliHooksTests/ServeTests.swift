@@ -228,7 +228,9 @@ final class ServeFixture {
     func store() throws -> SQLiteDeliveryStore { try SQLiteDeliveryStore(directory: directory + "/state") }
 
     /// Waits (bounded) until `condition` holds.
-    static func eventually(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+    /// Polls `condition` until it holds or `seconds` have passed. The default is generous: it
+    /// costs nothing when the condition comes true, and a loaded machine can be slow.
+    static func eventually(seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while Date() < deadline {
             if try condition() { return true }
@@ -1567,7 +1569,7 @@ struct ReloadTests {
         #expect(try fixture.post(eventLine("evt_b_new"), path: "/b").status == 202)
         let bID = DeliveryID.make(eventID: "evt_b_new", pipeline: "b", sink: "audit")
         #expect(ServeFixture.eventually { (try? String(contentsOfFile: out2, encoding: .utf8))?.contains(bID) == true })
-        #expect(ServeFixture.eventually(seconds: 10) { receiver.received.count >= count })
+        #expect(ServeFixture.eventually(seconds: 60) { receiver.received.count >= count })
         let arrivals = receiver.received
         // Every A delivery once, at its first attempt: nothing in flight was cut off or sent again.
         #expect(arrivals.count == count)
@@ -1576,7 +1578,11 @@ struct ReloadTests {
         // One attempt at a time throughout, and no pause: the gaps stay near the receiver's delay.
         let gaps = zip(arrivals.dropFirst(), arrivals).map { $0.receivedAtMs - $1.receivedAtMs }
         #expect(gaps.allSatisfy { $0 >= Int64(delay) - 5 }, "\(gaps)")
-        #expect(gaps.allSatisfy { $0 < 1_000 }, "\(gaps)")
+        // No gap stands out: under 1 s, or under ten times the median gap on a machine so loaded
+        // that the usual gap is stretched too (a lane stopped by the reload waits for a claim
+        // or a refresh, far longer than its neighbours).
+        let median = gaps.sorted()[gaps.count / 2]
+        #expect(gaps.allSatisfy { $0 < max(1_000, 10 * median) }, "\(gaps)")
         let store = try fixture.store()
         #expect(try ServeFixture.eventually {
             try arrivals.allSatisfy { try store.detail(id: $0.deliveryID!)?.0.status == .succeeded }
@@ -1785,7 +1791,7 @@ struct ServeExecutableTests {
     }
 
     static func waitReady(adminPort: Int) -> Bool {
-        ServeFixture.eventually(seconds: 10) { (try? TestConnection(port: adminPort).request("GET", "/readyz").status) == 200 }
+        ServeFixture.eventually(seconds: 60) { (try? TestConnection(port: adminPort).request("GET", "/readyz").status) == 200 }
     }
 
     @Test("SIGTERM stops serve gracefully with exit 0; SIGHUP reloads")
@@ -1922,10 +1928,11 @@ struct ServeExecutableTests {
                 }
             }
         }
-        #expect(ServeFixture.eventually { accepted.withLock { $0.count } >= 2_000 })
+        // Bounded waits on the condition, generous for a loaded machine.
+        #expect(ServeFixture.eventually(seconds: 60) { accepted.withLock { $0.count } >= 2_000 }, "\(accepted.withLock { $0.count }) accepted")
         child.process.sendSignal(SIGKILL)
-        #expect(done.wait(timeout: .now() + 10) == .success)
-        #expect(ServeFixture.eventually { !child.process.isRunning })
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        #expect(ServeFixture.eventually(seconds: 60) { !child.process.isRunning })
         let ids = accepted.withLock { $0 }
         let store = try SQLiteDeliveryStore(directory: directory + "/state")
         let lost = try ids.filter { try store.detail(id: DeliveryID.make(eventID: $0, pipeline: "ingest", sink: "audit")) == nil }

@@ -16,7 +16,7 @@ final class RecordingObserver: DeliveryObserver {
     var kinds: [SinkStateChange.Kind] { changes.withLock { $0.map(\.kind) } }
 
     /// Waits (bounded in real time) until `kind` was announced `count` times.
-    func waitFor(_ kind: SinkStateChange.Kind, count: Int = 1, seconds: Double = 5) -> Bool {
+    func waitFor(_ kind: SinkStateChange.Kind, count: Int = 1, seconds: Double = 30) -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while kinds.filter({ $0 == kind }).count < count {
             guard Date() < deadline else { return false }
@@ -44,7 +44,7 @@ struct SinkHealthTests {
         }
     }
 
-    static func waitUntil(seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+    static func waitUntil(seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while try !condition() {
             guard Date() < deadline else { return false }
