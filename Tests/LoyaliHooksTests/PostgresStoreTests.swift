@@ -277,6 +277,26 @@ struct PostgresStoreTests {
         #expect(try store.claimDue(sinkKey: Self.sink, nowMs: 5_000, limit: 16).map(\.id) == (0..<16).map { Self.delivery($0).id })
     }
 
+    /// Marking attempts started changes no indexed column, and the pages keep room for the new
+    /// version, so each row is updated in its own page (HOT, no index entries written).
+    @Test func markingAttemptsStartedUpdatesRowsInTheirPages() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let store = try Self.open(url, node: "node-a")
+        // Claimed at ingest, as the reading node's lanes take them.
+        let claimed = try store.enqueue((0..<300).map(Self.delivery), checkpoint: nil, nowMs: 5_000, claiming: Set(0..<300)).claimed
+        #expect(claimed.count == 300)
+        let connection = try PostgresTestServer.connect(url)
+        let pages = { () throws -> [String: String] in
+            let result = try connection.query("SELECT id, (ctid::text::point)[0]::bigint::text FROM deliveries")
+            return Dictionary(uniqueKeysWithValues: try (0..<result.rowCount).map { (try result.string($0, 0), try result.string($0, 1)) })
+        }
+        let before = try pages()
+        #expect(try store.markStarted(ids: claimed.map(\.id)) == [])
+        let after = try pages()
+        let stayed = before.filter { after[$0.key] == $0.value }.count
+        #expect(stayed >= 290, "\(stayed) of 300 rows kept their page")
+    }
+
     @Test func anotherNodeTakesOverExpiredLeasesOnce() throws {
         let url = try PostgresTestServer.freshDatabase()
         let dead = try Self.open(url, node: "node-dead", leaseMs: 1_000)
