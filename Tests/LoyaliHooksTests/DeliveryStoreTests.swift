@@ -75,6 +75,14 @@ struct DeliveryStoreTests {
         #expect(current == 0 && highwater == 0)
     }
 
+    @Test("The runner's connection does not zero-fill freed space: the status change of every delivery frees index entries")
+    func secureDeleteIsOff() throws {
+        let directory = StateDirectory()
+        let store = try directory.open()
+        // Debian's libsqlite3 defaults to 1 (compile option SECURE_DELETE).
+        #expect(try store.withDatabase { try $0.scalarInt64("PRAGMA secure_delete") } == 0)
+    }
+
     @Test("the state directory is created 0700 and the database, -wal and -shm files 0600")
     func stateIsPrivate() throws {
         let directory = StateDirectory()
