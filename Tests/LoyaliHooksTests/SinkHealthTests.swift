@@ -322,6 +322,27 @@ struct SinkHealthTests {
         }
     }
 
+    @Test("the circuit: a change not written yet is dropped when a newer stored state is adopted, never announced later")
+    func adoptedStateSupersedesAnUnwrittenChange() throws {
+        var policy = PausePolicy.standard
+        policy.consecutiveFailures = 1
+        let circuit = SinkCircuit(pipeline: "p", sink: "s", policy: policy)
+        #expect(circuit.judged(deliveryID: "a", success: false, nowMs: 1_000)?.kind == .paused)
+        // Another node paused the sink first and announced it; this node adopts that before its
+        // own write went out.
+        var stored = circuit.state
+        stored.changedAtMs = 900
+        stored.version = 1
+        stored.announced = true
+        circuit.adopt(stored)
+        #expect(!circuit.hasUnannounced)
+        // A later failure is counted and written, with nothing to announce.
+        circuit.judged(deliveryID: "b", success: false, nowMs: 2_000)
+        let write = try #require(circuit.takeWrite())
+        #expect(write.announce == nil)
+        #expect(write.state.version == 1)
+    }
+
     @Test("the circuit: a failure rate over the window pauses; probes double up to probe_max; failing for disable_after disables")
     func circuitTransitions() {
         var policy = PausePolicy.standard

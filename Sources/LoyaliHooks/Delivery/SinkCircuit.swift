@@ -186,6 +186,9 @@ final class SinkCircuit {
             state.failingSinceMs = previous.failingSinceMs ?? stored.failingSinceMs
         }
         needsWrite = false
+        // A change of this node's not written yet is superseded by the stored state: announcing
+        // it later (at the next count write) would announce a transition twice.
+        unannounced = nil
         if stored.status != .paused { probeID = nil }
         if stored.status == .healthy, previous.status != .healthy { window?.reset() }
         let change = SinkStateChange(from: previous.status, to: stored)
