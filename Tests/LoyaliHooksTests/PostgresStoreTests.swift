@@ -297,6 +297,30 @@ struct PostgresStoreTests {
         #expect(stayed >= 290, "\(stayed) of 300 rows kept their page")
     }
 
+    @Test("marking attempts started and renewing leases write no aggregate rows: the update trigger skips a statement with no net change")
+    func updatesWithNoCountedChangeWriteNoRollups() throws {
+        let url = try PostgresTestServer.freshDatabase()
+        let store = try Self.open(url, node: "node-a")
+        try store.enqueue((0..<20).map(Self.delivery), checkpoint: nil, nowMs: 10_000)
+        let held = try store.claimDue(sinkKey: Self.sink, nowMs: 10_000, limit: 20)
+        let connection = try PostgresTestServer.connect(url)
+        func versions() throws -> [String] {
+            let result = try connection.query("SELECT xmin::text FROM rollups ORDER BY span, start, pipeline, sink, shard")
+            return try (0..<result.rowCount).map { try result.string($0, 0) }
+        }
+        let before = try versions()
+        #expect(!before.isEmpty)
+        #expect(try store.markStarted(ids: held.map(\.id)).isEmpty)
+        #expect(try store.renewLeases(ids: held.map(\.id), nowMs: 11_000).isEmpty)
+        #expect(try versions() == before, "no rollup row was rewritten")
+        // A real change still counts.
+        try store.record([AttemptRecord(
+            deliveryID: held[0].id, attempt: 1, startedAtMs: 11_000, durationMs: 5, httpStatus: 200, outcome: .succeeded)])
+        #expect(try versions() != before)
+        let stats = try #require(try store.stats(sinceMs: nil).first)
+        #expect(stats.succeeded == 1 && stats.inFlight == 19)
+    }
+
     @Test func anotherNodeTakesOverExpiredLeasesOnce() throws {
         let url = try PostgresTestServer.freshDatabase()
         let dead = try Self.open(url, node: "node-dead", leaseMs: 1_000)

@@ -331,12 +331,22 @@ final class StoreWorker: @unchecked Sendable {
                     }
                     taken.merge(takeInbox())
                 }
-            } else if taken.claims.isEmpty, taken.marks.isEmpty, taken.operational.isEmpty, !taken.finishing,
-                taken.records.count < Self.recordBatchTarget
-            {
-                // Woken early by a claim, a mark, a full batch or `finish`.
-                work.wait(until: Date(timeIntervalSinceNow: Self.recordWindow))
-                taken.merge(takeInbox())
+            } else {
+                // Attempts wait for company; marks asked for meanwhile are served at once, since
+                // lanes wait for them to send, and do not cut the group short. Woken early by a
+                // claim, a full batch or `finish`.
+                let deadline = Date(timeIntervalSinceNow: Self.recordWindow)
+                while true {
+                    if !taken.marks.isEmpty {
+                        serve(taken.marks)
+                        taken.marks.removeAll()
+                    }
+                    guard taken.claims.isEmpty, taken.operational.isEmpty, !taken.finishing,
+                        taken.records.count < Self.recordBatchTarget, Date() < deadline
+                    else { break }
+                    work.wait(until: deadline)
+                    taken.merge(takeInbox())
+                }
             }
             if !taken.marks.isEmpty { serve(taken.marks) }
             // Before the attempts that made them: a crash in between sends an event twice (with

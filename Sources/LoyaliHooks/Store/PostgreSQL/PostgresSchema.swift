@@ -171,6 +171,9 @@ enum PostgresSchema {
                 -- written from now on.
                 ALTER TABLE deliveries SET (fillfactor = 50);
                 """),
+        StoreMigration(
+            version: 13, summary: "the aggregates' update trigger writes nothing for an update that changes no counted state",
+            sql: rollupsSkippingNoChangeSQL),
     ]
 
     /// The schema version this build writes.
