@@ -7,6 +7,9 @@
 #
 #   bash bench/delivery-callgrind.sh [-n SMALL,LARGE] BINARY [BINARY...]
 #
+# BENCH_PIPELINE=FILE drains another pipeline over the same events and endpoint, e.g.
+# bench/ordered-delivery-pipeline.yaml for the price of `ordering:`.
+#
 # BENCH_STORE_SQL='CREATE INDEX …' runs that SQL (sqlite3) on each run's freshly created store
 # before the timed run, so the write cost of an index can be measured on one binary: run once
 # without and once with it.
@@ -29,17 +32,18 @@ start_nginx "$work" "$port"
 python3 bench/gen-events.py "$small" > "$work/small.jsonl"
 python3 bench/gen-events.py "$large" > "$work/large.jsonl"
 export BENCH_SECRET=whsec_bench_secret_not_for_production BENCH_PORT=$port
+pipeline=${BENCH_PIPELINE:-bench/delivery-pipeline.yaml}
 
 # Total instructions of one run over every thread.
 instructions() {
     local binary=$1 events=$2 name=$3
     rm -rf "$work/state-$name"
     if [ -n "${BENCH_STORE_SQL:-}" ]; then
-        BENCH_EVENTS=/dev/null "$binary" run bench/delivery-pipeline.yaml --drain --state "$work/state-$name" >/dev/null 2>&1
+        BENCH_EVENTS=/dev/null "$binary" run "$pipeline" --drain --state "$work/state-$name" >/dev/null 2>&1
         sqlite3 "$work/state-$name/loyali-hooks.db" "$BENCH_STORE_SQL"
     fi
     BENCH_EVENTS="$events" valgrind --tool=callgrind --callgrind-out-file="$work/cg-$name" \
-        "$binary" run bench/delivery-pipeline.yaml --drain --state "$work/state-$name" >/dev/null 2>"$work/log-$name"
+        "$binary" run "$pipeline" --drain --state "$work/state-$name" >/dev/null 2>"$work/log-$name"
     callgrind_annotate "$work/cg-$name" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done { gsub(",", "", $1); print $1; done = 1 }'
 }
 printf '%-50s %14s %14s %12s\n' "binary" "I($small)" "I($large)" "per delivery"

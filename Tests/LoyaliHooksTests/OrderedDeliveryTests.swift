@@ -246,6 +246,38 @@ struct OrderedDeliveryTests {
         }
     }
 
+    @Test("SQLite: writes of ordered rows and the key probes build no temporary b-tree, and the probes read the unsettled-by-key index")
+    func sqliteOrderedStatementsStayCheap() throws {
+        let directory = NSTemporaryDirectory() + "loyali-ordered-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteDeliveryStore(directory: directory)
+        func explain(_ sql: String, plan: Bool = false) throws -> [String] {
+            try store.withDatabase { database in
+                try database.withStatement((plan ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + sql) { statement in
+                    var lines: [String] = []
+                    while try statement.step() { lines.append(statement.string(at: plan ? 3 : 1)) }
+                    return lines
+                }
+            }
+        }
+        // SQLite checks the partial index's condition on every write of an ordered row; an IN
+        // list of three statuses there (or in a probe) is a temporary b-tree, a page allocated,
+        // zeroed and freed, each time.
+        let statements = [
+            ("ingest", SQLiteDeliveryStore.insertDeliverySQL), ("claim", SQLiteDeliveryStore.claimRowSQL),
+            ("record", SQLiteDeliveryStore.updateAfterAttemptSQL), ("claim scan", SQLiteDeliveryStore.selectDueSQL),
+            ("ingest probe", SQLiteDeliveryStore.unsettledProbeSQL), ("head", SQLiteDeliveryStore.keyHeadSQL),
+        ]
+        for (name, sql) in statements {
+            #expect(!(try explain(sql)).contains("OpenEphemeral"), "\(name)")
+        }
+        for (name, sql) in statements.suffix(3) {
+            let plan = try explain(sql, plan: true)
+            #expect(plan.contains { $0.contains("USING COVERING INDEX deliveries_unsettled_by_key") || $0.contains("USING INDEX deliveries_unsettled_by_key") }, "\(name): \(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "\(name): \(plan)")
+        }
+    }
+
     @Test("the key: a string as is, other values as JSON, a missing path or null none, a long one its digest")
     func keys() throws {
         let ordering = try DeliveryOrdering.compile("data.customer.id").get()

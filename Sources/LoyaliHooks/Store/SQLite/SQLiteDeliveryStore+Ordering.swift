@@ -3,15 +3,9 @@
 /// claim that scans the queue for heads is needed only after retries and restarts.
 extension SQLiteDeliveryStore {
     /// Whether a delivery of `key` is pending, retrying or in flight (one probe of
-    /// deliveries_unsettled_by_key, whose condition the WHERE repeats so SQLite uses it).
+    /// deliveries_unsettled_by_key).
     static func hasUnsettled(_ key: OrderedKey, in database: SQLiteDatabase) throws -> Bool {
-        let probe = try database.cachedStatement(
-            """
-            SELECT 1 FROM deliveries
-            WHERE pipeline = ?1 AND sink = ?2 AND order_key = ?3
-                AND order_key IS NOT NULL AND status IN ('pending', 'retrying', 'in_flight')
-            LIMIT 1
-            """)
+        let probe = try database.cachedStatement(unsettledProbeSQL)
         defer {
             probe.reset()
             probe.clearBindings()
@@ -31,15 +25,7 @@ extension SQLiteDeliveryStore {
     ) throws -> KeyAdvance {
         var advance = KeyAdvance()
         var waiting = Set<KeyAdvance.SinkName>()
-        let head = try database.cachedStatement(
-            """
-            SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status,
-                d.updated_at, d.next_attempt_at, d.created_at
-            FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
-            WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.order_key = ?3
-                AND d.order_key IS NOT NULL AND d.status IN ('pending', 'retrying', 'in_flight')
-            ORDER BY d.seq LIMIT 1
-            """)
+        let head = try database.cachedStatement(Self.keyHeadSQL)
         let update = try database.cachedStatement(Self.claimRowSQL)
         defer {
             for statement in [head, update] {
@@ -83,4 +69,26 @@ extension SQLiteDeliveryStore {
         advance.waiting = Array(waiting)
         return advance
     }
+
+    // The status tests repeat deliveries_unsettled_by_key's condition word for word, so SQLite
+    // reads that index; ORs, not an IN list, which SQLite would build a temporary b-tree for
+    // on every run.
+
+    /// Whether a key has an unsettled delivery: ?1 pipeline, ?2 sink, ?3 key.
+    static let unsettledProbeSQL = """
+        SELECT 1 FROM deliveries
+        WHERE pipeline = ?1 AND sink = ?2 AND order_key = ?3
+            AND order_key IS NOT NULL AND (status = 'pending' OR status = 'retrying' OR status = 'in_flight')
+        LIMIT 1
+        """
+
+    /// A key's head (its earliest unsettled delivery) with its body: ?1 pipeline, ?2 sink, ?3 key.
+    static let keyHeadSQL = """
+        SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status,
+            d.updated_at, d.next_attempt_at, d.created_at
+        FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq
+        WHERE d.pipeline = ?1 AND d.sink = ?2 AND d.order_key = ?3
+            AND d.order_key IS NOT NULL AND (d.status = 'pending' OR d.status = 'retrying' OR d.status = 'in_flight')
+        ORDER BY d.seq LIMIT 1
+        """
 }

@@ -128,7 +128,7 @@ extension SQLiteDeliveryStore {
 
     // A delivery in flight under another node's lease is that node's now (this node's lease ran
     // out and it was reclaimed): the attempt is logged, but its state is left alone.
-    private static let updateAfterAttemptSQL = """
+    static let updateAfterAttemptSQL = """
         UPDATE OR ROLLBACK deliveries
         SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
             last_error = ?5, last_http_status = ?6, updated_at = ?7

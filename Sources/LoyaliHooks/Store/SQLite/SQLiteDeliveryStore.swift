@@ -387,7 +387,7 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     // every page each statement touches, so the statement alone could be undone). That copy was
     // the largest single cost of a batch.
 
-    private static let insertDeliverySQL = """
+    static let insertDeliverySQL = """
         INSERT OR ROLLBACK INTO deliveries (
             id, pipeline, sink, event_id, event_type, schedule,
             status, attempts, schedule_offset, next_attempt_at, created_at, updated_at, last_error,
@@ -410,17 +410,19 @@ public final class SQLiteDeliveryStore: DeliveryStore {
     /// Ordered delivery: a row with an ordering key is taken only while no earlier row of its
     /// sink and key is pending, retrying or in flight (an index probe on
     /// deliveries_unsettled_by_key; rows without a key skip it). Rows claimed in the same
-    /// statement see each other as pending, so one claim takes at most one row per key.
+    /// statement see each other as pending, so one claim takes at most one row per key. The
+    /// status test repeats the index's condition word for word, ORs and not an IN list (which
+    /// SQLite would build a temporary b-tree for on every probe).
     static let headOfKeySQL = """
         (d.order_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM deliveries AS e
             WHERE e.pipeline = d.pipeline AND e.sink = d.sink AND e.order_key = d.order_key AND e.seq < d.seq
-                AND e.order_key IS NOT NULL AND e.status IN ('pending', 'retrying', 'in_flight')))
+                AND e.order_key IS NOT NULL AND (e.status = 'pending' OR e.status = 'retrying' OR e.status = 'in_flight')))
         """
 
-    // The WHERE repeats the partial index's `status IN (…)` word for word: SQLite only uses a
+    // The WHERE repeats the due index's `status IN (…)` word for word: SQLite only uses a
     // partial index when the query visibly implies its condition.
-    private static let selectDueSQL = """
+    static let selectDueSQL = """
         SELECT d.seq, d.id, d.event_id, d.event_type, b.body, d.attempts, d.schedule, d.schedule_offset, d.status, d.updated_at,
             d.order_key
         FROM deliveries AS d JOIN delivery_bodies AS b ON b.seq = d.seq

@@ -202,6 +202,19 @@ enum SQLiteSchema {
                 -- setting it rewrites the row alone.
                 ALTER TABLE deliveries ADD COLUMN started_attempt INTEGER;
                 """),
+        StoreMigration(
+            version: 13, summary: "ordered delivery: the unsettled-by-key index's condition without an IN list",
+            sql: """
+                -- Migration 9 wrote its condition as status IN (three values). SQLite checks a
+                -- partial index's condition on every write of a row that may be in it (twice for
+                -- an update: the old row and the new), and builds a temporary b-tree for an IN
+                -- list of more than two values each time: for ordered rows, a page allocated,
+                -- zeroed and freed per check, an eighth of ordered delivery's instructions. ORs are
+                -- plain comparisons. Same rows, same order: queries repeat the ORs word for word.
+                DROP INDEX deliveries_unsettled_by_key;
+                CREATE INDEX deliveries_unsettled_by_key ON deliveries (pipeline, sink, order_key, seq)
+                    WHERE order_key IS NOT NULL AND (status = 'pending' OR status = 'retrying' OR status = 'in_flight');
+                """),
     ]
 
     /// The schema version this build writes.
