@@ -23,7 +23,8 @@ cleanup() { stop_nginx "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 
 for tool in nginx wrk curl pkg-config; do command -v $tool >/dev/null || { echo "bench needs $tool: apt-get install -y nginx wrk curl pkg-config" >&2; exit 2; }; done
-[ -x .build/release/loyali-hooks ] || swift build -c release
+bin=${LOYALI_HOOKS_BIN:-.build/release/loyali-hooks}
+[ -x "$bin" ] || swift build -c release
 cc=${CC:-$(command -v cc || command -v clang)}
 # shellcheck disable=SC2046 # pkg-config's flags are separate words
 "$cc" -O2 -o "$work/curl-multi-baseline" bench/curl-multi-baseline.c $(pkg-config --cflags --libs libcurl)
@@ -35,7 +36,7 @@ export BENCH_EVENTS="$work/events.jsonl" BENCH_SECRET=whsec_bench_secret_not_for
 
 # One signed delivery as loyali-hooks sends it: the baseline POSTs these exact headers and body.
 head -1 "$work/events.jsonl" > "$work/first.jsonl"
-BENCH_EVENTS="$work/first.jsonl" .build/release/loyali-hooks run bench/delivery-pipeline.yaml --dry-run --json > "$work/dry.json" 2> /dev/null
+BENCH_EVENTS="$work/first.jsonl" "$bin" run bench/delivery-pipeline.yaml --dry-run --json > "$work/dry.json" 2> /dev/null
 python3 - "$work" <<'PY'
 import json, sys
 delivery = json.loads(open(sys.argv[1] + "/dry.json").readline())
@@ -46,7 +47,7 @@ baseline() { "$work/curl-multi-baseline" "http://127.0.0.1:$port/hook" "$work/en
 baseline_before=$(baseline)
 
 start=$(date +%s.%N)
-/usr/bin/time -f "%M %U %S" -o "$work/time" .build/release/loyali-hooks run bench/delivery-pipeline.yaml --drain --state "$work/state" 2> "$work/run.log"
+/usr/bin/time -f "%M %U %S" -o "$work/time" "$bin" run bench/delivery-pipeline.yaml --drain --state "$work/state" 2> "$work/run.log"
 end=$(date +%s.%N)
 tail -1 "$work/run.log" >&2
 

@@ -11,16 +11,15 @@ extension PipelineLoader {
         var result = environment
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else { continue }
-            let text = String(decoding: data, as: UTF8.self)
-            var rest = text[...]
-            while let start = rest.range(of: "${") {
-                rest = rest[start.upperBound...]
-                guard let end = rest.firstIndex(of: "}") else { break }
-                let name = String(rest[..<end])
-                if VariableInterpolator.isValidName(name), result[name] == nil {
-                    result[name] = PipelineTestRunner.testSecret.revealText()
+            // The interpolator's own parse, line by line (a reference never spans lines), so that
+            // `$${NAME}` and defaults are read as `run` reads them, and one malformed reference
+            // costs only its own line: the loader reports it with its position.
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                let interpolator = VariableInterpolator(environment: result)
+                guard case .success(let expansion) = interpolator.expand(String(line), placeholder: { _, _, _ in "" }) else { continue }
+                for missing in expansion.missing {
+                    result[missing.name] = PipelineTestRunner.testSecret.revealText()
                 }
-                rest = rest[end...]
             }
         }
         return PipelineLoader(environment: result)
