@@ -123,7 +123,7 @@ final class StoreWorker: @unchecked Sendable {
     static let recordWindow: Double = 0.002
 
     private let store: any DeliveryStore
-    private let logger: Logger
+    let logger: Logger
     private let leases: LeaseKeeper?
     private let inbox = Mutex(Inbox())
     private let results = Mutex<[ClaimResult]>([])
@@ -140,19 +140,19 @@ final class StoreWorker: @unchecked Sendable {
     private let resultsReady: Wakeup
 
     /// Told why a write or claim failed (the message also goes to the log).
-    private let onFailure: @Sendable (String) -> Void
+    let onFailure: @Sendable (String) -> Void
     /// Told of each store call that failed, for metrics.
-    private let observer: (any DeliveryObserver)?
+    let observer: (any DeliveryObserver)?
     /// Plans and stores operational events (see `DeliveryRunner+Operational.swift`).
-    private let storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)?
+    let storeOperational: (@Sendable ([EventEnvelope]) throws -> Void)?
     /// Told how many operational events were settled: stored, or given up.
-    private let operationalSettled: @Sendable (Int) -> Void
+    let operationalSettled: @Sendable (Int) -> Void
     /// The `sink.*` event of a sink state change, counted as pending, or `nil` when no
     /// operational pipeline runs (see ``writeSinkState(_:backlog:finishing:)``).
     private let sinkStateEvent: @Sendable (SinkStateChange) -> EventEnvelope?
     /// Times the waits of operational events the store refused (see ``OperationalBacklog``), and
     /// says when ordered keys' next deliveries are due.
-    private let clock: any DeliveryClock
+    let clock: any DeliveryClock
     private let backlogLimit: Int
 
     /// Starts the worker's thread. `resultsReady` is signalled whenever claim results arrive.
@@ -489,59 +489,6 @@ final class StoreWorker: @unchecked Sendable {
         var announced = stored.current
         announced.announced = true
         return try store.writeSinkState(announced, expectedVersion: stored.current.version, nowMs: write.nowMs)
-    }
-
-    /// Stores `new` operational events with those kept from earlier passes, when the wait after
-    /// the last refusal is over; otherwise keeps them for that try. What the store refuses is
-    /// kept for another try, except when `finishing`: then it is given up, counted and logged.
-    /// Returns whether all were stored now.
-    @discardableResult
-    private func storeOperational(_ new: [EventEnvelope], backlog: inout OperationalBacklog, finishing: Bool) -> Bool {
-        guard let storeOperational else { return false }
-        let now = clock.nowMs()
-        let waiting = backlog.events.count
-        defer {
-            if backlog.events.count != waiting { observer?.operationalEventsWaiting(change: backlog.events.count - waiting) }
-        }
-        guard backlog.isEmpty || backlog.isDue(nowMs: now) || finishing else {
-            giveUp(backlog.add(new), why: "more operational events are waiting than the \(backlog.limit) kept")
-            return false
-        }
-        let batch = backlog.events + new
-        let retried = backlog.events.count
-        do {
-            try storeOperational(batch)
-            operationalSettled(batch.count)
-            if retried > 0 {
-                logger.log(.info, "storing operational events works again", ["events": String(batch.count)])
-            }
-            backlog.stored()
-            return true
-        } catch {
-            if finishing {
-                backlog.stored()
-                giveUp(batch, why: "the store refused them as the run ended: \(error)")
-                return false
-            }
-            if retried == 0 {
-                logger.log(.error, "storing operational events failed; keeping them and trying again until the store takes them", [
-                    "events": String(batch.count), "error": "\(error)",
-                ])
-            }
-            giveUp(backlog.refused(batch, nowMs: now), why: "more operational events are waiting than the \(backlog.limit) kept")
-            return false
-        }
-    }
-
-    /// Gives `events` up: they will not reach any operational pipeline.
-    private func giveUp(_ events: [EventEnvelope], why: String) {
-        guard !events.isEmpty else { return }
-        logger.log(.error, "operational events given up", [
-            "events": String(events.count), "types": Set(events.map(\.eventType)).sorted().joined(separator: ","), "reason": why,
-        ])
-        onFailure("\(Plural.count(events.count, "operational event")) given up, never stored: \(why)")
-        observer?.operationalEventsDropped(events.count)
-        operationalSettled(events.count)
     }
 
     private func takeInbox() -> Inbox {
