@@ -18,10 +18,19 @@ extension Process {
     /// Where children's output goes when a test left it pointing at the test process's own stdout
     /// or stderr: one file per test process, so a failing child's last words can still be read.
     static let testChildrenLog: FileHandle? = {
-        let path = NSTemporaryDirectory() + "loyali-hooks-test-children-\(getpid()).log"
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        return fd >= 0 ? FileHandle(fileDescriptor: fd, closeOnDealloc: true) : nil
+        let fd = open(testChildrenLogPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        // An empty log says nothing, and one is made per test process: it goes at exit, so that
+        // test runs do not litter the temp directory.
+        atexit {
+            var info = stat()
+            if stat(Process.testChildrenLogPath, &info) == 0, info.st_size == 0 { unlink(Process.testChildrenLogPath) }
+        }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }()
+
+    /// The path of ``testChildrenLog``.
+    static let testChildrenLogPath = NSTemporaryDirectory() + "loyali-hooks-test-children-\(getpid()).log"
 
     /// Starts the process like `run()`, but tied to the test process:
     ///
