@@ -1846,7 +1846,8 @@ struct ServeExecutableTests {
         #expect(ServeFixture.eventually { (try? String(contentsOfFile: directory + "/out.jsonl", encoding: .utf8))?.contains(id) == true })
         #expect(process.isRunning, "serve ended (\(process.isRunning ? "" : "\(process.terminationReason) \(process.terminationStatus)"))")
         process.sendSignal(SIGTERM)
-        #expect(ServeFixture.eventually(seconds: 15) { !process.isRunning })
+        // Reading the status of a running process traps, which would end the whole test run.
+        try #require(ServeFixture.eventually(seconds: 60) { !process.isRunning })
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(process.terminationReason) \(process.terminationStatus)")
     }
 
@@ -1863,7 +1864,8 @@ struct ServeExecutableTests {
         ]
         for arguments in runs {
             let child = try ChildProcess(arguments, environment: ["INGEST_TOKEN": "cli-token"], directory: directory)
-            #expect(ServeFixture.eventually(seconds: 10) { !child.process.isRunning }, "\(arguments[0]) kept running")
+            // Reading the status of a running process traps, which would end the whole test run.
+            try #require(ServeFixture.eventually(seconds: 60) { !child.process.isRunning }, "\(arguments[0]) kept running")
             #expect(child.process.terminationStatus == 2, "\(arguments[0]): \(child.errors)")
             #expect(child.errors.contains("127.0.0.1:\(port): error: cannot listen: port \(port) is already in use"), "\(child.errors)")
         }
@@ -1873,7 +1875,7 @@ struct ServeExecutableTests {
         let child = try ChildProcess(
             ["serve", "ingest.yaml", "--state", "state", "--admin", "127.0.0.1:\(port)", "--no-watch"], environment: ["INGEST_TOKEN": "cli-token"],
             directory: other)
-        #expect(ServeFixture.eventually(seconds: 10) { !child.process.isRunning })
+        try #require(ServeFixture.eventually(seconds: 60) { !child.process.isRunning })
         #expect(child.process.terminationStatus == 2, "\(child.errors)")
         #expect(child.errors.contains("127.0.0.1:\(port): error: cannot listen: port \(port) is already in use"), "\(child.errors)")
     }
