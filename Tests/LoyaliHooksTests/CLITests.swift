@@ -141,8 +141,9 @@ enum CLI {
     }
 }
 
-/// A temporary directory removed when the value is released.
-final class TemporaryDirectory {
+/// A temporary directory removed when the value is released. `Sendable`: its one property is
+/// immutable.
+final class TemporaryDirectory: Sendable {
     let url: URL
 
     init() throws {

@@ -65,9 +65,13 @@ struct RunnerHarness {
     let store: SQLiteDeliveryStore
     let clock = ManualClock(startMs: 1_700_000_000_000)
 
+    /// Removed with the last copy of the harness (the store's files are unlinked while open, which
+    /// POSIX allows), so test runs leave nothing in the temp directory.
+    private let temporary: TemporaryDirectory
+
     init(events: [String]) throws {
-        directory = NSTemporaryDirectory() + "loyali-runner-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory()
+        directory = temporary.url.path
         eventsPath = directory + "/events.jsonl"
         try (events.joined(separator: "\n") + "\n").write(toFile: eventsPath, atomically: true, encoding: .utf8)
         store = try SQLiteDeliveryStore(directory: directory + "/state")

@@ -5,7 +5,11 @@ import Testing
 
 /// Operational pipeline files in a temporary folder, loaded together as `validate` loads them.
 private struct OperationalFolder {
-    let path = NSTemporaryDirectory() + "loyali-operational-\(UUID().uuidString)"
+    /// Removed with the last copy of the folder, so test runs leave nothing in the temp directory.
+    private let temporary: TemporaryDirectory
+    var path: String { temporary.url.path }
+
+    init() throws { temporary = try TemporaryDirectory() }
 
     /// Writes `name`.yaml: an operational pipeline with a stdout sink, taking `events` where
     /// `condition` holds.
@@ -33,7 +37,7 @@ private struct OperationalFolder {
 struct OperationalEventTests {
     @Test("two operational pipelines taking each other's failures are a loop, refused at path:line:col")
     func twoPipelineLoopIsRefused() throws {
-        let folder = OperationalFolder()
+        let folder = try OperationalFolder()
         try folder.write("alerts-a")
         try folder.write("alerts-b")
         let result = folder.load()
@@ -46,7 +50,7 @@ struct OperationalEventTests {
 
     @Test("a three-pipeline circle is refused; the where that breaks it is accepted")
     func longerLoopAndTheWhereThatBreaksIt() throws {
-        let folder = OperationalFolder()
+        let folder = try OperationalFolder()
         try folder.write("a", events: #"["*"]"#, where: #"data.pipeline == "c""#)
         try folder.write("b", events: "[delivery.failed, sink.paused]", where: #"data.pipeline in ["a"]"#)
         try folder.write("c", events: #"["sink.*"]"#, where: #"data.pipeline == "b" and data.sink != "x""#)
@@ -60,7 +64,7 @@ struct OperationalEventTests {
 
     @Test("operational pipelines that do not feed each other load: types, where and a single pipeline")
     func noLoop() throws {
-        let folder = OperationalFolder()
+        let folder = try OperationalFolder()
         try folder.write("pager", events: "[sink.disabled]", where: #"data.pipeline != "slack""#)
         try folder.write("slack", events: "[delivery.failed, sink.disabled]")
         try folder.write("audit", events: "[points.earned]")
