@@ -89,19 +89,7 @@ extension SQLiteDeliveryStore {
                         pipeline: row.pipeline, sink: row.sink, startedAtMs: record.startedAtMs,
                         outcome: record.outcome.storedName, durationMs: record.durationMs)
                     insert.reset()
-                    try insert.bind(row.sequence, at: 1)
-                    try insert.bind(record.attempt, at: 2)
-                    try insert.bind(row.pipeline, at: 3)
-                    try insert.bind(row.sink, at: 4)
-                    try insert.bind(record.startedAtMs, at: 5)
-                    try insert.bind(record.durationMs, at: 6)
-                    try insert.bind(record.httpStatus, at: 7)
-                    try insert.bind(record.errorClass, at: 8)
-                    try insert.bind(record.errorMessage, at: 9)
-                    try insert.bind(record.responseSnippet, at: 10)
-                    try insert.bind(record.outcome.storedName, at: 11)
-                    try insert.bind(record.outcome.nextAttemptMs, at: 12)
-                    try insert.bind(record.node ?? nodeID, at: 13)
+                    try Self.bindAttempt(record, row: row, nodeID: nodeID, to: insert)
                     try insert.run()
                     if database.changes == 0 {
                         // The same attempt number again (a runner retrying its own write, or a
@@ -163,23 +151,32 @@ extension SQLiteDeliveryStore {
         try database.withStatement(
             """
             UPDATE OR ROLLBACK attempts SET
-                node = ?3, started_at = ?4, duration_ms = ?5, http_status = ?6, error_class = ?7, error_message = ?8,
-                response_snippet = ?9, outcome = ?10, next_attempt_at = ?11
+                started_at = ?5, duration_ms = ?6, http_status = ?7, error_class = ?8, error_message = ?9,
+                response_snippet = ?10, outcome = ?11, next_attempt_at = ?12, node = ?13
             WHERE delivery_seq = ?1 AND attempt = ?2
             """
         ) { statement in
-            try statement.bind(row.sequence, at: 1)
-            try statement.bind(record.attempt, at: 2)
-            try statement.bind(record.node ?? nodeID, at: 3)
-            try statement.bind(record.startedAtMs, at: 4)
-            try statement.bind(record.durationMs, at: 5)
-            try statement.bind(record.httpStatus, at: 6)
-            try statement.bind(record.errorClass, at: 7)
-            try statement.bind(record.errorMessage, at: 8)
-            try statement.bind(record.responseSnippet, at: 9)
-            try statement.bind(record.outcome.storedName, at: 10)
-            try statement.bind(record.outcome.nextAttemptMs, at: 11)
+            try bindAttempt(record, row: row, nodeID: nodeID, to: statement)
             try statement.run()
         }
+    }
+
+    /// Binds `record` of `row` to the parameters of ``insertAttemptSQL``, which the overwrite
+    /// shares (it leaves ?3 and ?4, the pipeline and sink a row never changes, unused), so both
+    /// statements write an attempt the same way.
+    private static func bindAttempt(_ record: AttemptRecord, row: ClaimedRow, nodeID: String, to statement: SQLiteStatement) throws {
+        try statement.bind(row.sequence, at: 1)
+        try statement.bind(record.attempt, at: 2)
+        try statement.bind(row.pipeline, at: 3)
+        try statement.bind(row.sink, at: 4)
+        try statement.bind(record.startedAtMs, at: 5)
+        try statement.bind(record.durationMs, at: 6)
+        try statement.bind(record.httpStatus, at: 7)
+        try statement.bind(record.errorClass, at: 8)
+        try statement.bind(record.errorMessage, at: 9)
+        try statement.bind(record.responseSnippet, at: 10)
+        try statement.bind(record.outcome.storedName, at: 11)
+        try statement.bind(record.outcome.nextAttemptMs, at: 12)
+        try statement.bind(record.node ?? nodeID, at: 13)
     }
 }
